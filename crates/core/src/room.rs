@@ -1,0 +1,522 @@
+//! One room, seen from one peer: a sans-IO state machine.
+//!
+//! The shell feeds in what happened ([`Input`]: frames from the signaling server, signals and
+//! frames from WebRTC connections, local edits, the clock) and carries out what comes back
+//! ([`Output`]: frames to send, connections to open or close, splices to show). It speaks
+//! y-webrtc's protocols on both sides, so a stock Yjs + y-webrtc peer can share the room.
+//!
+//! Peers form a full mesh. Like y-webrtc, a peer relays an update it learned from one peer to
+//! the others, once, and only if it was new: that keeps a room converging when some pairs
+//! cannot connect directly, and costs nothing when they can (a known update is not new).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::types::text::TextEvent;
+use yrs::types::Delta;
+use yrs::updates::decoder::Decode;
+use yrs::{Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, Text, Transact, TransactionMut, Update};
+
+use crate::notebook;
+use crate::peer_message;
+use crate::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
+use crate::text_diff::Splice;
+
+/// y-webrtc's peer id: a random UUID per session, used only to address signals.
+pub type PeerId = String;
+
+/// A connection that has not opened by then is abandoned and the room re-announced.
+pub const CONNECT_TIMEOUT_MS: u64 = 20_000;
+/// y-protocols' awareness timing: states are renewed every 15 s and forgotten after 30 s.
+pub const AWARENESS_RENEW_MS: u64 = 15_000;
+pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
+
+const LOCAL: &str = "local";
+const REMOTE: &str = "remote";
+/// An update that changed nothing: no structs, no deletions.
+const EMPTY_UPDATE: [u8; 2] = [0, 0];
+
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    pub name: String,
+    pub peer_id: PeerId,
+    /// The Yjs client id of this peer's edits.
+    pub client_id: u64,
+    /// Seeds the glare tokens' random fractions.
+    pub seed: u64,
+    /// At most this many connections, like y-webrtc's `maxConns`.
+    pub max_conns: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input<'a> {
+    /// The signaling WebSocket opened.
+    SignalingOpen,
+    /// The signaling WebSocket closed; open peer connections carry on without it.
+    SignalingClosed,
+    /// A text frame from the signaling server.
+    SignalingFrame(&'a str),
+    /// This peer's WebRTC connection to `peer` produced an offer, answer or candidate.
+    LocalSignal { peer: &'a str, signal: SignalData },
+    /// The data channel to `peer` is open.
+    ChannelOpen { peer: &'a str },
+    /// A frame arrived on the data channel from `peer`.
+    PeerFrame { peer: &'a str, bytes: &'a [u8] },
+    /// The connection to `peer` closed or failed.
+    PeerClosed { peer: &'a str },
+    /// Time passed; call every second or so.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this text frame to the signaling server (dropped if it is not connected).
+    Signaling(String),
+    /// Open a WebRTC connection to `peer`; the initiator creates the data channel and offers.
+    Connect { peer: PeerId, initiator: bool },
+    /// Give the connection to `peer` this signal from the other side.
+    Signal { peer: PeerId, signal: SignalData },
+    /// Close the connection to `peer`.
+    Disconnect { peer: PeerId },
+    /// Send this frame on the data channel to `peer`.
+    Send { peer: PeerId, bytes: Vec<u8> },
+    /// Peers changed the page: apply these splices, in order, to what the editor shows.
+    TextChanged(Vec<Splice>),
+    StatusChanged(Status),
+    /// Bad input was dropped; worth a log line, never a crash.
+    Dropped(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Status {
+    /// The signaling server is connected.
+    pub online: bool,
+    /// Peers with an open data channel.
+    pub peers: usize,
+    /// Every open peer has sent us its state (sync step 2).
+    pub synced: bool,
+}
+
+#[derive(Debug)]
+struct Peer {
+    /// y-webrtc's glare token: set when this side sends its first signal, cleared once an
+    /// offer or answer from the other side is accepted.
+    glare_token: Option<f64>,
+    open: bool,
+    synced: bool,
+    created_at: u64,
+}
+
+pub struct Room {
+    config: RoomConfig,
+    awareness: Awareness,
+    clock: Arc<AtomicU64>,
+    last_awareness_renewal: u64,
+    peers: BTreeMap<PeerId, Peer>,
+    online: bool,
+    now: u64,
+    rng: u64,
+    outputs: VecDeque<Output>,
+    /// Splices of remote changes, filled by the page observer during a commit.
+    remote_splices: Rc<RefCell<Vec<Splice>>>,
+    status: Status,
+}
+
+impl Room {
+    /// A room over `doc`, which must come from [`notebook::new_doc`] (UTF-16 offsets).
+    pub fn new(config: RoomConfig, doc: Doc, now: u64) -> Room {
+        let clock = Arc::new(AtomicU64::new(now));
+        let clock_reader = clock.clone();
+        let mut awareness =
+            Awareness::with_clock(doc, move || clock_reader.load(Ordering::Relaxed));
+        // y-protocols starts every peer with an empty state: it tells others "I am here".
+        awareness.set_local_state_raw("{}");
+        let remote_splices = Rc::new(RefCell::new(Vec::new()));
+        let sink = remote_splices.clone();
+        notebook::page(awareness.doc()).observe(LOCAL, move |txn, event| {
+            if txn.origin() != Some(&Origin::from(LOCAL)) {
+                sink.borrow_mut().extend(splices(txn, event));
+            }
+        });
+        Room {
+            rng: config.seed | 1,
+            config,
+            awareness,
+            clock,
+            last_awareness_renewal: now,
+            peers: BTreeMap::new(),
+            online: false,
+            now,
+            outputs: VecDeque::new(),
+            remote_splices,
+            status: Status::default(),
+        }
+    }
+
+    pub fn peer_id(&self) -> &str {
+        &self.config.peer_id
+    }
+
+    pub fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    /// The page's text.
+    pub fn text(&self) -> String {
+        notebook::page_text(self.doc())
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The next thing for the shell to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    pub fn handle(&mut self, now: u64, input: Input<'_>) {
+        self.set_time(now);
+        match input {
+            Input::SignalingOpen => {
+                self.online = true;
+                self.announce();
+            }
+            Input::SignalingClosed => self.online = false,
+            Input::SignalingFrame(text) => self.on_signaling_frame(text),
+            Input::LocalSignal { peer, signal } => self.on_local_signal(peer, signal),
+            Input::ChannelOpen { peer } => self.on_channel_open(peer),
+            Input::PeerFrame { peer, bytes } => self.on_peer_frame(peer, bytes),
+            Input::PeerClosed { peer } => {
+                if self.peers.remove(peer).is_some() {
+                    self.announce();
+                }
+            }
+            Input::Tick => self.on_tick(),
+        }
+        self.update_status();
+    }
+
+    /// The person edited the page: apply the splices in one transaction and send the update.
+    pub fn edit(&mut self, now: u64, splices: &[Splice]) {
+        self.set_time(now);
+        let page = notebook::page(self.doc());
+        let update = {
+            let mut txn = self.doc().transact_mut_with(LOCAL);
+            for splice in splices {
+                let len = page.len(&txn);
+                let index = splice.index.min(len);
+                let delete = splice.delete.min(len - index);
+                if delete > 0 {
+                    page.remove_range(&mut txn, index, delete);
+                }
+                if !splice.insert.is_empty() {
+                    page.insert(&mut txn, index, &splice.insert);
+                }
+            }
+            txn.encode_update_v1()
+        };
+        if update != EMPTY_UPDATE {
+            self.broadcast(&Message::Sync(SyncMessage::Update(update)), None);
+        }
+    }
+
+    /// Replaces this peer's awareness state (a JSON object) and tells the others.
+    pub fn set_awareness(&mut self, now: u64, state_json: &str) {
+        self.set_time(now);
+        self.awareness.set_local_state_raw(state_json);
+        self.broadcast_own_awareness();
+    }
+
+    fn set_time(&mut self, now: u64) {
+        self.now = now;
+        self.clock.store(now, Ordering::Relaxed);
+    }
+
+    fn update_status(&mut self) {
+        let open = self.peers.values().filter(|p| p.open);
+        let status = Status {
+            online: self.online,
+            peers: open.clone().count(),
+            synced: open.clone().all(|p| p.synced),
+        };
+        if status != self.status {
+            self.status = status;
+            self.outputs.push_back(Output::StatusChanged(status));
+        }
+    }
+
+    // Signaling.
+
+    /// y-webrtc's `announceSignalingInfo`: (re)subscribe, and invite connections while there is room.
+    fn announce(&mut self) {
+        if !self.online {
+            return;
+        }
+        self.send_signaling(&ClientMessage::Subscribe { topics: vec![self.config.name.clone()] });
+        if self.peers.len() < self.config.max_conns {
+            self.publish(RoomSignal::Announce { from: self.config.peer_id.clone() });
+        }
+    }
+
+    fn publish(&mut self, signal: RoomSignal) {
+        let data = serde_json::to_value(signal).expect("room signals always serialize");
+        self.send_signaling(&ClientMessage::Publish { topic: self.config.name.clone(), data });
+    }
+
+    fn send_signaling(&mut self, message: &ClientMessage) {
+        self.outputs.push_back(Output::Signaling(message.to_json()));
+    }
+
+    fn on_signaling_frame(&mut self, text: &str) {
+        let Some(ServerMessage::Publish { topic, data, .. }) = ServerMessage::parse(text) else {
+            return; // pongs, and frames that are not ours to read
+        };
+        if topic != self.config.name {
+            return;
+        }
+        match serde_json::from_value::<RoomSignal>(data) {
+            Ok(signal) => self.on_room_signal(signal),
+            Err(error) => self.drop_input(format!("room signal: {error}")),
+        }
+    }
+
+    fn on_room_signal(&mut self, signal: RoomSignal) {
+        match signal {
+            RoomSignal::Announce { from } => {
+                if from == self.config.peer_id || self.peers.contains_key(&from) {
+                    return;
+                }
+                if self.peers.len() < self.config.max_conns {
+                    self.add_peer(from, true);
+                }
+            }
+            RoomSignal::Signal { from, to, token, signal } => {
+                if to != self.config.peer_id || from == self.config.peer_id {
+                    return;
+                }
+                self.on_remote_signal(from, token, signal);
+            }
+        }
+    }
+
+    /// y-webrtc's glare rule: when both sides offered, the offer with the larger token wins.
+    fn on_remote_signal(&mut self, from: PeerId, token: Option<f64>, signal: SignalData) {
+        if signal == SignalData::Unsupported {
+            return;
+        }
+        if let Some(peer) = self.peers.get_mut(&from) {
+            match signal {
+                SignalData::Offer { .. } => {
+                    if peer.glare_token.is_some_and(|local| local > token.unwrap_or(0.0)) {
+                        return;
+                    }
+                    peer.glare_token = None;
+                }
+                SignalData::Answer { .. } => peer.glare_token = None,
+                _ => {}
+            }
+        } else if self.peers.len() < self.config.max_conns {
+            self.add_peer(from.clone(), false);
+        } else {
+            return;
+        }
+        self.outputs.push_back(Output::Signal { peer: from, signal });
+    }
+
+    fn add_peer(&mut self, peer: PeerId, initiator: bool) {
+        let state = Peer { glare_token: None, open: false, synced: false, created_at: self.now };
+        self.peers.insert(peer.clone(), state);
+        self.outputs.push_back(Output::Connect { peer, initiator });
+    }
+
+    fn on_local_signal(&mut self, peer_id: &str, signal: SignalData) {
+        let now = self.now as f64;
+        let fraction = self.random_fraction();
+        let Some(peer) = self.peers.get_mut(peer_id) else {
+            return; // a signal from a connection this room already gave up
+        };
+        let token = *peer.glare_token.get_or_insert(now + fraction);
+        self.publish(RoomSignal::Signal {
+            from: self.config.peer_id.clone(),
+            to: peer_id.to_owned(),
+            token: Some(token),
+            signal,
+        });
+    }
+
+    // Peers.
+
+    fn on_channel_open(&mut self, peer_id: &str) {
+        let Some(peer) = self.peers.get_mut(peer_id) else { return };
+        if peer.open {
+            return;
+        }
+        peer.open = true;
+        let state_vector = self.doc().transact().state_vector();
+        self.send(peer_id, &Message::Sync(SyncMessage::SyncStep1(state_vector)));
+        let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
+        if let Ok(update) = self.awareness.update_with_clients(clients) {
+            self.send(peer_id, &Message::Awareness(update));
+        }
+    }
+
+    fn on_peer_frame(&mut self, peer_id: &str, bytes: &[u8]) {
+        if !self.peers.contains_key(peer_id) {
+            return;
+        }
+        let message = match peer_message::decode(bytes) {
+            Ok(message) => message,
+            Err(error) => return self.drop_input(format!("frame from {peer_id}: {error:?}")),
+        };
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(remote)) => {
+                let diff = self.doc().transact().encode_diff_v1(&remote);
+                self.send(peer_id, &Message::Sync(SyncMessage::SyncStep2(diff)));
+            }
+            Message::Sync(SyncMessage::SyncStep2(update)) => {
+                self.apply_remote_update(peer_id, &update);
+                if let Some(peer) = self.peers.get_mut(peer_id) {
+                    peer.synced = true;
+                }
+            }
+            Message::Sync(SyncMessage::Update(update)) => self.apply_remote_update(peer_id, &update),
+            Message::AwarenessQuery => {
+                let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
+                if let Ok(update) = self.awareness.update_with_clients(clients) {
+                    self.send(peer_id, &Message::Awareness(update));
+                }
+            }
+            Message::Awareness(update) => self.apply_awareness(peer_id, update),
+            Message::Auth(_) | Message::Custom(..) => {}
+        }
+    }
+
+    fn apply_remote_update(&mut self, from: &str, bytes: &[u8]) {
+        let update = match Update::decode_v1(bytes) {
+            Ok(update) => update,
+            Err(error) => return self.drop_input(format!("update from {from}: {error}")),
+        };
+        let result = {
+            let mut txn = self.doc().transact_mut_with(REMOTE);
+            txn.apply_update(update).map(|()| txn.encode_update_v1())
+        };
+        let splices = std::mem::take(&mut *self.remote_splices.borrow_mut());
+        if !splices.is_empty() {
+            self.outputs.push_back(Output::TextChanged(splices));
+        }
+        match result {
+            Ok(new) if new != EMPTY_UPDATE => {
+                self.broadcast(&Message::Sync(SyncMessage::Update(new)), Some(from))
+            }
+            Ok(_) => {}
+            Err(error) => self.drop_input(format!("update from {from}: {error}")),
+        }
+    }
+
+    fn apply_awareness(&mut self, from: &str, update: AwarenessUpdate) {
+        if let Err(error) = self.awareness.apply_update(update) {
+            self.drop_input(format!("awareness from {from}: {error}"));
+        }
+    }
+
+    fn broadcast_own_awareness(&mut self) {
+        self.last_awareness_renewal = self.now;
+        let own = self.awareness.client_id();
+        if let Ok(update) = self.awareness.update_with_clients([own]) {
+            self.broadcast(&Message::Awareness(update), None);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.now;
+        let stale: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.open && now.saturating_sub(p.created_at) >= CONNECT_TIMEOUT_MS)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for peer in &stale {
+            self.peers.remove(peer);
+            self.outputs.push_back(Output::Disconnect { peer: peer.clone() });
+        }
+        if !stale.is_empty() {
+            self.announce();
+        }
+        if now.saturating_sub(self.last_awareness_renewal) >= AWARENESS_RENEW_MS {
+            self.broadcast_own_awareness();
+        }
+        let own = self.awareness.client_id();
+        let outdated: Vec<ClientID> = self
+            .awareness
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|&id| id != own)
+            .filter(|&id| {
+                self.awareness
+                    .meta(id)
+                    .is_some_and(|(_, seen)| now.saturating_sub(seen) >= AWARENESS_TIMEOUT_MS)
+            })
+            .collect();
+        for id in outdated {
+            self.awareness.remove_state(id);
+        }
+    }
+
+    fn send(&mut self, peer: &str, message: &Message) {
+        let bytes = peer_message::encode(message);
+        self.outputs.push_back(Output::Send { peer: peer.to_owned(), bytes });
+    }
+
+    /// Sends to every open peer except `except`.
+    fn broadcast(&mut self, message: &Message, except: Option<&str>) {
+        let bytes = peer_message::encode(message);
+        for (id, peer) in &self.peers {
+            if peer.open && Some(id.as_str()) != except {
+                self.outputs.push_back(Output::Send { peer: id.clone(), bytes: bytes.clone() });
+            }
+        }
+    }
+
+    fn drop_input(&mut self, why: String) {
+        self.outputs.push_back(Output::Dropped(why));
+    }
+
+    /// splitmix64: deterministic from the seed, good enough to break glare-token ties.
+    fn random_fraction(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A text event as splices in UTF-16 units, applied one after another.
+fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
+    let mut index = 0u32;
+    let mut out = Vec::new();
+    for delta in event.delta(txn) {
+        match delta {
+            Delta::Retain(n, _) => index += n,
+            Delta::Deleted(n) => out.push(Splice { index, delete: *n, insert: String::new() }),
+            Delta::Inserted(value, _) => {
+                // An embed from a Yjs peer occupies one position; show it as U+FFFC so the
+                // editor's offsets stay aligned with the page.
+                let insert = match value {
+                    Out::Any(Any::String(s)) => s.to_string(),
+                    _ => "\u{FFFC}".to_owned(),
+                };
+                let len = insert.encode_utf16().count() as u32;
+                out.push(Splice { index, delete: 0, insert });
+                index += len;
+            }
+        }
+    }
+    out
+}

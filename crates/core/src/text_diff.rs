@@ -1,0 +1,129 @@
+//! The smallest splice that turns one text into another, in UTF-16 code units.
+//!
+//! A `<textarea>` reports only its new value after an input event; the edit it made is recovered
+//! here. Offsets are UTF-16 because that is how browsers count (`selectionStart`, `setRangeText`)
+//! and how the document is configured (`OffsetKind::Utf16`).
+
+/// Replace `delete` units at `index` with `insert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub index: u32,
+    pub delete: u32,
+    pub insert: String,
+}
+
+/// The splice turning `old` into `new`, or `None` when they are equal.
+///
+/// `caret` is where the caret sits in `new` after the edit: the change must end at or after it,
+/// which places an edit inside a run of equal characters where the person made it (typing "a"
+/// between the two letters of "aa" is an insert at 1, not at 2).
+pub fn diff(old: &[u16], new: &[u16], caret: Option<usize>) -> Option<Splice> {
+    if old == new {
+        return None;
+    }
+    let max_common = old.len().min(new.len());
+    let (mut prefix, mut suffix) = match caret {
+        Some(caret) => {
+            let suffix = common_suffix(old, new, max_common).min(new.len().saturating_sub(caret));
+            (common_prefix(old, new, max_common - suffix), suffix)
+        }
+        None => {
+            let prefix = common_prefix(old, new, max_common);
+            (prefix, common_suffix(old, new, max_common - prefix))
+        }
+    };
+    // Never split a surrogate pair: move the cut before a high surrogate and after a low one.
+    if prefix > 0 && is_high_surrogate(new[prefix - 1]) {
+        prefix -= 1;
+    }
+    if suffix > 0 && is_low_surrogate(new[new.len() - suffix]) {
+        suffix -= 1;
+    }
+    Some(Splice {
+        index: prefix as u32,
+        delete: (old.len() - prefix - suffix) as u32,
+        insert: String::from_utf16_lossy(&new[prefix..new.len() - suffix]),
+    })
+}
+
+fn common_prefix(a: &[u16], b: &[u16], limit: usize) -> usize {
+    a.iter().zip(b).take(limit).take_while(|(x, y)| x == y).count()
+}
+
+fn common_suffix(a: &[u16], b: &[u16], limit: usize) -> usize {
+    a.iter().rev().zip(b.iter().rev()).take(limit).take_while(|(x, y)| x == y).count()
+}
+
+fn is_high_surrogate(unit: u16) -> bool {
+    (0xD800..0xDC00).contains(&unit)
+}
+
+fn is_low_surrogate(unit: u16) -> bool {
+    (0xDC00..0xE000).contains(&unit)
+}
+
+/// Applies a splice to UTF-16 text, clamping out-of-range offsets.
+pub fn apply(text: &mut Vec<u16>, splice: &Splice) {
+    let start = (splice.index as usize).min(text.len());
+    let end = (start + splice.delete as usize).min(text.len());
+    text.splice(start..end, splice.insert.encode_utf16());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn units(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
+    fn splice(old: &str, new: &str, caret: Option<usize>) -> Option<(u32, u32, String)> {
+        diff(&units(old), &units(new), caret).map(|s| (s.index, s.delete, s.insert))
+    }
+
+    #[test]
+    fn equal_texts_have_no_splice() {
+        assert_eq!(splice("abc", "abc", Some(1)), None);
+    }
+
+    #[test]
+    fn caret_places_inserts_and_deletes_in_runs() {
+        assert_eq!(splice("aa", "aaa", Some(2)), Some((1, 0, "a".into())));
+        assert_eq!(splice("aa", "aaa", Some(3)), Some((2, 0, "a".into())));
+        assert_eq!(splice("aa", "aaa", None), Some((2, 0, "a".into())));
+        assert_eq!(splice("aaa", "aa", Some(1)), Some((1, 1, "".into())));
+        assert_eq!(splice("aaa", "aa", Some(0)), Some((0, 1, "".into())));
+    }
+
+    #[test]
+    fn replacement_of_a_selection() {
+        assert_eq!(splice("hello world", "hello there", Some(11)), Some((6, 5, "there".into())));
+        assert_eq!(splice("abc", "", Some(0)), Some((0, 3, "".into())));
+        assert_eq!(splice("", "xyz", Some(3)), Some((0, 0, "xyz".into())));
+    }
+
+    #[test]
+    fn surrogate_pairs_stay_whole() {
+        // 👩 and 🎉 share their high surrogate (U+D83C vs U+D83D differ, so use two with equal highs).
+        let (old, new) = ("x😀y", "x😃y");
+        let s = diff(&units(old), &units(new), Some(3)).unwrap();
+        assert_eq!((s.index, s.delete, s.insert.as_str()), (1, 2, "😃"));
+        let mut text = units(old);
+        apply(&mut text, &s);
+        assert_eq!(String::from_utf16(&text).unwrap(), new);
+        assert_eq!(splice("a🎉", "a", Some(1)), Some((1, 2, "".into())));
+    }
+
+    #[test]
+    fn diff_then_apply_round_trips() {
+        let cases = [("", "é"), ("日本", "日本語"), ("a👩‍👩‍👧b", "ab"), ("abcabc", "abXabc"), ("tää", "tä")];
+        for (old, new) in cases {
+            for caret in 0..=units(new).len() {
+                let s = diff(&units(old), &units(new), Some(caret)).unwrap();
+                let mut text = units(old);
+                apply(&mut text, &s);
+                assert_eq!(String::from_utf16(&text).unwrap(), new, "{old:?} → {new:?} caret {caret}");
+            }
+        }
+    }
+}

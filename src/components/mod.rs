@@ -1,0 +1,5 @@
+//! One component per file.
+
+pub mod room_view;
+pub mod share_link;
+pub mod status_badge;

@@ -1,0 +1,32 @@
+use yew::prelude::*;
+
+use crate::components::share_link::ShareLink;
+use crate::components::status_badge::StatusBadge;
+use crate::hooks::use_session::use_session;
+
+#[derive(Properties, PartialEq)]
+pub struct RoomViewProps {
+    pub room: AttrValue,
+}
+
+/// A room: its status and link above, the page's editor below. The editor is uncontrolled: the
+/// session writes peers' changes into it directly, so typing never waits for a re-render.
+#[function_component]
+pub fn RoomView(props: &RoomViewProps) -> Html {
+    let editor = use_node_ref();
+    let status = use_session(&props.room, editor.clone());
+    html! {
+        <>
+            <header class="bar">
+                <h1 class="brand">{ "Commonplace" }</h1>
+                <span class="room" title="Room">{ props.room.clone() }</span>
+                <StatusBadge status={status} />
+                <ShareLink />
+            </header>
+            <main class="page">
+                <textarea id="editor" ref={editor} aria-label="Page" spellcheck="false"
+                    placeholder="Start writing. Everyone with the link sees it live." />
+            </main>
+        </>
+    }
+}

@@ -1,0 +1,3 @@
+//! Hooks that own browser resources for components.
+
+pub mod use_session;

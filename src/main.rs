@@ -1,0 +1,13 @@
+//! Commonplace in the browser: a thin shell over `commonplace-core`. Components draw, hooks own
+//! browser resources, `session` wires the core's room to WebSocket, WebRTC and the editor.
+
+mod app;
+mod components;
+mod hooks;
+mod random;
+mod session;
+mod transport;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

@@ -1,0 +1,281 @@
+//! A session in one room: the core's [`Room`] wired to the browser's transports and the editor.
+//!
+//! All logic is in the room; this only carries inputs in and outputs out. Dropping the session
+//! closes every connection.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use commonplace_core::editor::EditorText;
+use commonplace_core::notebook;
+use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
+use commonplace_core::text_diff::Splice;
+use gloo::events::EventListener;
+use gloo::timers::callback::Interval;
+use wasm_bindgen::JsValue;
+use web_sys::HtmlTextAreaElement;
+
+use crate::random;
+use crate::transport::signaling::{Signaling, SignalingEvent};
+use crate::transport::webrtc::{self, PeerConnection, PeerEvent};
+
+/// y-webrtc's default range is 20–34; a notebook group is small.
+const MAX_CONNS: usize = 20;
+const TICK_MS: u32 = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignalingState {
+    #[default]
+    Connecting,
+    Online,
+    /// Was online, lost the server, retrying; peers already connected carry on.
+    Offline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStatus {
+    pub signaling: SignalingState,
+    pub peers: usize,
+}
+
+pub struct Session {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// Handed to callbacks, which must not keep the session alive.
+    me: Weak<Inner>,
+    room: RefCell<Room>,
+    editor: RefCell<Option<Editor>>,
+    signaling: RefCell<Option<Signaling>>,
+    peers: RefCell<HashMap<PeerId, Connection>>,
+    /// Connections closed from inside their own callbacks, dropped on the next tick.
+    retired: RefCell<Vec<PeerConnection>>,
+    next_connection: Cell<u64>,
+    ever_online: Cell<bool>,
+    ice_servers: JsValue,
+    on_status: Box<dyn Fn(SessionStatus)>,
+    ticker: RefCell<Option<Interval>>,
+}
+
+struct Connection {
+    id: u64,
+    pc: PeerConnection,
+}
+
+struct Editor {
+    element: HtmlTextAreaElement,
+    text: EditorText,
+    _on_input: EventListener,
+}
+
+impl Session {
+    pub fn join(room_name: &str, on_status: impl Fn(SessionStatus) + 'static) -> Session {
+        let config = RoomConfig {
+            name: room_name.to_owned(),
+            peer_id: random::uuid_v4(),
+            // Yjs draws client ids as random uint32s.
+            client_id: random::u64() & 0xFFFF_FFFF,
+            seed: random::u64(),
+            max_conns: MAX_CONNS,
+        };
+        let doc = notebook::new_doc(config.client_id);
+        let inner = Rc::new_cyclic(|me| Inner {
+            me: me.clone(),
+            room: RefCell::new(Room::new(config, doc, now())),
+            editor: RefCell::new(None),
+            signaling: RefCell::new(None),
+            peers: RefCell::new(HashMap::new()),
+            retired: RefCell::new(Vec::new()),
+            next_connection: Cell::new(0),
+            ever_online: Cell::new(false),
+            ice_servers: webrtc::no_ice_servers(),
+            on_status: Box::new(on_status),
+            ticker: RefCell::new(None),
+        });
+        let weak = Rc::downgrade(&inner);
+        let signaling = Signaling::connect(signaling_url(), move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_signaling(event);
+            }
+        });
+        *inner.signaling.borrow_mut() = Some(signaling);
+        let weak = Rc::downgrade(&inner);
+        *inner.ticker.borrow_mut() = Some(Interval::new(TICK_MS, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.retired.borrow_mut().clear();
+                inner.handle(Input::Tick);
+            }
+        }));
+        inner.report_status();
+        Session { inner }
+    }
+
+    /// Makes `element` show the page and turns its input events into edits.
+    pub fn attach_editor(&self, element: HtmlTextAreaElement) {
+        let text = self.inner.room.borrow().text();
+        element.set_value(&text);
+        let weak = Rc::downgrade(&self.inner);
+        let on_input = EventListener::new(&element, "input", move |_| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_editor_input();
+            }
+        });
+        *self.inner.editor.borrow_mut() =
+            Some(Editor { element, text: EditorText::new(&text), _on_input: on_input });
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.inner.ticker.borrow_mut().take();
+        self.inner.signaling.borrow_mut().take();
+        self.inner.peers.borrow_mut().clear();
+        self.inner.editor.borrow_mut().take();
+    }
+}
+
+impl Inner {
+    fn handle(&self, input: Input<'_>) {
+        self.room.borrow_mut().handle(now(), input);
+        self.pump();
+    }
+
+    /// Carries out everything the room asked for.
+    fn pump(&self) {
+        loop {
+            let Some(output) = self.room.borrow_mut().poll_output() else { break };
+            match output {
+                Output::Signaling(frame) => {
+                    if let Some(signaling) = &*self.signaling.borrow() {
+                        signaling.send(&frame);
+                    }
+                }
+                Output::Connect { peer, initiator } => self.connect(peer, initiator),
+                Output::Signal { peer, signal } => {
+                    if let Some(connection) = self.peers.borrow().get(&peer) {
+                        connection.pc.signal(signal);
+                    }
+                }
+                Output::Disconnect { peer } => self.retire(&peer),
+                Output::Send { peer, bytes } => {
+                    if let Some(connection) = self.peers.borrow().get(&peer) {
+                        connection.pc.send(&bytes);
+                    }
+                }
+                Output::TextChanged(splices) => self.show_remote(&splices),
+                Output::StatusChanged(_) => self.report_status(),
+                Output::Dropped(why) => gloo::console::warn!("dropped:", why),
+            }
+        }
+    }
+
+    fn on_signaling(&self, event: SignalingEvent) {
+        match event {
+            SignalingEvent::Open => {
+                self.ever_online.set(true);
+                self.handle(Input::SignalingOpen);
+            }
+            SignalingEvent::Frame(text) => self.handle(Input::SignalingFrame(&text)),
+            SignalingEvent::Closed => self.handle(Input::SignalingClosed),
+        }
+    }
+
+    fn connect(&self, peer: PeerId, initiator: bool) {
+        self.retire(&peer);
+        let id = self.next_connection.get();
+        self.next_connection.set(id + 1);
+        // The connection outlives no session: its callbacks reach the session through a
+        // weak reference, and only while it is still the current connection to that peer.
+        let weak = self.me.clone();
+        let peer_id = peer.clone();
+        let on_event = move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_peer_event(&peer_id, id, event);
+            }
+        };
+        match PeerConnection::new(initiator, &self.ice_servers, on_event) {
+            Ok(pc) => {
+                self.peers.borrow_mut().insert(peer, Connection { id, pc });
+            }
+            Err(error) => {
+                gloo::console::error!("webrtc: cannot create a connection", error);
+            }
+        }
+    }
+
+    fn on_peer_event(&self, peer: &str, id: u64, event: PeerEvent) {
+        let current = self.peers.borrow().get(peer).is_some_and(|c| c.id == id);
+        if !current {
+            return;
+        }
+        match event {
+            PeerEvent::Signal(signal) => self.handle(Input::LocalSignal { peer, signal }),
+            PeerEvent::Open => self.handle(Input::ChannelOpen { peer }),
+            PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame { peer, bytes: &bytes }),
+            PeerEvent::Closed => {
+                self.retire(peer);
+                self.handle(Input::PeerClosed { peer });
+            }
+        }
+    }
+
+    fn retire(&self, peer: &str) {
+        if let Some(connection) = self.peers.borrow_mut().remove(peer) {
+            self.retired.borrow_mut().push(connection.pc);
+        }
+    }
+
+    fn on_editor_input(&self) {
+        let splice = {
+            let mut editor = self.editor.borrow_mut();
+            let Some(editor) = editor.as_mut() else { return };
+            let caret = editor.element.selection_end().ok().flatten();
+            editor.text.input(&editor.element.value(), caret)
+        };
+        if let Some(splice) = splice {
+            self.room.borrow_mut().edit(now(), &[splice]);
+            self.pump();
+        }
+    }
+
+    /// Applies peers' splices to the element in place: the browser keeps the caret and the
+    /// selection where they belong ("preserve"), and nothing else in the element is touched.
+    fn show_remote(&self, splices: &[Splice]) {
+        let mut editor = self.editor.borrow_mut();
+        let Some(editor) = editor.as_mut() else { return };
+        for splice in splices {
+            let (start, end) = (splice.index, splice.index + splice.delete);
+            let _ = editor.element.set_range_text_with_start_and_end_and_mode(
+                &splice.insert,
+                start,
+                end,
+                "preserve",
+            );
+            editor.text.apply(splice);
+        }
+    }
+
+    fn report_status(&self) {
+        let room = self.room.borrow().status();
+        let signaling = match (room.online, self.ever_online.get()) {
+            (true, _) => SignalingState::Online,
+            (false, false) => SignalingState::Connecting,
+            (false, true) => SignalingState::Offline,
+        };
+        (self.on_status)(SessionStatus { signaling, peers: room.peers });
+    }
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// `ws(s)://<host>/signal` on the server the app was loaded from.
+fn signaling_url() -> String {
+    let location = gloo::utils::window().location();
+    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}://{host}/signal")
+}

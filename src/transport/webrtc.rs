@@ -1,0 +1,251 @@
+//! One WebRTC connection to a peer, negotiated the way simple-peer (y-webrtc's) does it: the
+//! initiator creates an in-band data channel and offers; candidates trickle both ways.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use commonplace_core::signaling::{IceCandidate, SignalData};
+use gloo::events::EventListener;
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
+    RtcDataChannelType, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+};
+
+pub enum PeerEvent {
+    /// Our side produced a signal for the other side.
+    Signal(SignalData),
+    Open,
+    Frame(Vec<u8>),
+    Closed,
+}
+
+type OnEvent = Rc<dyn Fn(PeerEvent)>;
+
+pub struct PeerConnection {
+    pc: RtcPeerConnection,
+    shared: Rc<Shared>,
+    _listeners: [EventListener; 3],
+}
+
+struct Shared {
+    on_event: OnEvent,
+    /// The channel frames go out on: the first one to open. After glare, a connection may
+    /// carry the other side's channel as well as its own; frames are read from both.
+    channel: RefCell<Option<RtcDataChannel>>,
+    channels: RefCell<Vec<(RtcDataChannel, [EventListener; 3])>>,
+    /// Candidates wait until the remote description is set.
+    remote_described: Cell<bool>,
+    pending_candidates: RefCell<Vec<IceCandidate>>,
+}
+
+impl PeerConnection {
+    pub fn new(
+        initiator: bool,
+        ice_servers: &JsValue,
+        on_event: impl Fn(PeerEvent) + 'static,
+    ) -> Result<PeerConnection, JsValue> {
+        let config = RtcConfiguration::new();
+        config.set_ice_servers(ice_servers);
+        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        let shared = Rc::new(Shared {
+            on_event: Rc::new(on_event),
+            channel: RefCell::new(None),
+            channels: RefCell::new(Vec::new()),
+            remote_described: Cell::new(false),
+            pending_candidates: RefCell::new(Vec::new()),
+        });
+        let on_candidate = EventListener::new(&pc, "icecandidate", {
+            let shared = Rc::downgrade(&shared);
+            move |event| {
+                let event = event.unchecked_ref::<RtcPeerConnectionIceEvent>();
+                let (Some(shared), Some(candidate)) = (shared.upgrade(), event.candidate()) else {
+                    return;
+                };
+                (shared.on_event)(PeerEvent::Signal(SignalData::Candidate {
+                    candidate: IceCandidate {
+                        candidate: candidate.candidate(),
+                        sdp_m_line_index: candidate.sdp_m_line_index(),
+                        sdp_mid: candidate.sdp_mid(),
+                    },
+                }));
+            }
+        });
+        let on_state = EventListener::new(&pc, "connectionstatechange", {
+            let shared = Rc::downgrade(&shared);
+            let pc = pc.clone();
+            move |_| {
+                let failed = matches!(
+                    pc.connection_state(),
+                    RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed
+                );
+                if let (true, Some(shared)) = (failed, shared.upgrade()) {
+                    (shared.on_event)(PeerEvent::Closed);
+                }
+            }
+        });
+        let on_channel = EventListener::new(&pc, "datachannel", {
+            let shared = Rc::downgrade(&shared);
+            move |event| {
+                if let Some(shared) = shared.upgrade() {
+                    adopt_channel(&shared, event.unchecked_ref::<RtcDataChannelEvent>().channel());
+                }
+            }
+        });
+        if initiator {
+            adopt_channel(&shared, pc.create_data_channel(&random_label()));
+            let pc = pc.clone();
+            let shared = shared.clone();
+            spawn_local(async move {
+                if let Err(error) = offer(&pc, &shared).await {
+                    gloo::console::warn!("webrtc: offer failed", error);
+                    (shared.on_event)(PeerEvent::Closed);
+                }
+            });
+        }
+        Ok(PeerConnection { pc, shared, _listeners: [on_candidate, on_state, on_channel] })
+    }
+
+    /// Applies a signal from the other side.
+    pub fn signal(&self, signal: SignalData) {
+        let pc = self.pc.clone();
+        let shared = self.shared.clone();
+        spawn_local(async move {
+            if let Err(error) = apply_signal(&pc, &shared, signal).await {
+                gloo::console::warn!("webrtc: signal failed", error);
+            }
+        });
+    }
+
+    pub fn send(&self, bytes: &[u8]) {
+        if let Some(channel) = &*self.shared.channel.borrow() {
+            if channel.ready_state() == RtcDataChannelState::Open {
+                let _ = channel.send_with_u8_array(bytes);
+            }
+        }
+    }
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        for (channel, _) in self.shared.channels.borrow_mut().drain(..) {
+            channel.close();
+        }
+        self.pc.close();
+    }
+}
+
+async fn offer(pc: &RtcPeerConnection, shared: &Shared) -> Result<(), JsValue> {
+    let offer = JsFuture::from(pc.create_offer()).await?;
+    let sdp = sdp_of(&offer)?;
+    let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+    description.set_sdp(&sdp);
+    JsFuture::from(pc.set_local_description(&description)).await?;
+    (shared.on_event)(PeerEvent::Signal(SignalData::Offer { sdp }));
+    Ok(())
+}
+
+async fn apply_signal(
+    pc: &RtcPeerConnection,
+    shared: &Shared,
+    signal: SignalData,
+) -> Result<(), JsValue> {
+    let (kind, sdp) = match signal {
+        SignalData::Offer { sdp } => (RtcSdpType::Offer, sdp),
+        SignalData::Answer { sdp } => (RtcSdpType::Answer, sdp),
+        SignalData::Candidate { candidate } => {
+            if shared.remote_described.get() {
+                add_candidate(pc, &candidate).await?;
+            } else {
+                shared.pending_candidates.borrow_mut().push(candidate);
+            }
+            return Ok(());
+        }
+        SignalData::Unsupported => return Ok(()),
+    };
+    let description = RtcSessionDescriptionInit::new(kind);
+    description.set_sdp(&sdp);
+    // An offer while ours is outstanding (glare we accepted) rolls ours back implicitly.
+    JsFuture::from(pc.set_remote_description(&description)).await?;
+    shared.remote_described.set(true);
+    let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
+    for candidate in &pending {
+        add_candidate(pc, candidate).await?;
+    }
+    if kind == RtcSdpType::Offer {
+        let answer = JsFuture::from(pc.create_answer()).await?;
+        let sdp = sdp_of(&answer)?;
+        let description = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+        description.set_sdp(&sdp);
+        JsFuture::from(pc.set_local_description(&description)).await?;
+        (shared.on_event)(PeerEvent::Signal(SignalData::Answer { sdp }));
+    }
+    Ok(())
+}
+
+async fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate) -> Result<(), JsValue> {
+    let init = RtcIceCandidateInit::new(&candidate.candidate);
+    init.set_sdp_mid(candidate.sdp_mid.as_deref());
+    init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+    JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await?;
+    Ok(())
+}
+
+fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
+    Reflect::get(description, &"sdp".into())?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("session description without sdp"))
+}
+
+fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
+    channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+    let weak = Rc::downgrade(shared);
+    let on_open = EventListener::new(&channel, "open", {
+        let weak = weak.clone();
+        let channel = channel.clone();
+        move |_| {
+            let Some(shared) = weak.upgrade() else { return };
+            if shared.channel.borrow().is_some() {
+                return;
+            }
+            *shared.channel.borrow_mut() = Some(channel.clone());
+            (shared.on_event)(PeerEvent::Open);
+        }
+    });
+    let on_message = EventListener::new(&channel, "message", {
+        let weak = weak.clone();
+        move |event| {
+            let Some(shared) = weak.upgrade() else { return };
+            let data = event.unchecked_ref::<MessageEvent>().data();
+            if data.is_instance_of::<js_sys::ArrayBuffer>() {
+                (shared.on_event)(PeerEvent::Frame(Uint8Array::new(&data).to_vec()));
+            }
+        }
+    });
+    let on_close = EventListener::new(&channel, "close", {
+        let channel = channel.clone();
+        move |_| {
+            let Some(shared) = weak.upgrade() else { return };
+            let is_ours = shared.channel.borrow().as_ref() == Some(&channel);
+            if is_ours {
+                (shared.on_event)(PeerEvent::Closed);
+            }
+        }
+    });
+    shared.channels.borrow_mut().push((channel, [on_open, on_message, on_close]));
+}
+
+/// simple-peer names channels with 20 random bytes in hex.
+fn random_label() -> String {
+    let mut bytes = [0u8; 20];
+    crate::random::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `iceServers` for loopback and LAN use: none, so no traffic leaves for a STUN server.
+pub fn no_ice_servers() -> JsValue {
+    Array::new().into()
+}
