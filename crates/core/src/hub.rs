@@ -1,0 +1,415 @@
+//! The signaling server's logic: y-webrtc's topic pub/sub (its `bin/server.js`), free of I/O.
+//!
+//! A shell feeds it connections and text frames and sends out the [`Delivery`]s it returns.
+//! A `publish` is relayed as the whole received object, unknown fields and all, with `clients`
+//! set to the topic's subscriber count, to every subscriber, sender included. The hub never
+//! looks inside `data`: in rooms with a key it is ciphertext.
+//!
+//! Unlike server.js, the hub bounds what one connection may hold (see [`Limits`]) and drops
+//! topics that become empty on unsubscribe, so a long-running server does not accumulate them.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// One connection, as the hub knows it. Ids are never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Bounds on what one connection may make the hub hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_topics_per_conn: usize,
+    /// In bytes.
+    pub max_topic_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_topics_per_conn: 64,
+            max_topic_len: 512,
+        }
+    }
+}
+
+/// A frame to send to one connection. Receivers of one publish share one serialization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub to: ConnId,
+    pub frame: Arc<str>,
+}
+
+/// Why a frame was not (wholly) acted on. The connection stays usable; the shell just logs it.
+/// Carries no frame content, which may be a peer's encrypted data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// The connection is not (or no longer) connected.
+    UnknownConn,
+    /// Not a JSON object with a string `type`, or fields of the wrong shape.
+    Malformed(&'static str),
+    UnknownType,
+    /// The subscribe would take the connection past [`Limits::max_topics_per_conn`]; nothing
+    /// in it was subscribed.
+    TooManyTopics {
+        limit: usize,
+    },
+    /// A topic name longer than [`Limits::max_topic_len`]; nothing in the subscribe was subscribed.
+    TopicTooLong {
+        len: usize,
+        limit: usize,
+    },
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejected::UnknownConn => write!(f, "unknown connection"),
+            Rejected::Malformed(why) => write!(f, "malformed frame: {why}"),
+            Rejected::UnknownType => write!(f, "unknown message type"),
+            Rejected::TooManyTopics { limit } => write!(f, "more than {limit} topics"),
+            Rejected::TopicTooLong { len, limit } => {
+                write!(f, "topic name of {len} bytes, limit {limit}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+const PONG: &str = r#"{"type":"pong"}"#;
+
+/// Topics and their subscribers. Ordered collections keep deliveries deterministic.
+#[derive(Debug, Default)]
+pub struct Hub {
+    limits: Limits,
+    next_id: u64,
+    topics: BTreeMap<String, BTreeSet<ConnId>>,
+    conns: BTreeMap<ConnId, BTreeSet<String>>,
+}
+
+impl Hub {
+    pub fn new(limits: Limits) -> Self {
+        Hub {
+            limits,
+            ..Hub::default()
+        }
+    }
+
+    pub fn connect(&mut self) -> ConnId {
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        self.conns.insert(id, BTreeSet::new());
+        id
+    }
+
+    /// Removes the connection's subscriptions. Unknown connections are ignored.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        for topic in self.conns.remove(&conn).unwrap_or_default() {
+            self.leave(conn, &topic);
+        }
+    }
+
+    /// Handles one text frame from `from`, returning what to send to whom.
+    pub fn receive(&mut self, from: ConnId, frame: &str) -> Result<Vec<Delivery>, Rejected> {
+        if !self.conns.contains_key(&from) {
+            return Err(Rejected::UnknownConn);
+        }
+        let Ok(Value::Object(message)) = serde_json::from_str(frame) else {
+            return Err(Rejected::Malformed("not a JSON object"));
+        };
+        match message.get("type") {
+            Some(Value::String(kind)) => match kind.as_str() {
+                "subscribe" => self.subscribe(from, &message).map(|()| Vec::new()),
+                "unsubscribe" => self.unsubscribe(from, &message).map(|()| Vec::new()),
+                "publish" => self.publish(message),
+                "ping" => Ok(vec![Delivery {
+                    to: from,
+                    frame: PONG.into(),
+                }]),
+                _ => Err(Rejected::UnknownType),
+            },
+            _ => Err(Rejected::Malformed("no string type")),
+        }
+    }
+
+    pub fn subscribers(&self, topic: &str) -> usize {
+        self.topics.get(topic).map_or(0, BTreeSet::len)
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    fn subscribe(&mut self, conn: ConnId, message: &Map<String, Value>) -> Result<(), Rejected> {
+        let names = topic_names(message)?;
+        let limit = self.limits.max_topic_len;
+        if let Some(long) = names.iter().find(|name| name.len() > limit) {
+            return Err(Rejected::TopicTooLong {
+                len: long.len(),
+                limit,
+            });
+        }
+        let Some(mine) = self.conns.get_mut(&conn) else {
+            return Err(Rejected::UnknownConn);
+        };
+        let new: BTreeSet<&str> = names
+            .into_iter()
+            .filter(|name| !mine.contains(*name))
+            .collect();
+        let limit = self.limits.max_topics_per_conn;
+        if mine.len() + new.len() > limit {
+            return Err(Rejected::TooManyTopics { limit });
+        }
+        for name in new {
+            self.topics.entry(name.to_owned()).or_default().insert(conn);
+            mine.insert(name.to_owned());
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&mut self, conn: ConnId, message: &Map<String, Value>) -> Result<(), Rejected> {
+        for name in topic_names(message)? {
+            if self
+                .conns
+                .get_mut(&conn)
+                .is_some_and(|mine| mine.remove(name))
+            {
+                self.leave(conn, name);
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&self, mut message: Map<String, Value>) -> Result<Vec<Delivery>, Rejected> {
+        let Some(Value::String(topic)) = message.get("topic") else {
+            return Err(Rejected::Malformed("publish without a string topic"));
+        };
+        let Some(receivers) = self.topics.get(topic) else {
+            return Ok(Vec::new());
+        };
+        message.insert("clients".into(), receivers.len().into());
+        let frame: Arc<str> = Value::Object(message).to_string().into();
+        Ok(receivers
+            .iter()
+            .map(|&to| Delivery {
+                to,
+                frame: frame.clone(),
+            })
+            .collect())
+    }
+
+    /// Takes `conn` out of `topic`'s subscribers, deleting the topic once nobody is left.
+    fn leave(&mut self, conn: ConnId, topic: &str) {
+        if let Some(subscribers) = self.topics.get_mut(topic) {
+            subscribers.remove(&conn);
+            if subscribers.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
+}
+
+/// The string entries of `topics`; like server.js, other entries are skipped and a missing or
+/// null `topics` means none.
+fn topic_names(message: &Map<String, Value>) -> Result<Vec<&str>, Rejected> {
+    match message.get("topics") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(topics)) => Ok(topics.iter().filter_map(Value::as_str).collect()),
+        Some(_) => Err(Rejected::Malformed("topics is not an array")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hub() -> Hub {
+        Hub::new(Limits::default())
+    }
+
+    fn subscribe(hub: &mut Hub, conn: ConnId, topics: &[&str]) {
+        let frame = json!({"type": "subscribe", "topics": topics}).to_string();
+        assert_eq!(hub.receive(conn, &frame), Ok(vec![]));
+    }
+
+    fn publish(hub: &mut Hub, from: ConnId, topic: &str) -> Vec<Delivery> {
+        let frame = json!({"type": "publish", "topic": topic, "data": "x"}).to_string();
+        hub.receive(from, &frame).unwrap()
+    }
+
+    fn receivers(deliveries: &[Delivery]) -> Vec<ConnId> {
+        deliveries.iter().map(|d| d.to).collect()
+    }
+
+    fn parse(delivery: &Delivery) -> Value {
+        serde_json::from_str(&delivery.frame).unwrap()
+    }
+
+    #[test]
+    fn publish_reaches_every_subscriber_including_the_sender() {
+        let mut hub = hub();
+        let (a, b, c) = (hub.connect(), hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["room"]);
+        subscribe(&mut hub, b, &["room", "other"]);
+        subscribe(&mut hub, c, &["other"]);
+        let sent = publish(&mut hub, a, "room");
+        assert_eq!(receivers(&sent), [a, b]);
+        assert_eq!(
+            parse(&sent[0]),
+            json!({"type": "publish", "topic": "room", "data": "x", "clients": 2})
+        );
+        assert!(
+            Arc::ptr_eq(&sent[0].frame, &sent[1].frame),
+            "one serialization for all receivers"
+        );
+        // Publishing needs no subscription, and a topic nobody subscribes reaches nobody.
+        assert_eq!(receivers(&publish(&mut hub, c, "room")), [a, b]);
+        assert_eq!(publish(&mut hub, a, "nobody"), []);
+    }
+
+    #[test]
+    fn publish_keeps_unknown_fields_and_overwrites_clients() {
+        let mut hub = hub();
+        let a = hub.connect();
+        subscribe(&mut hub, a, &["r"]);
+        let frame = json!({"type": "publish", "topic": "r", "clients": 99, "extra": [1, {"x": null}],
+            "data": {"type": "signal", "to": "b", "token": 1700000000000.25}});
+        let sent = hub.receive(a, &frame.to_string()).unwrap();
+        let mut expected = frame;
+        expected["clients"] = json!(1);
+        assert_eq!(parse(&sent[0]), expected);
+    }
+
+    #[test]
+    fn unsubscribe_stops_delivery_and_drops_empty_topics() {
+        let mut hub = hub();
+        let (a, b) = (hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["r", "s"]);
+        subscribe(&mut hub, b, &["r"]);
+        let frame = json!({"type": "unsubscribe", "topics": ["r", "s", "never", 7]}).to_string();
+        assert_eq!(hub.receive(a, &frame), Ok(vec![]));
+        assert_eq!(receivers(&publish(&mut hub, b, "r")), [b]);
+        assert_eq!(parse(&publish(&mut hub, b, "r")[0])["clients"], 1);
+        assert_eq!(hub.topic_count(), 1);
+        // The unsubscribed topics are forgotten for a, so its disconnect leaves b subscribed.
+        hub.disconnect(a);
+        assert_eq!((hub.subscribers("r"), hub.topic_count()), (1, 1));
+    }
+
+    #[test]
+    fn disconnect_removes_all_subscriptions() {
+        let mut hub = hub();
+        let (a, b) = (hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["r", "s"]);
+        subscribe(&mut hub, b, &["r"]);
+        hub.disconnect(a);
+        assert_eq!(
+            (
+                hub.subscribers("r"),
+                hub.subscribers("s"),
+                hub.topic_count()
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(parse(&publish(&mut hub, b, "r")[0])["clients"], 1);
+        hub.disconnect(b);
+        hub.disconnect(b);
+        assert_eq!(hub.topic_count(), 0);
+    }
+
+    #[test]
+    fn ping_gets_pong() {
+        let mut hub = hub();
+        let a = hub.connect();
+        let sent = hub.receive(a, r#"{"type":"ping"}"#).unwrap();
+        assert_eq!(receivers(&sent), [a]);
+        assert_eq!(&*sent[0].frame, r#"{"type":"pong"}"#);
+    }
+
+    #[test]
+    fn malformed_frames_are_rejected_without_effect() {
+        let mut hub = hub();
+        let a = hub.connect();
+        subscribe(&mut hub, a, &["r"]);
+        for frame in [
+            "",
+            "{",
+            "[]",
+            "null",
+            "\"publish\"",
+            "{}",
+            r#"{"type":7}"#,
+            r#"{"type":"publish","data":1}"#,
+            r#"{"type":"publish","topic":["r"]}"#,
+            r#"{"type":"subscribe","topics":"r"}"#,
+        ] {
+            assert!(
+                matches!(hub.receive(a, frame), Err(Rejected::Malformed(_))),
+                "{frame:?}"
+            );
+        }
+        assert_eq!(
+            hub.receive(a, r#"{"type":"shout"}"#),
+            Err(Rejected::UnknownType)
+        );
+        // Non-string topics are skipped, as server.js does; a missing list means none.
+        subscribe(&mut hub, a, &[]);
+        assert_eq!(
+            hub.receive(a, r#"{"type":"subscribe","topics":[1,null,"s"]}"#),
+            Ok(vec![])
+        );
+        assert_eq!(hub.receive(a, r#"{"type":"subscribe"}"#), Ok(vec![]));
+        assert_eq!(hub.topic_count(), 2);
+        assert_eq!(receivers(&publish(&mut hub, a, "r")), [a]);
+    }
+
+    #[test]
+    fn topic_limits_reject_the_whole_subscribe() {
+        let mut hub = Hub::new(Limits {
+            max_topics_per_conn: 3,
+            max_topic_len: 4,
+        });
+        let (a, b) = (hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["t1", "t2"]);
+        let too_many = json!({"type": "subscribe", "topics": ["t1", "t3", "t4"]}).to_string();
+        assert_eq!(
+            hub.receive(a, &too_many),
+            Err(Rejected::TooManyTopics { limit: 3 })
+        );
+        assert_eq!(hub.subscribers("t3"), 0);
+        // Re-subscribing counts once; the limit is per connection.
+        subscribe(&mut hub, a, &["t1", "t3", "t3"]);
+        subscribe(&mut hub, b, &["t4", "t5", "t6"]);
+        let long = json!({"type": "subscribe", "topics": ["t7", "12345"]}).to_string();
+        let mut c = hub.connect();
+        assert_eq!(
+            hub.receive(c, &long),
+            Err(Rejected::TopicTooLong { len: 5, limit: 4 })
+        );
+        assert_eq!(hub.topic_count(), 6);
+        // After a disconnect there is room again: a new connection starts from zero.
+        hub.disconnect(c);
+        c = hub.connect();
+        subscribe(&mut hub, c, &["t7", "1234"]);
+    }
+
+    #[test]
+    fn frames_from_unknown_connections_are_rejected() {
+        let mut hub = hub();
+        let a = hub.connect();
+        hub.disconnect(a);
+        assert_eq!(
+            hub.receive(a, r#"{"type":"ping"}"#),
+            Err(Rejected::UnknownConn)
+        );
+        assert_eq!(
+            hub.receive(ConnId(42), r#"{"type":"subscribe","topics":["r"]}"#),
+            Err(Rejected::UnknownConn)
+        );
+        assert_eq!(hub.topic_count(), 0);
+        assert_ne!(hub.connect(), a, "ids are not reused");
+    }
+}
