@@ -122,8 +122,11 @@ impl Session {
                 inner.on_editor_input();
             }
         });
-        *self.inner.editor.borrow_mut() =
-            Some(Editor { element, text: EditorText::new(&text), _on_input: on_input });
+        *self.inner.editor.borrow_mut() = Some(Editor {
+            element,
+            text: EditorText::new(&text),
+            _on_input: on_input,
+        });
     }
 }
 
@@ -145,7 +148,9 @@ impl Inner {
     /// Carries out everything the room asked for.
     fn pump(&self) {
         loop {
-            let Some(output) = self.room.borrow_mut().poll_output() else { break };
+            let Some(output) = self.room.borrow_mut().poll_output() else {
+                break;
+            };
             match output {
                 Output::Signaling(frame) => {
                     if let Some(signaling) = &*self.signaling.borrow() {
@@ -213,7 +218,10 @@ impl Inner {
         match event {
             PeerEvent::Signal(signal) => self.handle(Input::LocalSignal { peer, signal }),
             PeerEvent::Open => self.handle(Input::ChannelOpen { peer }),
-            PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame { peer, bytes: &bytes }),
+            PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame {
+                peer,
+                bytes: &bytes,
+            }),
             PeerEvent::Closed => {
                 self.retire(peer);
                 self.handle(Input::PeerClosed { peer });
@@ -230,7 +238,9 @@ impl Inner {
     fn on_editor_input(&self) {
         let splice = {
             let mut editor = self.editor.borrow_mut();
-            let Some(editor) = editor.as_mut() else { return };
+            let Some(editor) = editor.as_mut() else {
+                return;
+            };
             let caret = editor.element.selection_end().ok().flatten();
             editor.text.input(&editor.element.value(), caret)
         };
@@ -244,7 +254,9 @@ impl Inner {
     /// selection where they belong ("preserve"), and nothing else in the element is touched.
     fn show_remote(&self, splices: &[Splice]) {
         let mut editor = self.editor.borrow_mut();
-        let Some(editor) = editor.as_mut() else { return };
+        let Some(editor) = editor.as_mut() else {
+            return;
+        };
         for splice in splices {
             let (start, end) = (splice.index, splice.index + splice.delete);
             let _ = editor.element.set_range_text_with_start_and_end_and_mode(
@@ -264,7 +276,10 @@ impl Inner {
             (false, false) => SignalingState::Connecting,
             (false, true) => SignalingState::Offline,
         };
-        (self.on_status)(SessionStatus { signaling, peers: room.peers });
+        (self.on_status)(SessionStatus {
+            signaling,
+            peers: room.peers,
+        });
     }
 }
 
@@ -275,7 +290,11 @@ fn now() -> u64 {
 /// `ws(s)://<host>/signal` on the server the app was loaded from.
 fn signaling_url() -> String {
     let location = gloo::utils::window().location();
-    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    let scheme = if location.protocol().as_deref() == Ok("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
     let host = location.host().unwrap_or_default();
     format!("{scheme}://{host}/signal")
 }

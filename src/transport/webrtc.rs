@@ -91,7 +91,10 @@ impl PeerConnection {
             let shared = Rc::downgrade(&shared);
             move |event| {
                 if let Some(shared) = shared.upgrade() {
-                    adopt_channel(&shared, event.unchecked_ref::<RtcDataChannelEvent>().channel());
+                    adopt_channel(
+                        &shared,
+                        event.unchecked_ref::<RtcDataChannelEvent>().channel(),
+                    );
                 }
             }
         });
@@ -106,7 +109,11 @@ impl PeerConnection {
                 }
             });
         }
-        Ok(PeerConnection { pc, shared, _listeners: [on_candidate, on_state, on_channel] })
+        Ok(PeerConnection {
+            pc,
+            shared,
+            _listeners: [on_candidate, on_state, on_channel],
+        })
     }
 
     /// Applies a signal from the other side.
@@ -235,7 +242,10 @@ fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
             }
         }
     });
-    shared.channels.borrow_mut().push((channel, [on_open, on_message, on_close]));
+    shared
+        .channels
+        .borrow_mut()
+        .push((channel, [on_open, on_message, on_close]));
 }
 
 /// simple-peer names channels with 20 random bytes in hex.

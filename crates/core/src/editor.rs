@@ -13,7 +13,9 @@ pub struct EditorText {
 
 impl EditorText {
     pub fn new(text: &str) -> Self {
-        EditorText { units: text.encode_utf16().collect() }
+        EditorText {
+            units: text.encode_utf16().collect(),
+        }
     }
 
     /// The person changed the element's value to `value`, leaving the caret at `caret`
@@ -52,8 +54,15 @@ mod tests {
     fn input_then_remote_splices_stay_in_step() {
         let mut editor = EditorText::new("hello");
         let splice = editor.input("hello!", Some(6)).unwrap();
-        assert_eq!((splice.index, splice.delete, splice.insert.as_str()), (5, 0, "!"));
-        editor.apply(&Splice { index: 0, delete: 1, insert: "J".into() });
+        assert_eq!(
+            (splice.index, splice.delete, splice.insert.as_str()),
+            (5, 0, "!")
+        );
+        editor.apply(&Splice {
+            index: 0,
+            delete: 1,
+            insert: "J".into(),
+        });
         assert_eq!(editor.text(), "Jello!");
         assert_eq!(editor.input("Jello!", Some(2)), None);
     }

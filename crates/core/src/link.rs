@@ -46,12 +46,16 @@ impl RoomLink {
         if room.chars().count() > MAX_ROOM_NAME {
             return Err(LinkError::RoomTooLong);
         }
-        Ok(Some(RoomLink { room: room.to_owned() }))
+        Ok(Some(RoomLink {
+            room: room.to_owned(),
+        }))
     }
 
     /// A new room with a random name made from `random` (base64url, 16 characters).
     pub fn new_random(random: [u8; 12]) -> RoomLink {
-        RoomLink { room: base64url(&random) }
+        RoomLink {
+            room: base64url(&random),
+        }
     }
 
     /// The fragment for this link, `#room=…`.
@@ -64,7 +68,11 @@ fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..=chunk.len() {
             out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -118,8 +126,14 @@ mod tests {
         assert_eq!(RoomLink::parse(""), Ok(None));
         assert_eq!(RoomLink::parse("#"), Ok(None));
         assert_eq!(RoomLink::parse("#room=abc").unwrap().unwrap().room, "abc");
-        assert_eq!(RoomLink::parse("#key=k&room=a%20b").unwrap().unwrap().room, "a b");
-        assert_eq!(RoomLink::parse("#room=caf%C3%A9").unwrap().unwrap().room, "café");
+        assert_eq!(
+            RoomLink::parse("#key=k&room=a%20b").unwrap().unwrap().room,
+            "a b"
+        );
+        assert_eq!(
+            RoomLink::parse("#room=caf%C3%A9").unwrap().unwrap().room,
+            "café"
+        );
         assert_eq!(RoomLink::parse("#room="), Err(LinkError::EmptyRoom));
         assert_eq!(RoomLink::parse("#room=%E2%82"), Err(LinkError::BadEncoding));
         assert_eq!(RoomLink::parse("#room=%zz"), Err(LinkError::BadEncoding));

@@ -39,9 +39,16 @@ mod tests {
     fn sync_step1_matches_y_protocols_bytes() {
         // y-protocols: writeVarUint(0 sync) writeVarUint(0 step1) writeVarUint8Array(sv);
         // an empty state vector encodes as [0], so the frame is 00 00 01 00.
-        let bytes = encode(&Message::Sync(SyncMessage::SyncStep1(StateVector::default())));
+        let bytes = encode(&Message::Sync(SyncMessage::SyncStep1(
+            StateVector::default(),
+        )));
         assert_eq!(bytes, [0, 0, 1, 0]);
-        assert_eq!(decode(&bytes), Ok(Message::Sync(SyncMessage::SyncStep1(StateVector::default()))));
+        assert_eq!(
+            decode(&bytes),
+            Ok(Message::Sync(
+                SyncMessage::SyncStep1(StateVector::default())
+            ))
+        );
         assert_eq!(encode(&Message::AwarenessQuery), [3]);
     }
 

@@ -19,7 +19,9 @@ use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::types::text::TextEvent;
 use yrs::types::Delta;
 use yrs::updates::decoder::Decode;
-use yrs::{Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, Text, Transact, TransactionMut, Update};
+use yrs::{
+    Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, Text, Transact, TransactionMut, Update,
+};
 
 use crate::notebook;
 use crate::peer_message;
@@ -77,13 +79,24 @@ pub enum Output {
     /// Send this text frame to the signaling server (dropped if it is not connected).
     Signaling(String),
     /// Open a WebRTC connection to `peer`; the initiator creates the data channel and offers.
-    Connect { peer: PeerId, initiator: bool },
+    Connect {
+        peer: PeerId,
+        initiator: bool,
+    },
     /// Give the connection to `peer` this signal from the other side.
-    Signal { peer: PeerId, signal: SignalData },
+    Signal {
+        peer: PeerId,
+        signal: SignalData,
+    },
     /// Close the connection to `peer`.
-    Disconnect { peer: PeerId },
+    Disconnect {
+        peer: PeerId,
+    },
     /// Send this frame on the data channel to `peer`.
-    Send { peer: PeerId, bytes: Vec<u8> },
+    Send {
+        peer: PeerId,
+        bytes: Vec<u8>,
+    },
     /// Peers changed the page: apply these splices, in order, to what the editor shows.
     TextChanged(Vec<Splice>),
     StatusChanged(Status),
@@ -257,15 +270,22 @@ impl Room {
         if !self.online {
             return;
         }
-        self.send_signaling(&ClientMessage::Subscribe { topics: vec![self.config.name.clone()] });
+        self.send_signaling(&ClientMessage::Subscribe {
+            topics: vec![self.config.name.clone()],
+        });
         if self.peers.len() < self.config.max_conns {
-            self.publish(RoomSignal::Announce { from: self.config.peer_id.clone() });
+            self.publish(RoomSignal::Announce {
+                from: self.config.peer_id.clone(),
+            });
         }
     }
 
     fn publish(&mut self, signal: RoomSignal) {
         let data = serde_json::to_value(signal).expect("room signals always serialize");
-        self.send_signaling(&ClientMessage::Publish { topic: self.config.name.clone(), data });
+        self.send_signaling(&ClientMessage::Publish {
+            topic: self.config.name.clone(),
+            data,
+        });
     }
 
     fn send_signaling(&mut self, message: &ClientMessage) {
@@ -295,7 +315,12 @@ impl Room {
                     self.add_peer(from, true);
                 }
             }
-            RoomSignal::Signal { from, to, token, signal } => {
+            RoomSignal::Signal {
+                from,
+                to,
+                token,
+                signal,
+            } => {
                 if to != self.config.peer_id || from == self.config.peer_id {
                     return;
                 }
@@ -312,7 +337,10 @@ impl Room {
         if let Some(peer) = self.peers.get_mut(&from) {
             match signal {
                 SignalData::Offer { .. } => {
-                    if peer.glare_token.is_some_and(|local| local > token.unwrap_or(0.0)) {
+                    if peer
+                        .glare_token
+                        .is_some_and(|local| local > token.unwrap_or(0.0))
+                    {
                         return;
                     }
                     peer.glare_token = None;
@@ -325,11 +353,17 @@ impl Room {
         } else {
             return;
         }
-        self.outputs.push_back(Output::Signal { peer: from, signal });
+        self.outputs
+            .push_back(Output::Signal { peer: from, signal });
     }
 
     fn add_peer(&mut self, peer: PeerId, initiator: bool) {
-        let state = Peer { glare_token: None, open: false, synced: false, created_at: self.now };
+        let state = Peer {
+            glare_token: None,
+            open: false,
+            synced: false,
+            created_at: self.now,
+        };
         self.peers.insert(peer.clone(), state);
         self.outputs.push_back(Output::Connect { peer, initiator });
     }
@@ -352,13 +386,18 @@ impl Room {
     // Peers.
 
     fn on_channel_open(&mut self, peer_id: &str) {
-        let Some(peer) = self.peers.get_mut(peer_id) else { return };
+        let Some(peer) = self.peers.get_mut(peer_id) else {
+            return;
+        };
         if peer.open {
             return;
         }
         peer.open = true;
         let state_vector = self.doc().transact().state_vector();
-        self.send(peer_id, &Message::Sync(SyncMessage::SyncStep1(state_vector)));
+        self.send(
+            peer_id,
+            &Message::Sync(SyncMessage::SyncStep1(state_vector)),
+        );
         let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
         if let Ok(update) = self.awareness.update_with_clients(clients) {
             self.send(peer_id, &Message::Awareness(update));
@@ -384,7 +423,9 @@ impl Room {
                     peer.synced = true;
                 }
             }
-            Message::Sync(SyncMessage::Update(update)) => self.apply_remote_update(peer_id, &update),
+            Message::Sync(SyncMessage::Update(update)) => {
+                self.apply_remote_update(peer_id, &update)
+            }
             Message::AwarenessQuery => {
                 let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
                 if let Ok(update) = self.awareness.update_with_clients(clients) {
@@ -442,7 +483,8 @@ impl Room {
             .collect();
         for peer in &stale {
             self.peers.remove(peer);
-            self.outputs.push_back(Output::Disconnect { peer: peer.clone() });
+            self.outputs
+                .push_back(Output::Disconnect { peer: peer.clone() });
         }
         if !stale.is_empty() {
             self.announce();
@@ -469,7 +511,10 @@ impl Room {
 
     fn send(&mut self, peer: &str, message: &Message) {
         let bytes = peer_message::encode(message);
-        self.outputs.push_back(Output::Send { peer: peer.to_owned(), bytes });
+        self.outputs.push_back(Output::Send {
+            peer: peer.to_owned(),
+            bytes,
+        });
     }
 
     /// Sends to every open peer except `except`.
@@ -477,7 +522,10 @@ impl Room {
         let bytes = peer_message::encode(message);
         for (id, peer) in &self.peers {
             if peer.open && Some(id.as_str()) != except {
-                self.outputs.push_back(Output::Send { peer: id.clone(), bytes: bytes.clone() });
+                self.outputs.push_back(Output::Send {
+                    peer: id.clone(),
+                    bytes: bytes.clone(),
+                });
             }
         }
     }
@@ -504,7 +552,11 @@ fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
     for delta in event.delta(txn) {
         match delta {
             Delta::Retain(n, _) => index += n,
-            Delta::Deleted(n) => out.push(Splice { index, delete: *n, insert: String::new() }),
+            Delta::Deleted(n) => out.push(Splice {
+                index,
+                delete: *n,
+                insert: String::new(),
+            }),
             Delta::Inserted(value, _) => {
                 // An embed from a Yjs peer occupies one position; show it as U+FFFC so the
                 // editor's offsets stay aligned with the page.
@@ -513,7 +565,11 @@ fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
                     _ => "\u{FFFC}".to_owned(),
                 };
                 let len = insert.encode_utf16().count() as u32;
-                out.push(Splice { index, delete: 0, insert });
+                out.push(Splice {
+                    index,
+                    delete: 0,
+                    insert,
+                });
                 index += len;
             }
         }

@@ -61,9 +61,15 @@ pub enum RoomSignal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SignalData {
-    Offer { sdp: String },
-    Answer { sdp: String },
-    Candidate { candidate: IceCandidate },
+    Offer {
+        sdp: String,
+    },
+    Answer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: IceCandidate,
+    },
     /// simple-peer's renegotiation and transceiver requests: data-only peers never need them.
     #[serde(other)]
     Unsupported,
@@ -98,14 +104,22 @@ mod tests {
 
     #[test]
     fn client_messages_match_y_webrtc() {
-        let sub = ClientMessage::Subscribe { topics: vec!["r".into()] };
+        let sub = ClientMessage::Subscribe {
+            topics: vec!["r".into()],
+        };
         assert_eq!(sub.to_json(), r#"{"type":"subscribe","topics":["r"]}"#);
         assert_eq!(ClientMessage::Ping.to_json(), r#"{"type":"ping"}"#);
         let announce = serde_json::to_value(RoomSignal::Announce { from: "p1".into() }).unwrap();
-        let publish = ClientMessage::Publish { topic: "r".into(), data: announce };
+        let publish = ClientMessage::Publish {
+            topic: "r".into(),
+            data: announce,
+        };
         let expected = r#"{"type":"publish","topic":"r","data":{"type":"announce","from":"p1"}}"#;
         let parsed: serde_json::Value = serde_json::from_str(&publish.to_json()).unwrap();
-        assert_eq!(parsed, serde_json::from_str::<serde_json::Value>(expected).unwrap());
+        assert_eq!(
+            parsed,
+            serde_json::from_str::<serde_json::Value>(expected).unwrap()
+        );
     }
 
     #[test]
@@ -117,7 +131,12 @@ mod tests {
         };
         assert_eq!(clients, Some(2));
         let signal: RoomSignal = serde_json::from_value(data).unwrap();
-        let RoomSignal::Signal { token, signal: SignalData::Candidate { candidate }, .. } = signal else {
+        let RoomSignal::Signal {
+            token,
+            signal: SignalData::Candidate { candidate },
+            ..
+        } = signal
+        else {
             panic!("not a candidate: {signal:?}")
         };
         assert_eq!(token, Some(1700000000000.25));

@@ -47,11 +47,20 @@ pub fn diff(old: &[u16], new: &[u16], caret: Option<usize>) -> Option<Splice> {
 }
 
 fn common_prefix(a: &[u16], b: &[u16], limit: usize) -> usize {
-    a.iter().zip(b).take(limit).take_while(|(x, y)| x == y).count()
+    a.iter()
+        .zip(b)
+        .take(limit)
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 fn common_suffix(a: &[u16], b: &[u16], limit: usize) -> usize {
-    a.iter().rev().zip(b.iter().rev()).take(limit).take_while(|(x, y)| x == y).count()
+    a.iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(limit)
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 fn is_high_surrogate(unit: u16) -> bool {
@@ -97,7 +106,10 @@ mod tests {
 
     #[test]
     fn replacement_of_a_selection() {
-        assert_eq!(splice("hello world", "hello there", Some(11)), Some((6, 5, "there".into())));
+        assert_eq!(
+            splice("hello world", "hello there", Some(11)),
+            Some((6, 5, "there".into()))
+        );
         assert_eq!(splice("abc", "", Some(0)), Some((0, 3, "".into())));
         assert_eq!(splice("", "xyz", Some(3)), Some((0, 0, "xyz".into())));
     }
@@ -116,13 +128,23 @@ mod tests {
 
     #[test]
     fn diff_then_apply_round_trips() {
-        let cases = [("", "é"), ("日本", "日本語"), ("a👩‍👩‍👧b", "ab"), ("abcabc", "abXabc"), ("tää", "tä")];
+        let cases = [
+            ("", "é"),
+            ("日本", "日本語"),
+            ("a👩‍👩‍👧b", "ab"),
+            ("abcabc", "abXabc"),
+            ("tää", "tä"),
+        ];
         for (old, new) in cases {
             for caret in 0..=units(new).len() {
                 let s = diff(&units(old), &units(new), Some(caret)).unwrap();
                 let mut text = units(old);
                 apply(&mut text, &s);
-                assert_eq!(String::from_utf16(&text).unwrap(), new, "{old:?} → {new:?} caret {caret}");
+                assert_eq!(
+                    String::from_utf16(&text).unwrap(),
+                    new,
+                    "{old:?} → {new:?} caret {caret}"
+                );
             }
         }
     }
