@@ -1,0 +1,200 @@
+// Prints Commonplace's figures; asserts nothing about speed.
+//   node tests/e2e/bench.mjs [--keys N] [--runs N]
+// 1. gzipped size (zlib level 9) of what dist/ sends: .wasm, .js, .css
+// 2. time from a second person's page.goto(room link) until #status[data-peers="1"] (median of runs)
+// 3. keystroke latency: key down in A -> text changed in B, p50/p90/p99 over N keystrokes
+// Results also go to tests/e2e/.artifacts/bench.json. Exits 1 only if a figure could not be taken.
+
+import { readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync, constants as zlib } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import {
+  REPO_ROOT, DIST_DIR, startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl,
+  waitForPeers, typeText, waitForValue,
+} from './harness.mjs';
+
+const { values: opts } = parseArgs({
+  options: { keys: { type: 'string', default: '200' }, runs: { type: 'string', default: '5' } },
+});
+const KEYS = Number(opts.keys);
+const RUNS = Number(opts.runs);
+const WARMUP_KEYS = 10;
+
+const results = {};
+const problems = [];
+
+function section(name, fn) {
+  return fn().catch((err) => {
+    problems.push(`${name}: ${err.message}`);
+    results[name] = { error: err.message };
+  });
+}
+
+// ---- 1. sizes --------------------------------------------------------------------------------
+
+function sizes() {
+  const files = readdirSync(DIST_DIR).filter((f) => /\.(wasm|js|css)$/.test(f)).sort();
+  if (!files.some((f) => f.endsWith('.wasm'))) throw new Error(`no .wasm in ${DIST_DIR}: run trunk build --release`);
+  const rows = files.map((f) => {
+    const bytes = readFileSync(path.join(DIST_DIR, f));
+    return { file: f, raw: bytes.length, gzip: gzipSync(bytes, { level: zlib.Z_BEST_COMPRESSION }).length };
+  });
+  const total = rows.reduce((s, r) => ({ raw: s.raw + r.raw, gzip: s.gzip + r.gzip }), { raw: 0, gzip: 0 });
+  return { files: rows, total };
+}
+
+// ---- 2. time to connect ----------------------------------------------------------------------
+
+async function connectTimes(browser, server) {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const url = roomUrl(server, newRoomName('bench'));
+    const a = await openUser(browser, url, { name: 'A' });
+    let b;
+    try {
+      // B's clock starts at page.goto, in a context that already exists (as for a person who
+      // has the browser open and clicks the link).
+      const context = await browser.newContext();
+      b = await context.newPage();
+      const t0 = performance.now();
+      await b.goto(url);
+      await waitForPeers(b, 1, { timeout: 30_000 });
+      times.push(performance.now() - t0);
+    } finally {
+      await closeUsers(a, b);
+    }
+  }
+  return { runs: times.map(round1), median: round1(quantile(times, 0.5)), min: round1(Math.min(...times)), max: round1(Math.max(...times)) };
+}
+
+// ---- 3. keystroke latency --------------------------------------------------------------------
+
+// In A: when each key goes down (capture phase, before the app sees it).
+function recordKeydowns() {
+  window.__benchKeys = [];
+  window.addEventListener('keydown', () => window.__benchKeys.push(performance.timeOrigin + performance.now()), true);
+}
+
+// In B: when the editor's text length changes. Wrapping the textarea's value setter and
+// setRangeText catches the exact moment the app writes it; a 4 ms poll catches any other way
+// (and marks those records, since they are up to 4 ms late).
+function recordChanges() {
+  const el = document.querySelector('#editor');
+  const seen = (window.__benchSeen = []);
+  let last = el.value.length;
+  const check = (how) => {
+    const n = el.value.length;
+    if (n !== last) {
+      last = n;
+      seen.push({ len: n, t: performance.timeOrigin + performance.now(), how });
+    }
+  };
+  const proto = HTMLTextAreaElement.prototype;
+  const value = Object.getOwnPropertyDescriptor(proto, 'value');
+  Object.defineProperty(el, 'value', {
+    configurable: true,
+    get() { return value.get.call(this); },
+    set(v) { value.set.call(this, v); check('value'); },
+  });
+  el.setRangeText = function (...args) {
+    proto.setRangeText.apply(this, args);
+    check('setRangeText');
+  };
+  setInterval(() => check('poll'), 0);
+}
+
+async function keystrokeLatency(browser, server) {
+  const url = roomUrl(server, newRoomName('bench'));
+  const a = await openUser(browser, url, { name: 'A' });
+  const b = await openUser(browser, url, { name: 'B' });
+  try {
+    await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
+    await typeText(a, 'x');
+    await waitForValue(b, 'x', { name: 'B' });
+    await a.evaluate(recordKeydowns);
+    await b.evaluate(recordChanges);
+
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz';
+    const base = 1;
+    const total = WARMUP_KEYS + KEYS;
+    for (let i = 0; i < total; i++) {
+      await a.keyboard.press(alphabet[i % alphabet.length]);
+      await b.waitForFunction((n) => document.querySelector('#editor').value.length >= n, base + i + 1, { timeout: 10_000, polling: 5 })
+        .catch(() => { throw new Error(`keystroke ${i + 1} did not reach B within 10 s`); });
+    }
+    const keys = await a.evaluate(() => window.__benchKeys);
+    const seen = await b.evaluate(() => window.__benchSeen);
+    if (keys.length !== total) throw new Error(`A recorded ${keys.length} key presses, expected ${total}`);
+    const latencies = [];
+    let polled = 0;
+    for (let i = WARMUP_KEYS; i < total; i++) {
+      const arrival = seen.find((s) => s.len >= base + i + 1);
+      if (!arrival) throw new Error(`B never recorded keystroke ${i + 1}`);
+      latencies.push(arrival.t - keys[i]);
+      if (arrival.how === 'poll') polled++;
+    }
+    return {
+      keystrokes: latencies.length,
+      p50: round1(quantile(latencies, 0.5)),
+      p90: round1(quantile(latencies, 0.9)),
+      p99: round1(quantile(latencies, 0.99)),
+      max: round1(Math.max(...latencies)),
+      mean: round1(latencies.reduce((s, x) => s + x, 0) / latencies.length),
+      seenByPolling: polled,
+    };
+  } finally {
+    await closeUsers(a, b);
+  }
+}
+
+// ---- helpers, run, print ---------------------------------------------------------------------
+
+function quantile(xs, q) {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+const round1 = (x) => Math.round(x * 10) / 10;
+const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
+
+await section('sizes', async () => { results.sizes = sizes(); });
+
+let server;
+let browser;
+try {
+  await section('browser', async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+  if (browser) {
+    await section('connect', async () => { results.connect = await connectTimes(browser, server); });
+    await section('keystroke', async () => { results.keystroke = await keystrokeLatency(browser, server); });
+  }
+} finally {
+  await browser?.close();
+  await server?.stop();
+}
+
+const lines = ['', 'Commonplace benchmark', ''];
+if (results.sizes?.files) {
+  lines.push(`  ${'size of dist/'.padEnd(42)} ${'raw'.padStart(10)} ${'gzip -9'.padStart(10)}`);
+  for (const r of results.sizes.files) lines.push(`    ${r.file.padEnd(40)} ${kb(r.raw).padStart(10)} ${kb(r.gzip).padStart(10)}`);
+  lines.push(`    ${'total'.padEnd(40)} ${kb(results.sizes.total.raw).padStart(10)} ${kb(results.sizes.total.gzip).padStart(10)}`);
+  lines.push('');
+}
+if (results.connect?.median !== undefined) {
+  const c = results.connect;
+  lines.push(`  second person, goto -> 1 peer:  median ${c.median} ms   (min ${c.min}, max ${c.max}; ${c.runs.length} runs: ${c.runs.join(', ')})`);
+}
+if (results.keystroke?.p50 !== undefined) {
+  const k = results.keystroke;
+  lines.push(`  keystroke in A -> seen in B:    p50 ${k.p50} ms   p90 ${k.p90} ms   p99 ${k.p99} ms   max ${k.max} ms   (${k.keystrokes} keys${k.seenByPolling ? `, ${k.seenByPolling} seen only by a 4 ms poll` : ''})`);
+}
+for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
+lines.push('');
+console.log(lines.join('\n'));
+
+const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
+mkdirSync(artifacts, { recursive: true });
+writeFileSync(path.join(artifacts, 'bench.json'), `${JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2)}\n`);
+process.exitCode = problems.length ? 1 : 0;
