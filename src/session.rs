@@ -157,6 +157,11 @@ impl Inner {
                         signaling.send(&frame);
                     }
                 }
+                Output::ReconnectSignaling => {
+                    if let Some(signaling) = &*self.signaling.borrow() {
+                        signaling.reconnect();
+                    }
+                }
                 Output::Connect { peer, initiator } => self.connect(peer, initiator),
                 Output::Signal { peer, signal } => {
                     if let Some(connection) = self.peers.borrow().get(&peer) {

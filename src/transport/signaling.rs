@@ -54,6 +54,15 @@ impl Signaling {
     }
 }
 
+impl Signaling {
+    /// Closes the socket; the close event brings a new one, after the usual backoff.
+    pub fn reconnect(&self) {
+        if let Some((socket, _)) = &*self.inner.socket.borrow() {
+            let _ = socket.close();
+        }
+    }
+}
+
 impl Drop for Signaling {
     fn drop(&mut self) {
         self.inner.retry.borrow_mut().take();

@@ -36,6 +36,10 @@ pub const CONNECT_TIMEOUT_MS: u64 = 20_000;
 /// y-protocols' awareness timing: states are renewed every 15 s and forgotten after 30 s.
 pub const AWARENESS_RENEW_MS: u64 = 15_000;
 pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
+/// lib0's WebSocket client timing: ping the signaling server after 15 s of silence, give the
+/// connection up after 30 s (a half-open socket can look alive for minutes).
+pub const SIGNALING_PING_MS: u64 = 15_000;
+pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
 
 const LOCAL: &str = "local";
 const REMOTE: &str = "remote";
@@ -78,6 +82,8 @@ pub enum Input<'a> {
 pub enum Output {
     /// Send this text frame to the signaling server (dropped if it is not connected).
     Signaling(String),
+    /// The signaling connection has been silent too long: close it and connect again.
+    ReconnectSignaling,
     /// Open a WebRTC connection to `peer`; the initiator creates the data channel and offers.
     Connect {
         peer: PeerId,
@@ -131,6 +137,9 @@ pub struct Room {
     last_awareness_renewal: u64,
     peers: BTreeMap<PeerId, Peer>,
     online: bool,
+    /// When the signaling server last sent a frame, and when we last pinged it.
+    last_signaling_frame: u64,
+    last_signaling_ping: u64,
     now: u64,
     rng: u64,
     outputs: VecDeque<Output>,
@@ -163,6 +172,8 @@ impl Room {
             last_awareness_renewal: now,
             peers: BTreeMap::new(),
             online: false,
+            last_signaling_frame: now,
+            last_signaling_ping: now,
             now,
             outputs: VecDeque::new(),
             remote_splices,
@@ -197,10 +208,14 @@ impl Room {
         match input {
             Input::SignalingOpen => {
                 self.online = true;
+                self.last_signaling_frame = now;
                 self.announce();
             }
             Input::SignalingClosed => self.online = false,
-            Input::SignalingFrame(text) => self.on_signaling_frame(text),
+            Input::SignalingFrame(text) => {
+                self.last_signaling_frame = now;
+                self.on_signaling_frame(text);
+            }
             Input::LocalSignal { peer, signal } => self.on_local_signal(peer, signal),
             Input::ChannelOpen { peer } => self.on_channel_open(peer),
             Input::PeerFrame { peer, bytes } => self.on_peer_frame(peer, bytes),
@@ -475,6 +490,7 @@ impl Room {
 
     fn on_tick(&mut self) {
         let now = self.now;
+        self.keep_signaling_alive();
         let stale: Vec<PeerId> = self
             .peers
             .iter()
@@ -506,6 +522,22 @@ impl Room {
             .collect();
         for id in outdated {
             self.awareness.remove_state(id);
+        }
+    }
+
+    fn keep_signaling_alive(&mut self) {
+        if !self.online {
+            return;
+        }
+        let silent = self.now.saturating_sub(self.last_signaling_frame);
+        if silent >= SIGNALING_TIMEOUT_MS {
+            self.online = false;
+            self.outputs.push_back(Output::ReconnectSignaling);
+        } else if silent >= SIGNALING_PING_MS
+            && self.now.saturating_sub(self.last_signaling_ping) >= SIGNALING_PING_MS
+        {
+            self.last_signaling_ping = self.now;
+            self.send_signaling(&ClientMessage::Ping);
         }
     }
 
@@ -575,4 +607,48 @@ fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(now: u64) -> Room {
+        let config = RoomConfig {
+            name: "r".into(),
+            peer_id: "me".into(),
+            client_id: 1,
+            seed: 1,
+            max_conns: 20,
+        };
+        Room::new(config, notebook::new_doc(1), now)
+    }
+
+    fn drain(room: &mut Room) -> Vec<Output> {
+        std::iter::from_fn(|| room.poll_output()).collect()
+    }
+
+    #[test]
+    fn a_silent_signaling_server_is_pinged_then_given_up() {
+        let mut room = room(0);
+        room.handle(0, Input::SignalingOpen);
+        drain(&mut room);
+        room.handle(10_000, Input::Tick);
+        assert!(drain(&mut room)
+            .iter()
+            .all(|o| !matches!(o, Output::Signaling(_))));
+        room.handle(15_000, Input::Tick);
+        assert!(drain(&mut room).contains(&Output::Signaling(r#"{"type":"ping"}"#.into())));
+        room.handle(16_000, Input::Tick);
+        assert!(!drain(&mut room)
+            .iter()
+            .any(|o| matches!(o, Output::Signaling(_))));
+        room.handle(29_000, Input::SignalingFrame(r#"{"type":"pong"}"#));
+        room.handle(45_000, Input::Tick);
+        assert!(!drain(&mut room).contains(&Output::ReconnectSignaling));
+        room.handle(59_000, Input::Tick);
+        let outputs = drain(&mut room);
+        assert!(outputs.contains(&Output::ReconnectSignaling), "{outputs:?}");
+        assert!(!room.status().online);
+    }
 }
