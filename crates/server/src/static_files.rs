@@ -1,7 +1,7 @@
 //! The built app, served from `dist` with compression and cache headers.
 
 use axum::extract::Request;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, IF_MODIFIED_SINCE, LAST_MODIFIED};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,9 +28,18 @@ pub fn service(dist: PathBuf) -> Router {
         .layer(CompressionLayer::new())
 }
 
-async fn cache_control(request: Request, next: Next) -> Response {
+async fn cache_control(mut request: Request, next: Next) -> Response {
     let policy = cache_policy(request.uri().path());
+    let revalidated = policy == NO_CACHE;
+    if revalidated {
+        // Modification times are whole seconds and deploys may carry old dates: a changed
+        // sw.js or index.html must never be answered "304 Not Modified" by date.
+        request.headers_mut().remove(IF_MODIFIED_SINCE);
+    }
     let mut response = next.run(request).await;
+    if revalidated {
+        response.headers_mut().remove(LAST_MODIFIED);
+    }
     let status = response.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
         response
@@ -47,9 +56,11 @@ fn cache_policy(path: &str) -> &'static str {
     if has_content_hash(name) {
         "public, max-age=31536000, immutable"
     } else {
-        "no-cache"
+        NO_CACHE
     }
 }
+
+const NO_CACHE: &str = "no-cache";
 
 /// Trunk names hashed files `<stem>-<hex u64>` plus `.js`, `_bg.wasm`, `.css`, ...
 fn has_content_hash(name: &str) -> bool {

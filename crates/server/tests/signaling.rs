@@ -337,6 +337,11 @@ async fn serves_the_app_with_cache_headers_and_compression() {
     assert_eq!(status, 200);
     assert!(head.contains("cache-control: no-cache"), "{head}");
     assert!(body.contains("<title>Commonplace</title>"));
+    // Revalidated files are never "not modified" by date: seconds-resolution times and
+    // deploys carrying old dates would otherwise pin an old sw.js.
+    assert!(!head.contains("last-modified"), "{head}");
+    let future = "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n";
+    assert_eq!(http_get(server.addr, "/index.html", future).await.0, 200);
 
     let wasm = "/commonplace-0123456789abcdef_bg.wasm";
     let (status, head, _) = http_get(server.addr, wasm, "Accept-Encoding: br, gzip\r\n").await;
