@@ -6,6 +6,7 @@ mod components;
 mod hooks;
 mod random;
 mod session;
+mod store;
 mod transport;
 
 fn main() {

@@ -1,7 +1,9 @@
 //! A session in one room: the core's [`Room`] wired to the browser's transports and the editor.
 //!
-//! All logic is in the room; this only carries inputs in and outputs out. Dropping the session
-//! closes every connection.
+//! All logic is in the room; this only carries inputs in and outputs out. Opening a session
+//! reads the notebook from IndexedDB first and shows it; only then does it reach other tabs
+//! (BroadcastChannel) and the network (signaling, WebRTC). Dropping the session says goodbye
+//! and closes every connection.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -14,9 +16,12 @@ use commonplace_core::text_diff::Splice;
 use gloo::events::EventListener;
 use gloo::timers::callback::Interval;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlTextAreaElement;
 
 use crate::random;
+use crate::store::{SaveState, Saver, Store};
+use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
 use crate::transport::webrtc::{self, PeerConnection, PeerEvent};
 
@@ -37,6 +42,9 @@ pub enum SignalingState {
 pub struct SessionStatus {
     pub signaling: SignalingState,
     pub peers: usize,
+    /// Other tabs of this browser in the room.
+    pub tabs: usize,
+    pub saving: SaveState,
 }
 
 pub struct Session {
@@ -48,6 +56,10 @@ struct Inner {
     me: Weak<Inner>,
     room: RefCell<Room>,
     editor: RefCell<Option<Editor>>,
+    /// Set once the stored notebook is loaded; `None` while loading or if IndexedDB refused.
+    saver: RefCell<Option<Rc<Saver>>>,
+    loaded: Cell<bool>,
+    broadcast: RefCell<Option<Broadcast>>,
     signaling: RefCell<Option<Signaling>>,
     peers: RefCell<HashMap<PeerId, Connection>>,
     /// Connections closed from inside their own callbacks, dropped on the next tick.
@@ -57,6 +69,7 @@ struct Inner {
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
     ticker: RefCell<Option<Interval>>,
+    _on_pagehide: EventListener,
 }
 
 struct Connection {
@@ -85,6 +98,9 @@ impl Session {
             me: me.clone(),
             room: RefCell::new(Room::new(config, doc, now())),
             editor: RefCell::new(None),
+            saver: RefCell::new(None),
+            loaded: Cell::new(false),
+            broadcast: RefCell::new(None),
             signaling: RefCell::new(None),
             peers: RefCell::new(HashMap::new()),
             retired: RefCell::new(Vec::new()),
@@ -93,29 +109,34 @@ impl Session {
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
             ticker: RefCell::new(None),
+            // Goodbyes go out when the page goes (tab closed, navigated away, app frozen).
+            _on_pagehide: EventListener::new(&gloo::utils::window(), "pagehide", {
+                let me = me.clone();
+                move |_| {
+                    if let Some(inner) = me.upgrade() {
+                        inner.leave();
+                    }
+                }
+            }),
         });
-        let weak = Rc::downgrade(&inner);
-        let signaling = Signaling::connect(signaling_url(), move |event| {
-            if let Some(inner) = weak.upgrade() {
-                inner.on_signaling(event);
+        let room_name = room_name.to_owned();
+        let me = Rc::downgrade(&inner);
+        spawn_local(async move {
+            let stored = open_store(&room_name).await;
+            if let Some(inner) = me.upgrade() {
+                inner.start(&room_name, stored);
             }
         });
-        *inner.signaling.borrow_mut() = Some(signaling);
-        let weak = Rc::downgrade(&inner);
-        *inner.ticker.borrow_mut() = Some(Interval::new(TICK_MS, move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.retired.borrow_mut().clear();
-                inner.handle(Input::Tick);
-            }
-        }));
         inner.report_status();
         Session { inner }
     }
 
-    /// Makes `element` show the page and turns its input events into edits.
+    /// Makes `element` show the page and turns its input events into edits. It stays read-only
+    /// until the stored notebook is loaded.
     pub fn attach_editor(&self, element: HtmlTextAreaElement) {
         let text = self.inner.room.borrow().text();
         element.set_value(&text);
+        element.set_read_only(!self.inner.loaded.get());
         let weak = Rc::downgrade(&self.inner);
         let on_input = EventListener::new(&element, "input", move |_| {
             if let Some(inner) = weak.upgrade() {
@@ -132,14 +153,94 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.inner.leave();
         self.inner.ticker.borrow_mut().take();
+        self.inner.broadcast.borrow_mut().take();
         self.inner.signaling.borrow_mut().take();
         self.inner.peers.borrow_mut().clear();
         self.inner.editor.borrow_mut().take();
     }
 }
 
+/// The room's IndexedDB and what it holds; `None` where IndexedDB is unavailable.
+async fn open_store(room: &str) -> Option<(Store, Vec<Vec<u8>>)> {
+    let opened = async {
+        let store = Store::open(room).await?;
+        let updates = store.load().await?;
+        Ok::<_, idb::Error>((store, updates))
+    };
+    match opened.await {
+        Ok(stored) => Some(stored),
+        Err(error) => {
+            let error = error.to_string();
+            gloo::console::error!(
+                "IndexedDB unavailable; the notebook lives in memory:",
+                error
+            );
+            None
+        }
+    }
+}
+
 impl Inner {
+    /// Shows the stored notebook, then connects: other tabs first, then the network.
+    fn start(&self, room_name: &str, stored: Option<(Store, Vec<Vec<u8>>)>) {
+        if let Some((store, updates)) = stored {
+            self.room.borrow_mut().load(now(), &updates);
+            let me = self.me.clone();
+            let snapshot = move || {
+                me.upgrade()
+                    .map(|inner| inner.room.borrow().encode_state())
+                    .unwrap_or_default()
+            };
+            let me = self.me.clone();
+            let on_state = move |_| {
+                if let Some(inner) = me.upgrade() {
+                    inner.report_status();
+                }
+            };
+            let records = updates.len() as u32;
+            *self.saver.borrow_mut() = Some(Saver::new(store, records, snapshot, on_state));
+        }
+        self.pump();
+        self.loaded.set(true);
+        if let Some(editor) = &*self.editor.borrow() {
+            editor.element.set_read_only(false);
+            let _ = editor.element.set_attribute("data-ready", "true");
+        }
+
+        let me = self.me.clone();
+        let broadcast = Broadcast::open(room_name, move |bytes| {
+            if let Some(inner) = me.upgrade() {
+                inner.handle(Input::BroadcastFrame(&bytes));
+            }
+        });
+        if broadcast.is_some() {
+            *self.broadcast.borrow_mut() = broadcast;
+            self.handle(Input::BroadcastOpen);
+        }
+        let me = self.me.clone();
+        let signaling = Signaling::connect(signaling_url(), move |event| {
+            if let Some(inner) = me.upgrade() {
+                inner.on_signaling(event);
+            }
+        });
+        *self.signaling.borrow_mut() = Some(signaling);
+        let me = self.me.clone();
+        *self.ticker.borrow_mut() = Some(Interval::new(TICK_MS, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.retired.borrow_mut().clear();
+                inner.handle(Input::Tick);
+            }
+        }));
+        self.report_status();
+    }
+
+    fn leave(&self) {
+        self.room.borrow_mut().leave(now());
+        self.pump();
+    }
+
     fn handle(&self, input: Input<'_>) {
         self.room.borrow_mut().handle(now(), input);
         self.pump();
@@ -172,6 +273,16 @@ impl Inner {
                 Output::Send { peer, bytes } => {
                     if let Some(connection) = self.peers.borrow().get(&peer) {
                         connection.pc.send(&bytes);
+                    }
+                }
+                Output::Broadcast(bytes) => {
+                    if let Some(broadcast) = &*self.broadcast.borrow() {
+                        broadcast.send(&bytes);
+                    }
+                }
+                Output::Store(update) => {
+                    if let Some(saver) = &*self.saver.borrow() {
+                        saver.save(update);
                     }
                 }
                 Output::TextChanged(splices) => self.show_remote(&splices),
@@ -281,9 +392,16 @@ impl Inner {
             (false, false) => SignalingState::Connecting,
             (false, true) => SignalingState::Offline,
         };
+        let saving = match &*self.saver.borrow() {
+            Some(saver) => saver.state(),
+            None if self.loaded.get() => SaveState::Failed,
+            None => SaveState::Loading,
+        };
         (self.on_status)(SessionStatus {
             signaling,
             peers: room.peers,
+            tabs: room.tabs,
+            saving,
         });
     }
 }

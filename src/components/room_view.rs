@@ -1,5 +1,6 @@
 use yew::prelude::*;
 
+use crate::components::saved_badge::SavedBadge;
 use crate::components::share_link::ShareLink;
 use crate::components::status_badge::StatusBadge;
 use crate::hooks::use_session::use_session;
@@ -21,6 +22,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <h1 class="brand">{ "Commonplace" }</h1>
                 <span class="room" title="Room">{ props.room.clone() }</span>
                 <StatusBadge status={status} />
+                <SavedBadge state={status.saving} />
                 <ShareLink />
             </header>
             <main class="page">

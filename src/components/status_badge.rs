@@ -10,23 +10,31 @@ pub struct StatusBadgeProps {
 /// Connection status at a glance; `data-*` attributes carry it for tests and styling.
 #[function_component]
 pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
-    let SessionStatus { signaling, peers } = props.status;
-    let (state, label) = match signaling {
+    let SessionStatus {
+        signaling,
+        peers,
+        tabs,
+        ..
+    } = props.status;
+    let (state, mut label) = match signaling {
         SignalingState::Connecting => ("connecting", "Connecting…".to_owned()),
-        SignalingState::Online => ("online", format!("Connected · {}", peer_count(peers))),
-        SignalingState::Offline => ("offline", format!("Offline · {}", peer_count(peers))),
+        SignalingState::Online => ("online", format!("Connected · {}", count(peers, "peer"))),
+        SignalingState::Offline => ("offline", format!("Offline · {}", count(peers, "peer"))),
     };
+    if tabs > 0 {
+        label.push_str(&format!(" · {}", count(tabs, "other tab")));
+    }
     html! {
         <span id="status" class={classes!("status", state)} role="status" aria-live="polite"
-            data-signaling={state} data-peers={peers.to_string()}>
+            data-signaling={state} data-peers={peers.to_string()} data-tabs={tabs.to_string()}>
             { label }
         </span>
     }
 }
 
-fn peer_count(peers: usize) -> String {
-    match peers {
-        1 => "1 peer".to_owned(),
-        n => format!("{n} peers"),
+fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }

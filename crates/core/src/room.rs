@@ -8,19 +8,25 @@
 //! Peers form a full mesh. Like y-webrtc, a peer relays an update it learned from one peer to
 //! the others, once, and only if it was new: that keeps a room converging when some pairs
 //! cannot connect directly, and costs nothing when they can (a known update is not new).
+//!
+//! Tabs of one browser also meet on a BroadcastChannel named after the room (y-webrtc's
+//! format), with no network at all; tabs that know each other that way skip WebRTC. Every
+//! change to the document, local or remote, is handed to the shell to store
+//! ([`Output::Store`]); [`Room::load`] reads it back.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::sync::{Awareness, Message, SyncMessage};
 use yrs::types::text::TextEvent;
 use yrs::types::Delta;
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, Text, Transact, TransactionMut, Update,
+    Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, StateVector, Text, Transact,
+    TransactionMut, Update,
 };
 
 use crate::notebook;
@@ -43,6 +49,7 @@ pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
 
 const LOCAL: &str = "local";
 const REMOTE: &str = "remote";
+const STORED: &str = "stored";
 /// An update that changed nothing: no structs, no deletions.
 const EMPTY_UPDATE: [u8; 2] = [0, 0];
 
@@ -74,6 +81,10 @@ pub enum Input<'a> {
     PeerFrame { peer: &'a str, bytes: &'a [u8] },
     /// The connection to `peer` closed or failed.
     PeerClosed { peer: &'a str },
+    /// The room's BroadcastChannel is open: greet the other tabs.
+    BroadcastOpen,
+    /// A frame from another tab on the BroadcastChannel.
+    BroadcastFrame(&'a [u8]),
     /// Time passed; call every second or so.
     Tick,
 }
@@ -103,6 +114,10 @@ pub enum Output {
         peer: PeerId,
         bytes: Vec<u8>,
     },
+    /// Post this frame on the room's BroadcastChannel.
+    Broadcast(Vec<u8>),
+    /// Store this update (a Yjs v1 update) durably: it changed the document.
+    Store(Vec<u8>),
     /// Peers changed the page: apply these splices, in order, to what the editor shows.
     TextChanged(Vec<Splice>),
     StatusChanged(Status),
@@ -116,6 +131,8 @@ pub struct Status {
     pub online: bool,
     /// Peers with an open data channel.
     pub peers: usize,
+    /// Other tabs of this browser in the room (over the BroadcastChannel).
+    pub tabs: usize,
     /// Every open peer has sent us its state (sync step 2).
     pub synced: bool,
 }
@@ -136,6 +153,9 @@ pub struct Room {
     clock: Arc<AtomicU64>,
     last_awareness_renewal: u64,
     peers: BTreeMap<PeerId, Peer>,
+    /// Other tabs of this browser in the room, by peer id.
+    tabs: BTreeSet<PeerId>,
+    broadcast_open: bool,
     online: bool,
     /// When the signaling server last sent a frame, and when we last pinged it.
     last_signaling_frame: u64,
@@ -171,6 +191,8 @@ impl Room {
             clock,
             last_awareness_renewal: now,
             peers: BTreeMap::new(),
+            tabs: BTreeSet::new(),
+            broadcast_open: false,
             online: false,
             last_signaling_frame: now,
             last_signaling_ping: now,
@@ -224,9 +246,57 @@ impl Room {
                     self.announce();
                 }
             }
+            Input::BroadcastOpen => self.on_broadcast_open(),
+            Input::BroadcastFrame(bytes) => self.on_broadcast_frame(bytes),
             Input::Tick => self.on_tick(),
         }
         self.update_status();
+    }
+
+    /// Applies stored updates (oldest first) before anything else happens, as one transaction.
+    /// They are not stored again; the editor hears of them as [`Output::TextChanged`].
+    pub fn load(&mut self, now: u64, updates: &[Vec<u8>]) {
+        self.set_time(now);
+        let mut dropped = Vec::new();
+        {
+            let mut txn = self.doc().transact_mut_with(STORED);
+            for (i, bytes) in updates.iter().enumerate() {
+                let applied = Update::decode_v1(bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|update| txn.apply_update(update).map_err(|e| e.to_string()));
+                if let Err(error) = applied {
+                    dropped.push(format!("stored update {i}: {error}"));
+                }
+            }
+        }
+        self.take_remote_splices();
+        for why in dropped {
+            self.drop_input(why);
+        }
+    }
+
+    /// The whole document as one update: what a compacted store holds.
+    pub fn encode_state(&self) -> Vec<u8> {
+        let txn = self.doc().transact();
+        txn.encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// Says goodbye before the page goes: other tabs forget this one, peers drop its presence.
+    pub fn leave(&mut self, now: u64) {
+        self.set_time(now);
+        if self.broadcast_open {
+            let goodbye = peer_message::encode_bc_peer_id(false, &self.config.peer_id);
+            self.outputs.push_back(Output::Broadcast(goodbye));
+        }
+        let own = self.awareness.client_id();
+        self.awareness.remove_state(own);
+        if let Ok(update) = self.awareness.update_with_clients([own]) {
+            self.broadcast(&Message::Awareness(update), None);
+        }
+        if self.online {
+            let topics = vec![self.config.name.clone()];
+            self.send_signaling(&ClientMessage::Unsubscribe { topics });
+        }
     }
 
     /// The person edited the page: apply the splices in one transaction and send the update.
@@ -249,7 +319,8 @@ impl Room {
             txn.encode_update_v1()
         };
         if update != EMPTY_UPDATE {
-            self.broadcast(&Message::Sync(SyncMessage::Update(update)), None);
+            self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
+            self.outputs.push_back(Output::Store(update));
         }
     }
 
@@ -270,6 +341,7 @@ impl Room {
         let status = Status {
             online: self.online,
             peers: open.clone().count(),
+            tabs: self.tabs.len(),
             synced: open.clone().all(|p| p.synced),
         };
         if status != self.status {
@@ -323,7 +395,10 @@ impl Room {
     fn on_room_signal(&mut self, signal: RoomSignal) {
         match signal {
             RoomSignal::Announce { from } => {
-                if from == self.config.peer_id || self.peers.contains_key(&from) {
+                if from == self.config.peer_id
+                    || self.peers.contains_key(&from)
+                    || self.tabs.contains(&from)
+                {
                     return;
                 }
                 if self.peers.len() < self.config.max_conns {
@@ -336,7 +411,11 @@ impl Room {
                 token,
                 signal,
             } => {
-                if to != self.config.peer_id || from == self.config.peer_id {
+                // Tabs of this browser talk over the BroadcastChannel instead.
+                if to != self.config.peer_id
+                    || from == self.config.peer_id
+                    || self.tabs.contains(&from)
+                {
                     return;
                 }
                 self.on_remote_signal(from, token, signal);
@@ -420,39 +499,121 @@ impl Room {
     }
 
     fn on_peer_frame(&mut self, peer_id: &str, bytes: &[u8]) {
-        if !self.peers.contains_key(peer_id) {
+        // Frames arrive over an open data channel; from anyone else they are not a peer's.
+        if !self.peers.get(peer_id).is_some_and(|p| p.open) {
             return;
         }
-        let message = match peer_message::decode(bytes) {
-            Ok(message) => message,
-            Err(error) => return self.drop_input(format!("frame from {peer_id}: {error:?}")),
+        match peer_message::decode(bytes) {
+            Ok(message) => self.on_message(Source::Peer(peer_id), message),
+            Err(error) => self.drop_input(format!("frame from {peer_id}: {error:?}")),
+        }
+    }
+
+    // The BroadcastChannel.
+
+    /// y-webrtc's `Room.connect` on the BroadcastChannel: who I am, what I have, who is there.
+    fn on_broadcast_open(&mut self) {
+        self.broadcast_open = true;
+        let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
+        self.outputs.push_back(Output::Broadcast(hello));
+        let state_vector = self.doc().transact().state_vector();
+        let own = self.awareness.client_id();
+        let mut greeting = vec![
+            Message::Sync(SyncMessage::SyncStep1(state_vector)),
+            Message::Sync(SyncMessage::SyncStep2(self.encode_state())),
+            Message::AwarenessQuery,
+        ];
+        if let Ok(update) = self.awareness.update_with_clients([own]) {
+            greeting.push(Message::Awareness(update));
+        }
+        for message in &greeting {
+            let bytes = peer_message::encode(message);
+            self.outputs.push_back(Output::Broadcast(bytes));
+        }
+    }
+
+    fn on_broadcast_frame(&mut self, bytes: &[u8]) {
+        if !self.broadcast_open {
+            return;
+        }
+        if bytes.first() == Some(&peer_message::MSG_BC_PEER_ID) {
+            return match peer_message::decode_bc_peer_id(bytes) {
+                Ok((add, peer)) => self.on_tab(add, peer),
+                Err(error) => self.drop_input(format!("tab id: {error:?}")),
+            };
+        }
+        match peer_message::decode(bytes) {
+            Ok(message) => self.on_message(Source::Broadcast, message),
+            Err(error) => self.drop_input(format!("broadcast frame: {error:?}")),
+        }
+    }
+
+    /// Another tab joined or left; a newcomer learns of this tab from its answer.
+    fn on_tab(&mut self, add: bool, peer: PeerId) {
+        if peer == self.config.peer_id {
+            return;
+        }
+        let changed = if add {
+            self.tabs.insert(peer)
+        } else {
+            self.tabs.remove(&peer)
         };
+        if changed {
+            let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
+            self.outputs.push_back(Output::Broadcast(hello));
+        }
+    }
+
+    // y-protocols messages, from a peer or a tab.
+
+    fn on_message(&mut self, from: Source<'_>, message: Message) {
         match message {
             Message::Sync(SyncMessage::SyncStep1(remote)) => {
                 let diff = self.doc().transact().encode_diff_v1(&remote);
-                self.send(peer_id, &Message::Sync(SyncMessage::SyncStep2(diff)));
+                self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.apply_remote_update(peer_id, &update);
-                if let Some(peer) = self.peers.get_mut(peer_id) {
-                    peer.synced = true;
+                self.apply_remote_update(from, &update);
+                if let Source::Peer(peer_id) = from {
+                    if let Some(peer) = self.peers.get_mut(peer_id) {
+                        peer.synced = true;
+                    }
                 }
             }
-            Message::Sync(SyncMessage::Update(update)) => {
-                self.apply_remote_update(peer_id, &update)
-            }
+            Message::Sync(SyncMessage::Update(update)) => self.apply_remote_update(from, &update),
             Message::AwarenessQuery => {
                 let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
                 if let Ok(update) = self.awareness.update_with_clients(clients) {
-                    self.send(peer_id, &Message::Awareness(update));
+                    self.reply(from, &Message::Awareness(update));
                 }
             }
-            Message::Awareness(update) => self.apply_awareness(peer_id, update),
+            Message::Awareness(update) => {
+                if let Err(error) = self.awareness.apply_update(update) {
+                    self.drop_input(format!("awareness from {from}: {error}"));
+                }
+            }
             Message::Auth(_) | Message::Custom(..) => {}
         }
     }
 
-    fn apply_remote_update(&mut self, from: &str, bytes: &[u8]) {
+    fn reply(&mut self, to: Source<'_>, message: &Message) {
+        match to {
+            Source::Peer(peer) => self.send(peer, message),
+            Source::Broadcast => {
+                let bytes = peer_message::encode(message);
+                self.outputs.push_back(Output::Broadcast(bytes));
+            }
+        }
+    }
+
+    fn take_remote_splices(&mut self) {
+        let splices = std::mem::take(&mut *self.remote_splices.borrow_mut());
+        if !splices.is_empty() {
+            self.outputs.push_back(Output::TextChanged(splices));
+        }
+    }
+
+    fn apply_remote_update(&mut self, from: Source<'_>, bytes: &[u8]) {
         let update = match Update::decode_v1(bytes) {
             Ok(update) => update,
             Err(error) => return self.drop_input(format!("update from {from}: {error}")),
@@ -461,22 +622,14 @@ impl Room {
             let mut txn = self.doc().transact_mut_with(REMOTE);
             txn.apply_update(update).map(|()| txn.encode_update_v1())
         };
-        let splices = std::mem::take(&mut *self.remote_splices.borrow_mut());
-        if !splices.is_empty() {
-            self.outputs.push_back(Output::TextChanged(splices));
-        }
+        self.take_remote_splices();
         match result {
             Ok(new) if new != EMPTY_UPDATE => {
-                self.broadcast(&Message::Sync(SyncMessage::Update(new)), Some(from))
+                self.broadcast(&Message::Sync(SyncMessage::Update(new.clone())), Some(from));
+                self.outputs.push_back(Output::Store(new));
             }
             Ok(_) => {}
             Err(error) => self.drop_input(format!("update from {from}: {error}")),
-        }
-    }
-
-    fn apply_awareness(&mut self, from: &str, update: AwarenessUpdate) {
-        if let Err(error) = self.awareness.apply_update(update) {
-            self.drop_input(format!("awareness from {from}: {error}"));
         }
     }
 
@@ -549,16 +702,19 @@ impl Room {
         });
     }
 
-    /// Sends to every open peer except `except`.
-    fn broadcast(&mut self, message: &Message, except: Option<&str>) {
+    /// Sends to every open peer and to the other tabs, except where it came from.
+    fn broadcast(&mut self, message: &Message, except: Option<Source<'_>>) {
         let bytes = peer_message::encode(message);
         for (id, peer) in &self.peers {
-            if peer.open && Some(id.as_str()) != except {
+            if peer.open && except != Some(Source::Peer(id)) {
                 self.outputs.push_back(Output::Send {
                     peer: id.clone(),
                     bytes: bytes.clone(),
                 });
             }
+        }
+        if self.broadcast_open && except != Some(Source::Broadcast) {
+            self.outputs.push_back(Output::Broadcast(bytes));
         }
     }
 
@@ -574,6 +730,22 @@ impl Room {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Where a message came from, and where its answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source<'a> {
+    Peer(&'a str),
+    Broadcast,
+}
+
+impl std::fmt::Display for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Peer(peer) => write!(f, "peer {peer}"),
+            Source::Broadcast => f.write_str("another tab"),
+        }
     }
 }
 
@@ -626,6 +798,118 @@ mod tests {
 
     fn drain(room: &mut Room) -> Vec<Output> {
         std::iter::from_fn(|| room.poll_output()).collect()
+    }
+
+    fn tab(peer_id: &str, client_id: u64) -> Room {
+        let config = RoomConfig {
+            name: "r".into(),
+            peer_id: peer_id.into(),
+            client_id,
+            seed: client_id,
+            max_conns: 20,
+        };
+        Room::new(config, notebook::new_doc(client_id), 0)
+    }
+
+    /// Delivers every broadcast frame to every other tab until all are quiet, as a
+    /// BroadcastChannel does; returns everything else the tabs asked for.
+    fn settle(tabs: &mut [Room]) -> Vec<(usize, Output)> {
+        let mut rest = Vec::new();
+        loop {
+            let mut frames = Vec::new();
+            for (i, tab) in tabs.iter_mut().enumerate() {
+                for output in drain(tab) {
+                    match output {
+                        Output::Broadcast(bytes) => frames.push((i, bytes)),
+                        other => rest.push((i, other)),
+                    }
+                }
+            }
+            if frames.is_empty() {
+                return rest;
+            }
+            for (from, bytes) in frames {
+                for (i, tab) in tabs.iter_mut().enumerate() {
+                    if i != from {
+                        tab.handle(1, Input::BroadcastFrame(&bytes));
+                    }
+                }
+            }
+        }
+    }
+
+    fn splice(index: u32, insert: &str) -> Splice {
+        Splice {
+            index,
+            delete: 0,
+            insert: insert.into(),
+        }
+    }
+
+    #[test]
+    fn tabs_sync_over_the_broadcast_channel_and_skip_webrtc() {
+        let mut tabs = [tab("a", 1), tab("b", 2)];
+        tabs[0].edit(0, &[splice(0, "written offline")]);
+        for tab in &mut tabs {
+            tab.handle(1, Input::BroadcastOpen);
+        }
+        let rest = settle(&mut tabs);
+        assert_eq!(tabs[1].text(), "written offline");
+        assert!(rest
+            .iter()
+            .any(|(i, o)| *i == 1 && matches!(o, Output::Store(_))));
+        assert_eq!(tabs[0].status().tabs, 1);
+        assert_eq!(tabs[1].status().tabs, 1);
+
+        tabs[1].edit(2, &[splice(0, "> ")]);
+        settle(&mut tabs);
+        assert_eq!(tabs[0].text(), "> written offline");
+
+        // The other tab is known: its announce over signaling starts no WebRTC connection.
+        tabs[0].handle(3, Input::SignalingOpen);
+        drain(&mut tabs[0]);
+        let announce = r#"{"type":"publish","topic":"r","data":{"type":"announce","from":"b"}}"#;
+        tabs[0].handle(3, Input::SignalingFrame(announce));
+        assert!(!drain(&mut tabs[0])
+            .iter()
+            .any(|o| matches!(o, Output::Connect { .. })));
+
+        tabs[1].leave(4);
+        settle(&mut tabs);
+        assert_eq!(tabs[0].status().tabs, 0);
+    }
+
+    #[test]
+    fn every_change_is_stored_once_and_loads_back() {
+        let mut writer = tab("a", 1);
+        writer.edit(0, &[splice(0, "héllo 👋")]);
+        writer.edit(0, &[splice(0, "¡")]);
+        let stored: Vec<Vec<u8>> = drain(&mut writer)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Store(update) => Some(update),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stored.len(), 2);
+
+        let mut reader = tab("b", 2);
+        reader.load(1, &stored);
+        assert_eq!(reader.text(), "¡héllo 👋");
+        let outputs = drain(&mut reader);
+        assert!(!outputs.iter().any(|o| matches!(o, Output::Store(_))));
+        assert!(outputs.iter().any(|o| matches!(o, Output::TextChanged(_))));
+
+        let mut compacted = tab("c", 3);
+        compacted.load(1, &[reader.encode_state()]);
+        assert_eq!(compacted.text(), "¡héllo 👋");
+
+        let mut damaged = tab("d", 4);
+        damaged.load(1, &[vec![1, 2, 3], writer.encode_state()]);
+        assert_eq!(damaged.text(), "¡héllo 👋");
+        assert!(drain(&mut damaged)
+            .iter()
+            .any(|o| matches!(o, Output::Dropped(_))));
     }
 
     #[test]
