@@ -188,10 +188,12 @@ impl Inner {
         if let Some((store, updates)) = stored {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
-            let snapshot = move || {
-                me.upgrade()
-                    .map(|inner| inner.room.borrow().encode_state())
-                    .unwrap_or_default()
+            let merge = move |records: &[Vec<u8>]| {
+                let inner = me.upgrade()?;
+                inner.room.borrow_mut().load(now(), records);
+                inner.pump();
+                let state = inner.room.borrow().encode_state();
+                Some(state)
             };
             let me = self.me.clone();
             let on_state = move |_| {
@@ -200,7 +202,7 @@ impl Inner {
                 }
             };
             let records = updates.len() as u32;
-            *self.saver.borrow_mut() = Some(Saver::new(store, records, snapshot, on_state));
+            *self.saver.borrow_mut() = Some(Saver::new(store, records, merge, on_state));
         }
         self.pump();
         self.loaded.set(true);

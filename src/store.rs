@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 const UPDATES: &str = "updates";
@@ -59,15 +59,34 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces every record with `state` (the whole document as one update), atomically: a
-    /// crash leaves either the old records or the new one.
-    pub async fn compact(&self, state: &[u8]) -> Result<(), Error> {
+    /// Replaces every record with one holding the whole document, atomically: a crash leaves
+    /// either the old records or the new one. As y-indexeddb does, the records are first merged
+    /// into the document (`merge` applies them and returns the full state), so records another
+    /// tab wrote meanwhile are never lost. `merge` returning `None` leaves the store as it is.
+    pub async fn compact(
+        &self,
+        merge: impl FnOnce(&[Vec<u8>]) -> Option<Vec<u8>>,
+    ) -> Result<(), Error> {
         let txn = self
             .db
             .transaction(&[UPDATES], TransactionMode::ReadWrite)?;
         let store = txn.object_store(UPDATES)?;
-        let key: JsValue = store.add(&Uint8Array::from(state).into(), None)?.await?;
-        store.delete(Query::KeyRange(KeyRange::upper_bound(&key, Some(true))?))?;
+        let keys = store.get_all_keys(None, None)?.await?;
+        let records: Vec<Vec<u8>> = store
+            .get_all(None, None)?
+            .await?
+            .into_iter()
+            .filter_map(|value| value.dyn_into::<Uint8Array>().ok())
+            .map(|array| array.to_vec())
+            .collect();
+        let Some(state) = merge(&records) else {
+            txn.abort()?;
+            return Ok(());
+        };
+        if let Some(last) = keys.last() {
+            store.delete(Query::KeyRange(KeyRange::upper_bound(last, Some(false))?))?;
+        }
+        store.add(&Uint8Array::from(state.as_slice()).into(), None)?;
         txn.commit()?.await?;
         Ok(())
     }
@@ -98,8 +117,8 @@ pub struct Saver {
     writing: Cell<bool>,
     records: Cell<u32>,
     state: Cell<SaveState>,
-    /// The whole document, for compaction.
-    snapshot: Box<dyn Fn() -> Vec<u8>>,
+    /// Merges stored records into the document and returns the whole of it, for compaction.
+    merge: Box<dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>>,
     on_state: Box<dyn Fn(SaveState)>,
 }
 
@@ -107,7 +126,7 @@ impl Saver {
     pub fn new(
         store: Store,
         records: u32,
-        snapshot: impl Fn() -> Vec<u8> + 'static,
+        merge: impl Fn(&[Vec<u8>]) -> Option<Vec<u8>> + 'static,
         on_state: impl Fn(SaveState) + 'static,
     ) -> Rc<Saver> {
         let saver = Rc::new(Saver {
@@ -116,7 +135,7 @@ impl Saver {
             writing: Cell::new(false),
             records: Cell::new(records),
             state: Cell::new(SaveState::Saved),
-            snapshot: Box::new(snapshot),
+            merge: Box::new(merge),
             on_state: Box::new(on_state),
         });
         if records >= COMPACT_AT {
@@ -148,7 +167,7 @@ impl Saver {
                     self.records.set(self.records.get() + batch.len() as u32);
                     appended
                 } else if self.records.get() >= COMPACT_AT {
-                    let compacted = self.store.compact(&(self.snapshot)()).await;
+                    let compacted = self.store.compact(|records| (self.merge)(records)).await;
                     self.records.set(1);
                     compacted
                 } else {
