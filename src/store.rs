@@ -109,6 +109,9 @@ pub enum SaveState {
     Failed,
 }
 
+/// Applies stored records to the document and returns all of it; `None` if it is gone.
+type Merge = dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>;
+
 /// Appends updates as they come, batched per event-loop turn (an edit is durable within
 /// milliseconds), and compacts past [`COMPACT_AT`] records as y-indexeddb does.
 pub struct Saver {
@@ -118,7 +121,7 @@ pub struct Saver {
     records: Cell<u32>,
     state: Cell<SaveState>,
     /// Merges stored records into the document and returns the whole of it, for compaction.
-    merge: Box<dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>>,
+    merge: Box<Merge>,
     on_state: Box<dyn Fn(SaveState)>,
 }
 
