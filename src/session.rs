@@ -34,7 +34,7 @@ pub enum SignalingState {
     #[default]
     Connecting,
     Online,
-    /// Was online, lost the server, retrying; peers already connected carry on.
+    /// The signaling server cannot be reached (retrying); peers already connected carry on.
     Offline,
 }
 
@@ -65,7 +65,9 @@ struct Inner {
     /// Connections closed from inside their own callbacks, dropped on the next tick.
     retired: RefCell<Vec<PeerConnection>>,
     next_connection: Cell<u64>,
-    ever_online: Cell<bool>,
+    /// A first connection attempt ended (opened or failed): from then on, not being online
+    /// means offline rather than still connecting.
+    attempted: Cell<bool>,
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
     ticker: RefCell<Option<Interval>>,
@@ -105,7 +107,7 @@ impl Session {
             peers: RefCell::new(HashMap::new()),
             retired: RefCell::new(Vec::new()),
             next_connection: Cell::new(0),
-            ever_online: Cell::new(false),
+            attempted: Cell::new(false),
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
             ticker: RefCell::new(None),
@@ -297,11 +299,16 @@ impl Inner {
     fn on_signaling(&self, event: SignalingEvent) {
         match event {
             SignalingEvent::Open => {
-                self.ever_online.set(true);
+                self.attempted.set(true);
                 self.handle(Input::SignalingOpen);
             }
             SignalingEvent::Frame(text) => self.handle(Input::SignalingFrame(&text)),
-            SignalingEvent::Closed => self.handle(Input::SignalingClosed),
+            SignalingEvent::Closed => {
+                self.attempted.set(true);
+                self.handle(Input::SignalingClosed);
+                // The room's status may not change (it never was online), ours does.
+                self.report_status();
+            }
         }
     }
 
@@ -389,7 +396,7 @@ impl Inner {
 
     fn report_status(&self) {
         let room = self.room.borrow().status();
-        let signaling = match (room.online, self.ever_online.get()) {
+        let signaling = match (room.online, self.attempted.get()) {
             (true, _) => SignalingState::Online,
             (false, false) => SignalingState::Connecting,
             (false, true) => SignalingState::Offline,

@@ -5,7 +5,7 @@
 // scripts/test does both.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,14 +54,16 @@ export function roomUrl(server, room) {
 
 /**
  * Starts target/release/commonplace-server on a free loopback port, serving dist/.
- * Resolves once it prints "Commonplace is running: open http://ADDR:PORT/".
- * @returns {Promise<{url: string, output: () => string, stop: () => Promise<void>}>}
+ * Resolves once it prints "Commonplace is running: open http://ADDR:PORT/". `port` picks the port
+ * (e.g. to bring a stopped server back at the same address); `stop()` shuts it down cleanly,
+ * `kill()` abruptly.
+ * @returns {Promise<{url: string, port: number, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
-export async function startServer({ args = [] } = {}) {
+export async function startServer({ args = [], port = 0 } = {}) {
   for (const [what, p] of [['server binary', SERVER_BIN], ['dist/index.html', path.join(DIST_DIR, 'index.html')]]) {
     if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run scripts/test (or trunk build --release and cargo build --release -p commonplace-server)`);
   }
-  const child = spawn(SERVER_BIN, ['--port', '0', '--bind', '127.0.0.1', '--dist', DIST_DIR, ...args], {
+  const child = spawn(SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--dist', DIST_DIR, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { RUST_LOG: 'warn', ...process.env },
@@ -99,7 +101,14 @@ export async function startServer({ args = [] } = {}) {
 
   return {
     url,
+    port: Number(new URL(url).port),
     output: () => output,
+    /** Kills the server abruptly (SIGKILL: no clean shutdown, sockets reset). */
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await exitPromise;
+    },
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
@@ -136,7 +145,19 @@ const pageErrorLists = new WeakMap();
  */
 export async function openUser(browser, url, { name = 'user' } = {}) {
   const context = await browser.newContext();
-  const page = await context.newPage();
+  const page = watchPage(await context.newPage(), { name });
+  await page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  await waitFor(page.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }),
+    `[${name}] the app did not render #editor within ${APP_LOAD_TIMEOUT_MS} ms of loading ${url}`);
+  return page;
+}
+
+/**
+ * Sets the default timeout of any page (a second tab, a persistent context's page) and prints its
+ * console errors and uncaught errors as openUser does; uncaught ones are kept for
+ * assertNoPageErrors(). Returns the page.
+ */
+export function watchPage(page, { name = 'user' } = {}) {
   page.setDefaultTimeout(DEFAULT_TIMEOUT_MS);
   const errors = [];
   pageErrorLists.set(page, errors);
@@ -151,9 +172,6 @@ export async function openUser(browser, url, { name = 'user' } = {}) {
     errors.push(new Error('page crashed'));
     log(`[${name}] page crashed`);
   });
-  await page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitFor(page.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }),
-    `[${name}] the app did not render #editor within ${APP_LOAD_TIMEOUT_MS} ms of loading ${url}`);
   return page;
 }
 
@@ -258,4 +276,128 @@ export async function waitFor(promise, message) {
 
 function firstLine(err) {
   return String(err?.message ?? err).split('\n')[0];
+}
+
+// ---- the stored notebook (IndexedDB, y-indexeddb's layout) ------------------------------------
+
+/**
+ * Waits until the app has loaded the stored notebook and enabled editing: #editor[data-ready="true"].
+ */
+export async function waitForReady(page, { timeout = APP_LOAD_TIMEOUT_MS, name = 'page' } = {}) {
+  try {
+    await page.waitForSelector('#editor[data-ready="true"]', { state: 'attached', timeout });
+  } catch (err) {
+    const editor = await page.$eval('#editor', (el) => ({ ready: el.getAttribute('data-ready'), readOnly: el.readOnly, length: el.value.length }))
+      .catch((e) => `<no #editor: ${firstLine(e)}>`);
+    throw new Error(`[${name}] #editor[data-ready="true"] did not appear within ${timeout} ms on ${page.url()}; #editor is ${JSON.stringify(editor)} (${firstLine(err)})`);
+  }
+}
+
+/** #saved: { state, text }, or { missing: true }. */
+export async function savedState(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('#saved');
+    return el ? { state: el.getAttribute('data-state'), text: el.textContent } : { missing: true };
+  });
+}
+
+/** Waits until #saved[data-state="saved"]. */
+export async function waitForSaved(page, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
+  try {
+    await page.waitForSelector('#saved[data-state="saved"]', { state: 'attached', timeout });
+  } catch (err) {
+    throw new Error(`[${name}] #saved[data-state="saved"] did not appear within ${timeout} ms; #saved is ${JSON.stringify(await savedState(page).catch((e) => firstLine(e)))} (${firstLine(err)})`);
+  }
+}
+
+/**
+ * What the database `dbName` of the page's origin holds, read from the page without creating it
+ * (an open that would create it is aborted): { exists: false } or
+ * { exists, version, stores, autoIncrement, count, bytes, nonBytes } where count is the number of
+ * `updates` records, bytes their total length and nonBytes how many are not Uint8Arrays.
+ */
+export async function idbUpdates(page, dbName) {
+  return page.evaluate((name) => new Promise((resolve, reject) => {
+    const request = indexedDB.open(name);
+    let created = false;
+    request.onupgradeneeded = () => { created = true; request.transaction.abort(); };
+    request.onerror = () => (created ? resolve({ exists: false }) : reject(new Error(`indexedDB.open(${name}): ${request.error}`)));
+    request.onblocked = () => reject(new Error(`indexedDB.open(${name}) blocked`));
+    request.onsuccess = () => {
+      const db = request.result;
+      const stores = [...db.objectStoreNames];
+      if (!stores.includes('updates')) {
+        db.close();
+        return resolve({ exists: true, version: db.version, stores, count: 0, bytes: 0, nonBytes: 0 });
+      }
+      const store = db.transaction('updates', 'readonly').objectStore('updates');
+      const all = store.getAll();
+      all.onerror = () => reject(new Error(`getAll on ${name}.updates: ${all.error}`));
+      all.onsuccess = () => {
+        const values = all.result;
+        db.close();
+        resolve({
+          exists: true,
+          version: db.version,
+          stores,
+          autoIncrement: store.autoIncrement,
+          count: values.length,
+          bytes: values.reduce((s, v) => s + (v instanceof Uint8Array ? v.byteLength : 0), 0),
+          nonBytes: values.filter((v) => !(v instanceof Uint8Array)).length,
+        });
+      };
+    };
+  }), dbName);
+}
+
+let bundlePromise;
+
+/**
+ * yjs + y-indexeddb bundled for the browser (esbuild, at test time, into tests/e2e/.artifacts/):
+ * the script's text, which defines `window.YjsIdb = { Y, IndexeddbPersistence }`. Load it into a
+ * page with `page.addScriptTag({ content })`.
+ */
+export function yjsIdbBundle() {
+  bundlePromise ??= (async () => {
+    const { build } = await import('esbuild');
+    const outfile = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', 'yjs-idb.js');
+    await build({
+      stdin: {
+        contents: "export * as Y from 'yjs'; export { IndexeddbPersistence } from 'y-indexeddb';",
+        resolveDir: REPO_ROOT,
+        loader: 'js',
+      },
+      bundle: true,
+      format: 'iife',
+      globalName: 'YjsIdb',
+      platform: 'browser',
+      target: 'es2020',
+      outfile,
+      logLevel: 'silent',
+    });
+    return readFileSync(outfile, 'utf8');
+  })();
+  return bundlePromise;
+}
+
+/**
+ * The pid of the Chromium main process that this Node process started with
+ * `--user-data-dir=<userDataDir>` (as chromium.launchPersistentContext does), for killing it
+ * abruptly; Playwright starts it in its own process group, so `process.kill(-pid, 'SIGKILL')`
+ * takes its helpers (renderers, utility processes) down at the same instant.
+ */
+export function chromiumPid(userDataDir) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(`--user-data-dir=${userDataDir}`)) return Number(entry);
+    } catch {
+      // the process is gone
+    }
+  }
+  throw new Error(`no Chromium child process of ${process.pid} runs with --user-data-dir=${userDataDir}`);
 }

@@ -50,6 +50,9 @@ pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
 const LOCAL: &str = "local";
 const REMOTE: &str = "remote";
 const STORED: &str = "stored";
+/// Bounds on updates held back for missing predecessors (a hostile peer could send many).
+const MAX_HELD_UPDATES: usize = 1_024;
+const MAX_HELD_BYTES: usize = 16 << 20;
 /// An update that changed nothing: no structs, no deletions.
 const EMPTY_UPDATE: [u8; 2] = [0, 0];
 
@@ -155,6 +158,9 @@ pub struct Room {
     peers: BTreeMap<PeerId, Peer>,
     /// Other tabs of this browser in the room, by peer id.
     tabs: BTreeSet<PeerId>,
+    /// Updates waiting for earlier ones (see [`Room::hold`]), and their encoded size.
+    held: Vec<(Update, usize)>,
+    held_bytes: usize,
     broadcast_open: bool,
     online: bool,
     /// When the signaling server last sent a frame, and when we last pinged it.
@@ -185,13 +191,15 @@ impl Room {
             }
         });
         Room {
-            rng: config.seed | 1,
+            rng: config.seed,
             config,
             awareness,
             clock,
             last_awareness_renewal: now,
             peers: BTreeMap::new(),
             tabs: BTreeSet::new(),
+            held: Vec::new(),
+            held_bytes: 0,
             broadcast_open: false,
             online: false,
             last_signaling_frame: now,
@@ -618,6 +626,47 @@ impl Room {
             Ok(update) => update,
             Err(error) => return self.drop_input(format!("update from {from}: {error}")),
         };
+        if !self.follows_known_state(&update) {
+            return self.hold(from, update, bytes.len());
+        }
+        self.integrate(from, update);
+        // Each integration may fill the gap a held update was waiting for.
+        while let Some(i) = self
+            .held
+            .iter()
+            .position(|(update, _)| self.follows_known_state(update))
+        {
+            let (update, size) = self.held.remove(i);
+            self.held_bytes -= size;
+            self.integrate(from, update);
+        }
+    }
+
+    /// Whether the update starts, for every client, at or before what this document has.
+    fn follows_known_state(&self, update: &Update) -> bool {
+        let known = self.doc().transact().state_vector();
+        let lower = update.state_vector_lower();
+        lower
+            .iter()
+            .all(|(client, clock)| known.get(client) >= *clock)
+    }
+
+    /// Keeps an update that starts past what we know until the gap is filled, as Yjs does.
+    /// yrs 0.28 would integrate it behind a placeholder, and a later update overlapping that
+    /// range crashes it; the text it showed would also be missing from what we relay and store.
+    fn hold(&mut self, from: Source<'_>, update: Update, size: usize) {
+        self.held.push((update, size));
+        self.held_bytes += size;
+        while self.held.len() > MAX_HELD_UPDATES || self.held_bytes > MAX_HELD_BYTES {
+            let (_, size) = self.held.remove(0);
+            self.held_bytes -= size;
+            self.drop_input(format!(
+                "update from {from}: too many waiting for missing ones"
+            ));
+        }
+    }
+
+    fn integrate(&mut self, from: Source<'_>, update: Update) {
         let result = {
             let mut txn = self.doc().transact_mut_with(REMOTE);
             txn.apply_update(update).map(|()| txn.encode_update_v1())

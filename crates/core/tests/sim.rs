@@ -1,0 +1,355 @@
+//! Many peers, one room, everything through the real protocols (see `support::sim`).
+//!
+//! `SIM_SEEDS=n` runs n seeds per randomized test instead of the default; `SIM_SEED_START=s`
+//! starts at seed s; `SIM_TRACE=1` prints every event of the run.
+
+mod support;
+
+use std::time::Instant;
+
+use support::sim::{Sim, SimConfig, SECOND};
+use support::{first_seed, seed_count};
+
+/// One randomized run: joins, concurrent edits and faults until `until`, then heal and settle.
+fn random_run(cfg: SimConfig, edits_per_peer: usize, until: u64) -> Result<Sim, String> {
+    let seed = cfg.seed;
+    let mut sim = Sim::new(cfg);
+    sim.random_scenario(edits_per_peer, until);
+    sim.run_until(until);
+    if !sim.run_until_quiet(until + 600 * SECOND) {
+        return Err(format!("seed {seed}: did not settle\n{}", sim.summary()));
+    }
+    sim.check()?;
+    Ok(sim)
+}
+
+fn run_seeds(name: &str, default_seeds: u64, make: impl Fn(u64) -> SimConfig, edits: usize) {
+    let start = Instant::now();
+    let first = first_seed();
+    let count = seed_count("SIM_SEEDS", default_seeds);
+    let (mut events, mut frames, mut links, mut failures, mut sim_ms) = (0, 0, 0, 0, 0);
+    let (mut timeouts, mut reconnects) = (0, 0);
+    for seed in first..first + count {
+        let sim = random_run(make(seed), edits, 40 * SECOND).unwrap_or_else(|e| {
+            panic!("{name}: {e}\nrerun: SIM_SEED_START={seed} SIM_SEEDS=1 SIM_TRACE=1")
+        });
+        events += sim.stats.events;
+        frames += sim.stats.frames;
+        links += sim.stats.links;
+        failures += sim.stats.link_failures;
+        sim_ms += sim.now;
+        timeouts += sim.stats.disconnects;
+        reconnects += sim.stats.signaling_reconnects;
+    }
+    println!(
+        "{name}: {count} seeds from {first} in {:?}: {events} events, {frames} data frames, {links} channels, \
+         {failures} channel failures, {timeouts} abandoned connections, {reconnects} signaling reconnects, \
+         {} simulated s",
+        start.elapsed(),
+        sim_ms / SECOND
+    );
+}
+
+#[test]
+fn peers_converge_under_random_edits_and_faults() {
+    run_seeds(
+        "3-5 peers",
+        250,
+        |seed| SimConfig::new(seed, 3 + (seed % 3) as usize),
+        12,
+    );
+}
+
+#[test]
+fn peers_converge_when_frames_reorder_within_channels() {
+    run_seeds(
+        "reordering",
+        100,
+        |seed| {
+            let mut cfg = SimConfig::new(seed ^ 0x5EED_0000, 3 + (seed % 2) as usize);
+            cfg.reorder_within_link = true;
+            cfg.link_latency = (1, 800);
+            cfg
+        },
+        12,
+    );
+}
+
+#[test]
+fn peers_converge_when_handshakes_outlast_the_connect_timeout() {
+    run_seeds(
+        "slow handshakes",
+        100,
+        |seed| {
+            let mut cfg = SimConfig::new(seed ^ 0x510_0000, 3 + (seed % 3) as usize);
+            // Up to 3 × 7 s of WebRTC plus signaling: some handshakes outlast the 20 s timeout.
+            cfg.webrtc_delay = (100, 7 * SECOND);
+            cfg.signaling_latency = (5, 2 * SECOND);
+            cfg
+        },
+        8,
+    );
+}
+
+/// Fixed latencies, so two peers that lose their channel hear of it, re-announce, receive each
+/// other's announcement and offer at the same instants: y-webrtc's glare.
+fn lockstep(seed: u64, peers: usize) -> SimConfig {
+    let mut cfg = SimConfig::new(seed, peers);
+    cfg.signaling_latency = (50, 50);
+    cfg.link_latency = (20, 20);
+    cfg.webrtc_delay = (100, 100);
+    cfg
+}
+
+#[test]
+fn glare_resolves_to_exactly_one_connection_per_pair() {
+    for peers in [2, 3, 5] {
+        for seed in 0..20 {
+            let mut sim = Sim::new(lockstep(seed, peers));
+            for i in 0..peers {
+                sim.join_at(i, 0);
+                sim.edits(i, 3, 0, 4 * SECOND);
+            }
+            assert!(
+                sim.run_until_quiet(10 * SECOND),
+                "seed {seed}: no mesh\n{}",
+                sim.summary()
+            );
+            let (links_before, failed_at) = (sim.stats.links, sim.now);
+            sim.fail_all_links_at(failed_at);
+            for i in 0..peers {
+                sim.edits(i, 3, failed_at, failed_at + 2 * SECOND);
+            }
+            assert!(
+                sim.run_until_quiet(failed_at + 120 * SECOND),
+                "seed {seed}: no mesh\n{}",
+                sim.summary()
+            );
+            sim.check().unwrap();
+            let pairs = (peers * (peers - 1) / 2) as u64;
+            assert_eq!(
+                sim.stats.links - links_before,
+                pairs,
+                "seed {seed}: one channel per pair\n{}",
+                sim.summary()
+            );
+            for (i, peer) in sim.peers.iter().enumerate() {
+                let after = |t: &u64| *t > failed_at;
+                let connects: Vec<_> = peer.connects.iter().filter(|c| after(&c.0)).collect();
+                let opens = peer.opens.iter().filter(|o| after(&o.0)).count();
+                // Every pair glared: each side started a connection as initiator, at the same time.
+                assert!(
+                    connects.iter().all(|c| c.2),
+                    "seed {seed} peer {i}: {connects:?}"
+                );
+                assert_eq!(
+                    connects.len(),
+                    peers - 1,
+                    "seed {seed} peer {i}: {connects:?}"
+                );
+                assert_eq!(opens, peers - 1, "seed {seed} peer {i}\n{}", sim.summary());
+                assert_eq!(sim.room(i).status().peers, peers - 1);
+            }
+            assert_eq!(
+                sim.stats.disconnects, 0,
+                "seed {seed}: glare needed no timeout"
+            );
+        }
+    }
+}
+
+#[test]
+fn late_joiner_receives_everything() {
+    for seed in 0..30 {
+        let mut sim = Sim::new(SimConfig::new(seed, 4));
+        for i in 0..3 {
+            sim.join_at(i, i as u64 * 300);
+            sim.edits(i, 15, 0, 20 * SECOND);
+        }
+        sim.join_at(3, 45 * SECOND + 1);
+        sim.run_until(45 * SECOND);
+        assert!(
+            sim.texts().len() == 3 && sim.converged(),
+            "seed {seed}\n{}",
+            sim.summary()
+        );
+        let before = sim.texts()[0].clone();
+        assert!(!before.is_empty());
+        assert!(
+            sim.run_until_quiet(200 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sim.room(3).text(), before, "seed {seed}");
+        assert_eq!(sim.peers[3].mirror.text(), before, "seed {seed}");
+    }
+}
+
+fn markers_of(sim: &Sim, peer: usize) -> Vec<String> {
+    let prefix = format!("⟦p{peer}.");
+    sim.markers
+        .inserted
+        .iter()
+        .filter(|m| m.starts_with(&prefix))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn partitioned_peers_edit_apart_then_merge() {
+    for seed in 0..30 {
+        let mut sim = Sim::new(SimConfig::new(seed, 4));
+        for i in 0..4 {
+            sim.join_at(i, 0);
+        }
+        assert!(
+            sim.run_until_quiet(10 * SECOND),
+            "seed {seed}\n{}",
+            sim.summary()
+        );
+        let t = sim.now;
+        // {0, 1} and {2, 3} lose each other and the server; each side edits on its own.
+        sim.partition(vec![2, 3], t, t + 40 * SECOND);
+        for i in 0..4 {
+            sim.edits(i, 10, t + 100, t + 20 * SECOND);
+        }
+        sim.run_until(t + 39 * SECOND);
+        let texts = sim.texts();
+        assert_eq!(
+            texts[0],
+            texts[1],
+            "seed {seed}: side A keeps syncing\n{}",
+            sim.summary()
+        );
+        assert_eq!(
+            texts[2],
+            texts[3],
+            "seed {seed}: side B keeps syncing\n{}",
+            sim.summary()
+        );
+        assert_ne!(texts[0], texts[2], "seed {seed}: the sides are apart");
+        assert!(markers_of(&sim, 2)
+            .iter()
+            .any(|m| !texts[0].contains(m.as_str())));
+        assert!(
+            sim.run_until_quiet(t + 200 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        let text = sim.room(0).text();
+        let surviving = |m: &String| !sim.markers.deleted.contains(m);
+        assert!(markers_of(&sim, 3)
+            .iter()
+            .filter(|m| surviving(m))
+            .all(|m| text.contains(m.as_str())));
+    }
+}
+
+#[test]
+fn lone_peer_behind_a_partition_edits_then_merges() {
+    for seed in 0..30 {
+        let mut sim = Sim::new(SimConfig::new(seed, 3));
+        for i in 0..3 {
+            sim.join_at(i, 0);
+            sim.edits(i, 20, 0, 60 * SECOND);
+        }
+        sim.partition(vec![1], 5 * SECOND, 50 * SECOND);
+        sim.run_until(49 * SECOND);
+        assert!(sim.room(1).status().peers == 0 && !sim.room(1).status().online);
+        assert!(
+            sim.run_until_quiet(300 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            markers_of(&sim, 1).len() >= 3,
+            "seed {seed}: peer 1 made its edits"
+        );
+    }
+}
+
+#[test]
+fn editor_mirrors_follow_heavy_concurrent_editing() {
+    for seed in 0..10 {
+        let mut cfg = SimConfig::new(seed, 5);
+        cfg.max_text = 1500;
+        let mut sim = Sim::new(cfg);
+        for i in 0..5 {
+            sim.join_at(i, 0);
+            // Many edits in a short time: most of them concurrent with others in flight.
+            sim.edits(i, 60, 2 * SECOND, 8 * SECOND);
+        }
+        assert!(
+            sim.run_until_quiet(120 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        for peer in &sim.peers {
+            assert_eq!(peer.mirror.text(), sim.room(0).text());
+        }
+    }
+}
+
+/// The simulator itself: a transport that silently loses frames must be caught. (Two peers: with
+/// three or more, relaying heals most losses, as it should.)
+#[test]
+fn simulator_notices_lost_updates() {
+    let caught = (0..20).filter(|&seed| {
+        let mut cfg = SimConfig::new(seed, 2);
+        cfg.lose_frames = 0.05;
+        let mut sim = Sim::new(cfg);
+        for i in 0..2 {
+            sim.join_at(i, 0);
+            sim.edits(i, 30, 0, 20 * SECOND);
+        }
+        !sim.run_until_quiet(100 * SECOND) || sim.check().is_err()
+    });
+    assert!(caught.count() >= 15);
+}
+
+#[test]
+fn half_open_signaling_is_noticed_and_replaced() {
+    for seed in 0..20 {
+        let mut sim = Sim::new(SimConfig::new(seed, 3));
+        sim.join_at(0, 0);
+        sim.join_at(1, 0);
+        sim.edits(0, 5, 0, 5 * SECOND);
+        sim.edits(1, 5, 0, 5 * SECOND);
+        assert!(
+            sim.run_until_quiet(10 * SECOND),
+            "seed {seed}\n{}",
+            sim.summary()
+        );
+        // Peer 0's socket goes silent without closing; then a newcomer can only find it through
+        // the server, so peer 0 must notice and reconnect on its own.
+        sim.signaling_stall(0, sim.now);
+        sim.join_at(2, sim.now + SECOND);
+        sim.edits(2, 5, sim.now + SECOND, sim.now + 5 * SECOND);
+        assert!(
+            sim.run_until_quiet(sim.now + 120 * SECOND),
+            "seed {seed}\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sim.stats.signaling_reconnects, 1, "seed {seed}");
+    }
+}
+
+#[test]
+fn tabs_of_one_browser_and_peers_converge() {
+    run_seeds(
+        "tabs",
+        80,
+        |seed| {
+            // Two or three browsers with two tabs each.
+            let mut cfg = SimConfig::new(seed ^ 0x7AB5_0000, 4 + 2 * (seed % 2) as usize);
+            cfg.tabs_per_browser = 2;
+            cfg
+        },
+        10,
+    );
+}

@@ -1,0 +1,42 @@
+//! Test support shared by the integration tests: a deterministic multi-peer simulator
+//! ([`sim`]) and editing-trace replay ([`trace`]).
+//!
+//! Each test binary compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+pub mod sim;
+pub mod trace;
+
+use commonplace_core::notebook;
+use commonplace_core::room::{Room, RoomConfig};
+
+/// A room named `name` over a fresh document, as every peer starts.
+pub fn new_room(name: &str, peer_id: &str, client_id: u64, seed: u64, now: u64) -> Room {
+    let config = RoomConfig {
+        name: name.to_owned(),
+        peer_id: peer_id.to_owned(),
+        client_id,
+        seed,
+        max_conns: 20,
+    };
+    Room::new(config, notebook::new_doc(client_id), now)
+}
+
+/// How many seeds a seeded test runs: `default`, or the value of the environment variable `var`.
+pub fn seed_count(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The first seed a seeded test runs (`SIM_SEED_START`, default 0), so one failing seed can be
+/// rerun alone: `SIM_SEED_START=17 SIM_SEEDS=1 cargo test ...`.
+pub fn first_seed() -> u64 {
+    seed_count("SIM_SEED_START", 0)
+}
+
+/// The page text's length in UTF-16 code units, as the room and the editor count.
+pub fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
