@@ -59,6 +59,13 @@ export function roomUrl(server, room) {
  * `kill()` abruptly.
  * @returns {Promise<{url: string, port: number, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
+/** Starts a server for one test, stopped after it (stopping twice is fine). */
+export async function serverFor(t, options) {
+  const server = await startServer(options);
+  t.after(() => server.stop());
+  return server;
+}
+
 export async function startServer({ args = [], port = 0 } = {}) {
   for (const [what, p] of [['server binary', SERVER_BIN], ['dist/index.html', path.join(DIST_DIR, 'index.html')]]) {
     if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run scripts/test (or trunk build --release and cargo build --release -p commonplace-server)`);

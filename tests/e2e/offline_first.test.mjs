@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, typeText,
+  startServer, serverFor, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, typeText,
   editorValue, waitForValue, waitForConvergence, assertNoPageErrors, waitFor, watchPage, status,
   waitForReady, waitForSaved, savedState, idbUpdates, yjsIdbBundle, chromiumPid,
   CHROMIUM_PATH, CHROMIUM_ARGS, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
@@ -38,13 +38,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Starts a server for one test (stopped after it; stopping twice is fine). */
-async function serverFor(t, options) {
-  const server = await startServer(options);
-  t.after(() => server.stop());
-  return server;
-}
 
 /** Waits until the service worker controls `page`, so that the app shell loads offline. */
 async function waitForController(page, name) {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, assertNoPageErrors, waitFor,
+  startServer, serverFor, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, assertNoPageErrors, waitFor,
   REPO_ROOT, DIST_DIR, CHROMIUM_PATH, CHROMIUM_ARGS, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
 } from './harness.mjs';
 
@@ -26,13 +26,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Starts a server for one test (stopped after it; stopping twice is fine). */
-async function serverFor(t, options) {
-  const server = await startServer(options);
-  t.after(() => server.stop());
-  return server;
-}
 
 /** Waits until the service worker controls `page` (it claims clients once it has cached the shell). */
 async function waitForController(page) {
