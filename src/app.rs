@@ -13,9 +13,10 @@ fn room_from_location() -> Result<RoomLink, String> {
     match RoomLink::parse(&hash) {
         Ok(Some(link)) => Ok(link),
         Ok(None) => {
-            let mut bytes = [0u8; 12];
-            random::fill(&mut bytes);
-            let link = RoomLink::new_random(bytes);
+            let (mut name, mut secret) = ([0u8; 12], [0u8; 16]);
+            random::fill(&mut name);
+            random::fill(&mut secret);
+            let link = RoomLink::new_random(name, secret);
             let history = gloo::utils::window().history().map_err(|_| "no history")?;
             let _ = history.replace_state_with_url(
                 &wasm_bindgen::JsValue::NULL,
@@ -41,7 +42,11 @@ pub fn App() -> Html {
         });
     }
     match &*room {
-        Ok(link) => html! { <RoomView key={link.room.clone()} room={link.room.clone()} /> },
+        Ok(link) => {
+            let secret = link.key.clone().map(AttrValue::from);
+            let id = link.fragment();
+            html! { <RoomView key={id} room={link.room.clone()} {secret} /> }
+        }
         Err(error) => html! {
             <main class="error" role="alert">
                 <h1>{ "Commonplace" }</h1>

@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use commonplace_core::crypto::RoomKey;
 use commonplace_core::editor::EditorText;
 use commonplace_core::notebook;
 use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
@@ -45,6 +46,9 @@ pub struct SessionStatus {
     /// Other tabs of this browser in the room.
     pub tabs: usize,
     pub saving: SaveState,
+    /// Someone in the room uses another secret (or none), and nobody we can read is here:
+    /// most likely this link's key is wrong.
+    pub cannot_decrypt: bool,
 }
 
 pub struct Session {
@@ -86,14 +90,23 @@ struct Editor {
 }
 
 impl Session {
-    pub fn join(room_name: &str, on_status: impl Fn(SessionStatus) + 'static) -> Session {
+    /// Joins `room_name`; with a `secret`, everything that passes the server or other tabs is
+    /// encrypted with a key derived from it (y-webrtc's scheme).
+    pub fn join(
+        room_name: &str,
+        secret: Option<&str>,
+        on_status: impl Fn(SessionStatus) + 'static,
+    ) -> Session {
+        let mut entropy = [0u8; 32];
+        random::fill(&mut entropy);
         let config = RoomConfig {
             name: room_name.to_owned(),
             peer_id: random::uuid_v4(),
             // Yjs draws client ids as random uint32s.
             client_id: random::u64() & 0xFFFF_FFFF,
-            seed: random::u64(),
+            entropy,
             max_conns: MAX_CONNS,
+            key: secret.map(|secret| RoomKey::derive(secret, room_name)),
         };
         let doc = notebook::new_doc(config.client_id);
         let inner = Rc::new_cyclic(|me| Inner {
@@ -411,6 +424,7 @@ impl Inner {
             peers: room.peers,
             tabs: room.tabs,
             saving,
+            cannot_decrypt: room.undecryptable && room.peers == 0 && room.tabs == 0,
         });
     }
 }

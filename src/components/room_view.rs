@@ -8,6 +8,7 @@ use crate::hooks::use_session::use_session;
 #[derive(Properties, PartialEq)]
 pub struct RoomViewProps {
     pub room: AttrValue,
+    pub secret: Option<AttrValue>,
 }
 
 /// A room: its status and link above, the page's editor below. The editor is uncontrolled: the
@@ -15,7 +16,7 @@ pub struct RoomViewProps {
 #[function_component]
 pub fn RoomView(props: &RoomViewProps) -> Html {
     let editor = use_node_ref();
-    let status = use_session(&props.room, editor.clone());
+    let status = use_session(&props.room, props.secret.as_deref(), editor.clone());
     html! {
         <>
             <header class="bar">
@@ -25,6 +26,11 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <SavedBadge state={status.saving} />
                 <ShareLink />
             </header>
+            if status.cannot_decrypt {
+                <p id="decrypt-error" class="alert" role="alert">
+                    { "cannot decrypt: check the link (others in this room use a different key)" }
+                </p>
+            }
             <main class="page">
                 <textarea id="editor" ref={editor} aria-label="Page" spellcheck="false"
                     placeholder="Start writing. Everyone with the link sees it live." />

@@ -14,6 +14,7 @@ pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
         signaling,
         peers,
         tabs,
+        cannot_decrypt,
         ..
     } = props.status;
     let (state, mut label) = match signaling {
@@ -26,7 +27,8 @@ pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
     }
     html! {
         <span id="status" class={classes!("status", state)} role="status" aria-live="polite"
-            data-signaling={state} data-peers={peers.to_string()} data-tabs={tabs.to_string()}>
+            data-signaling={state} data-peers={peers.to_string()} data-tabs={tabs.to_string()}
+            data-decrypt-error={cannot_decrypt.to_string()}>
             { label }
         </span>
     }

@@ -2,6 +2,7 @@
 //! initiator creates an in-band data channel and offers; candidates trickle both ways.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use commonplace_core::signaling::{IceCandidate, SignalData};
@@ -25,6 +26,11 @@ pub enum PeerEvent {
 
 type OnEvent = Rc<dyn Fn(PeerEvent)>;
 
+/// Frames wait in `Shared::queue` while the channel buffers more than this (Chromium closes a
+/// channel whose buffer passes 16 MiB), and go out again once it drains below the low mark.
+const BUFFER_HIGH: u32 = 4 << 20;
+const BUFFER_LOW: u32 = 1 << 20;
+
 pub struct PeerConnection {
     pc: RtcPeerConnection,
     shared: Rc<Shared>,
@@ -36,7 +42,8 @@ struct Shared {
     /// The channel frames go out on: the first one to open. After glare, a connection may
     /// carry the other side's channel as well as its own; frames are read from both.
     channel: RefCell<Option<RtcDataChannel>>,
-    channels: RefCell<Vec<(RtcDataChannel, [EventListener; 3])>>,
+    channels: RefCell<Vec<(RtcDataChannel, [EventListener; 4])>>,
+    queue: RefCell<VecDeque<Vec<u8>>>,
     /// Candidates wait until the remote description is set.
     remote_described: Cell<bool>,
     pending_candidates: RefCell<Vec<IceCandidate>>,
@@ -55,6 +62,7 @@ impl PeerConnection {
             on_event: Rc::new(on_event),
             channel: RefCell::new(None),
             channels: RefCell::new(Vec::new()),
+            queue: RefCell::new(VecDeque::new()),
             remote_described: Cell::new(false),
             pending_candidates: RefCell::new(Vec::new()),
         });
@@ -128,10 +136,18 @@ impl PeerConnection {
     }
 
     pub fn send(&self, bytes: &[u8]) {
-        if let Some(channel) = &*self.shared.channel.borrow() {
-            if channel.ready_state() == RtcDataChannelState::Open {
-                let _ = channel.send_with_u8_array(bytes);
-            }
+        let channel = self.shared.channel.borrow();
+        let Some(channel) = channel.as_ref() else {
+            return;
+        };
+        if channel.ready_state() != RtcDataChannelState::Open {
+            return;
+        }
+        let mut queue = self.shared.queue.borrow_mut();
+        if queue.is_empty() && channel.buffered_amount() <= BUFFER_HIGH {
+            let _ = channel.send_with_u8_array(bytes);
+        } else {
+            queue.push_back(bytes.to_vec());
         }
     }
 }
@@ -207,8 +223,22 @@ fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
         .ok_or_else(|| JsValue::from_str("session description without sdp"))
 }
 
+/// Sends queued frames while the channel has room.
+fn drain_queue(shared: &Shared, channel: &RtcDataChannel) {
+    let mut queue = shared.queue.borrow_mut();
+    while channel.buffered_amount() <= BUFFER_HIGH {
+        let Some(frame) = queue.pop_front() else {
+            break;
+        };
+        if channel.send_with_u8_array(&frame).is_err() {
+            break;
+        }
+    }
+}
+
 fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+    channel.set_buffered_amount_low_threshold(BUFFER_LOW);
     let weak = Rc::downgrade(shared);
     let on_open = EventListener::new(&channel, "open", {
         let weak = weak.clone();
@@ -242,10 +272,19 @@ fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
             }
         }
     });
+    let on_low = EventListener::new(&channel, "bufferedamountlow", {
+        let weak = Rc::downgrade(shared);
+        let channel = channel.clone();
+        move |_| {
+            if let Some(shared) = weak.upgrade() {
+                drain_queue(&shared, &channel);
+            }
+        }
+    });
     shared
         .channels
         .borrow_mut()
-        .push((channel, [on_open, on_message, on_close]));
+        .push((channel, [on_open, on_message, on_close, on_low]));
 }
 
 /// simple-peer names channels with 20 random bytes in hex.

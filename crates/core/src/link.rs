@@ -1,19 +1,27 @@
-//! The room link: `<origin>/#room=NAME`. The fragment never reaches a server.
+//! The room link: `<origin>/#room=NAME&key=SECRET`. The fragment never reaches a server, so the
+//! secret stays with the people who were given the link.
 
 use std::fmt;
 
 /// Longest room name accepted from a link.
 pub const MAX_ROOM_NAME: usize = 128;
+/// Longest secret accepted from a link.
+pub const MAX_KEY: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomLink {
     pub room: String,
+    /// The room's secret: what peers say through the server or between tabs is encrypted with
+    /// a key derived from it (y-webrtc's `password`).
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkError {
     EmptyRoom,
     RoomTooLong,
+    EmptyKey,
+    KeyTooLong,
     BadEncoding,
 }
 
@@ -22,7 +30,9 @@ impl fmt::Display for LinkError {
         f.write_str(match self {
             LinkError::EmptyRoom => "the link names no room (expected #room=NAME)",
             LinkError::RoomTooLong => "the room name in the link is too long",
-            LinkError::BadEncoding => "the room name in the link is not valid text",
+            LinkError::EmptyKey => "the link's key is empty",
+            LinkError::KeyTooLong => "the link's key is too long",
+            LinkError::BadEncoding => "the link is not valid text",
         })
     }
 }
@@ -32,13 +42,16 @@ impl RoomLink {
     /// so the app creates one.
     pub fn parse(fragment: &str) -> Result<Option<RoomLink>, LinkError> {
         let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
-        let Some(value) = fragment
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("room="))
-        else {
+        let param = |name: &str| {
+            fragment
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                .map(|value| percent_decode(value).ok_or(LinkError::BadEncoding))
+                .transpose()
+        };
+        let Some(room) = param("room")? else {
             return Ok(None);
         };
-        let room = percent_decode(value).ok_or(LinkError::BadEncoding)?;
         let room = room.trim();
         if room.is_empty() {
             return Err(LinkError::EmptyRoom);
@@ -46,21 +59,34 @@ impl RoomLink {
         if room.chars().count() > MAX_ROOM_NAME {
             return Err(LinkError::RoomTooLong);
         }
+        let key = param("key")?;
+        match &key {
+            Some(key) if key.is_empty() => return Err(LinkError::EmptyKey),
+            Some(key) if key.chars().count() > MAX_KEY => return Err(LinkError::KeyTooLong),
+            _ => {}
+        }
         Ok(Some(RoomLink {
             room: room.to_owned(),
+            key,
         }))
     }
 
-    /// A new room with a random name made from `random` (base64url, 16 characters).
-    pub fn new_random(random: [u8; 12]) -> RoomLink {
+    /// A new room: a random name (12 bytes) and a random secret (16 bytes, 128 bits), both
+    /// base64url.
+    pub fn new_random(name: [u8; 12], secret: [u8; 16]) -> RoomLink {
         RoomLink {
-            room: base64url(&random),
+            room: base64url(&name),
+            key: Some(base64url(&secret)),
         }
     }
 
-    /// The fragment for this link, `#room=…`.
+    /// The fragment for this link, `#room=…&key=…`.
     pub fn fragment(&self) -> String {
-        format!("#room={}", percent_encode(&self.room))
+        let mut fragment = format!("#room={}", percent_encode(&self.room));
+        if let Some(key) = &self.key {
+            fragment.push_str(&format!("&key={}", percent_encode(key)));
+        }
+        fragment
     }
 }
 
@@ -121,40 +147,61 @@ fn percent_decode(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn room(fragment: &str) -> RoomLink {
+        RoomLink::parse(fragment).unwrap().unwrap()
+    }
+
     #[test]
     fn parses_room_links() {
         assert_eq!(RoomLink::parse(""), Ok(None));
         assert_eq!(RoomLink::parse("#"), Ok(None));
-        assert_eq!(RoomLink::parse("#room=abc").unwrap().unwrap().room, "abc");
+        assert_eq!(RoomLink::parse("#rooms=x"), Ok(None));
+        assert_eq!(room("#room=abc").room, "abc");
+        assert_eq!(room("#room=abc").key, None);
+        assert_eq!(room("#key=k&room=a%20b").room, "a b");
+        assert_eq!(room("#room=caf%C3%A9").room, "café");
         assert_eq!(
-            RoomLink::parse("#key=k&room=a%20b").unwrap().unwrap().room,
-            "a b"
-        );
-        assert_eq!(
-            RoomLink::parse("#room=caf%C3%A9").unwrap().unwrap().room,
-            "café"
+            room("#room=abc&key=s3cr%2Ft").key.as_deref(),
+            Some("s3cr/t")
         );
         assert_eq!(RoomLink::parse("#room="), Err(LinkError::EmptyRoom));
+        assert_eq!(RoomLink::parse("#room=a&key="), Err(LinkError::EmptyKey));
         assert_eq!(RoomLink::parse("#room=%E2%82"), Err(LinkError::BadEncoding));
         assert_eq!(RoomLink::parse("#room=%zz"), Err(LinkError::BadEncoding));
         assert_eq!(RoomLink::parse("#room=%"), Err(LinkError::BadEncoding));
+        assert_eq!(
+            RoomLink::parse("#room=a&key=%"),
+            Err(LinkError::BadEncoding)
+        );
         let long = format!("#room={}", "x".repeat(MAX_ROOM_NAME + 1));
         assert_eq!(RoomLink::parse(&long), Err(LinkError::RoomTooLong));
+        let long_key = format!("#room=a&key={}", "k".repeat(MAX_KEY + 1));
+        assert_eq!(RoomLink::parse(&long_key), Err(LinkError::KeyTooLong));
     }
 
     #[test]
     fn fragments_round_trip() {
-        for room in ["abc", "a b&c=d", "日本語 🎉", "100%"] {
-            let link = RoomLink { room: room.into() };
-            assert_eq!(RoomLink::parse(&link.fragment()), Ok(Some(link)));
+        for name in ["abc", "a b&c=d", "日本語 🎉", "100%"] {
+            for key in [None, Some("k&y=1 ✓".to_owned())] {
+                let link = RoomLink {
+                    room: name.into(),
+                    key,
+                };
+                assert_eq!(RoomLink::parse(&link.fragment()), Ok(Some(link)));
+            }
         }
     }
 
     #[test]
-    fn random_names_are_url_safe() {
-        let link = RoomLink::new_random([0xff; 12]);
+    fn random_links_are_url_safe_with_a_128_bit_key() {
+        let link = RoomLink::new_random([0xff; 12], [0xff; 16]);
         assert_eq!(link.room, "________________");
-        assert_eq!(RoomLink::new_random([0; 12]).room.len(), 16);
-        assert_eq!(link.fragment(), "#room=________________");
+        assert_eq!(link.key.as_deref(), Some("_____________________w"));
+        let fragment = link.fragment();
+        assert_eq!(
+            fragment,
+            "#room=________________&key=_____________________w"
+        );
+        assert_eq!(RoomLink::new_random([0; 12], [0; 16]).room.len(), 16);
     }
 }

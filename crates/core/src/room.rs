@@ -13,6 +13,10 @@
 //! format), with no network at all; tabs that know each other that way skip WebRTC. Every
 //! change to the document, local or remote, is handed to the shell to store
 //! ([`Output::Store`]); [`Room::load`] reads it back.
+//!
+//! A room with a key ([`RoomConfig::key`]) encrypts what it publishes through the signaling
+//! server and posts on the BroadcastChannel, as y-webrtc does with a password; data channels
+//! stay as they are (DTLS already encrypts them).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -20,6 +24,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde_json::Value;
 use yrs::sync::{Awareness, Message, SyncMessage};
 use yrs::types::text::TextEvent;
 use yrs::types::Delta;
@@ -29,6 +36,7 @@ use yrs::{
     TransactionMut, Update,
 };
 
+use crate::crypto::RoomKey;
 use crate::notebook;
 use crate::peer_message;
 use crate::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
@@ -46,6 +54,10 @@ pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
 /// connection up after 30 s (a half-open socket can look alive for minutes).
 pub const SIGNALING_PING_MS: u64 = 15_000;
 pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
+/// A keyed room that hears from someone it cannot read, or who cannot read it, announces
+/// itself again at most this often: a newcomer with another secret, or none, then sees that
+/// the room is there but encrypted ([`Status::undecryptable`]) instead of an empty room.
+pub const STRANGER_ANNOUNCE_MS: u64 = 10_000;
 
 const LOCAL: &str = "local";
 const REMOTE: &str = "remote";
@@ -62,10 +74,13 @@ pub struct RoomConfig {
     pub peer_id: PeerId,
     /// The Yjs client id of this peer's edits.
     pub client_id: u64,
-    /// Seeds the glare tokens' random fractions.
-    pub seed: u64,
+    /// 32 bytes of OS entropy: seeds the CSPRNG that draws the IVs of encrypted messages
+    /// (they must be unpredictable and never repeat) and the glare tokens' fractions.
+    pub entropy: [u8; 32],
     /// At most this many connections, like y-webrtc's `maxConns`.
     pub max_conns: usize,
+    /// The key from the room's secret ([`RoomKey::derive`]); `None`: an open room.
+    pub key: Option<RoomKey>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +153,9 @@ pub struct Status {
     pub tabs: usize,
     /// Every open peer has sent us its state (sync step 2).
     pub synced: bool,
+    /// Messages for this room arrived that this peer cannot read: someone in it uses another
+    /// secret, or none. Stays set for the life of the room.
+    pub undecryptable: bool,
 }
 
 #[derive(Debug)]
@@ -166,8 +184,11 @@ pub struct Room {
     /// When the signaling server last sent a frame, and when we last pinged it.
     last_signaling_frame: u64,
     last_signaling_ping: u64,
+    /// When this room last announced itself to someone it cannot read.
+    last_stranger_announce: Option<u64>,
     now: u64,
-    rng: u64,
+    rng: ChaCha20Rng,
+    undecryptable: bool,
     outputs: VecDeque<Output>,
     /// Splices of remote changes, filled by the page observer during a commit.
     remote_splices: Rc<RefCell<Vec<Splice>>>,
@@ -191,7 +212,7 @@ impl Room {
             }
         });
         Room {
-            rng: config.seed,
+            rng: ChaCha20Rng::from_seed(config.entropy),
             config,
             awareness,
             clock,
@@ -204,7 +225,9 @@ impl Room {
             online: false,
             last_signaling_frame: now,
             last_signaling_ping: now,
+            last_stranger_announce: None,
             now,
+            undecryptable: false,
             outputs: VecDeque::new(),
             remote_splices,
             status: Status::default(),
@@ -294,7 +317,7 @@ impl Room {
         self.set_time(now);
         if self.broadcast_open {
             let goodbye = peer_message::encode_bc_peer_id(false, &self.config.peer_id);
-            self.outputs.push_back(Output::Broadcast(goodbye));
+            self.post(goodbye);
         }
         let own = self.awareness.client_id();
         self.awareness.remove_state(own);
@@ -351,6 +374,7 @@ impl Room {
             peers: open.clone().count(),
             tabs: self.tabs.len(),
             synced: open.clone().all(|p| p.synced),
+            undecryptable: self.undecryptable,
         };
         if status != self.status {
             self.status = status;
@@ -375,8 +399,24 @@ impl Room {
         }
     }
 
+    /// Someone in the room does not share our key (see [`STRANGER_ANNOUNCE_MS`]). Rate-limited,
+    /// so two rooms with different keys answer each other once, not forever.
+    fn announce_to_stranger(&mut self) {
+        let now = self.now;
+        let due = self
+            .last_stranger_announce
+            .is_none_or(|last| now.saturating_sub(last) >= STRANGER_ANNOUNCE_MS);
+        if self.config.key.is_some() && due {
+            self.last_stranger_announce = Some(now);
+            self.announce();
+        }
+    }
+
     fn publish(&mut self, signal: RoomSignal) {
-        let data = serde_json::to_value(signal).expect("room signals always serialize");
+        let mut data = serde_json::to_value(signal).expect("room signals always serialize");
+        if let Some(key) = &self.config.key {
+            data = Value::String(key.encrypt_signal(&data, next_iv(&mut self.rng)));
+        }
         self.send_signaling(&ClientMessage::Publish {
             topic: self.config.name.clone(),
             data,
@@ -394,6 +434,24 @@ impl Room {
         if topic != self.config.name {
             return;
         }
+        // y-webrtc: a keyed room reads only encrypted (string) data, an open room only objects.
+        let data = match data {
+            Value::String(sealed) => {
+                let opened = match &self.config.key {
+                    Some(key) => key.decrypt_signal(&sealed).map_err(|e| e.to_string()),
+                    None => Err("encrypted, and this room has no secret".to_owned()),
+                };
+                match opened {
+                    Ok(data) => data,
+                    Err(why) => {
+                        self.announce_to_stranger();
+                        return self.undecryptable(format!("room signal: {why}"));
+                    }
+                }
+            }
+            _ if self.config.key.is_some() => return self.announce_to_stranger(),
+            data => data,
+        };
         match serde_json::from_value::<RoomSignal>(data) {
             Ok(signal) => self.on_room_signal(signal),
             Err(error) => self.drop_input(format!("room signal: {error}")),
@@ -523,7 +581,7 @@ impl Room {
     fn on_broadcast_open(&mut self) {
         self.broadcast_open = true;
         let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
-        self.outputs.push_back(Output::Broadcast(hello));
+        self.post(hello);
         let state_vector = self.doc().transact().state_vector();
         let own = self.awareness.client_id();
         let mut greeting = vec![
@@ -535,8 +593,7 @@ impl Room {
             greeting.push(Message::Awareness(update));
         }
         for message in &greeting {
-            let bytes = peer_message::encode(message);
-            self.outputs.push_back(Output::Broadcast(bytes));
+            self.post(peer_message::encode(message));
         }
     }
 
@@ -544,6 +601,17 @@ impl Room {
         if !self.broadcast_open {
             return;
         }
+        let opened;
+        let bytes = match &self.config.key {
+            Some(key) => match key.decrypt(bytes) {
+                Ok(plain) => {
+                    opened = plain;
+                    &opened[..]
+                }
+                Err(error) => return self.undecryptable(format!("broadcast frame: {error}")),
+            },
+            None => bytes,
+        };
         if bytes.first() == Some(&peer_message::MSG_BC_PEER_ID) {
             return match peer_message::decode_bc_peer_id(bytes) {
                 Ok((add, peer)) => self.on_tab(add, peer),
@@ -568,7 +636,7 @@ impl Room {
         };
         if changed {
             let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
-            self.outputs.push_back(Output::Broadcast(hello));
+            self.post(hello);
         }
     }
 
@@ -607,10 +675,7 @@ impl Room {
     fn reply(&mut self, to: Source<'_>, message: &Message) {
         match to {
             Source::Peer(peer) => self.send(peer, message),
-            Source::Broadcast => {
-                let bytes = peer_message::encode(message);
-                self.outputs.push_back(Output::Broadcast(bytes));
-            }
+            Source::Broadcast => self.post(peer_message::encode(message)),
         }
     }
 
@@ -763,23 +828,37 @@ impl Room {
             }
         }
         if self.broadcast_open && except != Some(Source::Broadcast) {
-            self.outputs.push_back(Output::Broadcast(bytes));
+            self.post(bytes);
         }
+    }
+
+    /// Posts a frame on the BroadcastChannel, encrypted in a keyed room.
+    fn post(&mut self, mut bytes: Vec<u8>) {
+        if let Some(key) = &self.config.key {
+            bytes = key.encrypt(&bytes, next_iv(&mut self.rng));
+        }
+        self.outputs.push_back(Output::Broadcast(bytes));
     }
 
     fn drop_input(&mut self, why: String) {
         self.outputs.push_back(Output::Dropped(why));
     }
 
-    /// splitmix64: deterministic from the seed, good enough to break glare-token ties.
-    fn random_fraction(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+    fn undecryptable(&mut self, why: String) {
+        self.undecryptable = true;
+        self.drop_input(why);
     }
+
+    /// Uniform in [0, 1), like `Math.random()`.
+    fn random_fraction(&mut self) -> f64 {
+        (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn next_iv(rng: &mut ChaCha20Rng) -> [u8; 12] {
+    let mut iv = [0; 12];
+    rng.fill_bytes(&mut iv);
+    iv
 }
 
 /// Where a message came from, and where its answer goes.
@@ -834,30 +913,24 @@ fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
 mod tests {
     use super::*;
 
-    fn room(now: u64) -> Room {
-        let config = RoomConfig {
-            name: "r".into(),
-            peer_id: "me".into(),
-            client_id: 1,
-            seed: 1,
-            max_conns: 20,
-        };
-        Room::new(config, notebook::new_doc(1), now)
-    }
-
-    fn drain(room: &mut Room) -> Vec<Output> {
-        std::iter::from_fn(|| room.poll_output()).collect()
-    }
-
-    fn tab(peer_id: &str, client_id: u64) -> Room {
+    fn keyed_tab(peer_id: &str, client_id: u64, key: Option<RoomKey>) -> Room {
         let config = RoomConfig {
             name: "r".into(),
             peer_id: peer_id.into(),
             client_id,
-            seed: client_id,
+            entropy: [client_id as u8; 32],
             max_conns: 20,
+            key,
         };
         Room::new(config, notebook::new_doc(client_id), 0)
+    }
+
+    fn tab(peer_id: &str, client_id: u64) -> Room {
+        keyed_tab(peer_id, client_id, None)
+    }
+
+    fn drain(room: &mut Room) -> Vec<Output> {
+        std::iter::from_fn(|| room.poll_output()).collect()
     }
 
     /// Delivers every broadcast frame to every other tab until all are quiet, as a
@@ -963,7 +1036,7 @@ mod tests {
 
     #[test]
     fn a_silent_signaling_server_is_pinged_then_given_up() {
-        let mut room = room(0);
+        let mut room = tab("me", 1);
         room.handle(0, Input::SignalingOpen);
         drain(&mut room);
         room.handle(10_000, Input::Tick);
@@ -983,5 +1056,102 @@ mod tests {
         let outputs = drain(&mut room);
         assert!(outputs.contains(&Output::ReconnectSignaling), "{outputs:?}");
         assert!(!room.status().online);
+    }
+
+    #[test]
+    fn keyed_tabs_encrypt_the_broadcast_channel() {
+        let key = || Some(RoomKey::from_bytes([1; 32]));
+        let mut tabs = [
+            keyed_tab("a", 1, key()),
+            keyed_tab("b", 2, key()),
+            keyed_tab("c", 3, Some(RoomKey::from_bytes([2; 32]))),
+        ];
+        tabs[0].edit(0, &[splice(0, "secret words")]);
+        for tab in &mut tabs {
+            tab.handle(1, Input::BroadcastOpen);
+        }
+        let frames: Vec<Vec<u8>> = drain(&mut tabs[0])
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(bytes) => Some(bytes),
+                _ => None,
+            })
+            .collect();
+        assert!(!frames.is_empty());
+        for bytes in &frames {
+            assert!(bytes.starts_with(b"\x07AES-GCM"), "{bytes:?}");
+            assert!(!bytes.windows(6).any(|w| w == b"secret"));
+            for tab in &mut tabs[1..] {
+                tab.handle(1, Input::BroadcastFrame(bytes));
+            }
+        }
+        settle(&mut tabs);
+        assert_eq!(tabs[1].text(), "secret words");
+        assert_eq!((tabs[0].status().tabs, tabs[1].status().tabs), (1, 1));
+        assert_eq!(tabs[2].text(), "");
+        assert_eq!(tabs[2].status().tabs, 0);
+        // Every tab learns that someone in the room holds another key.
+        assert!(tabs.iter().all(|t| t.status().undecryptable));
+    }
+
+    #[test]
+    fn keyed_rooms_publish_ciphertext_and_read_only_ciphertext() {
+        let key = RoomKey::from_bytes([1; 32]);
+        let mut keyed = keyed_tab("me", 1, Some(key.clone()));
+        keyed.handle(0, Input::SignalingOpen);
+        let publishes: Vec<String> = drain(&mut keyed)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Signaling(frame) if frame.contains("publish") => Some(frame),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(publishes.len(), 1);
+        let publish: Value = serde_json::from_str(&publishes[0]).unwrap();
+        let data = publish["data"].as_str().expect("a string");
+        assert_eq!(
+            key.decrypt_signal(data).unwrap(),
+            serde_json::json!({"type": "announce", "from": "me"})
+        );
+
+        // A clear announce starts nothing; the room answers it (once) with its own, encrypted.
+        let clear = r#"{"type":"publish","topic":"r","data":{"type":"announce","from":"b"}}"#;
+        keyed.handle(1, Input::SignalingFrame(clear));
+        let answer = drain(&mut keyed);
+        assert!(!answer.iter().any(|o| matches!(o, Output::Connect { .. })));
+        assert_eq!(answer.len(), 2, "{answer:?}"); // subscribe, announce
+        assert!(matches!(&answer[1], Output::Signaling(f) if !f.contains("announce")));
+        // Another key's signals are dropped and flagged; answered again only after a while.
+        let announce = serde_json::json!({"type": "announce", "from": "b"});
+        let frame = |key: &RoomKey| {
+            let data = key.encrypt_signal(&announce, [9; 12]);
+            serde_json::json!({"type": "publish", "topic": "r", "data": data}).to_string()
+        };
+        let other = RoomKey::from_bytes([2; 32]);
+        keyed.handle(2, Input::SignalingFrame(&frame(&other)));
+        assert!(
+            matches!(drain(&mut keyed)[..], [Output::Dropped(_), Output::StatusChanged(s)] if s.undecryptable)
+        );
+        keyed.handle(
+            STRANGER_ANNOUNCE_MS + 1,
+            Input::SignalingFrame(&frame(&other)),
+        );
+        assert_eq!(drain(&mut keyed).len(), 3); // subscribe, announce, dropped
+        keyed.handle(
+            STRANGER_ANNOUNCE_MS + 2,
+            Input::SignalingFrame(&frame(&key)),
+        );
+        assert!(drain(&mut keyed).contains(&Output::Connect {
+            peer: "b".into(),
+            initiator: true
+        }));
+
+        let mut open = tab("me", 1);
+        open.handle(0, Input::SignalingOpen);
+        drain(&mut open);
+        open.handle(1, Input::SignalingFrame(&frame(&key)));
+        let outputs = drain(&mut open);
+        assert!(!outputs.iter().any(|o| matches!(o, Output::Connect { .. })));
+        assert!(open.status().undecryptable);
     }
 }

@@ -7,8 +7,22 @@ mod support;
 
 use std::time::Instant;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use commonplace_core::crypto::RoomKey;
+use serde_json::Value;
 use support::sim::{Sim, SimConfig, SECOND};
 use support::{first_seed, seed_count};
+
+/// Odd seeds run in a keyed room: encryption must change nothing but what the server sees.
+fn keyed_if_odd(cfg: SimConfig) -> SimConfig {
+    let seed = cfg.seed;
+    if seed % 2 == 1 {
+        cfg.with_key(RoomKey::from_bytes([seed as u8; 32]))
+    } else {
+        cfg
+    }
+}
 
 /// One randomized run: joins, concurrent edits and faults until `until`, then heal and settle.
 fn random_run(cfg: SimConfig, edits_per_peer: usize, until: u64) -> Result<Sim, String> {
@@ -55,7 +69,7 @@ fn peers_converge_under_random_edits_and_faults() {
     run_seeds(
         "3-5 peers",
         250,
-        |seed| SimConfig::new(seed, 3 + (seed % 3) as usize),
+        |seed| keyed_if_odd(SimConfig::new(seed, 3 + (seed % 3) as usize)),
         12,
     );
 }
@@ -348,8 +362,135 @@ fn tabs_of_one_browser_and_peers_converge() {
             // Two or three browsers with two tabs each.
             let mut cfg = SimConfig::new(seed ^ 0x7AB5_0000, 4 + 2 * (seed % 2) as usize);
             cfg.tabs_per_browser = 2;
-            cfg
+            keyed_if_odd(cfg)
         },
         10,
     );
+}
+
+/// The frames that showed the signaling server something of the negotiation: clear data, or
+/// an SDP, a candidate, a message type or a peer id outside the ciphertext.
+fn readable_by_the_server(sim: &Sim) -> Vec<&String> {
+    let ids = sim.peers.iter().map(|p| p.id.as_str());
+    let words: Vec<&str> = [
+        "sdp",
+        "sim-offer",
+        "sim-answer",
+        "candidate",
+        "announce",
+        "signal",
+    ]
+    .into_iter()
+    .chain(ids)
+    .collect();
+    let shows = |bytes: &[u8]| {
+        words
+            .iter()
+            .any(|w| bytes.windows(w.len()).any(|b| b == w.as_bytes()))
+    };
+    sim.hub_log
+        .iter()
+        .filter(|frame| {
+            let mut parsed: Value = serde_json::from_str(frame).expect("frames are JSON");
+            let envelope = match parsed.as_object_mut().and_then(|m| m.remove("data")) {
+                None => Vec::new(),
+                Some(Value::String(data)) => match BASE64.decode(data) {
+                    Ok(bytes) if bytes.starts_with(b"\x07AES-GCM") => bytes,
+                    _ => return true,
+                },
+                Some(_) => return true,
+            };
+            shows(parsed.to_string().as_bytes()) || shows(&envelope)
+        })
+        .collect()
+}
+
+#[test]
+fn keyed_peers_sync_and_the_server_sees_only_ciphertext() {
+    for seed in 0..10 {
+        let mut cfg = SimConfig::new(seed, 3 + (seed % 2) as usize);
+        cfg.tabs_per_browser = 1 + (seed % 3 == 0) as usize;
+        let mut sim = Sim::new(cfg.with_key(RoomKey::from_bytes([seed as u8 ^ 0x5A; 32])));
+        for i in 0..sim.peers.len() {
+            sim.join_at(i, i as u64 * 700);
+            sim.edits(i, 8, 0, 10 * SECOND);
+        }
+        sim.fail_link_at(12 * SECOND);
+        assert!(
+            sim.run_until_quiet(120 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sim.hub_log.iter().filter(|f| f.contains("publish")).count() > 5);
+        let readable = readable_by_the_server(&sim);
+        assert!(readable.is_empty(), "seed {seed}: {readable:#?}");
+        assert!(sim
+            .peers
+            .iter()
+            .all(|p| !p.room.as_ref().unwrap().status().undecryptable));
+    }
+    // The inspection itself: in an open room the server reads everything.
+    let mut sim = Sim::new(SimConfig::new(1, 2));
+    sim.join_at(0, 0);
+    sim.join_at(1, 0);
+    assert!(sim.run_until_quiet(60 * SECOND));
+    assert!(!readable_by_the_server(&sim).is_empty());
+}
+
+#[test]
+fn a_wrong_or_missing_key_gets_no_connection_and_none_of_the_notebook() {
+    for seed in 0..10 {
+        let mut cfg = SimConfig::new(seed, 4);
+        let right = RoomKey::from_bytes([1; 32]);
+        // Peers 0 and 1 share the room's key, peer 2 has another, peer 3 none.
+        cfg.keys = vec![
+            Some(right.clone()),
+            Some(right),
+            Some(RoomKey::from_bytes([2; 32])),
+        ];
+        let mut sim = Sim::new(cfg);
+        // Newcomers one at a time (keyed rooms answer strangers at most every 10 s).
+        for (i, at) in [0, 300, 5 * SECOND, 20 * SECOND].into_iter().enumerate() {
+            sim.join_at(i, at);
+        }
+        sim.edits(0, 10, 0, 10 * SECOND);
+        sim.edits(1, 10, 0, 10 * SECOND);
+        sim.run_until(60 * SECOND);
+        assert!(!sim.room(0).text().is_empty(), "seed {seed}");
+        assert_eq!(
+            sim.room(0).text(),
+            sim.room(1).text(),
+            "seed {seed}\n{}",
+            sim.summary()
+        );
+        for i in 0..2 {
+            assert_eq!(
+                sim.room(i).status().peers,
+                1,
+                "seed {seed}\n{}",
+                sim.summary()
+            );
+        }
+        for i in 2..4 {
+            let peer = &sim.peers[i];
+            let status = sim.room(i).status();
+            assert!(
+                peer.connects.is_empty() && peer.opens.is_empty(),
+                "seed {seed} peer {i}"
+            );
+            assert_eq!(status.peers, 0);
+            assert!(status.undecryptable, "seed {seed} peer {i}");
+            assert_eq!(sim.room(i).text(), "", "seed {seed} peer {i}");
+        }
+        assert!(sim.peers[3]
+            .drops
+            .iter()
+            .all(|(_, why)| why.contains("no secret")));
+        // Rooms with different keys answered each other, then fell silent.
+        let publishes = |sim: &Sim| sim.hub_log.iter().filter(|f| f.contains("publish")).count();
+        let before = publishes(&sim);
+        sim.run_until(120 * SECOND);
+        assert_eq!(publishes(&sim), before, "seed {seed}");
+    }
 }

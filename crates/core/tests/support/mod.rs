@@ -7,17 +7,33 @@
 pub mod sim;
 pub mod trace;
 
+use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook;
 use commonplace_core::room::{Room, RoomConfig};
 
 /// A room named `name` over a fresh document, as every peer starts.
 pub fn new_room(name: &str, peer_id: &str, client_id: u64, seed: u64, now: u64) -> Room {
+    new_keyed_room(name, peer_id, client_id, seed, None, now)
+}
+
+/// The same, with this key (or none).
+pub fn new_keyed_room(
+    name: &str,
+    peer_id: &str,
+    client_id: u64,
+    seed: u64,
+    key: Option<RoomKey>,
+    now: u64,
+) -> Room {
+    let mut entropy = [0; 32];
+    entropy[..8].copy_from_slice(&seed.to_le_bytes());
     let config = RoomConfig {
         name: name.to_owned(),
         peer_id: peer_id.to_owned(),
         client_id,
-        seed,
+        entropy,
         max_conns: 20,
+        key,
     };
     Room::new(config, notebook::new_doc(client_id), now)
 }

@@ -6,7 +6,7 @@
 //! connections that behave like a browser's (offer, answer with implicit rollback, the channel
 //! opening on both sides, closing on failure). Faults come from the seed: partitions, failed data
 //! channels, signaling drops and half-open signaling sockets, peers joining late. Peers may be
-//! tabs of one browser, sharing a BroadcastChannel. Every peer's `Output::Store`d updates are
+//! tabs of one browser, sharing a BroadcastChannel. Rooms may have keys, alike or not. Every peer's `Output::Store`d updates are
 //! kept and reloaded at the end.
 //!
 //! One seed, one run: the simulation uses a single [`SmallRng`] and ordered collections only.
@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use commonplace_core::crypto::RoomKey;
 use commonplace_core::editor::EditorText;
 use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::room::{Input, Output, Room, Status};
@@ -54,6 +55,8 @@ pub struct SimConfig {
     /// Peers `0..k` are tabs of one browser, `k..2k` of the next, and so on: tabs of a browser
     /// share a BroadcastChannel (and a fate in partitions).
     pub tabs_per_browser: usize,
+    /// Peer i's room key; peers past the end have none.
+    pub keys: Vec<Option<RoomKey>>,
 }
 
 impl SimConfig {
@@ -72,7 +75,14 @@ impl SimConfig {
             trace: std::env::var_os("SIM_TRACE").is_some(),
             lose_frames: 0.0,
             tabs_per_browser: 1,
+            keys: Vec::new(),
         }
+    }
+
+    /// Every peer's room has `key`.
+    pub fn with_key(mut self, key: RoomKey) -> SimConfig {
+        self.keys = vec![Some(key); self.peers];
+        self
     }
 }
 
@@ -319,6 +329,8 @@ pub struct Sim {
     pub stats: Stats,
     /// Things the simulated browsers saw that honest peers must never cause.
     pub errors: Vec<String>,
+    /// Every frame the signaling server received: what it could read.
+    pub hub_log: Vec<String>,
 }
 
 impl Sim {
@@ -378,6 +390,7 @@ impl Sim {
             markers: Markers::default(),
             stats: Stats::default(),
             errors: Vec::new(),
+            hub_log: Vec::new(),
         }
     }
 
@@ -894,9 +907,16 @@ impl Sim {
             return;
         }
         let peer = &self.peers[i];
-        // Distinct in their high bits: the room ignores bit 0 of its seed (`seed | 1`).
         let seed = splitmix(self.cfg.seed ^ splitmix(i as u64 + 1));
-        let room = super::new_room(&self.cfg.room, &peer.id, peer.client_id, seed, self.now);
+        let key = self.cfg.keys.get(i).cloned().flatten();
+        let room = super::new_keyed_room(
+            &self.cfg.room,
+            &peer.id,
+            peer.client_id,
+            seed,
+            key,
+            self.now,
+        );
         self.peers[i].room = Some(room);
         self.peers[i].mirror = EditorText::new("");
         self.trace(|| format!("peer {i} joins"));
@@ -938,6 +958,7 @@ impl Sim {
             self.stats.signaling_lost += 1;
             return;
         }
+        self.hub_log.push(frame.to_owned());
         match self.hub.receive(conn, frame) {
             Ok(deliveries) => {
                 for delivery in deliveries {
