@@ -46,6 +46,8 @@ pub struct SessionStatus {
     /// Other tabs of this browser in the room.
     pub tabs: usize,
     pub saving: SaveState,
+    /// A large sync is arriving: bytes received of the total.
+    pub receiving: Option<(usize, usize)>,
     /// Someone in the room uses another secret (or none), and nobody we can read is here:
     /// most likely this link's key is wrong.
     pub cannot_decrypt: bool,
@@ -72,6 +74,7 @@ struct Inner {
     /// A first connection attempt ended (opened or failed): from then on, not being online
     /// means offline rather than still connecting.
     attempted: Cell<bool>,
+    receiving: Cell<Option<(usize, usize)>>,
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
     ticker: RefCell<Option<Interval>>,
@@ -121,6 +124,7 @@ impl Session {
             retired: RefCell::new(Vec::new()),
             next_connection: Cell::new(0),
             attempted: Cell::new(false),
+            receiving: Cell::new(None),
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
             ticker: RefCell::new(None),
@@ -303,6 +307,13 @@ impl Inner {
                     }
                 }
                 Output::TextChanged(splices) => self.show_remote(&splices),
+                Output::Receiving {
+                    received, total, ..
+                } => {
+                    let arriving = (received < total).then_some((received, total));
+                    self.receiving.set(arriving);
+                    self.report_status();
+                }
                 Output::StatusChanged(_) => self.report_status(),
                 Output::Dropped(why) => gloo::console::warn!("dropped:", why),
             }
@@ -424,6 +435,7 @@ impl Inner {
             peers: room.peers,
             tabs: room.tabs,
             saving,
+            receiving: self.receiving.get(),
             cannot_decrypt: room.undecryptable && room.peers == 0 && room.tabs == 0,
         });
     }

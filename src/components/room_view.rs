@@ -31,6 +31,10 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                     { "cannot decrypt: check the link (others in this room use a different key)" }
                 </p>
             }
+            if let Some((received, total)) = status.receiving {
+                <progress id="sync-progress" class="sync" max={total.to_string()}
+                    value={received.to_string()} aria-label="Receiving the notebook" />
+            }
             <main class="page">
                 <textarea id="editor" ref={editor} aria-label="Page" spellcheck="false"
                     placeholder="Start writing. Everyone with the link sees it live." />

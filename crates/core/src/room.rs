@@ -36,6 +36,7 @@ use yrs::{
     TransactionMut, Update,
 };
 
+use crate::chunk::{self, Reassembled, Reassembler};
 use crate::crypto::RoomKey;
 use crate::notebook;
 use crate::peer_message;
@@ -127,6 +128,13 @@ pub enum Output {
     Disconnect {
         peer: PeerId,
     },
+    /// A large message from `peer` is arriving in chunks: `received` of `total` bytes so far
+    /// (the last report has `received == total`).
+    Receiving {
+        peer: PeerId,
+        received: usize,
+        total: usize,
+    },
     /// Send this frame on the data channel to `peer`.
     Send {
         peer: PeerId,
@@ -166,6 +174,10 @@ struct Peer {
     open: bool,
     synced: bool,
     created_at: u64,
+    /// The largest message the peer reassembles from chunks; `None`: a y-webrtc peer.
+    chunks: Option<usize>,
+    next_chunked_id: u64,
+    reassembler: Reassembler,
 }
 
 pub struct Room {
@@ -476,6 +488,7 @@ impl Room {
                 to,
                 token,
                 signal,
+                chunks,
             } => {
                 // Tabs of this browser talk over the BroadcastChannel instead.
                 if to != self.config.peer_id
@@ -484,7 +497,10 @@ impl Room {
                 {
                     return;
                 }
-                self.on_remote_signal(from, token, signal);
+                self.on_remote_signal(from.clone(), token, signal);
+                if let (Some(peer), Some(max)) = (self.peers.get_mut(&from), chunks) {
+                    peer.chunks = Some(usize::try_from(max).unwrap_or(usize::MAX));
+                }
             }
         }
     }
@@ -523,6 +539,9 @@ impl Room {
             open: false,
             synced: false,
             created_at: self.now,
+            chunks: None,
+            next_chunked_id: 0,
+            reassembler: Reassembler::new(chunk::MAX_MESSAGE),
         };
         self.peers.insert(peer.clone(), state);
         self.outputs.push_back(Output::Connect { peer, initiator });
@@ -540,6 +559,7 @@ impl Room {
             to: peer_id.to_owned(),
             token: Some(token),
             signal,
+            chunks: Some(chunk::MAX_MESSAGE as u64),
         });
     }
 
@@ -569,9 +589,41 @@ impl Room {
         if !self.peers.get(peer_id).is_some_and(|p| p.open) {
             return;
         }
+        if bytes.first() == Some(&chunk::MSG_CHUNK) {
+            return self.on_chunk(peer_id, bytes);
+        }
         match peer_message::decode(bytes) {
             Ok(message) => self.on_message(Source::Peer(peer_id), message),
             Err(error) => self.drop_input(format!("frame from {peer_id}: {error:?}")),
+        }
+    }
+
+    fn on_chunk(&mut self, peer_id: &str, bytes: &[u8]) {
+        let Some(peer) = self.peers.get_mut(peer_id) else {
+            return;
+        };
+        match peer.reassembler.push(bytes) {
+            Ok(Reassembled::Partial { received, total }) => {
+                self.outputs.push_back(Output::Receiving {
+                    peer: peer_id.to_owned(),
+                    received,
+                    total,
+                });
+            }
+            // A chunk of chunks would recurse: nobody honest sends one.
+            Ok(Reassembled::Complete(frame)) if frame.first() == Some(&chunk::MSG_CHUNK) => {
+                self.drop_input(format!("chunk from {peer_id}: nested chunks"));
+            }
+            Ok(Reassembled::Complete(frame)) => {
+                let total = frame.len();
+                self.outputs.push_back(Output::Receiving {
+                    peer: peer_id.to_owned(),
+                    received: total,
+                    total,
+                });
+                self.on_peer_frame(peer_id, &frame);
+            }
+            Err(error) => self.drop_input(format!("chunk from {peer_id}: {error:?}")),
         }
     }
 
@@ -810,22 +862,41 @@ impl Room {
 
     fn send(&mut self, peer: &str, message: &Message) {
         let bytes = peer_message::encode(message);
-        self.outputs.push_back(Output::Send {
-            peer: peer.to_owned(),
-            bytes,
-        });
+        self.send_frame(peer, bytes);
+    }
+
+    /// Sends a frame to a peer, in chunks if it is large and the peer reassembles them.
+    fn send_frame(&mut self, peer_id: &str, bytes: Vec<u8>) {
+        let Some(peer) = self.peers.get_mut(peer_id) else {
+            return;
+        };
+        let chunked =
+            bytes.len() > chunk::CHUNK_SIZE && peer.chunks.is_some_and(|max| bytes.len() <= max);
+        if !chunked {
+            let peer = peer_id.to_owned();
+            return self.outputs.push_back(Output::Send { peer, bytes });
+        }
+        let id = peer.next_chunked_id;
+        peer.next_chunked_id += 1;
+        for chunk in chunk::split(id, &bytes, chunk::CHUNK_SIZE) {
+            self.outputs.push_back(Output::Send {
+                peer: peer_id.to_owned(),
+                bytes: chunk,
+            });
+        }
     }
 
     /// Sends to every open peer and to the other tabs, except where it came from.
     fn broadcast(&mut self, message: &Message, except: Option<Source<'_>>) {
         let bytes = peer_message::encode(message);
-        for (id, peer) in &self.peers {
-            if peer.open && except != Some(Source::Peer(id)) {
-                self.outputs.push_back(Output::Send {
-                    peer: id.clone(),
-                    bytes: bytes.clone(),
-                });
-            }
+        let to: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(id, peer)| peer.open && except != Some(Source::Peer(id)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for peer in to {
+            self.send_frame(&peer, bytes.clone());
         }
         if self.broadcast_open && except != Some(Source::Broadcast) {
             self.post(bytes);
@@ -931,6 +1002,123 @@ mod tests {
 
     fn drain(room: &mut Room) -> Vec<Output> {
         std::iter::from_fn(|| room.poll_output()).collect()
+    }
+
+    /// Two browsers in one room: signaling relayed as the hub would, a data channel opened
+    /// once offer and answer are through, frames delivered in order until both are quiet.
+    /// Returns everything else they asked for.
+    fn pair(rooms: &mut [Room; 2]) -> Vec<(usize, Output)> {
+        for room in rooms.iter_mut() {
+            room.handle(0, Input::SignalingOpen);
+        }
+        let mut rest = Vec::new();
+        let mut answered = false;
+        loop {
+            let mut delivered = false;
+            for from in 0..2 {
+                let to = 1 - from;
+                for output in drain(&mut rooms[from]) {
+                    match output {
+                        Output::Signaling(text) => {
+                            let ClientMessage::Publish { topic, data } =
+                                serde_json::from_str(&text).unwrap()
+                            else {
+                                continue;
+                            };
+                            let frame = serde_json::json!({"type": "publish", "topic": topic, "data": data});
+                            rooms[to].handle(0, Input::SignalingFrame(&frame.to_string()));
+                            delivered = true;
+                        }
+                        Output::Connect { peer, initiator } if initiator => {
+                            let sdp = "v=0".to_owned();
+                            let signal = SignalData::Offer { sdp };
+                            rooms[from].handle(
+                                0,
+                                Input::LocalSignal {
+                                    peer: &peer,
+                                    signal,
+                                },
+                            );
+                            delivered = true;
+                        }
+                        Output::Signal {
+                            peer,
+                            signal: SignalData::Offer { .. },
+                        } => {
+                            let sdp = "v=0".to_owned();
+                            let signal = SignalData::Answer { sdp };
+                            rooms[from].handle(
+                                0,
+                                Input::LocalSignal {
+                                    peer: &peer,
+                                    signal,
+                                },
+                            );
+                            delivered = true;
+                        }
+                        Output::Signal {
+                            signal: SignalData::Answer { .. },
+                            ..
+                        } if !answered => {
+                            answered = true;
+                            let ids =
+                                [rooms[0].peer_id().to_owned(), rooms[1].peer_id().to_owned()];
+                            rooms[0].handle(0, Input::ChannelOpen { peer: &ids[1] });
+                            rooms[1].handle(0, Input::ChannelOpen { peer: &ids[0] });
+                            delivered = true;
+                        }
+                        Output::Send { bytes, .. } => {
+                            let peer = rooms[from].peer_id().to_owned();
+                            rooms[to].handle(
+                                0,
+                                Input::PeerFrame {
+                                    peer: &peer,
+                                    bytes: &bytes,
+                                },
+                            );
+                            rest.push((from, Output::Send { peer, bytes }));
+                            delivered = true;
+                        }
+                        other => rest.push((from, other)),
+                    }
+                }
+            }
+            if !delivered {
+                return rest;
+            }
+        }
+    }
+
+    #[test]
+    fn large_messages_travel_in_chunks_between_commonplace_peers() {
+        let mut rooms = [tab("a", 1), tab("b", 2)];
+        let big = "0123456789abcdef".repeat(64 * 1024); // 1 MiB
+        rooms[0].edit(0, &[splice(0, &big)]);
+        drain(&mut rooms[0]);
+        let rest = pair(&mut rooms);
+        assert_eq!(rooms[1].text(), big);
+        let sizes: Vec<usize> = rest
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Output::Send { bytes, .. } => Some(bytes.len()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            sizes.iter().all(|&n| n <= chunk::CHUNK_SIZE + 32),
+            "{sizes:?}"
+        );
+        let progress: Vec<(usize, usize)> = rest
+            .iter()
+            .filter_map(|(i, o)| match o {
+                Output::Receiving {
+                    received, total, ..
+                } if *i == 1 => Some((*received, *total)),
+                _ => None,
+            })
+            .collect();
+        assert!(progress.len() >= 16, "{progress:?}");
+        assert_eq!(progress.last().map(|(r, t)| r == t), Some(true));
     }
 
     /// Delivers every broadcast frame to every other tab until all are quiet, as a

@@ -54,6 +54,10 @@ pub enum RoomSignal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<f64>,
         signal: SignalData,
+        /// Commonplace's addition: the largest message the sender reassembles from chunks
+        /// (see `chunk`). y-webrtc peers neither send nor read it, so they are never sent chunks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunks: Option<u64>,
     },
 }
 

@@ -1233,6 +1233,7 @@ impl Sim {
             }
             Output::StatusChanged(status) => self.peers[i].statuses.push((self.now, status)),
             Output::Store(update) => self.peers[i].stored.push(update),
+            Output::Receiving { .. } => {}
             Output::Broadcast(bytes) => {
                 let tabs: Vec<usize> = (0..self.peers.len())
                     .filter(|&j| j != i && self.joined(j) && self.same_browser(i, j))
