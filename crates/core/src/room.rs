@@ -1029,9 +1029,9 @@ mod tests {
                             rooms[to].handle(0, Input::SignalingFrame(&frame.to_string()));
                             delivered = true;
                         }
+                        // The browser offers as initiator and answers an offer.
                         Output::Connect { peer, initiator } if initiator => {
-                            let sdp = "v=0".to_owned();
-                            let signal = SignalData::Offer { sdp };
+                            let signal = SignalData::Offer { sdp: "v=0".into() };
                             rooms[from].handle(
                                 0,
                                 Input::LocalSignal {
@@ -1045,8 +1045,7 @@ mod tests {
                             peer,
                             signal: SignalData::Offer { .. },
                         } => {
-                            let sdp = "v=0".to_owned();
-                            let signal = SignalData::Answer { sdp };
+                            let signal = SignalData::Answer { sdp: "v=0".into() };
                             rooms[from].handle(
                                 0,
                                 Input::LocalSignal {
