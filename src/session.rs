@@ -75,6 +75,11 @@ struct Inner {
     /// means offline rather than still connecting.
     attempted: Cell<bool>,
     receiving: Cell<Option<(usize, usize)>>,
+    /// This key has read someone (a peer or a tab), or the notebook has text: when a stranger
+    /// with another key shows up, the stranger's link is the likely wrong one, not ours.
+    trusted: Cell<bool>,
+    /// This browser's copy of the notebook was stored under another key.
+    store_of_other_key: Cell<bool>,
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
     ticker: RefCell<Option<Interval>>,
@@ -102,6 +107,7 @@ impl Session {
     ) -> Session {
         let mut entropy = [0u8; 32];
         random::fill(&mut entropy);
+        let key = secret.map(|secret| RoomKey::derive(secret, room_name));
         let config = RoomConfig {
             name: room_name.to_owned(),
             peer_id: random::uuid_v4(),
@@ -109,7 +115,7 @@ impl Session {
             client_id: random::u64() & 0xFFFF_FFFF,
             entropy,
             max_conns: MAX_CONNS,
-            key: secret.map(|secret| RoomKey::derive(secret, room_name)),
+            key: key.clone(),
         };
         let doc = notebook::new_doc(config.client_id);
         let inner = Rc::new_cyclic(|me| Inner {
@@ -125,6 +131,8 @@ impl Session {
             next_connection: Cell::new(0),
             attempted: Cell::new(false),
             receiving: Cell::new(None),
+            trusted: Cell::new(false),
+            store_of_other_key: Cell::new(false),
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
             ticker: RefCell::new(None),
@@ -139,9 +147,10 @@ impl Session {
             }),
         });
         let room_name = room_name.to_owned();
+        let key_check = key.as_ref().map_or("none".to_owned(), RoomKey::fingerprint);
         let me = Rc::downgrade(&inner);
         spawn_local(async move {
-            let stored = open_store(&room_name).await;
+            let stored = open_store(&room_name, &key_check).await;
             if let Some(inner) = me.upgrade() {
                 inner.start(&room_name, stored);
             }
@@ -181,30 +190,39 @@ impl Drop for Session {
     }
 }
 
-/// The room's IndexedDB and what it holds; `None` where IndexedDB is unavailable.
-async fn open_store(room: &str) -> Option<(Store, Vec<Vec<u8>>)> {
+/// What opening the room's IndexedDB found.
+enum Stored {
+    Notebook(Store, Vec<Vec<u8>>),
+    /// Written under another key (or without one): not ours to show or to add to.
+    OtherKey,
+    Unavailable,
+}
+
+async fn open_store(room: &str, key_check: &str) -> Stored {
     let opened = async {
         let store = Store::open(room).await?;
-        let updates = store.load().await?;
-        Ok::<_, idb::Error>((store, updates))
-    };
-    match opened.await {
-        Ok(stored) => Some(stored),
-        Err(error) => {
-            let error = error.to_string();
-            gloo::console::error!(
-                "IndexedDB unavailable; the notebook lives in memory:",
-                error
-            );
-            None
+        if !store.claim(key_check).await? {
+            return Ok(Stored::OtherKey);
         }
-    }
+        let updates = store.load().await?;
+        Ok::<_, idb::Error>(Stored::Notebook(store, updates))
+    };
+    opened.await.unwrap_or_else(|error| {
+        let error = error.to_string();
+        gloo::console::error!(
+            "IndexedDB unavailable; the notebook lives in memory:",
+            error
+        );
+        Stored::Unavailable
+    })
 }
 
 impl Inner {
     /// Shows the stored notebook, then connects: other tabs first, then the network.
-    fn start(&self, room_name: &str, stored: Option<(Store, Vec<Vec<u8>>)>) {
-        if let Some((store, updates)) = stored {
+    fn start(&self, room_name: &str, stored: Stored) {
+        self.store_of_other_key
+            .set(matches!(stored, Stored::OtherKey));
+        if let Stored::Notebook(store, updates) = stored {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
@@ -420,6 +438,14 @@ impl Inner {
 
     fn report_status(&self) {
         let room = self.room.borrow().status();
+        let has_text = self
+            .editor
+            .borrow()
+            .as_ref()
+            .is_some_and(|e| !e.text.is_empty());
+        if room.peers > 0 || room.tabs > 0 || has_text {
+            self.trusted.set(true);
+        }
         let signaling = match (room.online, self.attempted.get()) {
             (true, _) => SignalingState::Online,
             (false, false) => SignalingState::Connecting,
@@ -427,6 +453,7 @@ impl Inner {
         };
         let saving = match &*self.saver.borrow() {
             Some(saver) => saver.state(),
+            None if self.store_of_other_key.get() => SaveState::OtherKey,
             None if self.loaded.get() => SaveState::Failed,
             None => SaveState::Loading,
         };
@@ -436,7 +463,8 @@ impl Inner {
             tabs: room.tabs,
             saving,
             receiving: self.receiving.get(),
-            cannot_decrypt: room.undecryptable && room.peers == 0 && room.tabs == 0,
+            cannot_decrypt: self.store_of_other_key.get()
+                || (room.undecryptable && !self.trusted.get()),
         });
     }
 }

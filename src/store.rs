@@ -9,11 +9,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 const UPDATES: &str = "updates";
 const CUSTOM: &str = "custom";
+/// In `custom`: which key the notebook was stored under (`RoomKey::fingerprint`, or "none").
+const KEY_CHECK: &str = "commonplace:key";
 
 /// y-indexeddb's `PREFERRED_TRIM_SIZE`: past this many records, they are merged into one.
 pub const COMPACT_AT: u32 = 500;
@@ -33,6 +35,23 @@ impl Store {
             let _ = db.create_object_store(CUSTOM, ObjectStoreParams::new());
         });
         Ok(Store { db: request.await? })
+    }
+
+    /// Whether this store belongs to the key `check` names: the first key to open it claims it.
+    pub async fn claim(&self, check: &str) -> Result<bool, Error> {
+        let txn = self.db.transaction(&[CUSTOM], TransactionMode::ReadWrite)?;
+        let custom = txn.object_store(CUSTOM)?;
+        let key = JsValue::from_str(KEY_CHECK);
+        let stored: Option<JsValue> = custom.get(key.clone())?.await?;
+        let ours = match stored.and_then(|value| value.as_string()) {
+            Some(stored) => stored == check,
+            None => {
+                custom.put(&JsValue::from_str(check), Some(&key))?;
+                true
+            }
+        };
+        txn.commit()?.await?;
+        Ok(ours)
     }
 
     /// Every stored update, oldest first; records that are not byte arrays are skipped.
@@ -107,6 +126,8 @@ pub enum SaveState {
     Saved,
     /// IndexedDB refused (private mode, quota, blocked): edits live only in memory.
     Failed,
+    /// This browser holds the room under another key: edits live only in memory.
+    OtherKey,
 }
 
 /// Applies stored records to the document and returns all of it; `None` if it is gone.

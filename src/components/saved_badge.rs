@@ -15,6 +15,10 @@ pub fn SavedBadge(props: &SavedBadgeProps) -> Html {
         SaveState::Saving => ("saving", "Saving…"),
         SaveState::Saved => ("saved", "Saved locally"),
         SaveState::Failed => ("error", "Not saved: this browser refused storage"),
+        SaveState::OtherKey => (
+            "error",
+            "Not saved: this browser keeps this room under another key",
+        ),
     };
     html! {
         <span id="saved" class={classes!("saved", state)} data-state={state}>{ label }</span>

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DIST_DIR = path.join(REPO_ROOT, 'dist');
+// E2E_DIST_DIR serves another build of the app (e.g. an older one, to see a test fail against it).
+export const DIST_DIR = process.env.E2E_DIST_DIR ? path.resolve(process.env.E2E_DIST_DIR) : path.join(REPO_ROOT, 'dist');
 export const SERVER_BIN = path.join(
   process.env.CARGO_TARGET_DIR ? path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR) : path.join(REPO_ROOT, 'target'),
   'release',
@@ -164,7 +165,7 @@ export async function openUser(browser, url, { name = 'user' } = {}) {
  * console errors and uncaught errors as openUser does; uncaught ones are kept for
  * assertNoPageErrors(). Returns the page.
  */
-export function watchPage(page, { name = 'user' } = {}) {
+export function watchPage(page, { name = 'user', ignoreConsole = null } = {}) {
   page.setDefaultTimeout(DEFAULT_TIMEOUT_MS);
   const errors = [];
   pageErrorLists.set(page, errors);
@@ -173,6 +174,7 @@ export function watchPage(page, { name = 'user' } = {}) {
     log(`[${name}] page error: ${err.stack || err.message}`);
   });
   page.on('console', (msg) => {
+    if (ignoreConsole?.test(msg.text()) && !verbose) return;
     if (msg.type() === 'error' || verbose) log(`[${name}] console.${msg.type()}: ${msg.text()}`);
   });
   page.on('crash', () => {
@@ -407,4 +409,320 @@ export function chromiumPid(userDataDir) {
     }
   }
   throw new Error(`no Chromium child process of ${process.pid} runs with --user-data-dir=${userDataDir}`);
+}
+
+// ---- keyed rooms, a stock Yjs + y-webrtc peer, the signaling wire --------------------------------
+
+/** A fresh room secret as the app makes them: 16 random bytes (128 bits), base64url (22 chars). */
+export function newRoomKey() {
+  return randomBytes(16).toString('base64url');
+}
+
+/** `<origin>/#room=<name>&key=<secret>` (the key part only when `key` is given). */
+export function keyedRoomUrl(server, room, key) {
+  const base = roomUrl(server, room);
+  return key === undefined || key === null ? base : `${base}&key=${encodeURIComponent(key)}`;
+}
+
+/** ws://HOST:PORT/signal of a started server. */
+export function signalUrl(server) {
+  return `ws://127.0.0.1:${server.port}/signal`;
+}
+
+/** Waits until #status[data-signaling] is one of `states` ('online', 'offline', 'connecting'). */
+export async function waitForSignalingState(page, states, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
+  const want = Array.isArray(states) ? states : [states];
+  try {
+    await page.waitForFunction((w) => w.includes(document.querySelector('#status')?.getAttribute('data-signaling')),
+      want, { timeout, polling: 50 });
+  } catch (err) {
+    throw new Error(`[${name}] #status[data-signaling] did not become ${want.join(' or ')} within ${timeout} ms; #status is ${JSON.stringify(await status(page))} (${firstLine(err)})`);
+  }
+}
+
+/** { length, sha256 (hex of the UTF-8 bytes) } of the editor's text, computed in the page. */
+export async function editorDigest(page) {
+  return page.evaluate(async () => {
+    const value = document.querySelector('#editor').value;
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
+    return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  });
+}
+
+let webrtcBundlePromise;
+
+/**
+ * yjs + y-webrtc bundled for the browser (esbuild, at test time, into tests/e2e/.artifacts/): the
+ * script's text, which defines `window.YjsWebrtc = { Y, WebrtcProvider }`. y-webrtc's own import
+ * of `simple-peer/simplepeer.min.js` is bundled as is.
+ */
+export function yjsWebrtcBundle() {
+  webrtcBundlePromise ??= (async () => {
+    const { build } = await import('esbuild');
+    const outfile = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', 'yjs-webrtc.js');
+    await build({
+      stdin: {
+        contents: "export * as Y from 'yjs'; export { WebrtcProvider } from 'y-webrtc';",
+        resolveDir: REPO_ROOT,
+        loader: 'js',
+      },
+      bundle: true,
+      format: 'iife',
+      globalName: 'YjsWebrtc',
+      platform: 'browser',
+      target: 'es2020',
+      define: { global: 'globalThis' },
+      outfile,
+      logLevel: 'silent',
+    });
+    return readFileSync(outfile, 'utf8');
+  })();
+  return webrtcBundlePromise;
+}
+
+/**
+ * A same-origin path the server answers "404 not found" (text/plain, which Chromium shows as an
+ * HTML document): loaded from the server itself, so the page counts as loopback for Chromium's
+ * local network access checks (a Playwright-fulfilled page would not, and could not open
+ * ws://127.0.0.1/signal), and the app never starts there.
+ */
+const BLANK_PATH = '/__e2e-blank';
+
+/**
+ * A page of the server's origin (a secure context: crypto.subtle, BroadcastChannel, the origin's
+ * IndexedDB) in `context`, without the app.
+ */
+export async function openBlankPage(context, server, { name = 'blank' } = {}) {
+  // The page itself and /favicon.ico are expected 404s: not worth a console line.
+  const page = watchPage(await context.newPage(), { name, ignoreConsole: /^Failed to load resource: .* 404 \(Not Found\)$/ });
+  await page.goto(new URL(BLANK_PATH, server.url).href, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  const ok = await page.evaluate(() => !!document.head && window.isSecureContext && !!crypto.subtle);
+  if (!ok) throw new Error(`[${name}] ${page.url()} is no secure HTML document with crypto.subtle`);
+  return page;
+}
+
+/**
+ * A stock Yjs + y-webrtc peer (npm packages, bundled by yjsWebrtcBundle) in its own browser
+ * context, on a blank page of the server's origin:
+ * `new WebrtcProvider(room, doc, { signaling: [ws://…/signal], password: key, peerOpts: { config: { iceServers: [] } } })`.
+ * The page's text is `doc.getText('page')`. Returns helpers; `close()` closes its context.
+ */
+export async function openYjsPeer(browser, server, room, { key, name = 'yjs' } = {}) {
+  const context = await browser.newContext();
+  try {
+    const page = await openBlankPage(context, server, { name });
+    await page.addScriptTag({ content: await yjsWebrtcBundle() });
+    await page.evaluate(({ room, key, signaling }) => {
+      const { Y, WebrtcProvider } = window.YjsWebrtc;
+      const doc = new Y.Doc();
+      const provider = new WebrtcProvider(room, doc, {
+        signaling: [signaling],
+        password: key ?? undefined,
+        peerOpts: { config: { iceServers: [] } },
+      });
+      const text = doc.getText('page');
+      const peers = { webrtc: [], bc: [] };
+      provider.on('peers', (e) => { peers.webrtc = e.webrtcPeers; peers.bc = e.bcPeers; });
+      window.__yjs = { Y, doc, provider, text, peers };
+    }, { room, key, signaling: signalUrl(server) });
+    const peer = {
+      page,
+      context,
+      name,
+      /** The text of `doc.getText('page')`. */
+      text: () => page.evaluate(() => window.__yjs.text.toString()),
+      /** Inserts `str` at `index` ('end' for the end) in one transaction. */
+      insert: (str, index = 'end') => page.evaluate(({ str, index }) => {
+        const t = window.__yjs.text;
+        t.insert(index === 'end' ? t.length : index, str);
+      }, { str, index }),
+      /** Ids of the WebRTC peers y-webrtc is connected to (its own view). */
+      connectedPeers: () => page.evaluate(() => [...window.__yjs.provider.room?.webrtcConns.values() ?? []]
+        .filter((c) => c.connected).map((c) => c.remotePeerId)),
+      /** Waits until `doc.getText('page')` is exactly `expected`. */
+      async waitForText(expected, { timeout = DEFAULT_TIMEOUT_MS } = {}) {
+        try {
+          await page.waitForFunction((want) => window.__yjs.text.toString() === want, expected, { timeout, polling: 20 });
+        } catch (err) {
+          const actual = await peer.text().catch((e) => `<unreadable: ${e.message}>`);
+          throw new Error(`[${name}] Yjs peer's text did not become ${JSON.stringify(expected)} within ${timeout} ms; it is ${JSON.stringify(actual)} (${firstLine(err)})`);
+        }
+      },
+      /** Waits until y-webrtc has `n` connected WebRTC peers. */
+      async waitForPeers(n, { timeout = DEFAULT_TIMEOUT_MS } = {}) {
+        try {
+          await page.waitForFunction((k) => [...window.__yjs.provider.room?.webrtcConns.values() ?? []].filter((c) => c.connected).length === k,
+            n, { timeout, polling: 50 });
+        } catch (err) {
+          throw new Error(`[${name}] the Yjs peer did not have ${n} connected WebRTC peer(s) within ${timeout} ms; it has ${JSON.stringify(await peer.connectedPeers().catch(() => '?'))} (${firstLine(err)})`);
+        }
+      },
+      close: () => context.close().catch(() => {}),
+    };
+    return peer;
+  } catch (err) {
+    await context.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Our own signaling client, subscribed to `topics`: records every frame the server sends it
+ * (the server relays every publish to all of a topic's subscribers). { frames, raw, close() }.
+ */
+export async function signalingSpy(server, topics) {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(signalUrl(server));
+  const frames = [];
+  const raw = [];
+  ws.on('message', (data) => {
+    const text = String(data);
+    raw.push(text);
+    try { frames.push(JSON.parse(text)); } catch { frames.push({ unparsable: text }); }
+  });
+  await waitFor(new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), 10_000);
+    ws.once('open', () => { clearTimeout(timer); resolve(); });
+    ws.once('error', (e) => { clearTimeout(timer); reject(e); });
+  }), `the signaling spy could not connect to ${signalUrl(server)}`);
+  ws.send(JSON.stringify({ type: 'subscribe', topics }));
+  // The server answers a ping only after it has handled the subscribe before it.
+  ws.send(JSON.stringify({ type: 'ping' }));
+  await waitFor((async () => {
+    const deadline = Date.now() + 5_000;
+    while (!frames.some((f) => f.type === 'pong')) {
+      if (Date.now() > deadline) throw new Error('no pong');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })(), 'the signaling spy got no pong after subscribing');
+  return { frames, raw, close: () => ws.close() };
+}
+
+const derivedKeys = new Map();
+
+/** The AES-GCM-256 key y-webrtc derives from `secret` for `room` (PBKDF2-SHA256, 100k, salt = room). */
+export async function deriveRoomKey(secret, room) {
+  const { webcrypto } = await import('node:crypto');
+  const id = `${room}\u0000${secret}`;
+  if (!derivedKeys.has(id)) {
+    derivedKeys.set(id, (async () => {
+      const material = await webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'PBKDF2', false, ['deriveKey']);
+      return webcrypto.subtle.deriveKey({ name: 'PBKDF2', salt: new TextEncoder().encode(room), iterations: 100_000, hash: 'SHA-256' },
+        material, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
+    })());
+  }
+  return derivedKeys.get(id);
+}
+
+/**
+ * Opens y-webrtc's encrypted envelope (lib0: varString "AES-GCM", varUint8Array iv, varUint8Array
+ * ciphertext) with the room's key; returns the plaintext bytes. Throws if it is not one, or if
+ * the key does not open it.
+ */
+export async function decryptEnvelope(bytes, secret, room) {
+  const { webcrypto } = await import('node:crypto');
+  const decoding = await import('lib0/decoding');
+  const key = await deriveRoomKey(secret, room);
+  const decoder = decoding.createDecoder(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  const algorithm = decoding.readVarString(decoder);
+  if (algorithm !== 'AES-GCM') throw new Error(`algorithm ${JSON.stringify(algorithm)}, not AES-GCM`);
+  const iv = decoding.readVarUint8Array(decoder);
+  const cipher = decoding.readVarUint8Array(decoder);
+  return new Uint8Array(await webcrypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, cipher));
+}
+
+/**
+ * Decrypts a keyed room's signaling `data` (a base64 string) as y-webrtc does with `password`;
+ * the plaintext is lib0 `writeAny` of the message. Throws if it is not such a message under
+ * that key.
+ */
+export async function decryptSignal(data, secret, room) {
+  const decoding = await import('lib0/decoding');
+  if (typeof data !== 'string') throw new Error(`data is a ${typeof data}, not a base64 string`);
+  const plain = await decryptEnvelope(new Uint8Array(Buffer.from(data, 'base64')), secret, room);
+  return decoding.readAny(decoding.createDecoder(plain));
+}
+
+/**
+ * Listens on the BroadcastChannel named `room` from a blank page of the server's origin in
+ * `context` (the channel the app's tabs of that browser share): `messages()` returns each
+ * message seen so far as { bytes: number[] } (or { other: typeof } for non-binary ones).
+ */
+export async function broadcastSpy(context, server, room, { name = 'bc-spy' } = {}) {
+  const page = await openBlankPage(context, server, { name });
+  await page.evaluate((channel) => {
+    window.__bcSeen = [];
+    const bc = new BroadcastChannel(channel);
+    bc.onmessage = (e) => {
+      const d = e.data;
+      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) {
+        const bytes = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+        window.__bcSeen.push({ bytes: [...bytes] });
+      } else {
+        window.__bcSeen.push({ other: typeof d });
+      }
+    };
+  }, room);
+  return { page, messages: () => page.evaluate(() => window.__bcSeen), close: () => page.close().catch(() => {}) };
+}
+
+/**
+ * `promise`, or a rejection with `message` after `ms` (page.evaluate and friends have no timeout
+ * of their own: a page whose main thread is stuck would otherwise hang the test).
+ */
+export function withTimeout(promise, ms, message) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${message} (no answer within ${ms} ms)`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// ---- large notebooks -----------------------------------------------------------------------------
+
+/**
+ * Deterministic text of exactly `units` UTF-16 code units: words, punctuation and line breaks,
+ * with some multi-byte characters (é, 日本, and 🎉, which is two units). Runs in the page.
+ */
+export function notebookText(units, seed) {
+  const words = ['commonplace', 'notebook', 'peer', 'sync', 'café', 'naïve', '日本', 'data', 'channel', 'chunk',
+    'the', 'a', 'of', 'and', '🎉', 'progress', 'late', 'joiner', 'large', 'document', 'Yjs', 'text'];
+  let x = seed >>> 0;
+  const next = () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x; };
+  const parts = [];
+  let n = 0;
+  while (n < units) {
+    const r = next();
+    let w = words[r % words.length];
+    w += (r >>> 8) % 13 === 0 ? '.\n' : (r >>> 8) % 7 === 0 ? ', ' : ' ';
+    parts.push(w);
+    n += w.length;
+  }
+  let s = parts.join('');
+  s = s.slice(0, units);
+  // Never end in half a surrogate pair.
+  if (/[\uD800-\uDBFF]$/.test(s)) s = `${s.slice(0, -1)}x`;
+  return s;
+}
+
+/**
+ * Appends notebookText(`size`) to the editor in `steps` pastes (one `input` event each, as a
+ * paste of that much text would be), each bounded by `timeout`.
+ */
+export async function fillEditor(page, size, { steps = 1, timeout = 45_000, name = 'page', seed = 1000 } = {}) {
+  const per = Math.ceil(size / steps);
+  for (let i = 0; i < steps; i++) {
+    const units = Math.min(per, size - i * per);
+    // One expression (Playwright evaluates it through the DevTools protocol, so a page CSP that
+    // forbids eval does not matter).
+    const script = `(() => {
+      const chunk = (${notebookText.toString()})(${units}, ${seed + i});
+      const el = document.querySelector('#editor');
+      el.focus();
+      const at = el.value.length;
+      el.setRangeText(chunk, at, at, 'end');
+      el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste', data: null }));
+    })()`;
+    await withTimeout(page.evaluate(script), timeout, `[${name}] paste ${i + 1} of ${steps} (${units} units)`);
+  }
 }

@@ -84,6 +84,20 @@ impl RoomKey {
         self.0
     }
 
+    /// A short public tag of this key (SHA-256 of it, 16 bytes in hex): lets a browser tell
+    /// that a stored notebook was written under another key, without storing the key.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let digest = Sha256::digest(
+            b"commonplace key fingerprint\0"
+                .iter()
+                .chain(&self.0)
+                .copied()
+                .collect::<Vec<u8>>(),
+        );
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// y-webrtc's `encrypt`: the envelope of `plaintext` under this key. `iv` must never repeat
     /// for one key (GCM leaks the key stream otherwise): draw it from a CSPRNG.
     pub fn encrypt(&self, plaintext: &[u8], iv: [u8; 12]) -> Vec<u8> {
@@ -233,6 +247,21 @@ fn number(f: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_tell_keys_apart_without_showing_them() {
+        let key = RoomKey::from_bytes([7; 32]);
+        assert_eq!(
+            key.fingerprint(),
+            RoomKey::from_bytes([7; 32]).fingerprint()
+        );
+        assert_ne!(
+            key.fingerprint(),
+            RoomKey::from_bytes([8; 32]).fingerprint()
+        );
+        assert_eq!(key.fingerprint().len(), 32);
+        assert!(!key.fingerprint().contains("0707"));
+    }
     use serde_json::json;
 
     fn key() -> RoomKey {
