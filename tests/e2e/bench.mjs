@@ -5,13 +5,14 @@
 // 3. keystroke latency: key down in A -> text changed in B, p50/p90/p99 over N keystrokes
 // Results also go to tests/e2e/.artifacts/bench.json. Exits 1 only if a figure could not be taken.
 
-import { readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync, constants as zlib } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import {
   REPO_ROOT, DIST_DIR, startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl,
   waitForPeers, typeText, waitForValue,
+  finishBenchmark,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -190,11 +191,4 @@ if (results.keystroke?.p50 !== undefined) {
   const k = results.keystroke;
   lines.push(`  keystroke in A -> seen in B:    p50 ${k.p50} ms   p90 ${k.p90} ms   p99 ${k.p99} ms   max ${k.max} ms   (${k.keystrokes} keys${k.seenByPolling ? `, ${k.seenByPolling} seen only by a 4 ms poll` : ''})`);
 }
-for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
-lines.push('');
-console.log(lines.join('\n'));
-
-const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
-writeFileSync(path.join(artifacts, 'bench.json'), `${JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2)}\n`);
-process.exitCode = problems.length ? 1 : 0;
+finishBenchmark('bench', lines, problems, results);

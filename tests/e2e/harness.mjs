@@ -5,7 +5,7 @@
 // scripts/test does both.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -725,4 +725,20 @@ export async function fillEditor(page, size, { steps = 1, timeout = 45_000, name
     })()`;
     await withTimeout(page.evaluate(script), timeout, `[${name}] paste ${i + 1} of ${steps} (${units} units)`);
   }
+}
+
+/**
+ * Ends a benchmark: prints its report (with a NOT MEASURED line per figure it could not take),
+ * saves its results to tests/e2e/.artifacts/NAME.json, and exits non-zero only if a figure is
+ * missing: speed never fails a run.
+ */
+export function finishBenchmark(name, lines, problems, results) {
+  for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
+  lines.push('');
+  console.log(lines.join('\n'));
+  const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  const saved = { date: new Date().toISOString(), ...results };
+  writeFileSync(path.join(artifacts, `${name}.json`), `${JSON.stringify(saved, null, 2)}\n`);
+  process.exitCode = problems.length ? 1 : 0;
 }

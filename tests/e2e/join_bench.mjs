@@ -11,12 +11,12 @@
 // Results also go to tests/e2e/.artifacts/join_bench.json. Exits 1 only if a figure could not be
 // taken (scripts/test reports that and goes on).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   REPO_ROOT, APP_LOAD_TIMEOUT_MS, startServer, launchBrowser, openUser, closeUsers, newRoomName, newRoomKey,
   keyedRoomUrl, roomUrl, waitForReady, waitForSignalingState, fillEditor, editorDigest, withTimeout, openBlankPage,
+  finishBenchmark,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -195,11 +195,4 @@ for (const [label, key] of [['no key', 'onlineUnkeyed'], ['with key', 'onlineKey
   const lt = results[key]?.longestTask;
   if (lt) lines.push(`  ${`  longest main-thread task until online, ${label}:`.padEnd(48)} ${fmt(lt)}`);
 }
-for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
-lines.push('');
-console.log(lines.join('\n'));
-
-const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
-writeFileSync(path.join(artifacts, 'join_bench.json'), `${JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2)}\n`);
-process.exitCode = problems.length ? 1 : 0;
+finishBenchmark('join_bench', lines, problems, results);

@@ -18,7 +18,7 @@
 // Results also go to tests/e2e/.artifacts/store_bench.json. Exits 1 only if a figure could not be
 // taken.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,7 @@ import * as Y from 'yjs';
 import {
   REPO_ROOT, startServer, launchBrowser, newRoomName, roomUrl, watchPage, waitForReady,
   APP_LOAD_TIMEOUT_MS,
+  finishBenchmark,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -380,11 +381,4 @@ if (d) {
   lines.push('');
   lines.push(`  keystroke -> durable          p50 ${ms(d.p50)}   p90 ${ms(d.p90)}   p99 ${ms(d.p99)}   max ${ms(d.max)}   (${d.keys} keys ${d.delayMs} ms apart; keydown -> next completed read-write transaction on updates; ${d.commits} transactions)`);
 }
-for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
-lines.push('');
-console.log(lines.join('\n'));
-
-const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
-mkdirSync(artifacts, { recursive: true });
-writeFileSync(path.join(artifacts, 'store_bench.json'), `${JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2)}\n`);
-process.exitCode = problems.length ? 1 : 0;
+finishBenchmark('store_bench', lines, problems, results);
