@@ -756,14 +756,7 @@ fn frames_and_events_from_strangers_are_ignored() {
         assert_eq!(duo.rooms[R].status(), status);
     }
     // The same update from a connected peer does apply (and reaches H): the frame is fine.
-    attack(
-        &mut duo,
-        Input::PeerFrame {
-            peer: MALLORY,
-            bytes: &update,
-        },
-    )
-    .unwrap();
+    attack(&mut duo, Via::Peer.input(&update)).unwrap();
     assert!(duo.rooms[R].text().starts_with("intruder"));
     duo.flush();
     assert!(duo.rooms[H].text().starts_with("intruder"));
@@ -795,14 +788,7 @@ fn out_of_order_overlapping_updates_are_held_back_not_crashing() {
     let mut duo = target();
     for update in [U1, U2, U3] {
         let frame = peer_message::encode(&PeerMessage::Sync(SyncMessage::Update(update.to_vec())));
-        attack(
-            &mut duo,
-            Input::PeerFrame {
-                peer: MALLORY,
-                bytes: &frame,
-            },
-        )
-        .unwrap();
+        attack(&mut duo, Via::Peer.input(&frame)).unwrap();
     }
     assert!(duo.rooms[R].text().starts_with("Honest"));
     still_syncs(duo, 0);
@@ -919,13 +905,7 @@ fn huge_declared_lengths_are_not_allocated() {
             frame.extend_from_slice(varint);
             frame.extend_from_slice(varint);
             frame.extend_from_slice(&[0xFF; 24]);
-            match attack(
-                &mut duo,
-                Input::PeerFrame {
-                    peer: MALLORY,
-                    bytes: &frame,
-                },
-            ) {
+            match attack(&mut duo, Via::Peer.input(&frame)) {
                 Ok(_) => {}
                 Err(panic) => report_panic("huge lengths", &panic, &frame, Via::Peer),
             }
@@ -967,13 +947,7 @@ fn client_ids_beyond_53_bits_do_not_panic() {
     ];
     for (what, frame) in frames {
         let mut duo = target();
-        let result = attack(
-            &mut duo,
-            Input::PeerFrame {
-                peer: MALLORY,
-                bytes: &frame,
-            },
-        );
+        let result = attack(&mut duo, Via::Peer.input(&frame));
         assert!(result.is_ok(), "{what}: {frame:02x?} panicked: {result:?}");
     }
 }
@@ -993,13 +967,7 @@ fn clocks_near_u32_max_do_not_panic() {
     .concat();
     let frame = [&[0u8, 2, update.len() as u8][..], &update].concat();
     let mut duo = target();
-    let result = attack(
-        &mut duo,
-        Input::PeerFrame {
-            peer: MALLORY,
-            bytes: &frame,
-        },
-    );
+    let result = attack(&mut duo, Via::Peer.input(&frame));
     assert!(result.is_ok(), "{frame:02x?} panicked: {result:?}");
 }
 
