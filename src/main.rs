@@ -2,8 +2,11 @@
 //! browser resources, `session` wires the core's room to WebSocket, WebRTC and the editor.
 
 mod app;
+mod caret_layer;
 mod components;
+mod download;
 mod hooks;
+mod identity;
 mod random;
 mod session;
 mod store;

@@ -1,9 +1,13 @@
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use crate::components::backlinks::Backlinks;
 use crate::components::saved_badge::SavedBadge;
 use crate::components::share_link::ShareLink;
+use crate::components::sidebar::Sidebar;
 use crate::components::status_badge::StatusBadge;
-use crate::hooks::use_session::use_session;
+use crate::hooks::use_session::{use_session, SessionElements};
+use crate::hooks::use_shortcuts::use_shortcuts;
 
 #[derive(Properties, PartialEq)]
 pub struct RoomViewProps {
@@ -11,12 +15,47 @@ pub struct RoomViewProps {
     pub secret: Option<AttrValue>,
 }
 
-/// A room: its status and link above, the page's editor below. The editor is uncontrolled: the
-/// session writes peers' changes into it directly, so typing never waits for a re-render.
+/// A room: status and link above, pages and people at the side, the open page's editor and its
+/// preview in the middle. The editor is uncontrolled: the session writes peers' changes into it
+/// directly, so typing never waits for a re-render; the preview is filled by the session too.
 #[function_component]
 pub fn RoomView(props: &RoomViewProps) -> Html {
-    let editor = use_node_ref();
-    let status = use_session(&props.room, props.secret.as_deref(), editor.clone());
+    let elements = SessionElements {
+        editor: use_node_ref(),
+        overlay: use_node_ref(),
+        preview: use_node_ref(),
+    };
+    let (status, notebook, session) =
+        use_session(&props.room, props.secret.as_deref(), elements.clone());
+    use_shortcuts(&notebook, &session);
+    let title = notebook.title(&notebook.active);
+    // Wiki links in the preview open (or create) their page, by click or by Enter.
+    let follow = {
+        let session = session.clone();
+        move |target: Option<web_sys::EventTarget>| {
+            let link = target
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("a.wikilink").ok().flatten());
+            if let Some(title) = link.and_then(|l| l.get_attribute("data-title")) {
+                session.with(|s| s.follow_link(&title));
+                return true;
+            }
+            false
+        }
+    };
+    let onclick = {
+        let follow = follow.clone();
+        Callback::from(move |e: MouseEvent| {
+            if follow(e.target()) {
+                e.prevent_default();
+            }
+        })
+    };
+    let onkeydown = Callback::from(move |e: KeyboardEvent| {
+        if e.key() == "Enter" && follow(e.target()) {
+            e.prevent_default();
+        }
+    });
     html! {
         <>
             <header class="bar">
@@ -35,10 +74,23 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <progress id="sync-progress" class="sync" max={total.to_string()}
                     value={received.to_string()} aria-label="Receiving the notebook" />
             }
-            <main class="page">
-                <textarea id="editor" ref={editor} aria-label="Page" spellcheck="false"
-                    placeholder="Start writing. Everyone with the link sees it live." />
-            </main>
+            <div class="layout">
+                <Sidebar notebook={notebook.clone()} session={session.clone()} />
+                <main class="page" aria-labelledby="page-title">
+                    <h2 id="page-title">{ title.clone() }</h2>
+                    <div class="panes">
+                        <div class="editor-wrap">
+                            <textarea id="editor" ref={elements.editor} spellcheck="false"
+                                aria-label={format!("Text of {title} (markdown)")}
+                                placeholder="Start writing. Everyone with the link sees it live. [[Page title]] links to a page." />
+                            <div class="caret-overlay" ref={elements.overlay} aria-hidden="true" />
+                        </div>
+                        <section id="preview" class="preview" ref={elements.preview}
+                            aria-label="Preview" aria-live="off" {onclick} {onkeydown} />
+                    </div>
+                    <Backlinks notebook={notebook.clone()} session={session.clone()} />
+                </main>
+            </div>
         </>
     }
 }

@@ -1,24 +1,74 @@
-use web_sys::HtmlTextAreaElement;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::session::{Session, SessionStatus};
+use crate::identity;
+use crate::session::{NotebookState, Session, SessionStatus};
+
+/// The session of the room on screen, for components that act on it. Empty before the room
+/// view is mounted and after it is gone.
+#[derive(Clone, Default)]
+pub struct SessionHandle(Rc<RefCell<Option<Session>>>);
+
+impl SessionHandle {
+    /// Runs `action` on the session, if there is one.
+    pub fn with(&self, action: impl FnOnce(&Session)) {
+        if let Some(session) = &*self.0.borrow() {
+            action(session);
+        }
+    }
+}
+
+impl PartialEq for SessionHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The elements a session draws into.
+#[derive(Clone, PartialEq)]
+pub struct SessionElements {
+    pub editor: NodeRef,
+    pub overlay: NodeRef,
+    pub preview: NodeRef,
+}
 
 /// Joins `room` (with its secret, if any) while the component is mounted, editing through the
-/// element behind `editor`. Returns the session's status; leaving (unmount, or another room)
-/// closes every connection.
+/// given elements. Returns the session's status, what the notebook views show, and the session
+/// itself; leaving (unmount, or another room) closes every connection.
 #[hook]
-pub fn use_session(room: &str, secret: Option<&str>, editor: NodeRef) -> SessionStatus {
+pub fn use_session(
+    room: &str,
+    secret: Option<&str>,
+    elements: SessionElements,
+) -> (SessionStatus, NotebookState, SessionHandle) {
     let status = use_state_eq(SessionStatus::default);
+    let notebook = use_state_eq(NotebookState::default);
+    let handle = use_memo((), |_| SessionHandle::default());
     {
-        let setter = status.setter();
+        let (status, notebook) = (status.setter(), notebook.setter());
+        let handle = (*handle).clone();
         let link = (room.to_owned(), secret.map(str::to_owned));
         use_effect_with(link, move |(room, secret)| {
-            let session = Session::join(room, secret.as_deref(), move |s| setter.set(s));
-            if let Some(element) = editor.cast::<HtmlTextAreaElement>() {
-                session.attach_editor(element);
+            let session = Session::join(
+                room,
+                secret.as_deref(),
+                move |s| status.set(s),
+                move |n| notebook.set(n),
+            );
+            let (name, color) = identity::load();
+            session.set_user(&name, &color);
+            let editor = elements.editor.cast::<HtmlTextAreaElement>();
+            let overlay = elements.overlay.cast::<HtmlElement>();
+            let preview = elements.preview.cast::<HtmlElement>();
+            if let (Some(editor), Some(overlay), Some(preview)) = (editor, overlay, preview) {
+                session.attach(editor, overlay, preview);
             }
-            move || drop(session)
+            *handle.0.borrow_mut() = Some(session);
+            move || drop(handle.0.borrow_mut().take())
         });
     }
-    *status
+    (*status, (*notebook).clone(), (*handle).clone())
 }

@@ -6,6 +6,22 @@
 
 use crate::text_diff::{self, Splice};
 
+/// What the element says about an edit: the selection before it, the caret and the length
+/// after it (UTF-16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimpleEdit {
+    pub selection: (u32, u32),
+    pub caret: u32,
+    pub len: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotSimple;
+
+fn is_low_surrogate(unit: u16) -> bool {
+    (0xDC00..0xE000).contains(&unit)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct EditorText {
     units: Vec<u16>,
@@ -25,6 +41,56 @@ impl EditorText {
         let splice = text_diff::diff(&self.units, &new, caret.map(|c| c as usize))?;
         self.units = new;
         Some(splice)
+    }
+
+    /// The person made a simple edit (typing, deleting, pasting at the selection): recovers the
+    /// splice from the selection before it and the caret and length after it, reading only the
+    /// inserted text, so the cost does not grow with the page. `Err` when those do not describe
+    /// a simple edit (then compare the whole value with [`EditorText::input`]).
+    pub fn simple_input(
+        &mut self,
+        edit: SimpleEdit,
+        read: impl FnOnce(u32, u32) -> String,
+    ) -> Result<Option<Splice>, NotSimple> {
+        let SimpleEdit {
+            selection: (start, end),
+            caret,
+            len,
+        } = edit;
+        let old_len = self.units.len() as i64;
+        let delta = len as i64 - old_len;
+        // The edit replaced old[from..to] with new[from..caret].
+        let from = start.min(caret) as i64;
+        let to = caret as i64 - delta;
+        let fits =
+            start <= end && (end as i64) <= to && from <= to && to <= old_len && caret <= len;
+        if !fits {
+            return Err(NotSimple);
+        }
+        let (from, to) = (from as usize, to as usize);
+        // A cut before a low surrogate would split a pair.
+        let splits = |at: usize| {
+            self.units
+                .get(at)
+                .is_some_and(|&unit| is_low_surrogate(unit))
+        };
+        if splits(from) || splits(to) {
+            return Err(NotSimple);
+        }
+        let insert = read(from as u32, caret);
+        let inserted: Vec<u16> = insert.encode_utf16().collect();
+        if inserted.len() != caret as usize - from {
+            return Err(NotSimple);
+        }
+        if to == from && inserted.is_empty() {
+            return Ok(None);
+        }
+        self.units.splice(from..to, inserted);
+        Ok(Some(Splice {
+            index: from as u32,
+            delete: (to - from) as u32,
+            insert,
+        }))
     }
 
     /// A splice that came from a peer and is now in the page.
@@ -65,5 +131,85 @@ mod tests {
         });
         assert_eq!(editor.text(), "Jello!");
         assert_eq!(editor.input("Jello!", Some(2)), None);
+    }
+
+    /// Applies `value` as the element would hold it after an edit described by `edit`.
+    fn simple(
+        editor: &mut EditorText,
+        value: &str,
+        edit: SimpleEdit,
+    ) -> Result<Option<Splice>, NotSimple> {
+        let units: Vec<u16> = value.encode_utf16().collect();
+        let result = editor.simple_input(edit, |a, b| {
+            String::from_utf16_lossy(&units[a as usize..b as usize])
+        });
+        if result.is_ok() {
+            assert_eq!(editor.text(), value);
+        }
+        result
+    }
+
+    fn edit(selection: (u32, u32), caret: u32, len: u32) -> SimpleEdit {
+        SimpleEdit {
+            selection,
+            caret,
+            len,
+        }
+    }
+
+    #[test]
+    fn simple_edits_are_recovered_without_reading_the_page() {
+        let mut editor = EditorText::new("hello world");
+        let typed = simple(&mut editor, "hello, world", edit((5, 5), 6, 12))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (typed.index, typed.delete, typed.insert.as_str()),
+            (5, 0, ",")
+        );
+        let backspace = simple(&mut editor, "hello world", edit((6, 6), 5, 11))
+            .unwrap()
+            .unwrap();
+        assert_eq!((backspace.index, backspace.delete), (5, 1));
+        let forward = simple(&mut editor, "hello orld", edit((6, 6), 6, 10))
+            .unwrap()
+            .unwrap();
+        assert_eq!((forward.index, forward.delete), (6, 1));
+        let replaced = simple(&mut editor, "héllo 😀", edit((1, 10), 8, 8))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (replaced.index, replaced.delete, replaced.insert.as_str()),
+            (1, 9, "éllo 😀")
+        );
+        let at_end = simple(&mut editor, "héllo 😀!", edit((8, 8), 9, 9))
+            .unwrap()
+            .unwrap();
+        assert_eq!((at_end.index, at_end.insert.as_str()), (8, "!"));
+        let emoji_deleted = simple(&mut editor, "héllo !", edit((8, 8), 6, 7))
+            .unwrap()
+            .unwrap();
+        assert_eq!((emoji_deleted.index, emoji_deleted.delete), (6, 2));
+    }
+
+    #[test]
+    fn edits_that_are_not_simple_are_refused() {
+        let mut editor = EditorText::new("ab😀cd");
+        // The caret moved somewhere the selection does not explain.
+        assert_eq!(
+            simple(&mut editor, "xab😀cd", edit((3, 3), 5, 7)),
+            Err(NotSimple)
+        );
+        // Half of a surrogate pair.
+        assert_eq!(
+            simple(&mut editor, "ab\u{FFFD}cd", edit((3, 3), 2, 5)),
+            Err(NotSimple)
+        );
+        // Longer than the selection allows.
+        assert_eq!(
+            simple(&mut editor, "abcd", edit((0, 6), 0, 4)),
+            Err(NotSimple)
+        );
+        assert_eq!(editor.text(), "ab😀cd");
     }
 }

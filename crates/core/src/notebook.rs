@@ -1,12 +1,36 @@
-//! The notebook's document schema.
+//! The notebook's document schema, version 1 (documented in `docs/schema.md`).
 //!
-//! For now a notebook is one page: a root `Y.Text` named [`PAGE`] holding markdown. A Yjs app
-//! reads it with `doc.getText("page")`.
+//! A notebook is a set of pages, each with a stable id, a title, an order and a markdown body:
+//!
+//! - root `Y.Map "pages"`: page id → `Y.Map { title: string, order: number, body: Y.Text }`;
+//! - the *home* page (id [`HOME`]) is always there: its body is the root `Y.Text "page"` (so a
+//!   notebook of schema 0, one page, is a valid notebook of schema 1, and no two peers ever race
+//!   to create a first page); its entry in `pages`, holding only title and order, appears once
+//!   someone renames or moves it. It cannot be deleted;
+//! - root `Y.Map "meta"`: `version` = 1 (absent means 1), for later schemas to recognise this one.
+//!
+//! Pages sort by `order`, then id. Titles need not be unique: a wiki link opens the first page,
+//! in that order, whose title matches ignoring case and surrounding spaces.
 
-use yrs::{ClientID, Doc, OffsetKind, Options, TextRef};
+use yrs::{
+    Any, ClientID, Doc, GetString, Map, MapPrelim, MapRef, Number, OffsetKind, Options, Out,
+    ReadTxn, TextPrelim, TextRef, TransactionMut,
+};
 
-/// Name of the root text that holds the page.
-pub const PAGE: &str = "page";
+use crate::markdown;
+
+/// The home page's id, and the root text holding its body.
+pub const HOME: &str = "home";
+pub const HOME_BODY: &str = "page";
+pub const PAGES: &str = "pages";
+pub const META: &str = "meta";
+pub const VERSION: i64 = 1;
+/// What an untitled home page is called.
+pub const HOME_TITLE: &str = "Home";
+
+const TITLE: &str = "title";
+const ORDER: &str = "order";
+const BODY: &str = "body";
 
 /// A document configured as every Commonplace peer needs it: offsets count UTF-16 code units,
 /// as browsers and Yjs do. Yjs client ids have 53 bits; higher bits are dropped.
@@ -18,14 +42,353 @@ pub fn new_doc(client_id: u64) -> Doc {
     })
 }
 
-pub fn page(doc: &Doc) -> TextRef {
-    doc.get_or_insert_text(PAGE)
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageInfo {
+    pub id: String,
+    pub title: String,
+    pub order: f64,
 }
 
-/// The page's text.
-pub fn page_text(doc: &Doc) -> String {
-    use yrs::{GetString, Transact};
-    let page = page(doc);
-    let txn = doc.transact();
-    page.get_string(&txn)
+/// Where a search found its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    /// UTF-16 offset of the match in the page's body.
+    pub index: u32,
+    /// The text around the match, on one line.
+    pub snippet: String,
+}
+
+/// Handles to a notebook's root types.
+#[derive(Clone)]
+pub struct Notebook {
+    pages: MapRef,
+    home: TextRef,
+    meta: MapRef,
+}
+
+impl Notebook {
+    pub fn new(doc: &Doc) -> Notebook {
+        Notebook {
+            pages: doc.get_or_insert_map(PAGES),
+            home: doc.get_or_insert_text(HOME_BODY),
+            meta: doc.get_or_insert_map(META),
+        }
+    }
+
+    pub fn pages_map(&self) -> &MapRef {
+        &self.pages
+    }
+
+    pub fn home(&self) -> &TextRef {
+        &self.home
+    }
+
+    /// Every page, in order; the home page is always among them.
+    pub fn pages<T: ReadTxn>(&self, txn: &T) -> Vec<PageInfo> {
+        let mut pages = vec![PageInfo {
+            id: HOME.to_owned(),
+            title: HOME_TITLE.to_owned(),
+            order: 0.0,
+        }];
+        for (id, value) in self.pages.iter(txn) {
+            let Out::YMap(entry) = value else {
+                continue;
+            };
+            let title = match entry.get(txn, TITLE) {
+                Some(Out::Any(Any::String(title))) => title.to_string(),
+                _ => String::new(),
+            };
+            let order = match entry.get(txn, ORDER) {
+                Some(Out::Any(Any::Number(n))) => number(n).unwrap_or(0.0),
+                _ => 0.0,
+            };
+            if id == HOME {
+                pages[0].order = order;
+                if !title.is_empty() {
+                    pages[0].title = title;
+                }
+            } else if matches!(entry.get(txn, BODY), Some(Out::YText(_))) {
+                pages.push(PageInfo {
+                    id: id.to_owned(),
+                    title,
+                    order,
+                });
+            }
+        }
+        pages.sort_by(|a, b| a.order.total_cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
+        pages
+    }
+
+    pub fn body<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<TextRef> {
+        if id == HOME {
+            return Some(self.home.clone());
+        }
+        match self.entry(txn, id)?.get(txn, BODY) {
+            Some(Out::YText(body)) => Some(body),
+            _ => None,
+        }
+    }
+
+    pub fn text<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<String> {
+        Some(self.body(txn, id)?.get_string(txn))
+    }
+
+    pub fn create(
+        &self,
+        txn: &mut TransactionMut,
+        id: &str,
+        title: &str,
+        order: f64,
+        body: &str,
+    ) -> TextRef {
+        if self.meta.get(txn, "version").is_none() {
+            self.meta.insert(txn, "version", VERSION);
+        }
+        let entry = self.pages.insert(txn, id, MapPrelim::default());
+        entry.insert(txn, TITLE, title);
+        entry.insert(txn, ORDER, order);
+        entry.insert(txn, BODY, TextPrelim::new(body))
+    }
+
+    pub fn rename(&self, txn: &mut TransactionMut, id: &str, title: &str) {
+        self.set(txn, id, TITLE, Any::from(title));
+    }
+
+    pub fn set_order(&self, txn: &mut TransactionMut, id: &str, order: f64) {
+        self.set(txn, id, ORDER, Any::from(order));
+    }
+
+    /// Removes a page (not the home page): false if there was none to remove.
+    pub fn delete(&self, txn: &mut TransactionMut, id: &str) -> bool {
+        id != HOME && self.pages.remove(txn, id).is_some()
+    }
+
+    /// The first page, in order, titled `title` (ignoring case and surrounding spaces).
+    pub fn find_by_title<T: ReadTxn>(&self, txn: &T, title: &str) -> Option<String> {
+        let wanted = title_key(title);
+        self.pages(txn)
+            .into_iter()
+            .find(|page| title_key(&page.title) == wanted)
+            .map(|page| page.id)
+    }
+
+    /// The pages whose bodies link to `id` by its title.
+    pub fn backlinks<T: ReadTxn>(&self, txn: &T, id: &str) -> Vec<PageInfo> {
+        let pages = self.pages(txn);
+        let Some(target) = pages.iter().find(|page| page.id == id) else {
+            return Vec::new();
+        };
+        let wanted = title_key(&target.title);
+        pages
+            .iter()
+            .filter(|page| page.id != id)
+            .filter(|page| {
+                let text = self.text(txn, &page.id).unwrap_or_default();
+                markdown::wiki_links(&text)
+                    .iter()
+                    .any(|link| title_key(link) == wanted)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Pages whose title or body contain `query` (ignoring case), at most `limit` hits, first
+    /// title matches, then body matches in page order.
+    pub fn search<T: ReadTxn>(&self, txn: &T, query: &str, limit: usize) -> Vec<SearchHit> {
+        let query = query.trim().to_lowercase();
+        if query.is_empty() {
+            return Vec::new();
+        }
+        let pages = self.pages(txn);
+        let mut hits: Vec<SearchHit> = pages
+            .iter()
+            .filter(|page| page.title.to_lowercase().contains(&query))
+            .map(|page| SearchHit {
+                id: page.id.clone(),
+                title: page.title.clone(),
+                index: 0,
+                snippet: String::new(),
+            })
+            .collect();
+        for page in &pages {
+            if hits.len() >= limit {
+                break;
+            }
+            let text = self.text(txn, &page.id).unwrap_or_default();
+            if let Some(hit) = find_in(&text, &query) {
+                if !hits.iter().any(|h| h.id == page.id) {
+                    hits.push(SearchHit {
+                        id: page.id.clone(),
+                        title: page.title.clone(),
+                        index: hit.0,
+                        snippet: hit.1,
+                    });
+                }
+            }
+        }
+        hits.truncate(limit);
+        hits
+    }
+
+    /// The schema version the notebook declares.
+    pub fn version<T: ReadTxn>(&self, txn: &T) -> i64 {
+        match self.meta.get(txn, "version") {
+            Some(Out::Any(Any::Number(n))) => number(n).map_or(VERSION, |n| n as i64),
+            _ => VERSION,
+        }
+    }
+
+    fn entry<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<MapRef> {
+        match self.pages.get(txn, id) {
+            Some(Out::YMap(entry)) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// Sets a field of a page's entry, creating the home page's entry on first use.
+    fn set(&self, txn: &mut TransactionMut, id: &str, key: &str, value: Any) {
+        let entry = match self.entry(txn, id) {
+            Some(entry) => entry,
+            None if id == HOME => self.pages.insert(txn, HOME, MapPrelim::default()),
+            None => return,
+        };
+        entry.insert(txn, key, value);
+    }
+}
+
+/// A finite number, whichever way the peer encoded it.
+fn number(n: Number) -> Option<f64> {
+    match n {
+        Number::Int(i) => Some(i as f64),
+        Number::Float(f) => f.is_finite().then_some(f),
+    }
+}
+
+/// How titles compare: ignoring case and surrounding spaces.
+pub fn title_key(title: &str) -> String {
+    title.trim().to_lowercase()
+}
+
+/// The first case-insensitive match of `query` (already lowercase) in `text`: its UTF-16 offset
+/// and a one-line snippet around it.
+fn find_in(text: &str, query: &str) -> Option<(u32, String)> {
+    const CONTEXT: usize = 40;
+    // Lowercasing can change byte lengths; search per char so offsets map back to `text`.
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let lower: Vec<String> = chars
+        .iter()
+        .map(|(_, c)| c.to_lowercase().collect())
+        .collect();
+    let first = query.chars().next()?;
+    let query_len = query.chars().count();
+    let start = (0..chars.len()).find(|&i| {
+        lower[i].starts_with(first) && {
+            let joined: String = lower[i..(i + query_len).min(chars.len())].concat();
+            joined.starts_with(query)
+        }
+    })?;
+    let index = text[..chars[start].0].encode_utf16().count() as u32;
+    let from = start.saturating_sub(CONTEXT);
+    let to = (start + query_len + CONTEXT).min(chars.len());
+    let mut snippet: String = chars[from..to]
+        .iter()
+        .map(|&(_, c)| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    if from > 0 {
+        snippet.insert(0, '…');
+    }
+    if to < chars.len() {
+        snippet.push('…');
+    }
+    Some((index, snippet))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{Text, Transact};
+
+    fn notebook() -> (Doc, Notebook) {
+        let doc = new_doc(1);
+        let notebook = Notebook::new(&doc);
+        (doc, notebook)
+    }
+
+    #[test]
+    fn a_new_notebook_has_only_the_home_page() {
+        let (doc, notebook) = notebook();
+        let pages = notebook.pages(&doc.transact());
+        assert_eq!(pages.len(), 1);
+        assert_eq!(
+            (pages[0].id.as_str(), pages[0].title.as_str()),
+            (HOME, HOME_TITLE)
+        );
+    }
+
+    #[test]
+    fn pages_sort_by_order_and_home_can_be_renamed_and_moved_but_not_deleted() {
+        let (doc, notebook) = notebook();
+        let mut txn = doc.transact_mut();
+        notebook.create(&mut txn, "b", "Beta", 2.0, "");
+        notebook.create(&mut txn, "a", "Alpha", 1.0, "links to [[home]]");
+        notebook.rename(&mut txn, HOME, "Start");
+        notebook.set_order(&mut txn, HOME, 3.0);
+        assert!(!notebook.delete(&mut txn, HOME));
+        let titles: Vec<String> = notebook.pages(&txn).into_iter().map(|p| p.title).collect();
+        assert_eq!(titles, ["Alpha", "Beta", "Start"]);
+        assert!(notebook.delete(&mut txn, "b"));
+        assert_eq!(notebook.pages(&txn).len(), 2);
+        assert_eq!(notebook.version(&txn), 1);
+    }
+
+    #[test]
+    fn titles_match_ignoring_case_and_backlinks_follow_them() {
+        let (doc, notebook) = notebook();
+        let mut txn = doc.transact_mut();
+        notebook.create(
+            &mut txn,
+            "r",
+            "Recipes",
+            1.0,
+            "see [[ home ]] and `[[Bread]]`",
+        );
+        notebook.create(&mut txn, "b", "Bread", 2.0, "back to [[recipes]]");
+        assert_eq!(
+            notebook.find_by_title(&txn, " RECIPES ").as_deref(),
+            Some("r")
+        );
+        let back: Vec<String> = notebook
+            .backlinks(&txn, "r")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(back, ["b"]);
+        let back: Vec<String> = notebook
+            .backlinks(&txn, HOME)
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(back, ["r"]);
+        // A link inside code is not a link.
+        assert!(notebook.backlinks(&txn, "b").is_empty());
+    }
+
+    #[test]
+    fn search_finds_titles_then_text_with_utf16_offsets() {
+        let (doc, notebook) = notebook();
+        let mut txn = doc.transact_mut();
+        notebook
+            .home()
+            .insert(&mut txn, 0, "😀 Die Straße ist nass");
+        notebook.create(&mut txn, "s", "Straßen", 1.0, "");
+        let hits = notebook.search(&txn, "STRASSE", 10);
+        assert!(hits.is_empty(), "ß does not fold to ss: {hits:?}");
+        let hits = notebook.search(&txn, "straß", 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].id, "s");
+        assert_eq!((hits[1].id.as_str(), hits[1].index), (HOME, 7));
+        assert_eq!(hits[1].snippet, "😀 Die Straße ist nass");
+    }
 }

@@ -123,7 +123,13 @@ fn attack(duo: &mut Duo, input: Input<'_>) -> Result<Vec<Output>, Panic> {
     duo.now += 1;
     let now = duo.now;
     let room = &mut duo.rooms[R];
-    catch_unwind(AssertUnwindSafe(|| room.handle(now, input))).map_err(|payload| Panic {
+    // What the app asks after any input must survive it too: hostile presence, pages, links.
+    let handle_and_read = || {
+        room.handle(now, input);
+        let _ = (room.people(), room.pages(), room.backlinks(notebook::HOME));
+        let _ = room.remote_cursors(notebook::HOME);
+    };
+    catch_unwind(AssertUnwindSafe(handle_and_read)).map_err(|payload| Panic {
         message: panic_message(&*payload),
         location: LAST_PANIC.with(|p| p.borrow().clone()),
     })?;
@@ -254,7 +260,7 @@ fn newcomer_syncs_after(r: Room, round: usize, now: u64, tainted: bool) -> (Room
 /// Valid frames of every kind, to mutate.
 fn corpus() -> Vec<Vec<u8>> {
     let doc = notebook::new_doc(0xC0DE);
-    let page = notebook::page(&doc);
+    let page = notebook::Notebook::new(&doc).home().clone();
     let mut updates = Vec::new();
     for (index, text) in [(0, "hello "), (6, "wörld "), (3, "😀👩‍👩‍👧"), (0, "日本語\n")]
     {
@@ -487,7 +493,11 @@ fn fuzz_frames(seed: u64, count: usize, via: Via) {
                 // Answers to Mallory or the tabs, and what was new relayed to the honest peer.
                 Output::Send { peer, .. } if *peer == MALLORY || *peer == honest => {}
                 Output::Broadcast(_) if via == Via::Broadcast => {}
-                Output::TextChanged(_) | Output::StatusChanged(_) | Output::Store(_) => {}
+                Output::PageChanged { .. }
+                | Output::PagesChanged
+                | Output::PresenceChanged
+                | Output::StatusChanged(_)
+                | Output::Store(_) => {}
                 Output::Receiving { peer, .. } if *peer == MALLORY => {}
                 Output::Dropped(_) => dropped += 1,
                 other => panic!("seed {seed} frame {n} {frame:02x?}: unexpected {other:?}"),
@@ -572,9 +582,10 @@ fn hand_made_hostile_frames() {
             Err(panic) => report_panic("hand-made frame", &panic, frame, Via::Peer),
         };
         assert!(
-            outputs
-                .iter()
-                .all(|o| matches!(o, Output::Dropped(_) | Output::Send { .. })),
+            outputs.iter().all(|o| matches!(
+                o,
+                Output::Dropped(_) | Output::Send { .. } | Output::PresenceChanged
+            )),
             "{outputs:?}"
         );
         assert_eq!(duo.rooms[R].text(), text, "{frame:02x?}");
@@ -714,7 +725,7 @@ fn announcements_from_many_strangers_stay_within_max_conns() {
 /// A well-formed update that would add "intruder" at the start of R's page.
 fn intruder_update(duo: &Duo) -> Vec<u8> {
     let doc = notebook::new_doc(0xBAD);
-    let page = notebook::page(&doc);
+    let page = notebook::Notebook::new(&doc).home().clone();
     let state = duo.rooms[R]
         .doc()
         .transact()

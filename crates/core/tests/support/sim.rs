@@ -19,6 +19,7 @@ use std::sync::Arc;
 use commonplace_core::crypto::RoomKey;
 use commonplace_core::editor::EditorText;
 use commonplace_core::hub::{ConnId, Hub, Limits};
+use commonplace_core::notebook;
 use commonplace_core::room::{Input, Output, Room, Status};
 use commonplace_core::signaling::{IceCandidate, SignalData};
 use commonplace_core::text_diff::Splice;
@@ -1076,7 +1077,7 @@ impl Sim {
     fn drain(&mut self, i: usize) {
         let mut text_changed = false;
         while let Some(output) = self.peers[i].room.as_mut().and_then(Room::poll_output) {
-            text_changed |= matches!(output, Output::TextChanged(_));
+            text_changed |= matches!(output, Output::PageChanged { .. });
             self.on_output(i, output);
         }
         if text_changed && self.cfg.check_mirrors {
@@ -1226,14 +1227,14 @@ impl Sim {
                     },
                 );
             }
-            Output::TextChanged(splices) => {
+            Output::PageChanged { splices, .. } => {
                 for splice in &splices {
                     self.peers[i].mirror.apply(splice);
                 }
             }
             Output::StatusChanged(status) => self.peers[i].statuses.push((self.now, status)),
             Output::Store(update) => self.peers[i].stored.push(update),
-            Output::Receiving { .. } => {}
+            Output::Receiving { .. } | Output::PagesChanged | Output::PresenceChanged => {}
             Output::Broadcast(bytes) => {
                 let tabs: Vec<usize> = (0..self.peers.len())
                     .filter(|&j| j != i && self.joined(j) && self.same_browser(i, j))
@@ -1375,7 +1376,7 @@ impl Sim {
             .room
             .as_mut()
             .expect("joined")
-            .edit(now, &splices);
+            .edit(now, notebook::HOME, &splices);
         self.drain(i);
         if self.cfg.check_mirrors {
             self.check_mirror(i);

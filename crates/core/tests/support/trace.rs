@@ -343,7 +343,7 @@ impl Duo {
             Output::Send { peer, bytes } if peer == self.ids[1 - i] => {
                 self.queues[i].push_back((self.tag[i], bytes))
             }
-            Output::TextChanged(splices) => {
+            Output::PageChanged { splices, .. } => {
                 for splice in &splices {
                     self.mirrors[i].apply(splice);
                 }
@@ -360,7 +360,7 @@ impl Duo {
         for splice in splices {
             self.mirrors[i].apply(splice);
         }
-        self.rooms[i].edit(self.now, splices);
+        self.rooms[i].edit(self.now, notebook::HOME, splices);
         self.drain(i);
     }
 
@@ -369,7 +369,7 @@ impl Duo {
     pub fn type_value(&mut self, i: usize, value: &str, caret: u32) {
         self.now += 1;
         if let Some(splice) = self.mirrors[i].input(value, Some(caret)) {
-            self.rooms[i].edit(self.now, &[splice]);
+            self.rooms[i].edit(self.now, notebook::HOME, &[splice]);
             self.drain(i);
         }
     }
@@ -641,8 +641,10 @@ pub fn synth_concurrent(seed: u64, txns: usize, client_ids: [u64; 2]) -> Trace {
             known[x] = k;
             parents.push(global[y][k - 1]);
         }
-        let page = notebook::page(&docs[x]);
-        let mut text = notebook::page_text(&docs[x]);
+        let page = notebook::Notebook::new(&docs[x]).home().clone();
+        let mut text = notebook::Notebook::new(&docs[x])
+            .text(&docs[x].transact(), notebook::HOME)
+            .unwrap();
         let patches = random_patches(&mut rng, &mut text.clone(), 400);
         let update = {
             let mut txn = docs[x].transact_mut();
@@ -669,10 +671,14 @@ pub fn synth_concurrent(seed: u64, txns: usize, client_ids: [u64; 2]) -> Trace {
     for x in 0..2 {
         merge(&docs[x], &updates[1 - x][known[x]..]);
     }
-    let end = notebook::page_text(&docs[0]);
+    let end = notebook::Notebook::new(&docs[0])
+        .text(&docs[0].transact(), notebook::HOME)
+        .unwrap();
     assert_eq!(
         end,
-        notebook::page_text(&docs[1]),
+        notebook::Notebook::new(&docs[1])
+            .text(&docs[1].transact(), notebook::HOME)
+            .unwrap(),
         "the generator's replicas converge"
     );
     let sv = docs[0].transact().state_vector();

@@ -10,15 +10,19 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use commonplace_core::crypto::RoomKey;
-use commonplace_core::editor::EditorText;
-use commonplace_core::notebook;
+use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
-use commonplace_core::text_diff::Splice;
 use gloo::events::EventListener;
-use gloo::timers::callback::Interval;
+use gloo::timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlTextAreaElement;
+use web_sys::{HtmlElement, HtmlTextAreaElement};
+
+mod editor;
+mod notebook_view;
+
+use editor::Editor;
+pub use notebook_view::NotebookState;
 
 use crate::random;
 use crate::store::{SaveState, Saver, Store};
@@ -62,6 +66,16 @@ struct Inner {
     me: Weak<Inner>,
     room: RefCell<Room>,
     editor: RefCell<Option<Editor>>,
+    preview: RefCell<Option<HtmlElement>>,
+    /// The open page's id.
+    active: RefCell<String>,
+    /// Changes being applied come from this person's undo or redo: the caret follows them.
+    undoing: Cell<bool>,
+    /// Others' carets need drawing again once the current outputs are carried out.
+    carets_dirty: Cell<bool>,
+    preview_timer: RefCell<Option<Timeout>>,
+    view: RefCell<NotebookState>,
+    on_notebook: Box<dyn Fn(NotebookState)>,
     /// Set once the stored notebook is loaded; `None` while loading or if IndexedDB refused.
     saver: RefCell<Option<Rc<Saver>>>,
     loaded: Cell<bool>,
@@ -91,12 +105,6 @@ struct Connection {
     pc: PeerConnection,
 }
 
-struct Editor {
-    element: HtmlTextAreaElement,
-    text: EditorText,
-    _on_input: EventListener,
-}
-
 impl Session {
     /// Joins `room_name`; with a `secret`, everything that passes the server or other tabs is
     /// encrypted with a key derived from it (y-webrtc's scheme).
@@ -104,6 +112,7 @@ impl Session {
         room_name: &str,
         secret: Option<&str>,
         on_status: impl Fn(SessionStatus) + 'static,
+        on_notebook: impl Fn(NotebookState) + 'static,
     ) -> Session {
         let mut entropy = [0u8; 32];
         random::fill(&mut entropy);
@@ -122,6 +131,13 @@ impl Session {
             me: me.clone(),
             room: RefCell::new(Room::new(config, doc, now())),
             editor: RefCell::new(None),
+            preview: RefCell::new(None),
+            active: RefCell::new(HOME.to_owned()),
+            undoing: Cell::new(false),
+            carets_dirty: Cell::new(false),
+            preview_timer: RefCell::new(None),
+            view: RefCell::new(NotebookState::default()),
+            on_notebook: Box::new(on_notebook),
             saver: RefCell::new(None),
             loaded: Cell::new(false),
             broadcast: RefCell::new(None),
@@ -159,23 +175,21 @@ impl Session {
         Session { inner }
     }
 
-    /// Makes `element` show the page and turns its input events into edits. It stays read-only
-    /// until the stored notebook is loaded.
-    pub fn attach_editor(&self, element: HtmlTextAreaElement) {
-        let text = self.inner.room.borrow().text();
-        element.set_value(&text);
+    /// Makes `element` show the open page and turns its input events into edits; others'
+    /// carets are drawn in `overlay`, the page's markdown rendered in `preview`. The editor
+    /// stays read-only until the stored notebook is loaded.
+    pub fn attach(&self, element: HtmlTextAreaElement, overlay: HtmlElement, preview: HtmlElement) {
         element.set_read_only(!self.inner.loaded.get());
         let weak = Rc::downgrade(&self.inner);
-        let on_input = EventListener::new(&element, "input", move |_| {
+        let editor = Editor::new(element, overlay, move |event| {
             if let Some(inner) = weak.upgrade() {
-                inner.on_editor_input();
+                inner.on_editor_event(event);
             }
         });
-        *self.inner.editor.borrow_mut() = Some(Editor {
-            element,
-            text: EditorText::new(&text),
-            _on_input: on_input,
-        });
+        *self.inner.editor.borrow_mut() = Some(editor);
+        *self.inner.preview.borrow_mut() = Some(preview);
+        let active = self.inner.active.borrow().clone();
+        self.inner.open_page(&active);
     }
 }
 
@@ -243,6 +257,8 @@ impl Inner {
         }
         self.pump();
         self.loaded.set(true);
+        let active = self.active.borrow().clone();
+        self.open_page(&active);
         if let Some(editor) = &*self.editor.borrow() {
             editor.element.set_read_only(false);
             let _ = editor.element.set_attribute("data-ready", "true");
@@ -324,7 +340,9 @@ impl Inner {
                         saver.save(update);
                     }
                 }
-                Output::TextChanged(splices) => self.show_remote(&splices),
+                Output::PageChanged { page, splices } => self.on_page_changed(&page, &splices),
+                Output::PagesChanged => self.on_pages_changed(),
+                Output::PresenceChanged => self.on_presence_changed(),
                 Output::Receiving {
                     received, total, ..
                 } => {
@@ -335,6 +353,9 @@ impl Inner {
                 Output::StatusChanged(_) => self.report_status(),
                 Output::Dropped(why) => gloo::console::warn!("dropped:", why),
             }
+        }
+        if self.carets_dirty.replace(false) {
+            self.draw_carets();
         }
     }
 
@@ -402,47 +423,9 @@ impl Inner {
         }
     }
 
-    fn on_editor_input(&self) {
-        let splice = {
-            let mut editor = self.editor.borrow_mut();
-            let Some(editor) = editor.as_mut() else {
-                return;
-            };
-            let caret = editor.element.selection_end().ok().flatten();
-            editor.text.input(&editor.element.value(), caret)
-        };
-        if let Some(splice) = splice {
-            self.room.borrow_mut().edit(now(), &[splice]);
-            self.pump();
-        }
-    }
-
-    /// Applies peers' splices to the element in place: the browser keeps the caret and the
-    /// selection where they belong ("preserve"), and nothing else in the element is touched.
-    fn show_remote(&self, splices: &[Splice]) {
-        let mut editor = self.editor.borrow_mut();
-        let Some(editor) = editor.as_mut() else {
-            return;
-        };
-        for splice in splices {
-            let (start, end) = (splice.index, splice.index + splice.delete);
-            let _ = editor.element.set_range_text_with_start_and_end_and_mode(
-                &splice.insert,
-                start,
-                end,
-                "preserve",
-            );
-            editor.text.apply(splice);
-        }
-    }
-
     fn report_status(&self) {
         let room = self.room.borrow().status();
-        let has_text = self
-            .editor
-            .borrow()
-            .as_ref()
-            .is_some_and(|e| !e.text.is_empty());
+        let has_text = self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty());
         if room.peers > 0 || room.tabs > 0 || has_text {
             self.trusted.set(true);
         }

@@ -19,7 +19,7 @@
 //! stay as they are (DTLS already encrypts them).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,17 +28,18 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 use yrs::sync::{Awareness, Message, SyncMessage};
-use yrs::types::text::TextEvent;
-use yrs::types::Delta;
+use yrs::undo::UndoManager;
 use yrs::updates::decoder::Decode;
-use yrs::{
-    Any, ClientID, Doc, Observable, Origin, Out, ReadTxn, StateVector, Text, Transact,
-    TransactionMut, Update,
-};
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+
+mod pages;
+mod presence;
+
+pub use presence::{Person, RemoteCursor};
 
 use crate::chunk::{self, Reassembled, Reassembler};
 use crate::crypto::RoomKey;
-use crate::notebook;
+use crate::notebook::Notebook;
 use crate::peer_message;
 use crate::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
 use crate::text_diff::Splice;
@@ -144,8 +145,16 @@ pub enum Output {
     Broadcast(Vec<u8>),
     /// Store this update (a Yjs v1 update) durably: it changed the document.
     Store(Vec<u8>),
-    /// Peers changed the page: apply these splices, in order, to what the editor shows.
-    TextChanged(Vec<Splice>),
+    /// The list of pages changed: one was added, removed, renamed or moved (by anyone).
+    PagesChanged,
+    /// Someone else (a peer, a stored update, undo or redo) changed a page's text: apply these
+    /// splices, in order, to what the editor shows of it. Local edits are not echoed.
+    PageChanged {
+        page: String,
+        splices: Vec<Splice>,
+    },
+    /// Someone's presence (name, colour, page, caret) changed, or someone came or went.
+    PresenceChanged,
     StatusChanged(Status),
     /// Bad input was dropped; worth a log line, never a crash.
     Dropped(String),
@@ -202,8 +211,12 @@ pub struct Room {
     rng: ChaCha20Rng,
     undecryptable: bool,
     outputs: VecDeque<Output>,
-    /// Splices of remote changes, filled by the page observer during a commit.
-    remote_splices: Rc<RefCell<Vec<Splice>>>,
+    notebook: Notebook,
+    /// What transactions changed, filled by the notebook's observers during a commit.
+    changes: Rc<RefCell<pages::Changes>>,
+    /// Undo and redo of this person's edits, per page (created on a page's first edit).
+    undo: HashMap<String, UndoManager<()>>,
+    presence: presence::Presence,
     status: Status,
 }
 
@@ -216,13 +229,8 @@ impl Room {
             Awareness::with_clock(doc, move || clock_reader.load(Ordering::Relaxed));
         // y-protocols starts every peer with an empty state: it tells others "I am here".
         awareness.set_local_state_raw("{}");
-        let remote_splices = Rc::new(RefCell::new(Vec::new()));
-        let sink = remote_splices.clone();
-        notebook::page(awareness.doc()).observe(LOCAL, move |txn, event| {
-            if txn.origin() != Some(&Origin::from(LOCAL)) {
-                sink.borrow_mut().extend(splices(txn, event));
-            }
-        });
+        let notebook = Notebook::new(awareness.doc());
+        let changes = pages::observe(awareness.doc(), &notebook);
         Room {
             rng: ChaCha20Rng::from_seed(config.entropy),
             config,
@@ -241,7 +249,10 @@ impl Room {
             now,
             undecryptable: false,
             outputs: VecDeque::new(),
-            remote_splices,
+            notebook,
+            changes,
+            undo: HashMap::new(),
+            presence: presence::Presence::default(),
             status: Status::default(),
         }
     }
@@ -252,11 +263,6 @@ impl Room {
 
     pub fn doc(&self) -> &Doc {
         self.awareness.doc()
-    }
-
-    /// The page's text.
-    pub fn text(&self) -> String {
-        notebook::page_text(self.doc())
     }
 
     pub fn status(&self) -> Status {
@@ -297,7 +303,7 @@ impl Room {
     }
 
     /// Applies stored updates (oldest first) before anything else happens, as one transaction.
-    /// They are not stored again; the editor hears of them as [`Output::TextChanged`].
+    /// They are not stored again; the editor hears of them as [`Output::PageChanged`].
     pub fn load(&mut self, now: u64, updates: &[Vec<u8>]) {
         self.set_time(now);
         let mut dropped = Vec::new();
@@ -312,7 +318,7 @@ impl Room {
                 }
             }
         }
-        self.take_remote_splices();
+        self.take_changes();
         for why in dropped {
             self.drop_input(why);
         }
@@ -340,38 +346,6 @@ impl Room {
             let topics = vec![self.config.name.clone()];
             self.send_signaling(&ClientMessage::Unsubscribe { topics });
         }
-    }
-
-    /// The person edited the page: apply the splices in one transaction and send the update.
-    pub fn edit(&mut self, now: u64, splices: &[Splice]) {
-        self.set_time(now);
-        let page = notebook::page(self.doc());
-        let update = {
-            let mut txn = self.doc().transact_mut_with(LOCAL);
-            for splice in splices {
-                let len = page.len(&txn);
-                let index = splice.index.min(len);
-                let delete = splice.delete.min(len - index);
-                if delete > 0 {
-                    page.remove_range(&mut txn, index, delete);
-                }
-                if !splice.insert.is_empty() {
-                    page.insert(&mut txn, index, &splice.insert);
-                }
-            }
-            txn.encode_update_v1()
-        };
-        if update != EMPTY_UPDATE {
-            self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
-            self.outputs.push_back(Output::Store(update));
-        }
-    }
-
-    /// Replaces this peer's awareness state (a JSON object) and tells the others.
-    pub fn set_awareness(&mut self, now: u64, state_json: &str) {
-        self.set_time(now);
-        self.awareness.set_local_state_raw(state_json);
-        self.broadcast_own_awareness();
     }
 
     fn set_time(&mut self, now: u64) {
@@ -715,11 +689,11 @@ impl Room {
                     self.reply(from, &Message::Awareness(update));
                 }
             }
-            Message::Awareness(update) => {
-                if let Err(error) = self.awareness.apply_update(update) {
-                    self.drop_input(format!("awareness from {from}: {error}"));
-                }
-            }
+            Message::Awareness(update) => match self.awareness.apply_update_summary(update) {
+                Ok(Some(_)) => self.outputs.push_back(Output::PresenceChanged),
+                Ok(None) => {}
+                Err(error) => self.drop_input(format!("awareness from {from}: {error}")),
+            },
             Message::Auth(_) | Message::Custom(..) => {}
         }
     }
@@ -728,13 +702,6 @@ impl Room {
         match to {
             Source::Peer(peer) => self.send(peer, message),
             Source::Broadcast => self.post(peer_message::encode(message)),
-        }
-    }
-
-    fn take_remote_splices(&mut self) {
-        let splices = std::mem::take(&mut *self.remote_splices.borrow_mut());
-        if !splices.is_empty() {
-            self.outputs.push_back(Output::TextChanged(splices));
         }
     }
 
@@ -788,7 +755,7 @@ impl Room {
             let mut txn = self.doc().transact_mut_with(REMOTE);
             txn.apply_update(update).map(|()| txn.encode_update_v1())
         };
-        self.take_remote_splices();
+        self.take_changes();
         match result {
             Ok(new) if new != EMPTY_UPDATE => {
                 self.broadcast(&Message::Sync(SyncMessage::Update(new.clone())), Some(from));
@@ -839,6 +806,9 @@ impl Room {
                     .is_some_and(|(_, seen)| now.saturating_sub(seen) >= AWARENESS_TIMEOUT_MS)
             })
             .collect();
+        if !outdated.is_empty() {
+            self.outputs.push_back(Output::PresenceChanged);
+        }
         for id in outdated {
             self.awareness.remove_state(id);
         }
@@ -948,41 +918,10 @@ impl std::fmt::Display for Source<'_> {
     }
 }
 
-/// A text event as splices in UTF-16 units, applied one after another.
-fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
-    let mut index = 0u32;
-    let mut out = Vec::new();
-    for delta in event.delta(txn) {
-        match delta {
-            Delta::Retain(n, _) => index += n,
-            Delta::Deleted(n) => out.push(Splice {
-                index,
-                delete: *n,
-                insert: String::new(),
-            }),
-            Delta::Inserted(value, _) => {
-                // An embed from a Yjs peer occupies one position; show it as U+FFFC so the
-                // editor's offsets stay aligned with the page.
-                let insert = match value {
-                    Out::Any(Any::String(s)) => s.to_string(),
-                    _ => "\u{FFFC}".to_owned(),
-                };
-                let len = insert.encode_utf16().count() as u32;
-                out.push(Splice {
-                    index,
-                    delete: 0,
-                    insert,
-                });
-                index += len;
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notebook;
 
     fn keyed_tab(peer_id: &str, client_id: u64, key: Option<RoomKey>) -> Room {
         let config = RoomConfig {
@@ -1092,7 +1031,7 @@ mod tests {
     fn large_messages_travel_in_chunks_between_commonplace_peers() {
         let mut rooms = [tab("a", 1), tab("b", 2)];
         let big = "0123456789abcdef".repeat(64 * 1024); // 1 MiB
-        rooms[0].edit(0, &[splice(0, &big)]);
+        rooms[0].edit(0, notebook::HOME, &[splice(0, &big)]);
         drain(&mut rooms[0]);
         let rest = pair(&mut rooms);
         assert_eq!(rooms[1].text(), big);
@@ -1158,7 +1097,7 @@ mod tests {
     #[test]
     fn tabs_sync_over_the_broadcast_channel_and_skip_webrtc() {
         let mut tabs = [tab("a", 1), tab("b", 2)];
-        tabs[0].edit(0, &[splice(0, "written offline")]);
+        tabs[0].edit(0, notebook::HOME, &[splice(0, "written offline")]);
         for tab in &mut tabs {
             tab.handle(1, Input::BroadcastOpen);
         }
@@ -1170,7 +1109,7 @@ mod tests {
         assert_eq!(tabs[0].status().tabs, 1);
         assert_eq!(tabs[1].status().tabs, 1);
 
-        tabs[1].edit(2, &[splice(0, "> ")]);
+        tabs[1].edit(2, notebook::HOME, &[splice(0, "> ")]);
         settle(&mut tabs);
         assert_eq!(tabs[0].text(), "> written offline");
 
@@ -1191,8 +1130,8 @@ mod tests {
     #[test]
     fn every_change_is_stored_once_and_loads_back() {
         let mut writer = tab("a", 1);
-        writer.edit(0, &[splice(0, "héllo 👋")]);
-        writer.edit(0, &[splice(0, "¡")]);
+        writer.edit(0, notebook::HOME, &[splice(0, "héllo 👋")]);
+        writer.edit(0, notebook::HOME, &[splice(0, "¡")]);
         let stored: Vec<Vec<u8>> = drain(&mut writer)
             .into_iter()
             .filter_map(|o| match o {
@@ -1207,7 +1146,9 @@ mod tests {
         assert_eq!(reader.text(), "¡héllo 👋");
         let outputs = drain(&mut reader);
         assert!(!outputs.iter().any(|o| matches!(o, Output::Store(_))));
-        assert!(outputs.iter().any(|o| matches!(o, Output::TextChanged(_))));
+        assert!(outputs
+            .iter()
+            .any(|o| matches!(o, Output::PageChanged { .. })));
 
         let mut compacted = tab("c", 3);
         compacted.load(1, &[reader.encode_state()]);
@@ -1253,7 +1194,7 @@ mod tests {
             keyed_tab("b", 2, key()),
             keyed_tab("c", 3, Some(RoomKey::from_bytes([2; 32]))),
         ];
-        tabs[0].edit(0, &[splice(0, "secret words")]);
+        tabs[0].edit(0, notebook::HOME, &[splice(0, "secret words")]);
         for tab in &mut tabs {
             tab.handle(1, Input::BroadcastOpen);
         }

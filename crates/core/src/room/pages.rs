@@ -1,0 +1,342 @@
+//! The notebook side of a room: its pages, their text, and undo/redo of this person's edits.
+//!
+//! Every change this peer makes goes through [`Room::commit`]: one transaction, one update sent
+//! to peers and tabs and handed to the store. Observers on the notebook note what any
+//! transaction changed ([`Changes`]), and the room reports it once the transaction is over:
+//! [`Output::PagesChanged`] for the list, [`Output::PageChanged`] with splices for text the
+//! editor does not already show (everything but the person's own typing).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use base64::Engine;
+use rand_chacha::rand_core::RngCore;
+use yrs::types::text::TextEvent;
+use yrs::types::{Delta, Event, PathSegment};
+use yrs::undo::{Options as UndoOptions, UndoManager};
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Any, DeepObservable, Doc, Observable, Origin, Out, Text, TextRef, Transact, TransactionMut,
+    Update,
+};
+
+use super::{Output, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
+use crate::notebook::{Notebook, PageInfo, SearchHit, HOME};
+use crate::text_diff::Splice;
+use yrs::sync::{Message, SyncMessage};
+
+/// Edits closer together than this undo as one step, as in Yjs.
+const UNDO_CAPTURE_MS: u64 = 500;
+const OBSERVER: &str = "room";
+/// Origin of a Yjs update imported from a file.
+const IMPORTED: &str = "imported";
+
+/// What the transactions since the last report changed.
+#[derive(Default)]
+pub(super) struct Changes {
+    pages: bool,
+    splices: Vec<(String, Vec<Splice>)>,
+    /// Updates made by undo and redo, which run their own transactions.
+    undo_updates: Vec<Vec<u8>>,
+}
+
+impl Changes {
+    fn add_splices(&mut self, page: &str, splices: Vec<Splice>) {
+        match self.splices.last_mut() {
+            Some((last, earlier)) if last == page => earlier.extend(splices),
+            _ => self.splices.push((page.to_owned(), splices)),
+        }
+    }
+}
+
+/// Watches the notebook for changes to report.
+pub(super) fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
+    let changes = Rc::new(RefCell::new(Changes::default()));
+    let sink = changes.clone();
+    notebook.home().observe(OBSERVER, move |txn, event| {
+        if !is_local(txn) {
+            sink.borrow_mut().add_splices(HOME, splices(txn, event));
+        }
+    });
+    let sink = changes.clone();
+    notebook
+        .pages_map()
+        .observe_deep(OBSERVER, move |txn, events| {
+            let mut changes = sink.borrow_mut();
+            for event in events.iter() {
+                match event {
+                    Event::Text(text) if !is_local(txn) => {
+                        if let Some(PathSegment::Key(page)) = text.path().front() {
+                            changes.add_splices(page, splices(txn, text));
+                        }
+                    }
+                    Event::Text(_) => {}
+                    _ => changes.pages = true,
+                }
+            }
+        });
+    let sink = changes.clone();
+    let _ = doc.observe_update_v1(OBSERVER, move |txn, event| {
+        let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
+        if !txn.origin().is_some_and(|origin| ours.contains(origin)) {
+            sink.borrow_mut().undo_updates.push(event.update.clone());
+        }
+    });
+    changes
+}
+
+fn is_local(txn: &TransactionMut) -> bool {
+    txn.origin() == Some(&Origin::from(LOCAL))
+}
+
+impl Room {
+    /// Every page, in order.
+    pub fn pages(&self) -> Vec<PageInfo> {
+        self.notebook.pages(&self.doc().transact())
+    }
+
+    /// A page's text, or `None` if there is no such page.
+    pub fn page_text(&self, page: &str) -> Option<String> {
+        self.notebook.text(&self.doc().transact(), page)
+    }
+
+    /// The home page's text.
+    pub fn text(&self) -> String {
+        self.page_text(HOME).unwrap_or_default()
+    }
+
+    /// The first page titled `title`, ignoring case.
+    pub fn find_page(&self, title: &str) -> Option<String> {
+        self.notebook.find_by_title(&self.doc().transact(), title)
+    }
+
+    pub fn backlinks(&self, page: &str) -> Vec<PageInfo> {
+        self.notebook.backlinks(&self.doc().transact(), page)
+    }
+
+    pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
+        self.notebook.search(&self.doc().transact(), query, limit)
+    }
+
+    /// The person edited a page: applies the splices in one transaction. Edits of a page that
+    /// is gone (a peer deleted it a moment ago) are dropped.
+    pub fn edit(&mut self, now: u64, page: &str, splices: &[Splice]) {
+        let Some(body) = self.notebook.body(&self.doc().transact(), page) else {
+            return self.drop_input(format!("edit of page {page}, which is gone"));
+        };
+        self.set_time(now);
+        self.track_undo(page, &body);
+        self.commit(now, |_, txn| {
+            for splice in splices {
+                let len = body.len(txn);
+                let index = splice.index.min(len);
+                let delete = splice.delete.min(len - index);
+                if delete > 0 {
+                    body.remove_range(txn, index, delete);
+                }
+                if !splice.insert.is_empty() {
+                    body.insert(txn, index, &splice.insert);
+                }
+            }
+        });
+    }
+
+    /// Adds a page at the end and returns its id.
+    pub fn create_page(&mut self, now: u64, title: &str, body: &str) -> String {
+        self.import_pages(now, &[(title, body)]).remove(0)
+    }
+
+    /// Adds pages at the end, in one transaction, and returns their ids.
+    pub fn import_pages(&mut self, now: u64, pages: &[(&str, &str)]) -> Vec<String> {
+        let last = self.pages().last().map_or(0.0, |page| page.order);
+        let ids: Vec<String> = pages.iter().map(|_| self.new_page_id()).collect();
+        self.commit(now, |notebook, txn| {
+            for (i, ((title, body), id)) in pages.iter().zip(&ids).enumerate() {
+                notebook.create(txn, id, title, last + 1.0 + i as f64, body);
+            }
+        });
+        ids
+    }
+
+    pub fn rename_page(&mut self, now: u64, page: &str, title: &str) {
+        self.commit(now, |notebook, txn| notebook.rename(txn, page, title));
+    }
+
+    /// Deletes a page (never the home page): false if there was none to delete.
+    pub fn delete_page(&mut self, now: u64, page: &str) -> bool {
+        let mut deleted = false;
+        self.commit(now, |notebook, txn| deleted = notebook.delete(txn, page));
+        if deleted {
+            self.undo.remove(page);
+        }
+        deleted
+    }
+
+    /// Moves a page to position `to` in the list.
+    pub fn move_page(&mut self, now: u64, page: &str, to: usize) {
+        let mut others = self.pages();
+        let Some(from) = others.iter().position(|p| p.id == page) else {
+            return;
+        };
+        others.remove(from);
+        let to = to.min(others.len());
+        let before = to.checked_sub(1).map(|i| others[i].order);
+        let after = others.get(to).map(|p| p.order);
+        let order = match (before, after) {
+            (Some(a), Some(b)) => a + (b - a) / 2.0,
+            (Some(a), None) => a + 1.0,
+            (None, Some(b)) => b - 1.0,
+            (None, None) => 0.0,
+        };
+        let squeezed = before == Some(order) || after == Some(order);
+        self.commit(now, |notebook, txn| {
+            if squeezed {
+                // Out of room between the neighbours: number every page afresh.
+                others.insert(
+                    to,
+                    PageInfo {
+                        id: page.to_owned(),
+                        title: String::new(),
+                        order,
+                    },
+                );
+                for (i, p) in others.iter().enumerate() {
+                    notebook.set_order(txn, &p.id, i as f64);
+                }
+            } else {
+                notebook.set_order(txn, page, order);
+            }
+        });
+    }
+
+    /// Undoes this person's last edit of `page` (never a peer's): false if there was none.
+    pub fn undo(&mut self, now: u64, page: &str) -> bool {
+        self.undo_or_redo(now, page, true)
+    }
+
+    pub fn redo(&mut self, now: u64, page: &str) -> bool {
+        self.undo_or_redo(now, page, false)
+    }
+
+    /// Merges a Yjs update (an exported notebook) into this one, as if a peer had sent it.
+    pub fn import_update(&mut self, now: u64, bytes: &[u8]) -> Result<(), String> {
+        self.set_time(now);
+        let update = Update::decode_v1(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
+        let result = {
+            let mut txn = self.doc().transact_mut_with(IMPORTED);
+            txn.apply_update(update).map(|()| txn.encode_update_v1())
+        };
+        self.take_changes();
+        let update = result.map_err(|e| format!("cannot apply the update: {e}"))?;
+        self.send_update(update);
+        Ok(())
+    }
+
+    /// Runs one local transaction, then reports and sends what it changed.
+    pub(super) fn commit(&mut self, now: u64, change: impl FnOnce(&Notebook, &mut TransactionMut)) {
+        self.set_time(now);
+        let update = {
+            let mut txn = self.awareness.doc().transact_mut_with(LOCAL);
+            change(&self.notebook, &mut txn);
+            txn.encode_update_v1()
+        };
+        self.take_changes();
+        self.send_update(update);
+    }
+
+    /// Sends a new update of ours to everyone and has it stored.
+    fn send_update(&mut self, update: Vec<u8>) {
+        if update != EMPTY_UPDATE {
+            self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
+            self.outputs.push_back(Output::Store(update));
+        }
+    }
+
+    /// Reports what the last transactions changed.
+    pub(super) fn take_changes(&mut self) {
+        let changes = std::mem::take(&mut *self.changes.borrow_mut());
+        if changes.pages {
+            self.outputs.push_back(Output::PagesChanged);
+        }
+        for (page, splices) in changes.splices {
+            self.outputs
+                .push_back(Output::PageChanged { page, splices });
+        }
+        for update in changes.undo_updates {
+            self.send_update(update);
+        }
+    }
+
+    fn undo_or_redo(&mut self, now: u64, page: &str, undo: bool) -> bool {
+        self.set_time(now);
+        let Some(manager) = self.undo.get_mut(page) else {
+            return false;
+        };
+        let changed = if undo {
+            manager.undo_blocking()
+        } else {
+            manager.redo_blocking()
+        };
+        self.take_changes();
+        changed
+    }
+
+    fn track_undo(&mut self, page: &str, body: &TextRef) {
+        if self.undo.contains_key(page) {
+            return;
+        }
+        let clock = self.clock.clone();
+        let mut manager = UndoManager::with_options(UndoOptions {
+            capture_timeout_millis: UNDO_CAPTURE_MS,
+            tracked_origins: HashSet::from([Origin::from(LOCAL)]),
+            capture_transaction: None,
+            timestamp: Arc::new(move || clock.load(Ordering::Relaxed)),
+            init_undo_stack: Vec::new(),
+            init_redo_stack: Vec::new(),
+        });
+        manager.expand_scope(self.awareness.doc(), body);
+        self.undo.insert(page.to_owned(), manager);
+    }
+
+    /// 72 random bits, base64url: ids that never collide in practice, short enough for links.
+    fn new_page_id(&mut self) -> String {
+        let mut bytes = [0u8; 9];
+        self.rng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+/// A text event as splices in UTF-16 units, applied one after another.
+fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
+    let mut index = 0u32;
+    let mut out = Vec::new();
+    for delta in event.delta(txn) {
+        match delta {
+            Delta::Retain(n, _) => index += n,
+            Delta::Deleted(n) => out.push(Splice {
+                index,
+                delete: *n,
+                insert: String::new(),
+            }),
+            Delta::Inserted(value, _) => {
+                // An embed from a Yjs peer occupies one position; show it as U+FFFC so the
+                // editor's offsets stay aligned with the page.
+                let insert = match value {
+                    Out::Any(Any::String(s)) => s.to_string(),
+                    _ => "\u{FFFC}".to_owned(),
+                };
+                let len = insert.encode_utf16().count() as u32;
+                out.push(Splice {
+                    index,
+                    delete: 0,
+                    insert,
+                });
+                index += len;
+            }
+        }
+    }
+    out
+}

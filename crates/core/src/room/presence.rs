@@ -1,0 +1,180 @@
+//! Who is in the room and where their carets are, through y-protocols awareness.
+//!
+//! This peer's state follows the conventions of Yjs editor bindings (y-codemirror, y-quill,
+//! y-prosemirror), so Yjs apps and Commonplace show each other's cursors:
+//! `{ user: { name, color, colorLight }, cursor: { anchor, head } | null, page }` where `anchor`
+//! and `head` are Yjs relative positions in JSON (`Y.relativePositionToJSON`) and `page` (ours)
+//! is the id of the page the person has open. Other peers' states are read defensively: names
+//! are cut short, colours must look like colours, and anything malformed is ignored.
+
+use serde_json::{json, Map, Value};
+use yrs::branch::{Branch, BranchPtr};
+use yrs::{Assoc, IndexedSequence, StickyIndex, Transact};
+
+use super::{Output, Room};
+
+const MAX_NAME_CHARS: usize = 40;
+/// The colour of someone who did not say or said nonsense.
+pub const DEFAULT_COLOR: &str = "#7a7a7a";
+
+/// Someone in the room, this person included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub client_id: u64,
+    pub name: String,
+    pub color: String,
+    /// The page they have open, if they say (Yjs apps do not).
+    pub page: Option<String>,
+    pub me: bool,
+}
+
+/// Another person's caret (`head`) and selection (from `anchor`) in a page, as UTF-16 offsets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteCursor {
+    pub client_id: u64,
+    pub name: String,
+    pub color: String,
+    pub anchor: u32,
+    pub head: u32,
+}
+
+/// This peer's own presence.
+#[derive(Debug, Default)]
+pub(super) struct Presence {
+    user: Option<(String, String)>,
+    page: Option<String>,
+    cursor: Option<(StickyIndex, StickyIndex)>,
+}
+
+impl Presence {
+    fn to_json(&self) -> String {
+        let mut state = Map::new();
+        if let Some((name, color)) = &self.user {
+            let light = format!("{color}33");
+            state.insert(
+                "user".into(),
+                json!({ "name": name, "color": color, "colorLight": light }),
+            );
+        }
+        if let Some(page) = &self.page {
+            state.insert("page".into(), json!(page));
+        }
+        let cursor = match &self.cursor {
+            Some((anchor, head)) => json!({ "anchor": anchor, "head": head }),
+            None => Value::Null,
+        };
+        state.insert("cursor".into(), cursor);
+        Value::Object(state).to_string()
+    }
+}
+
+impl Room {
+    /// Sets the name and colour others see (a colour like `#1e88e5`).
+    pub fn set_user(&mut self, now: u64, name: &str, color: &str) {
+        let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
+        let color = valid_color(color).unwrap_or(DEFAULT_COLOR).to_owned();
+        self.presence.user = Some((name, color));
+        self.share_presence(now);
+    }
+
+    /// Sets the page this person has open and their selection in it (UTF-16 offsets; the caret
+    /// is at `head`). Others see it follow concurrent edits: it is kept as relative positions.
+    pub fn set_cursor(&mut self, now: u64, page: &str, anchor: u32, head: u32) {
+        let cursor = {
+            let txn = self.doc().transact();
+            self.notebook.body(&txn, page).and_then(|body| {
+                let anchor = body.sticky_index(&txn, anchor, Assoc::After)?;
+                let head = body.sticky_index(&txn, head, Assoc::After)?;
+                Some((anchor, head))
+            })
+        };
+        self.presence.page = Some(page.to_owned());
+        self.presence.cursor = cursor;
+        self.share_presence(now);
+    }
+
+    /// Everyone in the room who has said anything, this person first.
+    pub fn people(&self) -> Vec<Person> {
+        let own = self.awareness.client_id();
+        let mut people: Vec<Person> = self
+            .awareness
+            .iter()
+            .filter_map(|(id, state)| {
+                let id = id.get();
+                let state: Value = serde_json::from_str(state.data.as_deref()?).ok()?;
+                let user = state.get("user");
+                let name = user
+                    .and_then(|u| u.get("name"))
+                    .and_then(Value::as_str)
+                    .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("Guest {}", id % 1000));
+                let color = user
+                    .and_then(|u| u.get("color"))
+                    .and_then(Value::as_str)
+                    .and_then(valid_color)
+                    .unwrap_or(DEFAULT_COLOR)
+                    .to_owned();
+                let page = state.get("page").and_then(Value::as_str).map(str::to_owned);
+                Some(Person {
+                    client_id: id,
+                    name,
+                    color,
+                    page,
+                    me: id == own.get(),
+                })
+            })
+            .collect();
+        people.sort_by(|a, b| b.me.cmp(&a.me).then(a.name.cmp(&b.name)));
+        people
+    }
+
+    /// Other people's carets and selections in `page`, where they are now.
+    pub fn remote_cursors(&self, page: &str) -> Vec<RemoteCursor> {
+        let own = self.awareness.client_id();
+        let txn = self.doc().transact();
+        let Some(body) = self.notebook.body(&txn, page) else {
+            return Vec::new();
+        };
+        let branch: &Branch = body.as_ref();
+        let target = BranchPtr::from(branch);
+        let people = self.people();
+        self.awareness
+            .iter()
+            .filter(|(id, _)| *id != own)
+            .filter_map(|(id, state)| {
+                let id = id.get();
+                let state: Value = serde_json::from_str(state.data.as_deref()?).ok()?;
+                let cursor = state.get("cursor")?;
+                let offset = |key: &str| {
+                    let index: StickyIndex =
+                        serde_json::from_value(cursor.get(key)?.clone()).ok()?;
+                    let offset = index.get_offset(&txn)?;
+                    (offset.branch == target).then_some(offset.index)
+                };
+                let (anchor, head) = (offset("anchor")?, offset("head")?);
+                let person = people.iter().find(|p| p.client_id == id)?;
+                Some(RemoteCursor {
+                    client_id: id,
+                    name: person.name.clone(),
+                    color: person.color.clone(),
+                    anchor,
+                    head,
+                })
+            })
+            .collect()
+    }
+
+    fn share_presence(&mut self, now: u64) {
+        self.set_time(now);
+        self.awareness.set_local_state_raw(self.presence.to_json());
+        self.broadcast_own_awareness();
+        self.outputs.push_back(Output::PresenceChanged);
+    }
+}
+
+/// `#rgb`, `#rrggbb` or `#rrggbbaa`: the only colours taken from other peers.
+pub fn valid_color(color: &str) -> Option<&str> {
+    let hex = color.strip_prefix('#')?;
+    (matches!(hex.len(), 3 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(color)
+}

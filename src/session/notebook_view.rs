@@ -1,0 +1,335 @@
+//! The notebook as the person works with it: the open page, the page list, who is here, the
+//! preview and backlinks, undo, export and import. Everything is decided by the core's room;
+//! this keeps the view of it up to date.
+
+use std::rc::Rc;
+
+use commonplace_core::export::{self, ExportedPage};
+use commonplace_core::markdown;
+use commonplace_core::notebook::{self, PageInfo, SearchHit, HOME};
+use commonplace_core::room::Person;
+use commonplace_core::text_diff::Splice;
+use gloo::timers::callback::Timeout;
+
+use super::editor::EditorEvent;
+use super::{now, Inner, Session};
+use crate::caret_layer::Caret;
+
+/// How long typing must pause before the preview and backlinks are brought up to date.
+const PREVIEW_DELAY_MS: u32 = 150;
+const SEARCH_LIMIT: usize = 50;
+/// Past this, rendering would stall the page for longer than a pause in typing lasts.
+const PREVIEW_MAX_BYTES: usize = 1 << 20;
+
+/// What the notebook's views show; a new value whenever any of it changes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotebookState {
+    pub pages: Rc<Vec<PageInfo>>,
+    /// The open page's id.
+    pub active: String,
+    pub people: Rc<Vec<Person>>,
+    /// Pages linking to the open one.
+    pub backlinks: Rc<Vec<PageInfo>>,
+}
+
+impl NotebookState {
+    pub fn title(&self, id: &str) -> String {
+        title_of(&self.pages, id)
+    }
+}
+
+impl Session {
+    pub fn open_page(&self, id: &str) {
+        self.inner.open_page(id);
+    }
+
+    /// Opens a page with `len` UTF-16 units at `index` selected (a search hit).
+    pub fn open_page_at(&self, id: &str, index: u32, len: u32) {
+        self.inner.open_page(id);
+        if let Some(editor) = &*self.inner.editor.borrow() {
+            let _ = editor.element.focus();
+            let _ = editor.element.set_selection_range(index, index + len);
+        }
+    }
+
+    /// Creates a page at the end of the list, opens it and returns its id.
+    pub fn create_page(&self, title: &str) -> String {
+        let id = self.inner.room.borrow_mut().create_page(now(), title, "");
+        self.inner.pump();
+        self.inner.open_page(&id);
+        id
+    }
+
+    pub fn rename_page(&self, id: &str, title: &str) {
+        self.inner.room.borrow_mut().rename_page(now(), id, title);
+        self.inner.pump();
+    }
+
+    pub fn delete_page(&self, id: &str) {
+        self.inner.room.borrow_mut().delete_page(now(), id);
+        self.inner.pump();
+    }
+
+    pub fn move_page(&self, id: &str, to: usize) {
+        self.inner.room.borrow_mut().move_page(now(), id, to);
+        self.inner.pump();
+    }
+
+    /// Follows a `[[wiki link]]`: opens the page with that title, creating it if there is none.
+    pub fn follow_link(&self, title: &str) {
+        let title = title.trim();
+        let found = self.inner.room.borrow().find_page(title);
+        match found {
+            Some(id) => self.inner.open_page(&id),
+            None => {
+                self.create_page(title);
+            }
+        }
+    }
+
+    pub fn search(&self, query: &str) -> Vec<SearchHit> {
+        self.inner.room.borrow().search(query, SEARCH_LIMIT)
+    }
+
+    pub fn set_user(&self, name: &str, color: &str) {
+        self.inner.room.borrow_mut().set_user(now(), name, color);
+        self.inner.pump();
+    }
+
+    /// The open page as a markdown file: (file name, contents).
+    pub fn export_page(&self) -> (String, Vec<u8>) {
+        let active = self.inner.active.borrow().clone();
+        let room = self.inner.room.borrow();
+        let title = title_of(&room.pages(), &active);
+        let body = room.page_text(&active).unwrap_or_default();
+        (export::file_name(&title), body.into_bytes())
+    }
+
+    /// Every page as a markdown file, in one zip archive.
+    pub fn export_markdown(&self) -> Vec<u8> {
+        let room = self.inner.room.borrow();
+        let pages: Vec<ExportedPage> = room
+            .pages()
+            .into_iter()
+            .map(|page| ExportedPage {
+                body: room.page_text(&page.id).unwrap_or_default(),
+                title: page.title,
+            })
+            .collect();
+        export::notebook_zip(&pages)
+    }
+
+    /// The whole notebook as one Yjs update.
+    pub fn export_update(&self) -> Vec<u8> {
+        self.inner.room.borrow().encode_state()
+    }
+
+    /// Adds markdown files (or zip archives of them) as pages; returns how many.
+    pub fn import_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<usize, String> {
+        let mut pages = Vec::new();
+        for (name, bytes) in files {
+            let found = export::import_files(&name, bytes).map_err(|e| format!("{name}: {e}"))?;
+            pages.extend(found);
+        }
+        let pairs: Vec<(&str, &str)> = pages
+            .iter()
+            .map(|page| (page.title.as_str(), page.body.as_str()))
+            .collect();
+        if !pairs.is_empty() {
+            self.inner.room.borrow_mut().import_pages(now(), &pairs);
+            self.inner.pump();
+        }
+        Ok(pages.len())
+    }
+
+    /// Merges a notebook exported as a Yjs update into this one.
+    pub fn import_update(&self, bytes: &[u8]) -> Result<(), String> {
+        let result = self.inner.room.borrow_mut().import_update(now(), bytes);
+        self.inner.pump();
+        result
+    }
+}
+
+impl Inner {
+    pub(super) fn open_page(&self, id: &str) {
+        let text = self.room.borrow().page_text(id);
+        let Some(text) = text else {
+            return;
+        };
+        *self.active.borrow_mut() = id.to_owned();
+        if let Some(editor) = &mut *self.editor.borrow_mut() {
+            editor.show(&text);
+        }
+        self.share_cursor();
+        self.render_preview();
+        let pages = Rc::new(self.room.borrow().pages());
+        let active = id.to_owned();
+        self.update_view(|view| {
+            view.pages = pages;
+            view.active = active;
+        });
+        self.update_backlinks();
+    }
+
+    pub(super) fn on_editor_event(&self, event: EditorEvent) {
+        match event {
+            EditorEvent::Input => {
+                let splice = match &mut *self.editor.borrow_mut() {
+                    Some(editor) => editor.take_input(),
+                    None => None,
+                };
+                if let Some(splice) = splice {
+                    let page = self.active.borrow().clone();
+                    self.room.borrow_mut().edit(now(), &page, &[splice]);
+                    self.pump();
+                    self.schedule_preview();
+                }
+                self.share_cursor();
+            }
+            EditorEvent::Undo => self.undo_or_redo(true),
+            EditorEvent::Redo => self.undo_or_redo(false),
+            EditorEvent::Selection => self.share_cursor(),
+        }
+    }
+
+    fn undo_or_redo(&self, undo: bool) {
+        let page = self.active.borrow().clone();
+        self.undoing.set(true);
+        {
+            let mut room = self.room.borrow_mut();
+            if undo {
+                room.undo(now(), &page);
+            } else {
+                room.redo(now(), &page);
+            }
+        }
+        self.pump();
+        self.undoing.set(false);
+        self.share_cursor();
+    }
+
+    /// Others' splices to a page: shown at once if it is open.
+    pub(super) fn on_page_changed(&self, page: &str, splices: &[Splice]) {
+        if *self.active.borrow() == page {
+            if let Some(editor) = &mut *self.editor.borrow_mut() {
+                editor.apply(splices, self.undoing.get());
+            }
+            self.carets_dirty.set(true);
+        }
+        self.schedule_preview();
+    }
+
+    /// The page list changed: the open page may be gone (then home opens).
+    pub(super) fn on_pages_changed(&self) {
+        let active = self.active.borrow().clone();
+        if self.room.borrow().page_text(&active).is_none() {
+            self.open_page(HOME);
+        }
+        let pages = Rc::new(self.room.borrow().pages());
+        self.update_view(|view| view.pages = pages);
+        self.schedule_preview();
+    }
+
+    pub(super) fn on_presence_changed(&self) {
+        let people = Rc::new(self.room.borrow().people());
+        self.update_view(|view| view.people = people);
+        self.carets_dirty.set(true);
+    }
+
+    /// Tells others where this person's caret is.
+    pub(super) fn share_cursor(&self) {
+        let selection = self.editor.borrow().as_ref().and_then(|e| e.selection());
+        let page = self.active.borrow().clone();
+        let (anchor, head) = selection.unwrap_or((0, 0));
+        self.room
+            .borrow_mut()
+            .set_cursor(now(), &page, anchor, head);
+        self.pump();
+    }
+
+    /// Draws others' carets in the open page where they are now.
+    pub(super) fn draw_carets(&self) {
+        let page = self.active.borrow().clone();
+        let carets: Vec<Caret> = self
+            .room
+            .borrow()
+            .remote_cursors(&page)
+            .into_iter()
+            .map(|c| Caret {
+                client: c.client_id,
+                anchor: c.anchor,
+                head: c.head,
+                name: c.name,
+                color: c.color,
+            })
+            .collect();
+        if let Some(editor) = &*self.editor.borrow() {
+            editor.set_carets(carets);
+        }
+    }
+
+    fn schedule_preview(&self) {
+        let me = self.me.clone();
+        *self.preview_timer.borrow_mut() = Some(Timeout::new(PREVIEW_DELAY_MS, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.render_preview();
+                inner.update_backlinks();
+            }
+        }));
+    }
+
+    /// Renders the open page's markdown into the preview (safe HTML: see `markdown`).
+    fn render_preview(&self) {
+        self.preview_timer.borrow_mut().take();
+        let Some(preview) = &*self.preview.borrow() else {
+            return;
+        };
+        let (text, titles) = {
+            let room = self.room.borrow();
+            let active = self.active.borrow();
+            let text = room.page_text(&active).unwrap_or_default();
+            let titles: std::collections::HashSet<String> = room
+                .pages()
+                .iter()
+                .map(|page| notebook::title_key(&page.title))
+                .collect();
+            (text, titles)
+        };
+        if text.len() > PREVIEW_MAX_BYTES {
+            let mb = text.len() as f64 / 1e6;
+            preview.set_text_content(Some(&format!(
+                "This page ({mb:.1} MB) is too large for a live preview."
+            )));
+            return;
+        }
+        let exists = |title: &str| titles.contains(&notebook::title_key(title));
+        preview.set_inner_html(&markdown::render(&text, &exists));
+    }
+
+    /// Backlinks read every page: done when a page opens and when typing pauses.
+    fn update_backlinks(&self) {
+        let backlinks = {
+            let active = self.active.borrow();
+            Rc::new(self.room.borrow().backlinks(&active))
+        };
+        self.update_view(|view| view.backlinks = backlinks);
+    }
+
+    /// Changes what the views show, telling them only if something did change.
+    fn update_view(&self, change: impl FnOnce(&mut NotebookState)) {
+        let mut view = self.view.borrow().clone();
+        change(&mut view);
+        if view != *self.view.borrow() {
+            *self.view.borrow_mut() = view.clone();
+            (self.on_notebook)(view);
+        }
+    }
+}
+
+fn title_of(pages: &[PageInfo], id: &str) -> String {
+    pages
+        .iter()
+        .find(|page| page.id == id)
+        .map(|page| page.title.clone())
+        .unwrap_or_default()
+}
