@@ -537,7 +537,7 @@ impl Inner {
                     if start < end {
                         for rect in measure.text(line, start, end) {
                             if shows(&rect) {
-                                rects.push((rect, color));
+                                rects.push((rect, caret.client, color));
                             }
                         }
                     }
@@ -549,7 +549,7 @@ impl Inner {
                                 ..measure.line_box(at)
                             };
                             if shows(&rect) {
-                                rects.push((rect, color));
+                                rects.push((rect, caret.client, color));
                             }
                         }
                     }
@@ -600,7 +600,8 @@ impl Inner {
         }
         let mut drawn = self.drawn.borrow_mut();
         drawn.sync_rects(&self.document, &self.selections, rects.len());
-        for (element, (rect, color)) in drawn.rects.iter().zip(&rects) {
+        for (element, (rect, client, color)) in drawn.rects.iter().zip(&rects) {
+            let _ = element.set_attribute("data-client", &client.to_string());
             set_styles(
                 &element.style(),
                 &[

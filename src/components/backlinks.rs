@@ -3,6 +3,15 @@ use yew::prelude::*;
 use crate::hooks::use_session::SessionHandle;
 use crate::session::NotebookState;
 
+/// What an untitled page is called in lists (the page list says the same).
+pub fn shown_title(title: &str) -> String {
+    if title.trim().is_empty() {
+        "Untitled".to_owned()
+    } else {
+        title.to_owned()
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct BacklinksProps {
     pub notebook: NotebookState,
@@ -19,7 +28,7 @@ pub fn Backlinks(props: &BacklinksProps) -> Html {
         };
         html! {
             <li><button type="button" class="backlink" data-page={page.id.clone()} {onclick}>
-                { page.title.clone() }
+                { shown_title(&page.title) }
             </button></li>
         }
     });

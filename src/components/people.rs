@@ -1,6 +1,7 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::backlinks::shown_title;
 use crate::hooks::use_session::SessionHandle;
 use crate::identity;
 use crate::session::NotebookState;
@@ -35,8 +36,8 @@ pub fn People(props: &PeopleProps) -> Html {
         let page = person
             .page
             .as_deref()
-            .map(|id| props.notebook.title(id))
-            .filter(|title| !title.is_empty());
+            .filter(|id| props.notebook.pages.iter().any(|p| p.id == *id))
+            .map(|id| shown_title(&props.notebook.title(id)));
         html! {
             <li class="person" data-client={person.client_id.to_string()} data-me={person.me.to_string()}>
                 <span class="swatch" style={format!("background:{}", person.color)} aria-hidden="true" />

@@ -2,6 +2,7 @@ use commonplace_core::notebook::SearchHit;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::backlinks::shown_title;
 use crate::hooks::use_session::SessionHandle;
 
 #[derive(Properties, PartialEq)]
@@ -36,7 +37,7 @@ pub fn Search(props: &SearchProps) -> Html {
         };
         html! {
             <li><button type="button" class="search-hit" data-page={hit.id.clone()} {onclick}>
-                <strong>{ hit.title.clone() }</strong>
+                <strong>{ shown_title(&hit.title) }</strong>
                 if !hit.snippet.is_empty() { <span class="snippet">{ hit.snippet.clone() }</span> }
             </button></li>
         }

@@ -23,6 +23,22 @@ pub fn ShareLink() -> Html {
         let show_qr = show_qr.clone();
         Callback::from(move |_| show_qr.set(!*show_qr))
     };
+    // `autofocus` does nothing on an element added after the page loaded: focus Close when the
+    // dialog opens (so Escape reaches it), and the QR button again when it closes.
+    let (close_button, qr_button) = (use_node_ref(), use_node_ref());
+    {
+        let (close_button, qr_button) = (close_button.clone(), qr_button.clone());
+        let opened = use_mut_ref(|| false);
+        use_effect_with(*show_qr, move |&shown| {
+            let target = if shown { &close_button } else { &qr_button };
+            let was_open = std::mem::replace(&mut *opened.borrow_mut(), shown);
+            if shown || was_open {
+                if let Some(button) = target.cast::<web_sys::HtmlElement>() {
+                    let _ = button.focus();
+                }
+            }
+        });
+    }
     let close_on_escape = {
         let show_qr = show_qr.clone();
         Callback::from(move |e: KeyboardEvent| {
@@ -42,14 +58,14 @@ pub fn ShareLink() -> Html {
             <button id="copy-link" type="button" {onclick}>
                 { if *copied { "Copied" } else { "Copy link" } }
             </button>
-            <button id="show-qr" type="button" onclick={toggle_qr.clone()}
+            <button id="show-qr" ref={qr_button} type="button" onclick={toggle_qr.clone()}
                 aria-expanded={show_qr.to_string()} aria-controls="qr-dialog">{ "QR code" }</button>
             if *show_qr {
                 <div id="qr-dialog" class="qr-dialog" role="dialog" aria-label="QR code of the link"
                     onkeydown={close_on_escape}>
                     <QrCode text={href} />
                     <p>{ "Scan with a phone to join this notebook. Anyone with the link can read and edit it." }</p>
-                    <button type="button" onclick={toggle_qr} autofocus=true>{ "Close" }</button>
+                    <button type="button" ref={close_button} onclick={toggle_qr}>{ "Close" }</button>
                 </div>
             }
         </span>

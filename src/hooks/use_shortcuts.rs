@@ -1,4 +1,4 @@
-use gloo::events::EventListener;
+use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, KeyboardEvent};
 use yew::prelude::*;
@@ -14,7 +14,10 @@ pub fn use_shortcuts(notebook: &NotebookState, session: &SessionHandle) {
     *state.borrow_mut() = notebook.clone();
     let session = session.clone();
     use_effect_with((), move |_| {
-        let listener = EventListener::new(&gloo::utils::document(), "keydown", move |e| {
+        // Not passive: the shortcuts replace the browser's own (Ctrl+K is its search box).
+        let active = EventListenerOptions::enable_prevent_default();
+        let document = gloo::utils::document();
+        let listener = EventListener::new_with_options(&document, "keydown", active, move |e| {
             let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
                 return;
             };

@@ -82,10 +82,15 @@ impl Room {
     pub fn set_cursor(&mut self, now: u64, page: &str, anchor: u32, head: u32) {
         let cursor = {
             let txn = self.doc().transact();
-            self.notebook.body(&txn, page).and_then(|body| {
-                let anchor = body.sticky_index(&txn, anchor, Assoc::After)?;
-                let head = body.sticky_index(&txn, head, Assoc::After)?;
-                Some((anchor, head))
+            self.notebook.body(&txn, page).map(|body| {
+                // yrs gives no position at the end of a text (an empty one included), where
+                // Yjs's `createRelativePositionFromTypeIndex` gives the text itself
+                // (`{ tname }` or `{ type }`), which stays at its end: so do we.
+                let at = |index| {
+                    body.sticky_index(&txn, index, Assoc::After)
+                        .unwrap_or_else(|| StickyIndex::from_type(&txn, &body, Assoc::After))
+                };
+                (at(anchor), at(head))
             })
         };
         self.presence.page = Some(page.to_owned());
@@ -177,4 +182,101 @@ impl Room {
 pub fn valid_color(color: &str) -> Option<&str> {
     let hex = color.strip_prefix('#')?;
     (matches!(hex.len(), 3 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(color)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::notebook::{self, HOME};
+    use crate::room::{Input, Output, Room, RoomConfig};
+    use crate::text_diff::Splice;
+
+    fn tab(peer_id: &str, client_id: u64) -> Room {
+        let config = RoomConfig {
+            name: "r".into(),
+            peer_id: peer_id.into(),
+            client_id,
+            entropy: [client_id as u8; 32],
+            max_conns: 20,
+            key: None,
+        };
+        Room::new(config, notebook::new_doc(client_id), 0)
+    }
+
+    /// Delivers broadcast frames between the tabs until they are quiet.
+    fn settle(tabs: &mut [Room]) {
+        loop {
+            let mut frames = Vec::new();
+            for (i, tab) in tabs.iter_mut().enumerate() {
+                while let Some(output) = tab.poll_output() {
+                    if let Output::Broadcast(bytes) = output {
+                        frames.push((i, bytes));
+                    }
+                }
+            }
+            if frames.is_empty() {
+                return;
+            }
+            for (from, bytes) in frames {
+                for (i, tab) in tabs.iter_mut().enumerate() {
+                    if i != from {
+                        tab.handle(1, Input::BroadcastFrame(&bytes));
+                    }
+                }
+            }
+        }
+    }
+
+    fn own_cursor(room: &Room) -> Value {
+        let state: Value = serde_json::from_str(&room.presence.to_json()).unwrap();
+        state["cursor"].clone()
+    }
+
+    fn carets(room: &Room, page: &str) -> Vec<(u32, u32)> {
+        room.remote_cursors(page)
+            .iter()
+            .map(|c| (c.anchor, c.head))
+            .collect()
+    }
+
+    #[test]
+    fn a_caret_at_the_end_of_a_page_is_shared_as_yjs_does() {
+        let mut tabs = [tab("a", 1), tab("b", 2)];
+        for tab in &mut tabs {
+            tab.handle(0, Input::BroadcastOpen);
+        }
+        settle(&mut tabs);
+
+        // An empty home page: the root text itself, as `{ tname: "page" }`.
+        tabs[0].set_cursor(1, HOME, 0, 0);
+        assert_eq!(
+            own_cursor(&tabs[0])["head"],
+            serde_json::json!({ "tname": "page", "assoc": 0 })
+        );
+        settle(&mut tabs);
+        assert_eq!(carets(&tabs[1], HOME), [(0, 0)]);
+
+        // At the end of a text: still shared, and it stays at the end.
+        let splice = |index, insert: &str| Splice {
+            index,
+            delete: 0,
+            insert: insert.into(),
+        };
+        tabs[0].edit(2, HOME, &[splice(0, "abc")]);
+        tabs[0].set_cursor(2, HOME, 1, 3);
+        settle(&mut tabs);
+        assert_eq!(carets(&tabs[1], HOME), [(1, 3)]);
+        tabs[1].edit(3, HOME, &[splice(3, "de")]);
+        settle(&mut tabs);
+        assert_eq!(carets(&tabs[1], HOME), [(1, 5)]);
+
+        // An empty page of its own: its text as `{ type: <id> }`.
+        let page = tabs[0].create_page(4, "Notes", "");
+        tabs[0].set_cursor(4, &page, 0, 0);
+        assert!(own_cursor(&tabs[0])["head"]["type"].is_object());
+        settle(&mut tabs);
+        assert_eq!(carets(&tabs[1], &page), [(0, 0)]);
+        assert!(carets(&tabs[1], HOME).is_empty());
+    }
 }

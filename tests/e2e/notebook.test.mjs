@@ -1,0 +1,744 @@
+// The notebook in the browser, end to end: pages (create, rename, move, edit, delete), wiki links
+// and backlinks, search, the preview against a suite of XSS payloads, export and import, and the
+// share link with its QR code. Two or more people per room; each test uses fresh rooms.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  REPO_ROOT, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, startServer, launchBrowser, watchPage, newRoomName,
+  roomUrl, waitForPeers, waitForReady, typeText, setCaret, editorValue, editorSelection, waitForValue,
+  assertNoPageErrors, waitFor,
+} from './harness.mjs';
+
+const TEST_TIMEOUT_MS = 90_000;
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+// ---- people and rooms ----------------------------------------------------------------------------
+
+/**
+ * One person in a browser context of their own (closed after the test), made with
+ * `contextOptions`, with `initScript` run before any of the app's scripts, opened at `url` and
+ * waited for until the stored notebook is loaded.
+ */
+async function openPerson(t, url, name, { contextOptions = {}, initScript } = {}) {
+  const context = await browser.newContext(contextOptions);
+  t.after(() => context.close().catch(() => {}));
+  if (initScript) await context.addInitScript(initScript);
+  const page = watchPage(await context.newPage(), { name });
+  await waitFor(page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS }), `[${name}] could not load ${url}`);
+  await waitForReady(page, { name });
+  return page;
+}
+
+/** `names.length` people in one fresh room, each seeing all the others. */
+async function openRoom(t, names, options) {
+  const room = newRoomName('nb');
+  const url = roomUrl(server, room);
+  const pages = [];
+  for (const name of names) pages.push(await openPerson(t, url, name, options));
+  await Promise.all(pages.map((p, i) => waitForPeers(p, names.length - 1).catch((err) => {
+    throw new Error(`[${names[i]}] ${err.message}`);
+  })));
+  return { room, url, pages };
+}
+
+// ---- bounded polling -----------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const firstLine = (err) => String(err?.message ?? err).split('\n')[0];
+
+/**
+ * Reads `read()` until `ok(value)`, at most `timeout` ms; returns the value. On timeout it throws
+ * "`what`" with the last value seen.
+ */
+async function until(what, read, ok, { timeout = DEFAULT_TIMEOUT_MS, interval = 40 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  let error = null;
+  for (;;) {
+    try {
+      last = await read();
+      error = null;
+      if (ok(last)) return last;
+    } catch (err) {
+      error = err;
+    }
+    if (Date.now() > deadline) {
+      const seen = error ? `reading failed: ${firstLine(error)}` : `last seen ${JSON.stringify(last)}`;
+      throw new Error(`${what}: not within ${timeout} ms; ${seen}`);
+    }
+    await sleep(interval);
+  }
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// ---- the sidebar and the open page ---------------------------------------------------------------
+
+/** The sidebar's pages in order: { id, title, current }. */
+function sidebar(page) {
+  return page.$$eval('#pages > li.page-item', (items) => items.map((li) => ({
+    id: li.getAttribute('data-page'),
+    title: li.querySelector('button.page-link')?.textContent ?? li.querySelector('input.page-title-input')?.value ?? null,
+    current: li.getAttribute('aria-current') === 'page',
+  })));
+}
+
+/** Waits until the sidebar lists exactly `titles`, in order; returns the sidebar. */
+function waitForTitles(page, titles, name, options) {
+  return until(`[${name}] sidebar titles should be ${JSON.stringify(titles)}`,
+    () => sidebar(page), (items) => same(items.map((i) => i.title), titles), options);
+}
+
+/** The sidebar item for page `id`. */
+const item = (page, id) => page.locator(`#pages > li.page-item[data-page="${id}"]`);
+
+/** The id of the only page titled `title` in the sidebar (fails if none or several). */
+async function idOf(page, title, name) {
+  const ids = (await sidebar(page)).filter((i) => i.title === title).map((i) => i.id);
+  assert.equal(ids.length, 1, `[${name}] expected exactly one page titled ${JSON.stringify(title)} in the sidebar, found ids ${JSON.stringify(ids)}`);
+  return ids[0];
+}
+
+/** What the person has open: { id (aria-current in the sidebar), title (#page-title) }. */
+function openedPage(page) {
+  return page.evaluate(() => ({
+    id: document.querySelector('#pages > li.page-item[aria-current="page"]')?.getAttribute('data-page') ?? null,
+    title: document.querySelector('#page-title')?.textContent ?? null,
+  }));
+}
+
+/** Waits until page `id`, titled `title`, is the open one (sidebar and #page-title agree). */
+function waitForOpen(page, id, title, name, options) {
+  return until(`[${name}] page ${id} titled ${JSON.stringify(title)} should be open`,
+    () => openedPage(page), (o) => o.id === id && o.title === title, options);
+}
+
+/** Opens page `id` from the sidebar and waits until it is the open one. */
+async function openPage(page, id, title, name) {
+  await item(page, id).locator('button.page-link').click();
+  await waitForOpen(page, id, title, name);
+}
+
+/**
+ * "+ New page", then types `title` into the title field it opens and presses Enter; returns the
+ * new page's id once the sidebar shows it under that title.
+ */
+async function createPage(page, title, name) {
+  const before = new Set((await sidebar(page)).map((i) => i.id));
+  await page.click('#new-page');
+  const input = page.locator('#pages input.page-title-input');
+  await until(`[${name}] "+ New page" should open a focused title field holding "Untitled"`,
+    () => page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.matches('input.page-title-input') ? { value: el.value, li: el.closest('li')?.getAttribute('data-page') } : null;
+    }),
+    (f) => f?.value === 'Untitled');
+  const id = await input.evaluate((el) => el.closest('li').getAttribute('data-page'));
+  assert.ok(!before.has(id), `[${name}] the title field is on an old page (${id})`);
+  await page.keyboard.type(title); // replaces the selected "Untitled"
+  await page.keyboard.press('Enter');
+  await until(`[${name}] the new page ${id} should be listed as ${JSON.stringify(title)}`,
+    () => sidebar(page), (items) => items.some((i) => i.id === id && i.title === title));
+  return id;
+}
+
+/** Starts renaming page `id` with its ✎ button; returns the focused title field. */
+async function startRename(page, id, name) {
+  await item(page, id).locator('button.rename-page').click();
+  const input = item(page, id).locator('input.page-title-input');
+  await until(`[${name}] ✎ should open a focused title field on page ${id}`,
+    () => input.evaluate((el) => document.activeElement === el), Boolean);
+  return input;
+}
+
+/**
+ * The whole notebook as one person sees it, opening every page in turn:
+ * [{ id, title, body }] in sidebar order.
+ */
+async function notebookContents(page, name) {
+  const out = [];
+  for (const { id, title } of await sidebar(page)) {
+    await openPage(page, id, title, name);
+    out.push({ id, title, body: await editorValue(page) });
+  }
+  return out;
+}
+
+/**
+ * Waits until the person's notebook is `expected` ([{ id?, title, body }], ids compared where
+ * given): first the sidebar, then each page's text.
+ */
+async function waitForNotebook(page, expected, name) {
+  const items = await until(`[${name}] sidebar should list ${JSON.stringify(expected.map((p) => p.id ? `${p.id}:${p.title}` : p.title))}`,
+    () => sidebar(page),
+    (got) => got.length === expected.length && got.every((g, i) => g.title === expected[i].title && (!expected[i].id || g.id === expected[i].id)));
+  for (const [i, want] of expected.entries()) {
+    await openPage(page, items[i].id, want.title, name);
+    await waitForValue(page, want.body, { name: `${name}, page ${JSON.stringify(want.title)}` });
+  }
+}
+
+// ---- the preview ---------------------------------------------------------------------------------
+
+/** A selector's elements in #preview, as { cls, title, text } (for wiki links). */
+function wikiLinks(page) {
+  return page.$$eval('#preview a.wikilink', (links) => links.map((a) => ({
+    missing: a.classList.contains('missing'),
+    title: a.getAttribute('data-title'),
+    text: a.textContent,
+    href: a.getAttribute('href'),
+  })));
+}
+
+function previewText(page) {
+  return page.$eval('#preview', (el) => el.textContent);
+}
+
+// ---- files ---------------------------------------------------------------------------------------
+
+/** Clicks `selector` and returns the download it starts: { name, bytes }. */
+async function download(page, selector, name) {
+  const [dl] = await Promise.all([
+    waitFor(page.waitForEvent('download', { timeout: 10_000 }), `[${name}] clicking ${selector} started no download`),
+    page.click(selector),
+  ]);
+  const failure = await dl.failure();
+  assert.equal(failure, null, `[${name}] the download from ${selector} failed: ${failure}`);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+}
+
+/**
+ * The entries of an uncompressed (stored) ZIP archive, read through its central directory:
+ * [{ name, body (UTF-8) }]. Throws on anything else.
+ */
+function readStoredZip(buf) {
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  assert.ok(eocd >= 0, 'no end-of-central-directory record: not a ZIP archive');
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    assert.equal(buf.readUInt32LE(at), 0x02014b50, `central directory entry ${i} has a bad signature`);
+    const method = buf.readUInt16LE(at + 10);
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const skip = nameLen + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.subarray(at + 46, at + 46 + nameLen).toString('utf8');
+    assert.equal(method, 0, `entry ${name} is compressed (method ${method}), not stored`);
+    assert.equal(buf.readUInt32LE(local), 0x04034b50, `entry ${name}'s local header has a bad signature`);
+    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    entries.push({ name, body: buf.subarray(data, data + size).toString('utf8') });
+    at += 46 + skip;
+  }
+  return entries;
+}
+
+// ---- 1. pages ------------------------------------------------------------------------------------
+
+test('pages: creating, renaming, moving, editing and deleting a page reach the other person', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  await Promise.all([waitForTitles(a, ['Home'], 'A'), waitForTitles(b, ['Home'], 'B')]);
+  assert.equal(await item(a, 'home').locator('button.delete-page').count(), 0, 'Home has a delete button');
+
+  const homeText = 'The home page.';
+  await typeText(a, homeText);
+  await waitForValue(b, homeText, { name: 'B' });
+
+  // A creates "Recipes": it opens for A, empty; B sees it in the sidebar and stays on Home.
+  const id = await createPage(a, 'Recipes', 'A');
+  assert.notEqual(id, 'home');
+  await waitForOpen(a, id, 'Recipes', 'A');
+  assert.equal(await editorValue(a), '', 'a new page is not empty');
+  await waitForTitles(b, ['Home', 'Recipes'], 'B');
+  assert.equal(await idOf(b, 'Recipes', 'B'), id, 'B lists Recipes under another id than A');
+  await waitForOpen(b, 'home', 'Home', 'B');
+
+  // B starts renaming and presses Escape: nothing changes, anywhere.
+  let input = await startRename(b, id, 'B');
+  await b.keyboard.type('Discarded');
+  await b.keyboard.press('Escape');
+  await until('[B] Escape should close the title field', () => input.count(), (n) => n === 0);
+  await sleep(300);
+  await waitForTitles(b, ['Home', 'Recipes'], 'B', { timeout: 1_000 });
+  await waitForTitles(a, ['Home', 'Recipes'], 'A', { timeout: 1_000 });
+
+  // B renames it to "Bread recipes": A's sidebar and A's #page-title follow.
+  input = await startRename(b, id, 'B');
+  await input.fill('Bread recipes');
+  await b.keyboard.press('Enter');
+  await waitForTitles(b, ['Home', 'Bread recipes'], 'B');
+  await waitForTitles(a, ['Home', 'Bread recipes'], 'A');
+  await waitForOpen(a, id, 'Bread recipes', 'A');
+
+  // A moves it above Home: both see the new order; ↑ is disabled on the first page, ↓ on the last.
+  await item(a, id).locator('button.move-up').click();
+  await waitForTitles(a, ['Bread recipes', 'Home'], 'A');
+  await waitForTitles(b, ['Bread recipes', 'Home'], 'B');
+  assert.ok(await item(b, id).locator('button.move-up').isDisabled(), '↑ is enabled on the first page');
+  assert.ok(await item(b, 'home').locator('button.move-down').isDisabled(), '↓ is enabled on the last page');
+  assert.ok(!(await item(b, 'home').locator('button.move-up').isDisabled()), '↑ is disabled on Home, now second');
+
+  // A types into it; B opens it and sees the text (and Home's text is untouched).
+  const body = 'Flour, water, salt.\n\n- 500 g flour\n- 350 g water 💧';
+  await typeText(a, body, { at: 0 });
+  assert.equal(await editorValue(a), body);
+  await openPage(b, id, 'Bread recipes', 'B');
+  await waitForValue(b, body, { name: 'B' });
+  await until('[B] the preview should render the list', () => b.$$eval('#preview li', (l) => l.map((e) => e.textContent)),
+    (l) => same(l, ['500 g flour', '350 g water 💧']));
+  await openPage(b, 'home', 'Home', 'B');
+  assert.equal(await editorValue(b), homeText, 'typing into the new page changed Home');
+
+  // B deletes it: cancelling the confirmation keeps it, accepting removes it for both. A had it
+  // open, so A is back on Home.
+  const questions = [];
+  let answer = 'dismiss';
+  b.on('dialog', (d) => { questions.push(d.message()); d[answer](); });
+  await item(b, id).locator('button.delete-page').click();
+  await until('[B] a confirmation should be asked', async () => questions.length, (n) => n === 1);
+  assert.match(questions[0], /Bread recipes/, 'the confirmation does not name the page');
+  await sleep(300);
+  await waitForTitles(b, ['Bread recipes', 'Home'], 'B', { timeout: 1_000 });
+  await waitForTitles(a, ['Bread recipes', 'Home'], 'A', { timeout: 1_000 });
+
+  answer = 'accept';
+  await item(b, id).locator('button.delete-page').click();
+  await until('[B] a second confirmation should be asked', async () => questions.length, (n) => n === 2);
+  await waitForTitles(b, ['Home'], 'B');
+  await waitForTitles(a, ['Home'], 'A');
+  await waitForOpen(a, 'home', 'Home', 'A');
+  await waitForValue(a, homeText, { name: 'A' });
+  assertNoPageErrors(a, b);
+});
+
+// ---- 2. wiki links -------------------------------------------------------------------------------
+
+test('a wiki link to a missing page creates it once and opens it for whoever follows it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const text = 'See [[Sourdough]]';
+  await typeText(a, text);
+  await waitForValue(b, text, { name: 'B' });
+
+  const missing = [{ missing: true, title: 'Sourdough', text: 'Sourdough', href: null }];
+  await until('[A] the preview should show a missing wiki link', () => wikiLinks(a), (l) => same(l, missing));
+  await until('[B] the preview should show a missing wiki link', () => wikiLinks(b), (l) => same(l, missing));
+
+  // A follows it: a new page "Sourdough", open for A, listed for B.
+  await a.click('#preview a.wikilink');
+  const aSide = await waitForTitles(a, ['Home', 'Sourdough'], 'A');
+  const id = aSide[1].id;
+  await waitForOpen(a, id, 'Sourdough', 'A');
+  assert.equal(await editorValue(a), '', 'the page a link created is not empty');
+  await waitForTitles(b, ['Home', 'Sourdough'], 'B');
+  await waitForOpen(b, 'home', 'Home', 'B');
+  const found = [{ ...missing[0], missing: false }];
+  await until('[B] the link should no longer be missing', () => wikiLinks(b), (l) => same(l, found));
+
+  // B follows its own copy of the link: the same page opens, none is created.
+  await b.click('#preview a.wikilink');
+  await waitForOpen(b, id, 'Sourdough', 'B');
+  // Sourdough lists Home as linking to it, for both.
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    await until(`[${name}] Sourdough's backlinks should list Home`,
+      () => p.$$eval('#backlinks button.backlink', (l) => l.map((e) => ({ id: e.getAttribute('data-page'), title: e.textContent.trim() }))),
+      (l) => same(l, [{ id: 'home', title: 'Home' }]));
+  }
+
+  // A, back on Home, sees the link found too; a differently spelled link ("  SOURDOUGH ") to the
+  // same title, followed with the keyboard, opens the same page.
+  await openPage(a, 'home', 'Home', 'A');
+  await until('[A] the link should no longer be missing', () => wikiLinks(a), (l) => same(l, found));
+  await typeText(a, '\n\nAlso [[  SOURDOUGH ]].', { at: 'end' });
+  await until('[A] the second link should render, found', () => wikiLinks(a),
+    (l) => l.length === 2 && l[1].title === 'SOURDOUGH' && !l[1].missing);
+  await a.locator('#preview a.wikilink').nth(1).focus();
+  await a.keyboard.press('Enter');
+  await waitForOpen(a, id, 'Sourdough', 'A');
+
+  // A moment for any page created by mistake to arrive: still exactly one Sourdough, everywhere.
+  await sleep(500);
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    assert.deepEqual((await sidebar(p)).map((i) => [i.id, i.title]), [['home', 'Home'], [id, 'Sourdough']], `[${name}] sidebar`);
+  }
+  assertNoPageErrors(a, b);
+});
+
+// ---- 3. search -----------------------------------------------------------------------------------
+
+test('search finds text in a page that is not open, and opening the hit selects the match', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  // Emoji before the match: two UTF-16 units each, one char each in Rust.
+  const body = 'Packing list 🎒🧳\nCafé stop — naïve plan\nThe Zeppelin leaves at noon.\n';
+  const travel = await createPage(a, 'Travel', 'A');
+  await typeText(a, body, { at: 0 });
+  const museum = await createPage(a, 'Zeppelin museum', 'A');
+
+  // B receives both (opening Travel once to be sure its text has arrived), then goes Home.
+  await waitForTitles(b, ['Home', 'Travel', 'Zeppelin museum'], 'B');
+  await openPage(b, travel, 'Travel', 'B');
+  await waitForValue(b, body, { name: 'B' });
+  await openPage(b, 'home', 'Home', 'B');
+
+  const hits = () => b.$$eval('#search-results button.search-hit', (l) => l.map((e) => ({
+    id: e.getAttribute('data-page'),
+    title: e.querySelector('strong')?.textContent ?? null,
+    snippet: e.querySelector('.snippet')?.textContent ?? null,
+  })));
+
+  // Nothing for text that is nowhere.
+  await b.fill('#search', 'xylophone');
+  await until('[B] "xylophone" should find nothing', () => b.$eval('#search-results', (el) => el.textContent), (s) => /Nothing found/.test(s));
+  assert.equal((await hits()).length, 0);
+
+  // A title hit first, then the body hit with its snippet; case does not matter.
+  await b.fill('#search', 'ZEPPELIN');
+  const found = await until('[B] "ZEPPELIN" should find the museum (title) and Travel (text)', hits, (l) => l.length === 2);
+  assert.deepEqual(found[0], { id: museum, title: 'Zeppelin museum', snippet: null });
+  assert.equal(found[1].id, travel);
+  assert.equal(found[1].title, 'Travel');
+  assert.match(found[1].snippet, /The Zeppelin leaves at noon/, 'the snippet does not show the match');
+  assert.ok(!found[1].snippet.includes('\n'), 'the snippet spans lines');
+
+  // Opening the body hit: Travel opens with exactly "Zeppelin" selected, the editor focused.
+  await b.locator(`#search-results button.search-hit[data-page="${travel}"]`).click();
+  await waitForOpen(b, travel, 'Travel', 'B');
+  const start = body.indexOf('Zeppelin');
+  const sel = await editorSelection(b);
+  const selected = await b.$eval('#editor', (el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  assert.deepEqual(sel, { start, end: start + 'Zeppelin'.length },
+    `the selection is ${JSON.stringify(sel)} (${JSON.stringify(selected)}), not the match at ${start}`);
+  assert.equal(selected, 'Zeppelin');
+  assert.ok(await b.$eval('#editor', (el) => document.activeElement === el), 'the editor is not focused after opening a hit');
+
+  // Opening the title hit opens the museum page.
+  await b.locator(`#search-results button.search-hit[data-page="${museum}"]`).click();
+  await waitForOpen(b, museum, 'Zeppelin museum', 'B');
+  // A never moved.
+  assert.deepEqual(await openedPage(a), { id: museum, title: 'Zeppelin museum' });
+  assertNoPageErrors(a, b);
+});
+
+// ---- 4. XSS --------------------------------------------------------------------------------------
+
+const XSS_VECTORS = JSON.parse(readFileSync(path.join(REPO_ROOT, 'crates', 'core', 'tests', 'fixtures', 'xss_vectors.json'), 'utf8'));
+const XSS_DETECTOR = 'window.__xss = (n) => (window.__xssHits ||= []).push(n);';
+const FORBIDDEN_TAGS = 'script,iframe,object,embed,form,meta,base,link,style,svg,math';
+
+/** What #preview holds that it must not, and what the page saw. */
+function xssReport(page) {
+  return page.evaluate((forbidden) => {
+    const preview = document.querySelector('#preview');
+    const all = [...preview.querySelectorAll('*')];
+    const schemeOk = (u) => /^(https?|mailto):/i.test(u) && ['http:', 'https:', 'mailto:'].includes(new URL(u, location.href).protocol);
+    return {
+      hits: window.__xssHits ?? [],
+      forbidden: [...preview.querySelectorAll(forbidden)].map((e) => e.outerHTML.slice(0, 120)),
+      onAttributes: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `<${e.localName} ${a.name}>`)),
+      badUrls: [
+        ...[...preview.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
+        ...[...preview.querySelectorAll('img')].map((i) => i.getAttribute('src') ?? '<no src>'),
+        ...[...preview.querySelectorAll('[src],[srcset],[action],[formaction],[xlink\\:href],[data]')]
+          .filter((e) => e.localName !== 'img').map((e) => `<${e.localName}> ${e.outerHTML.slice(0, 80)}`),
+      ].filter((u) => !schemeOk(u)),
+      // A link without href must be a wiki link the app follows itself.
+      strayAnchors: [...preview.querySelectorAll('a:not([href])')].filter((a) => !(a.classList.contains('wikilink') && a.hasAttribute('data-title')))
+        .map((a) => a.outerHTML.slice(0, 120)),
+      links: preview.querySelectorAll('a').length,
+      images: preview.querySelectorAll('img').length,
+      url: location.href,
+    };
+  }, FORBIDDEN_TAGS);
+}
+
+/**
+ * Hovers and clicks every link and image in the preview (re-reading the preview each time, as it
+ * re-renders). A wiki link opens (or creates) its page: then the person goes back to `id`.
+ * Clicks that cannot be made with the mouse (an element with no box) are dispatched instead.
+ * Returns { mouse, dispatched, wiki }.
+ */
+async function clickEverything(page, name, { id, title, marker }) {
+  const targets = page.locator('#preview a, #preview img');
+  const total = await targets.count();
+  const counts = { mouse: 0, dispatched: 0, wiki: 0 };
+  for (let i = 0; i < total; i++) {
+    const el = targets.nth(i);
+    const wiki = await el.evaluate((e) => (e.matches('a.wikilink') ? e.getAttribute('data-title') : null));
+    try {
+      await el.hover({ timeout: 1_000 });
+      await el.click({ timeout: 1_000 });
+      counts.mouse++;
+    } catch {
+      await el.dispatchEvent('mouseover');
+      await el.dispatchEvent('click');
+      counts.dispatched++;
+    }
+    if (wiki !== null) {
+      counts.wiki++;
+      await waitForOpen(page, await until(`[${name}] following [[${wiki}]] should open a page titled ${JSON.stringify(wiki.trim())}`,
+        () => openedPage(page), (o) => o.title === wiki.trim() && o.id !== id).then((o) => o.id), wiki.trim(), name);
+      await openPage(page, id, title, name);
+      await until(`[${name}] the preview should show the vectors again`, () => previewText(page), (s) => s.includes(marker));
+    }
+    assert.equal(await targets.count(), total, `[${name}] the preview's links and images changed while clicking them`);
+  }
+  return counts;
+}
+
+test('the preview of hostile markdown runs no script, opens no dialog, and never navigates the app', { timeout: 150_000 }, async (t) => {
+  const dialogs = { A: [], B: [] };
+  const popups = { A: [], B: [] };
+  const options = {
+    initScript: XSS_DETECTOR,
+    contextOptions: {},
+  };
+  const { url, pages: [a, b] } = await openRoom(t, ['A', 'B'], options);
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    // Nothing leaves this machine (links and images point at example.com and the like).
+    const origin = new URL(server.url).origin;
+    await p.context().route((u) => u.origin !== origin, (route) => route.abort());
+    p.on('dialog', (d) => { dialogs[name].push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+    // Links open in new tabs: note and close them (and their dialogs count too).
+    p.context().on('page', (popup) => {
+      popups[name].push(popup.url());
+      popup.on('dialog', (d) => { dialogs[name].push(`popup ${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+      popup.close().catch(() => {});
+    });
+  }
+
+  // B types every vector into Home, each in one input event (as a paste or an IME would),
+  // separated by blank lines; A has Home open.
+  const marker = `END-OF-VECTORS-${newRoomName('x')}`;
+  await setCaret(b, 'end');
+  let expected = '';
+  for (const vector of XSS_VECTORS) {
+    if (vector.includes('\u0000')) {
+      // insertText stops at U+0000 (it goes through a C string): put it in as a paste would.
+      await b.$eval('#editor', (el, v) => {
+        el.setRangeText(v, el.selectionStart, el.selectionEnd, 'end');
+        el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
+      }, vector);
+    } else {
+      await b.keyboard.insertText(vector);
+    }
+    await b.keyboard.press('Enter');
+    await b.keyboard.press('Enter');
+    expected += `${vector}\n\n`;
+  }
+  await b.keyboard.insertText(marker);
+  expected += marker;
+  assert.equal(await editorValue(b), expected, 'B\'s editor does not hold exactly the vectors it typed');
+  await waitForValue(a, expected, { name: 'A', timeout: 20_000 });
+
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    await until(`[${name}] the preview should render up to the last vector`, () => previewText(p), (s) => s.includes(marker));
+    // The payloads are there, shown as text.
+    const shown = await previewText(p);
+    for (const literal of ['<script>__xss(0)</script>', '<img src=x onerror=__xss(2)>', '<svg onload=__xss(7)>', '<iframe src="javascript:__xss(13)"></iframe>']) {
+      assert.ok(shown.includes(literal), `[${name}] the preview does not show ${literal} as text`);
+    }
+  }
+
+  const clicked = {};
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    const before = await xssReport(p);
+    assert.ok(before.links >= 10 && before.images >= 1, `[${name}] the preview has only ${before.links} links and ${before.images} images: nothing to click`);
+    clicked[name] = await clickEverything(p, name, { id: 'home', title: 'Home', marker });
+    assert.ok(clicked[name].wiki >= 5, `[${name}] only ${clicked[name].wiki} wiki links were followed`);
+  }
+  await sleep(500);
+
+  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
+    const report = await xssReport(p);
+    assert.deepEqual(report.hits, [], `[${name}] payloads ran: __xss(${report.hits.join('), __xss(')})`);
+    assert.deepEqual(dialogs[name], [], `[${name}] dialogs opened`);
+    assert.deepEqual(report.forbidden, [], `[${name}] forbidden elements in the preview`);
+    assert.deepEqual(report.onAttributes, [], `[${name}] event handler attributes in the preview`);
+    assert.deepEqual(report.badUrls, [], `[${name}] URLs other than http/https/mailto in the preview`);
+    assert.deepEqual(report.strayAnchors, [], `[${name}] links that are neither external nor wiki links`);
+    assert.equal(report.url, url, `[${name}] the app navigated away from its room`);
+    assert.ok(popups[name].every((u) => /^(about:blank|https?:|mailto:|chrome-error:)/.test(u)), `[${name}] popups: ${JSON.stringify(popups[name])}`);
+
+    // The detectors work in this very page: an inline handler outside the app does run, and a
+    // dialog is seen.
+    await p.evaluate(() => {
+      const scratch = document.createElement('div');
+      scratch.id = 'xss-scratch';
+      document.body.append(scratch);
+      scratch.innerHTML = '<img src=x onerror="__xss(999)">';
+    });
+    await until(`[${name}] the detector should see an inline handler that does run`, () => p.evaluate(() => window.__xssHits ?? []), (h) => same(h, [999]));
+    await p.evaluate(() => { document.querySelector('#xss-scratch').remove(); window.__xssHits = []; });
+    await p.evaluate(() => setTimeout(() => alert('probe'), 0));
+    await until(`[${name}] the dialog counter should see an alert`, async () => dialogs[name], (d) => d.length === 1);
+  }
+  t.diagnostic(`clicked A ${JSON.stringify(clicked.A)}, B ${JSON.stringify(clicked.B)}; popups A ${popups.A.length}, B ${popups.B.length}`);
+  assertNoPageErrors(a, b);
+});
+
+// ---- 5. export and import ------------------------------------------------------------------------
+
+test('a notebook exported as markdown or as a Yjs update imports back with the same pages', { timeout: 120_000 }, async (t) => {
+  const { pages: [a] } = await openRoom(t, ['A']);
+  const bodies = {
+    Home: '# Home\n\nWelcome 👋 to the *test* notebook.\n\n- [[Café ☕]]\n- [[日本語]]\n',
+    'Café ☕': '## Menu\n\n| drink | price |\n|---|---|\n| espresso ☕ | 2 € |\n\n> naïve crème brûlée 🍮\n',
+    'Notes/2026': '1. first\n2. second — with `code` and **bold**\n\n```rust\nfn main() {}\n```\n',
+    '日本語': '日本語のテキスト 🎌\n改行あり\n',
+  };
+  await a.focus('#editor');
+  await a.keyboard.insertText(bodies.Home);
+  for (const title of ['Café ☕', 'Notes/2026', '日本語']) {
+    await createPage(a, title, 'A');
+    await a.focus('#editor');
+    await a.keyboard.insertText(bodies[title]);
+    assert.equal(await editorValue(a), bodies[title], `[A] the editor of ${title} does not hold what was typed`);
+  }
+  // Order unlike creation: 日本語 before Notes/2026.
+  await item(a, await idOf(a, '日本語', 'A')).locator('button.move-up').click();
+  await waitForTitles(a, ['Home', 'Café ☕', '日本語', 'Notes/2026'], 'A');
+  const original = await notebookContents(a, 'A');
+  assert.deepEqual(original.map((p) => [p.title, p.body]), ['Home', 'Café ☕', '日本語', 'Notes/2026'].map((title) => [title, bodies[title]]));
+
+  // (a) Markdown: one <title>.md per page, in order, stored, exactly the bodies.
+  const zip = await download(a, '#export-markdown', 'A');
+  assert.equal(zip.name, 'notebook.zip');
+  const entries = readStoredZip(zip.bytes);
+  assert.deepEqual(entries, original.map((p) => ({ name: `${p.title.replace('/', '%2F')}.md`, body: p.body })));
+
+  const b = await openPerson(t, roomUrl(server, newRoomName('nb-zip')), 'B');
+  await b.setInputFiles('#import-files', { name: 'notebook.zip', mimeType: 'application/zip', buffer: zip.bytes });
+  await until('[B] #files-message should report the import', () => b.textContent('#files-message'), (m) => m === 'Imported 4 pages.');
+  // B's own (empty) Home first, then A's pages, Home included as a page titled "Home".
+  await waitForNotebook(b, [{ id: 'home', title: 'Home', body: '' }, ...original.map(({ title, body }) => ({ title, body }))], 'B');
+  const imported = (await sidebar(b)).slice(1);
+  assert.ok(imported.every((p) => p.id !== 'home' && !original.some((o) => o.id === p.id)), 'imported pages kept ids');
+
+  // (b) Yjs: the very same notebook, ids and all, which a peer joining later also gets.
+  const update = await download(a, '#export-yjs', 'A');
+  assert.equal(update.name, 'notebook.yjs');
+  const cRoom = roomUrl(server, newRoomName('nb-yjs'));
+  const c = await openPerson(t, cRoom, 'C');
+  await c.setInputFiles('#import-yjs', { name: 'notebook.yjs', mimeType: 'application/octet-stream', buffer: update.bytes });
+  await until('[C] #files-message should report the import', () => c.textContent('#files-message'), (m) => m === 'Notebook imported.');
+  await waitForNotebook(c, original, 'C');
+  assert.deepEqual(await notebookContents(c, 'C'), original);
+  const d = await openPerson(t, cRoom, 'D');
+  await Promise.all([waitForPeers(c, 1), waitForPeers(d, 1)]);
+  await waitForNotebook(d, original, 'D');
+  assert.deepEqual(await notebookContents(d, 'D'), original);
+
+  // A file that is no Yjs update is refused and changes nothing.
+  await c.setInputFiles('#import-yjs', { name: 'junk.yjs', mimeType: 'application/octet-stream', buffer: Buffer.from('not a yjs update at all') });
+  await until('[C] #files-message should refuse junk', () => c.textContent('#files-message'), (m) => /^Cannot import: junk\.yjs: /.test(m));
+  assert.deepEqual(await sidebar(c).then((s) => s.map((p) => p.id)), original.map((p) => p.id));
+
+  // (c) One page: <title>.md holding exactly its body.
+  for (const title of ['Café ☕', 'Notes/2026']) {
+    await openPage(a, await idOf(a, title, 'A'), title, 'A');
+    const file = await download(a, '#export-page', 'A');
+    assert.equal(file.name, `${title.replace('/', '%2F')}.md`);
+    assert.equal(file.bytes.toString('utf8'), bodies[title]);
+  }
+  assertNoPageErrors(a, b, c, d);
+});
+
+// ---- 6. sharing ----------------------------------------------------------------------------------
+
+/** The dark modules of the QR code's SVG (path of `M{x} {y}h{run}v1h-{run}z`), as rows of 0/1. */
+function qrModules(svg) {
+  const side = Number(svg.match(/viewBox="0 0 (\d+) \1"/)?.[1]);
+  const d = svg.match(/<path[^>]* d="([^"]*)"/)?.[1] ?? '';
+  const grid = Array.from({ length: side }, () => Array(side).fill(0));
+  for (const [, x, y, run] of d.matchAll(/M(\d+) (\d+)h(\d+)v1h-\3z/g)) {
+    for (let i = 0; i < Number(run); i++) grid[Number(y)][Number(x) + i] = 1;
+  }
+  return grid;
+}
+
+/** Whether a QR finder pattern (7×7: ring, gap, 3×3 core) has its top-left corner at (x, y). */
+function isFinder(grid, x, y) {
+  for (let r = 0; r < 7; r++) {
+    for (let c = 0; c < 7; c++) {
+      const ring = r === 0 || r === 6 || c === 0 || c === 6;
+      const core = r >= 2 && r <= 4 && c >= 2 && c <= 4;
+      if (grid[y + r]?.[x + c] !== (ring || core ? 1 : 0)) return false;
+    }
+  }
+  return true;
+}
+
+test('the share link copies to the clipboard and shows as a QR code', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const contextOptions = { permissions: ['clipboard-read', 'clipboard-write'] };
+  const { url, pages: [a] } = await openRoom(t, ['A'], { contextOptions });
+  await typeText(a, 'shared text');
+
+  await a.evaluate(() => navigator.clipboard.writeText('not the link'));
+  await a.click('#copy-link');
+  await until('[A] #copy-link should say it copied', () => a.textContent('#copy-link'), (s) => s.trim() === 'Copied');
+  const copied = await a.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copied, await a.evaluate(() => location.href));
+  assert.equal(copied, url);
+  assert.equal(await a.inputValue('#share-link'), url);
+
+  // The copied link brings someone else into the same notebook.
+  const b = await openPerson(t, copied, 'B');
+  await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
+  await waitForValue(b, 'shared text', { name: 'B' });
+
+  // The QR code: black modules on white, a real QR code's shape (three finder patterns, 17 + 4v
+  // modules a side, 4 modules of quiet zone); Escape or Close hides it, and it opens again.
+  assert.equal(await a.locator('#qr-dialog').count(), 0, 'the QR dialog shows before it was asked for');
+  const qrOpens = async (how) => {
+    await a.click('#show-qr');
+    await until(`[A] #qr-dialog should show (${how})`, () => a.locator('#qr-dialog').isVisible(), Boolean);
+    assert.equal(await a.getAttribute('#show-qr', 'aria-expanded'), 'true');
+    const svg = await a.$eval('#qr svg', (el) => el.outerHTML);
+    assert.match(svg, /<rect [^>]*fill="#fff"/, 'the QR code has no white background');
+    assert.match(svg, /<path [^>]*fill="#000"[^>]* d="M/, 'the QR code has no black path');
+    const grid = qrModules(svg);
+    const n = grid.length - 8;
+    assert.ok(n >= 21 && (n - 17) % 4 === 0, `${n} modules a side is no QR code size`);
+    assert.ok(grid[0].every((m) => m === 0) && grid.every((row) => row[0] === 0), 'no quiet zone');
+    assert.ok(isFinder(grid, 4, 4) && isFinder(grid, 4 + n - 7, 4) && isFinder(grid, 4, 4 + n - 7), 'finder patterns missing');
+    assert.ok(!isFinder(grid, 4 + n - 7, 4 + n - 7), 'a finder pattern in the bottom-right corner');
+    return grid;
+  };
+  const hidden = async (how) => {
+    await until(`[A] #qr-dialog should hide (${how})`, () => a.locator('#qr-dialog').count(), (c) => c === 0);
+    assert.equal(await a.getAttribute('#show-qr', 'aria-expanded'), 'false');
+  };
+
+  const first = await qrOpens('first time');
+  await a.keyboard.press('Escape');
+  await hidden('Escape');
+  await qrOpens('second time');
+  await a.locator('#qr-dialog button', { hasText: 'Close' }).click();
+  await hidden('Close');
+  const third = await qrOpens('third time');
+  assert.deepEqual(third, first, 'the QR code changed without the link changing');
+  await a.keyboard.press('Escape');
+  await hidden('Escape, again');
+
+  // Another room's link is another QR code.
+  const other = await openPerson(t, roomUrl(server, newRoomName('nb-other')), 'C');
+  await other.click('#show-qr');
+  const otherSvg = await other.$eval('#qr svg', (el) => el.outerHTML);
+  assert.notDeepEqual(qrModules(otherSvg), first, 'two rooms\' links give the same QR code');
+  assertNoPageErrors(a, b, other);
+});
