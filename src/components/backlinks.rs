@@ -1,16 +1,8 @@
 use yew::prelude::*;
 
+use crate::components::shown_title;
 use crate::hooks::use_session::SessionHandle;
 use crate::session::NotebookState;
-
-/// What an untitled page is called in lists (the page list says the same).
-pub fn shown_title(title: &str) -> String {
-    if title.trim().is_empty() {
-        "Untitled".to_owned()
-    } else {
-        title.to_owned()
-    }
-}
 
 #[derive(Properties, PartialEq)]
 pub struct BacklinksProps {

@@ -10,3 +10,12 @@ pub mod search;
 pub mod share_link;
 pub mod sidebar;
 pub mod status_badge;
+
+/// What an untitled page is called wherever titles are shown.
+pub fn shown_title(title: &str) -> String {
+    if title.trim().is_empty() {
+        "Untitled".to_owned()
+    } else {
+        title.to_owned()
+    }
+}

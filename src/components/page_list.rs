@@ -2,6 +2,7 @@ use commonplace_core::notebook::HOME;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::shown_title;
 use crate::hooks::use_session::SessionHandle;
 use crate::session::NotebookState;
 
@@ -22,7 +23,7 @@ pub fn PageList(props: &PageListProps) -> Html {
     let items = props.notebook.pages.iter().enumerate().map(|(i, page)| {
         let id = page.id.clone();
         let title = page.title.clone();
-        let shown = if title.trim().is_empty() { "Untitled".to_owned() } else { title.clone() };
+        let shown = shown_title(&title);
         let active = props.notebook.active == id;
         let open = {
             let (session, id) = (session.clone(), id.clone());

@@ -1,7 +1,7 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::backlinks::shown_title;
+use crate::components::shown_title;
 use crate::hooks::use_session::SessionHandle;
 use crate::identity;
 use crate::session::NotebookState;

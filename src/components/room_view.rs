@@ -4,6 +4,7 @@ use yew::prelude::*;
 use crate::components::backlinks::Backlinks;
 use crate::components::saved_badge::SavedBadge;
 use crate::components::share_link::ShareLink;
+use crate::components::shown_title;
 use crate::components::sidebar::Sidebar;
 use crate::components::status_badge::StatusBadge;
 use crate::hooks::use_session::{use_session, SessionElements};
@@ -28,7 +29,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
     let (status, notebook, session) =
         use_session(&props.room, props.secret.as_deref(), elements.clone());
     use_shortcuts(&notebook, &session);
-    let title = notebook.title(&notebook.active);
+    let title = shown_title(&notebook.title(&notebook.active));
     // Wiki links in the preview open (or create) their page, by click or by Enter.
     let follow = {
         let session = session.clone();

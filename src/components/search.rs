@@ -2,7 +2,7 @@ use commonplace_core::notebook::SearchHit;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::backlinks::shown_title;
+use crate::components::shown_title;
 use crate::hooks::use_session::SessionHandle;
 
 #[derive(Properties, PartialEq)]

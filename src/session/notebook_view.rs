@@ -43,9 +43,13 @@ impl Session {
         self.inner.open_page(id);
     }
 
-    /// Opens a page with `len` UTF-16 units at `index` selected (a search hit).
+    /// Opens a page with `len` UTF-16 units at `index` selected (a search hit). A hit whose page
+    /// is gone (deleted since the search) does nothing: its offsets mean nothing in the open page.
     pub fn open_page_at(&self, id: &str, index: u32, len: u32) {
         self.inner.open_page(id);
+        if *self.inner.active.borrow() != id {
+            return;
+        }
         if let Some(editor) = &*self.inner.editor.borrow() {
             let _ = editor.element.focus();
             let _ = editor.element.set_selection_range(index, index + len);

@@ -32,13 +32,15 @@ after(async () => {
 /**
  * One person in a browser context of their own (closed after the test), made with
  * `contextOptions`, with `initScript` run before any of the app's scripts, opened at `url` and
- * waited for until the stored notebook is loaded.
+ * waited for until the stored notebook is loaded. Console lines matching `ignoreConsole` are
+ * not printed; `setup(context, name)` runs before the page opens.
  */
-async function openPerson(t, url, name, { contextOptions = {}, initScript } = {}) {
+async function openPerson(t, url, name, { contextOptions = {}, initScript, ignoreConsole = null, setup } = {}) {
   const context = await browser.newContext(contextOptions);
   t.after(() => context.close().catch(() => {}));
   if (initScript) await context.addInitScript(initScript);
-  const page = watchPage(await context.newPage(), { name });
+  if (setup) await setup(context, name);
+  const page = watchPage(await context.newPage(), { name, ignoreConsole });
   await waitFor(page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS }), `[${name}] could not load ${url}`);
   await waitForReady(page, { name });
   return page;
@@ -195,7 +197,7 @@ async function waitForNotebook(page, expected, name) {
 
 // ---- the preview ---------------------------------------------------------------------------------
 
-/** A selector's elements in #preview, as { cls, title, text } (for wiki links). */
+/** The wiki links in #preview: { missing, title (data-title), text, href }. */
 function wikiLinks(page) {
   return page.$$eval('#preview a.wikilink', (links) => links.map((a) => ({
     missing: a.classList.contains('missing'),
@@ -305,6 +307,16 @@ test('pages: creating, renaming, moving, editing and deleting a page reach the o
   await openPage(b, 'home', 'Home', 'B');
   assert.equal(await editorValue(b), homeText, 'typing into the new page changed Home');
 
+  // A renames by double-clicking the title and leaving the field: leaving commits.
+  await item(a, id).locator('button.page-link').dblclick();
+  const field = item(a, id).locator('input.page-title-input');
+  await until('[A] a double-click should open a focused title field', () => field.evaluate((el) => document.activeElement === el), Boolean);
+  await field.fill('  Sourdough bread ');
+  await a.click('#editor');
+  await waitForTitles(a, ['Sourdough bread', 'Home'], 'A');
+  await waitForTitles(b, ['Sourdough bread', 'Home'], 'B');
+  await waitForOpen(a, id, 'Sourdough bread', 'A');
+
   // B deletes it: cancelling the confirmation keeps it, accepting removes it for both. A had it
   // open, so A is back on Home.
   const questions = [];
@@ -312,10 +324,10 @@ test('pages: creating, renaming, moving, editing and deleting a page reach the o
   b.on('dialog', (d) => { questions.push(d.message()); d[answer](); });
   await item(b, id).locator('button.delete-page').click();
   await until('[B] a confirmation should be asked', async () => questions.length, (n) => n === 1);
-  assert.match(questions[0], /Bread recipes/, 'the confirmation does not name the page');
+  assert.match(questions[0], /Sourdough bread/, 'the confirmation does not name the page');
   await sleep(300);
-  await waitForTitles(b, ['Bread recipes', 'Home'], 'B', { timeout: 1_000 });
-  await waitForTitles(a, ['Bread recipes', 'Home'], 'A', { timeout: 1_000 });
+  await waitForTitles(b, ['Sourdough bread', 'Home'], 'B', { timeout: 1_000 });
+  await waitForTitles(a, ['Sourdough bread', 'Home'], 'A', { timeout: 1_000 });
 
   answer = 'accept';
   await item(b, id).locator('button.delete-page').click();
@@ -431,13 +443,34 @@ test('search finds text in a page that is not open, and opening the hit selects 
   await waitForOpen(b, museum, 'Zeppelin museum', 'B');
   // A never moved.
   assert.deepEqual(await openedPage(a), { id: museum, title: 'Zeppelin museum' });
+
+  // A hit whose page someone deleted since: following it leaves B where it was, selection and all.
+  const homeText = 'Home, with enough text to select from.';
+  await openPage(b, 'home', 'Home', 'B');
+  await typeText(b, homeText, { at: 0 });
+  await b.fill('#search', 'noon');
+  await until('[B] "noon" should find Travel', hits, (l) => same(l.map((h) => h.id), [travel]));
+  a.once('dialog', (d) => d.accept());
+  await item(a, travel).locator('button.delete-page').click();
+  await waitForTitles(b, ['Home', 'Zeppelin museum'], 'B');
+  await setCaret(b, 4);
+  await b.locator(`#search-results button.search-hit[data-page="${travel}"]`).click();
+  await sleep(200);
+  await waitForOpen(b, 'home', 'Home', 'B', { timeout: 1_000 });
+  assert.equal(await editorValue(b), homeText);
+  assert.deepEqual(await editorSelection(b), { start: 4, end: 4 }, 'a hit for a deleted page moved the selection in the open page');
   assertNoPageErrors(a, b);
 });
 
 // ---- 4. XSS --------------------------------------------------------------------------------------
 
 const XSS_VECTORS = JSON.parse(readFileSync(path.join(REPO_ROOT, 'crates', 'core', 'tests', 'fixtures', 'xss_vectors.json'), 'utf8'));
-const XSS_DETECTOR = 'window.__xss = (n) => (window.__xssHits ||= []).push(n);';
+// Every page and frame of a person's context (popups included) records payloads that run, in
+// the page and through a binding to the test.
+const XSS_DETECTOR = `window.__xss = (n) => {
+  (window.__xssHits ||= []).push(n);
+  try { window.__xssSeen?.(n); } catch {}
+};`;
 const FORBIDDEN_TAGS = 'script,iframe,object,embed,form,meta,base,link,style,svg,math';
 
 /** What #preview holds that it must not, and what the page saw. */
@@ -468,11 +501,12 @@ function xssReport(page) {
 
 /**
  * Hovers and clicks every link and image in the preview (re-reading the preview each time, as it
- * re-renders). A wiki link opens (or creates) its page: then the person goes back to `id`.
+ * re-renders), checking after each that the app is still at `url`. A wiki link opens (or
+ * creates) its page: then the person goes back to `id`.
  * Clicks that cannot be made with the mouse (an element with no box) are dispatched instead.
  * Returns { mouse, dispatched, wiki }.
  */
-async function clickEverything(page, name, { id, title, marker }) {
+async function clickEverything(page, name, { id, title, marker, url }) {
   const targets = page.locator('#preview a, #preview img');
   const total = await targets.count();
   const counts = { mouse: 0, dispatched: 0, wiki: 0 };
@@ -488,6 +522,7 @@ async function clickEverything(page, name, { id, title, marker }) {
       await el.dispatchEvent('click');
       counts.dispatched++;
     }
+    assert.equal(page.url(), url, `[${name}] clicking link or image ${i} navigated the app away from its room`);
     if (wiki !== null) {
       counts.wiki++;
       await waitForOpen(page, await until(`[${name}] following [[${wiki}]] should open a page titled ${JSON.stringify(wiki.trim())}`,
@@ -501,25 +536,38 @@ async function clickEverything(page, name, { id, title, marker }) {
 }
 
 test('the preview of hostile markdown runs no script, opens no dialog, and never navigates the app', { timeout: 150_000 }, async (t) => {
+  const seen = { A: [], B: [] }; // __xss(n) calls in any page of the context: { n, url }
   const dialogs = { A: [], B: [] };
-  const popups = { A: [], B: [] };
+  const popups = { A: [], B: [] }; // { opened, loaded } URLs
+  const popupsClosed = [];
+  const origin = new URL(server.url).origin;
   const options = {
     initScript: XSS_DETECTOR,
-    contextOptions: {},
+    // Blocked external links and images, and the probe's `src=x`, are expected failures.
+    ignoreConsole: /^Failed to load resource: (net::ERR_FAILED|the server responded with a status of 404)/,
+    async setup(context, name) {
+      await context.exposeBinding('__xssSeen', ({ page }, n) => { seen[name].push({ n, url: page?.url() }); });
+      // Nothing leaves this machine (links and images point at example.com and the like).
+      await context.route((u) => u.origin !== origin, (route) => route.abort());
+      let own = null; // the person's tab: the first one opened
+      context.on('page', (p) => {
+        const tab = own ? 'new tab' : 'tab';
+        own ??= p;
+        p.on('dialog', (d) => { dialogs[name].push(`${tab} ${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+        if (p === own) return;
+        // A link opened a new tab: let it load (a payload would run by then), then close it.
+        const record = { opened: p.url(), loaded: null };
+        popups[name].push(record);
+        popupsClosed.push((async () => {
+          await p.waitForLoadState('load', { timeout: 3_000 }).catch(() => {});
+          await sleep(200);
+          record.loaded = p.url();
+          await p.close().catch(() => {});
+        })());
+      });
+    },
   };
   const { url, pages: [a, b] } = await openRoom(t, ['A', 'B'], options);
-  for (const [p, name] of [[a, 'A'], [b, 'B']]) {
-    // Nothing leaves this machine (links and images point at example.com and the like).
-    const origin = new URL(server.url).origin;
-    await p.context().route((u) => u.origin !== origin, (route) => route.abort());
-    p.on('dialog', (d) => { dialogs[name].push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
-    // Links open in new tabs: note and close them (and their dialogs count too).
-    p.context().on('page', (popup) => {
-      popups[name].push(popup.url());
-      popup.on('dialog', (d) => { dialogs[name].push(`popup ${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
-      popup.close().catch(() => {});
-    });
-  }
 
   // B types every vector into Home, each in one input event (as a paste or an IME would),
   // separated by blank lines; A has Home open.
@@ -527,15 +575,7 @@ test('the preview of hostile markdown runs no script, opens no dialog, and never
   await setCaret(b, 'end');
   let expected = '';
   for (const vector of XSS_VECTORS) {
-    if (vector.includes('\u0000')) {
-      // insertText stops at U+0000 (it goes through a C string): put it in as a paste would.
-      await b.$eval('#editor', (el, v) => {
-        el.setRangeText(v, el.selectionStart, el.selectionEnd, 'end');
-        el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
-      }, vector);
-    } else {
-      await b.keyboard.insertText(vector);
-    }
+    await b.keyboard.insertText(vector); // U+0000 (vector 114) included: checked just below
     await b.keyboard.press('Enter');
     await b.keyboard.press('Enter');
     expected += `${vector}\n\n`;
@@ -545,34 +585,43 @@ test('the preview of hostile markdown runs no script, opens no dialog, and never
   assert.equal(await editorValue(b), expected, 'B\'s editor does not hold exactly the vectors it typed');
   await waitForValue(a, expected, { name: 'A', timeout: 20_000 });
 
+  const assertClean = async (p, name, when) => {
+    const report = await xssReport(p);
+    assert.deepEqual(report.hits, [], `[${name}] ${when}: payloads ran: __xss(${report.hits.join('), __xss(')})`);
+    assert.deepEqual(seen[name], [], `[${name}] ${when}: payloads ran in the person's tabs`);
+    assert.deepEqual(dialogs[name], [], `[${name}] ${when}: dialogs opened`);
+    assert.deepEqual(report.forbidden, [], `[${name}] ${when}: forbidden elements in the preview`);
+    assert.deepEqual(report.onAttributes, [], `[${name}] ${when}: event handler attributes in the preview`);
+    assert.deepEqual(report.badUrls, [], `[${name}] ${when}: URLs other than http/https/mailto in the preview`);
+    assert.deepEqual(report.strayAnchors, [], `[${name}] ${when}: links that are neither external nor wiki links`);
+    assert.equal(report.url, url, `[${name}] ${when}: the app navigated away from its room`);
+    const allowed = (u) => u === null || /^(about:blank|https?:|mailto:|chrome-error:)/.test(u);
+    assert.ok(popups[name].every((r) => allowed(r.opened) && allowed(r.loaded)), `[${name}] ${when}: new tabs ${JSON.stringify(popups[name])}`);
+    return report;
+  };
+
   for (const [p, name] of [[a, 'A'], [b, 'B']]) {
     await until(`[${name}] the preview should render up to the last vector`, () => previewText(p), (s) => s.includes(marker));
-    // The payloads are there, shown as text.
+    await sleep(500);
+    const report = await assertClean(p, name, 'once rendered');
+    // The payloads are there, shown as text, and there is something to click.
     const shown = await previewText(p);
     for (const literal of ['<script>__xss(0)</script>', '<img src=x onerror=__xss(2)>', '<svg onload=__xss(7)>', '<iframe src="javascript:__xss(13)"></iframe>']) {
       assert.ok(shown.includes(literal), `[${name}] the preview does not show ${literal} as text`);
     }
+    assert.ok(report.links >= 10 && report.images >= 1, `[${name}] the preview has only ${report.links} links and ${report.images} images: nothing to click`);
   }
 
   const clicked = {};
   for (const [p, name] of [[a, 'A'], [b, 'B']]) {
-    const before = await xssReport(p);
-    assert.ok(before.links >= 10 && before.images >= 1, `[${name}] the preview has only ${before.links} links and ${before.images} images: nothing to click`);
-    clicked[name] = await clickEverything(p, name, { id: 'home', title: 'Home', marker });
+    clicked[name] = await clickEverything(p, name, { id: 'home', title: 'Home', marker, url });
     assert.ok(clicked[name].wiki >= 5, `[${name}] only ${clicked[name].wiki} wiki links were followed`);
   }
   await sleep(500);
+  await Promise.all(popupsClosed);
 
   for (const [p, name] of [[a, 'A'], [b, 'B']]) {
-    const report = await xssReport(p);
-    assert.deepEqual(report.hits, [], `[${name}] payloads ran: __xss(${report.hits.join('), __xss(')})`);
-    assert.deepEqual(dialogs[name], [], `[${name}] dialogs opened`);
-    assert.deepEqual(report.forbidden, [], `[${name}] forbidden elements in the preview`);
-    assert.deepEqual(report.onAttributes, [], `[${name}] event handler attributes in the preview`);
-    assert.deepEqual(report.badUrls, [], `[${name}] URLs other than http/https/mailto in the preview`);
-    assert.deepEqual(report.strayAnchors, [], `[${name}] links that are neither external nor wiki links`);
-    assert.equal(report.url, url, `[${name}] the app navigated away from its room`);
-    assert.ok(popups[name].every((u) => /^(about:blank|https?:|mailto:|chrome-error:)/.test(u)), `[${name}] popups: ${JSON.stringify(popups[name])}`);
+    await assertClean(p, name, 'after hovering and clicking every link and image');
 
     // The detectors work in this very page: an inline handler outside the app does run, and a
     // dialog is seen.
@@ -583,6 +632,7 @@ test('the preview of hostile markdown runs no script, opens no dialog, and never
       scratch.innerHTML = '<img src=x onerror="__xss(999)">';
     });
     await until(`[${name}] the detector should see an inline handler that does run`, () => p.evaluate(() => window.__xssHits ?? []), (h) => same(h, [999]));
+    await until(`[${name}] the test should hear of it too`, async () => seen[name].map((s) => s.n), (h) => same(h, [999]));
     await p.evaluate(() => { document.querySelector('#xss-scratch').remove(); window.__xssHits = []; });
     await p.evaluate(() => setTimeout(() => alert('probe'), 0));
     await until(`[${name}] the dialog counter should see an alert`, async () => dialogs[name], (d) => d.length === 1);
@@ -628,6 +678,19 @@ test('a notebook exported as markdown or as a Yjs update imports back with the s
   await waitForNotebook(b, [{ id: 'home', title: 'Home', body: '' }, ...original.map(({ title, body }) => ({ title, body }))], 'B');
   const imported = (await sidebar(b)).slice(1);
   assert.ok(imported.every((p) => p.id !== 'home' && !original.some((o) => o.id === p.id)), 'imported pages kept ids');
+  // Loose markdown files too, several at once, added at the end (CRLF becomes LF, as in the
+  // editor); a choice with a file that is not markdown is refused whole.
+  const looseFiles = [
+    { name: 'Plain note.md', mimeType: 'text/markdown', buffer: Buffer.from('Just *text* 📝\n') },
+    { name: 'list.TXT', mimeType: 'text/plain', buffer: Buffer.from('- one\r\n- two\r\n') },
+  ];
+  await b.setInputFiles('#import-files', [...looseFiles, { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }]);
+  await until('[B] #files-message should refuse the png', () => b.textContent('#files-message'), (m) => /^Cannot import: photo\.png/.test(m));
+  assert.equal((await sidebar(b)).length, 5, 'a refused import added pages');
+  await b.setInputFiles('#import-files', looseFiles);
+  await until('[B] #files-message should report the second import', () => b.textContent('#files-message'), (m) => m === 'Imported 2 pages.');
+  await waitForNotebook(b, [{ id: 'home', title: 'Home', body: '' }, ...original.map(({ title, body }) => ({ title, body })),
+    { title: 'Plain note', body: 'Just *text* 📝\n' }, { title: 'list', body: '- one\n- two\n' }], 'B');
 
   // (b) Yjs: the very same notebook, ids and all, which a peer joining later also gets.
   const update = await download(a, '#export-yjs', 'A');

@@ -557,9 +557,27 @@ test('the browser\'s own undo (historyUndo, execCommand) never desyncs the edito
   const afterRedo = await settled();
   assert.ok(afterRedo.includes('XYZ') && afterRedo.includes('theirs'), `A's native redo removed B's text: ${JSON.stringify(afterRedo)}`);
 
+  // Straight after typing, before anything from B arrives, the native undo has something to
+  // take back: the textarea changes under the app, which must pass that on as an edit.
+  const typedThenUndone = await a.evaluate(() => {
+    const el = document.querySelector('#editor');
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+    document.execCommand('insertText', false, ' qq');
+    const typed = el.value;
+    document.execCommand('undo');
+    return { typed, undone: el.value };
+  });
+  t.diagnostic(`execCommand insertText then undo: ${JSON.stringify(typedThenUndone)}`);
+  assert.ok(typedThenUndone.typed.endsWith(' qq') && !typedThenUndone.undone.endsWith(' qq'),
+    `the premise failed: Chromium's native undo did not take back " qq" (${JSON.stringify(typedThenUndone)})`);
+  const afterQq = await settled();
+  assert.equal(afterQq, typedThenUndone.undone, 'B did not end up with what A\'s native undo left');
+  assert.ok(afterQq.includes('XYZ') && afterQq.includes('theirs'), `A's native undo removed B's text: ${JSON.stringify(afterQq)}`);
+
   // And the app's own undo still works afterwards, and still spares B's text.
   await typeText(a, '!', { at: 'end' });
-  await waitForValue(b, `${afterRedo}!`, { name: 'B' });
+  await waitForValue(b, `${afterQq}!`, { name: 'B' });
   await a.keyboard.press('Control+z');
   const final = await settled();
   assert.ok(final.includes('XYZ') && final.includes('theirs'), `Ctrl+Z after a native undo removed B's text: ${JSON.stringify(final)}`);
@@ -578,6 +596,16 @@ test('keyboard shortcuts: Alt+N new page, Alt+Up/Down previous/next page, Ctrl+K
   const pageIds = () => a.$$eval('#pages > li.page-item', (items) => items.map((li) => li.getAttribute('data-page')));
   const where = async () => ({ title: await a.textContent('#page-title'), current: await currentPages(a), value: await editorValue(a) });
   assert.deepEqual(await pageIds(), ['home']);
+  // Each shortcut replaces the browser's own (Ctrl+K is Chrome's search box): its keydown must
+  // come out default-prevented (seen by a listener on window, after the app's on document).
+  await a.evaluate(() => {
+    window.__shortcuts = [];
+    window.addEventListener('keydown', (e) => {
+      if ((e.altKey || e.ctrlKey) && !['Alt', 'Control'].includes(e.key)) {
+        window.__shortcuts.push({ key: `${e.ctrlKey ? 'Control+' : ''}${e.altKey ? 'Alt+' : ''}${e.key}`, prevented: e.defaultPrevented });
+      }
+    });
+  });
 
   // Alt+N from the editor: a new page, opened, and no "n" typed anywhere.
   await a.focus('#editor');
@@ -635,6 +663,9 @@ test('keyboard shortcuts: Alt+N new page, Alt+Up/Down previous/next page, Ctrl+K
   await a.waitForFunction(() => document.activeElement?.id === 'editor', null, { timeout: 5_000 })
     .catch(async () => assert.fail(`Alt+E did not focus #editor: focus is on ${await a.evaluate(() => document.activeElement?.outerHTML.slice(0, 80))}`));
   assert.equal(await editorValue(a), 'third page', 'the shortcuts typed into the editor');
+  const seen = await a.evaluate(() => window.__shortcuts);
+  assert.equal(seen.length, 10, `expected 10 shortcut keydowns, saw ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.filter((k) => !k.prevented), [], 'shortcuts whose keydown the app did not prevent (the browser acts on them too)');
   assertNoPageErrors(a);
 });
 
