@@ -4,7 +4,11 @@
 //! text with the same box and text styles, and the browser measures characters there (a DOM
 //! `Range` → `getClientRects`). The mirror has one `<div>` per line (`text<br>`: the `<br>` gives
 //! an empty line its height), kept in step with the textarea splice by splice: a keystroke
-//! rewrites the text node of one line, so the browser re-lays-out that line only, never the page.
+//! rewrites the text node of one line. The line divs sit in *chunks* of up to 128 consecutive
+//! lines (made 64 at a time, split when they reach 128, dropped when empty), each laid out apart
+//! (`contain: layout style`): after a keystroke the browser re-lays-out that line, its chunk and
+//! the row of chunks, so the cost stays flat as the page grows (a flat list of thousands of line
+//! divs made every keystroke walk them all).
 //!
 //! Everything else is read when drawing, at most once per animation frame: where the textarea is,
 //! how far it is scrolled, which lines are visible (a binary search over the line divs). Only the
@@ -28,6 +32,8 @@ use web_sys::{
 const DEFAULT_COLOR: &str = "#30bced";
 /// Names longer than this are cut (the flag is small anyway).
 const MAX_NAME_CHARS: usize = 64;
+/// Lines per mirror chunk when it is made; a chunk that grows to twice this is split.
+const CHUNK_LINES: usize = 64;
 
 /// The textarea's styles that decide where its characters go, copied to the mirror.
 /// `text-indent` is handled apart: it indents the textarea's first line only.
@@ -94,6 +100,8 @@ struct Inner {
     /// Over the textarea's client area, not clipping (the name flags stick out).
     carets: HtmlElement,
     lines: RefCell<Vec<Line>>,
+    /// The mirror's children, in order: each holds the divs of consecutive lines.
+    chunks: RefCell<Vec<Chunk>>,
     remote: RefCell<Vec<Caret>>,
     drawn: RefCell<Drawn>,
     /// The textarea may have changed its styles (it was resized): copy them again.
@@ -107,6 +115,14 @@ struct Inner {
     observer: Option<ResizeObserver>,
     _on_resize: Closure<dyn FnMut()>,
     _on_scroll: EventListener,
+}
+
+/// A block of consecutive line divs in the mirror, laid out apart (`contain: layout`): a
+/// keystroke re-lays-out its line, its chunk and the row of chunks, not every line of the page.
+struct Chunk {
+    div: HtmlElement,
+    /// How many lines it holds: at least 1, fewer than `2 * CHUNK_LINES`.
+    lines: usize,
 }
 
 struct Line {
@@ -226,6 +242,7 @@ impl CaretLayer {
                 selections,
                 carets,
                 lines: RefCell::new(Vec::new()),
+                chunks: RefCell::new(Vec::new()),
                 remote: RefCell::new(Vec::new()),
                 drawn: RefCell::new(Drawn::default()),
                 styles_dirty: Cell::new(true),
@@ -309,15 +326,108 @@ impl Inner {
 
     fn reset(&self, text: &str) {
         let mut lines = self.lines.borrow_mut();
+        let mut chunks = self.chunks.borrow_mut();
         lines.clear();
+        chunks.clear();
         self.mirror.set_text_content(None);
         for piece in text.split('\n') {
+            if chunks.last().is_none_or(|chunk| chunk.lines >= CHUNK_LINES) {
+                let chunk = self.new_chunk();
+                self.mirror.append_child(&chunk.div).unwrap_throw();
+                chunks.push(chunk);
+            }
             let line = self.new_line(piece);
-            self.mirror.append_child(&line.div).unwrap_throw();
+            let chunk = chunks.last_mut().unwrap_throw();
+            chunk.div.append_child(&line.div).unwrap_throw();
+            chunk.lines += 1;
             lines.push(line);
         }
         // The first line's div is only ever replaced here: it carries the first line's indent.
         self.styles_dirty.set(true);
+    }
+
+    fn new_chunk(&self) -> Chunk {
+        let div: HtmlElement = self
+            .document
+            .create_element("div")
+            .unwrap_throw()
+            .unchecked_into();
+        let _ = div.style().set_property("contain", "layout style");
+        Chunk { div, lines: 0 }
+    }
+
+    /// Takes lines `range` out of the mirror, and the chunks left empty.
+    fn remove_lines(&self, lines: &mut Vec<Line>, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let mut chunks = self.chunks.borrow_mut();
+        let mut start = 0;
+        chunks.retain_mut(|chunk| {
+            let end = start + chunk.lines;
+            let overlap = end.min(range.end).saturating_sub(start.max(range.start));
+            start = end;
+            chunk.lines -= overlap;
+            if chunk.lines == 0 {
+                chunk.div.remove();
+                false
+            } else {
+                true
+            }
+        });
+        for line in lines.drain(range) {
+            line.div.remove();
+        }
+    }
+
+    /// Puts `added` into the mirror after line `after` (in its chunk), splitting the chunk if it
+    /// grows too big.
+    fn insert_lines(
+        &self,
+        lines: &mut Vec<Line>,
+        after: usize,
+        added: Vec<Line>,
+    ) -> Result<(), JsValue> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut chunks = self.chunks.borrow_mut();
+        let (c, first) = chunk_of(&chunks, after);
+        let chunk = &mut chunks[c];
+        let before = if after + 1 < first + chunk.lines {
+            Some(lines[after + 1].div.clone())
+        } else {
+            None
+        };
+        for line in &added {
+            chunk
+                .div
+                .insert_before(&line.div, before.as_ref().map(|div| div.as_ref()))?;
+        }
+        chunk.lines += added.len();
+        lines.splice(after + 1..after + 1, added);
+        // Too big: split into chunks of `CHUNK_LINES`.
+        let count = chunks[c].lines;
+        if count >= 2 * CHUNK_LINES {
+            // Each new chunk goes before the old chunk's next sibling: they end up in order.
+            let next = chunks[c].div.next_sibling();
+            let mut new_chunks = Vec::new();
+            let mut at = first + CHUNK_LINES;
+            while at < first + count {
+                let mut chunk = self.new_chunk();
+                chunk.lines = CHUNK_LINES.min(first + count - at);
+                for line in &lines[at..at + chunk.lines] {
+                    chunk.div.append_child(&line.div)?;
+                }
+                self.mirror.insert_before(&chunk.div, next.as_ref())?;
+                at += chunk.lines;
+                new_chunks.push(chunk);
+            }
+            chunks[c].lines = CHUNK_LINES;
+            let at = c + 1;
+            chunks.splice(at..at, new_chunks);
+        }
+        Ok(())
     }
 
     fn new_line(&self, text: &str) -> Line {
@@ -370,9 +480,7 @@ impl Inner {
             // Lines joined: line `a` takes the rest of line `b`.
             lines[a].text.append_data(&suffix)?;
             lines[a].len += suffix_len;
-            for line in lines.drain(a + 1..=b) {
-                line.div.remove();
-            }
+            self.remove_lines(&mut lines, a + 1..b + 1);
             return Ok(());
         }
         // New lines: pieces[1..last] whole, and pieces[last] followed by the rest of line `b`.
@@ -385,22 +493,14 @@ impl Inner {
             let line = &mut lines[b];
             line.text.replace_data(0, col_b, pieces[last])?;
             line.len = utf16_len(pieces[last]) + suffix_len;
-            for line in lines.drain(a + 1..b) {
-                line.div.remove();
-            }
+            self.remove_lines(&mut lines, a + 1..b);
         } else {
             let mut line = self.new_line(pieces[last]);
             line.text.append_data(&suffix)?;
             line.len += suffix_len;
             added.push(line);
         }
-        let before = lines.get(a + 1).map(|line| line.div.clone());
-        for line in &added {
-            self.mirror
-                .insert_before(&line.div, before.as_ref().map(|div| div.as_ref()))?;
-        }
-        lines.splice(a + 1..a + 1, added);
-        Ok(())
+        self.insert_lines(&mut lines, a, added)
     }
 
     /// Copies the textarea's text styles to the mirror.
@@ -785,6 +885,19 @@ fn locate(lines: &[Line], offset: u32) -> (usize, u32) {
     }
     let last = lines.len().saturating_sub(1);
     (last, lines.last().map_or(0, |line| line.len))
+}
+
+/// The chunk holding line `line`, and the index of its first line.
+fn chunk_of(chunks: &[Chunk], line: usize) -> (usize, usize) {
+    let mut first = 0;
+    for (c, chunk) in chunks.iter().enumerate() {
+        if line < first + chunk.lines {
+            return (c, first);
+        }
+        first += chunk.lines;
+    }
+    let last = chunks.len().saturating_sub(1);
+    (last, first - chunks.last().map_or(0, |chunk| chunk.lines))
 }
 
 /// The text's length in UTF-16 units, line breaks included.

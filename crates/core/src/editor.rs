@@ -18,6 +18,16 @@ pub struct SimpleEdit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotSimple;
 
+/// How many units of unchanged text either side of a simple edit
+/// [`EditorText::simple_input`] reads back and checks: a change the browser reports as a simple
+/// edit but that reaches this far beyond it (an autocorrection of the word before the caret,
+/// a double-space period replacing the space before it) is refused, not missed.
+pub const SIMPLE_CONTEXT: u32 = 8;
+
+fn is_high_surrogate(unit: u16) -> bool {
+    (0xD800..0xDC00).contains(&unit)
+}
+
 fn is_low_surrogate(unit: u16) -> bool {
     (0xDC00..0xE000).contains(&unit)
 }
@@ -45,8 +55,10 @@ impl EditorText {
 
     /// The person made a simple edit (typing, deleting, pasting at the selection): recovers the
     /// splice from the selection before it and the caret and length after it, reading only the
-    /// inserted text, so the cost does not grow with the page. `Err` when those do not describe
-    /// a simple edit (then compare the whole value with [`EditorText::input`]).
+    /// inserted text and [`SIMPLE_CONTEXT`] units either side, so the cost does not grow with
+    /// the page. The splice is the one [`EditorText::input`] would give (the part of a replaced
+    /// selection that the new text starts with is kept). `Err` when those do not describe a
+    /// simple edit (then compare the whole value with [`EditorText::input`]).
     pub fn simple_input(
         &mut self,
         edit: SimpleEdit,
@@ -67,7 +79,7 @@ impl EditorText {
         if !fits {
             return Err(NotSimple);
         }
-        let (from, to) = (from as usize, to as usize);
+        let (from, to, caret) = (from as usize, to as usize, caret as usize);
         // A cut before a low surrogate would split a pair.
         let splits = |at: usize| {
             self.units
@@ -77,18 +89,46 @@ impl EditorText {
         if splits(from) || splits(to) {
             return Err(NotSimple);
         }
-        let insert = read(from as u32, caret);
-        let inserted: Vec<u16> = insert.encode_utf16().collect();
-        if inserted.len() != caret as usize - from {
+        // Read the text around the edit too, whole characters of it: it must be unchanged.
+        let mut before = (SIMPLE_CONTEXT as usize).min(from);
+        if before < from && splits(from - before) {
+            before += 1;
+        }
+        let mut after = (SIMPLE_CONTEXT as usize).min(self.units.len() - to);
+        if splits(to + after) {
+            after += 1;
+        }
+        let (read_from, read_to) = (from - before, caret + after);
+        let read: Vec<u16> = read(read_from as u32, read_to as u32)
+            .encode_utf16()
+            .collect();
+        if read.len() != read_to - read_from {
             return Err(NotSimple);
         }
-        if to == from && inserted.is_empty() {
+        let (head, rest) = read.split_at(before);
+        let (inserted, tail) = rest.split_at(caret - from);
+        if head != &self.units[read_from..from] || tail != &self.units[to..to + after] {
+            return Err(NotSimple);
+        }
+        // Keep what the new text shares with the start of the replaced one, as a diff does,
+        // never half of a surrogate pair.
+        let mut kept = inserted
+            .iter()
+            .zip(&self.units[from..to])
+            .take_while(|(new, old)| new == old)
+            .count();
+        if kept > 0 && is_high_surrogate(inserted[kept - 1]) {
+            kept -= 1;
+        }
+        let (index, inserted) = (from + kept, &inserted[kept..]);
+        if index == to && inserted.is_empty() {
             return Ok(None);
         }
-        self.units.splice(from..to, inserted);
+        let insert = String::from_utf16_lossy(inserted);
+        self.units.splice(index..to, inserted.iter().copied());
         Ok(Some(Splice {
-            index: from as u32,
-            delete: (to - from) as u32,
+            index: index as u32,
+            delete: (to - index) as u32,
             insert,
         }))
     }
@@ -211,5 +251,56 @@ mod tests {
             Err(NotSimple)
         );
         assert_eq!(editor.text(), "ab😀cd");
+    }
+
+    #[test]
+    fn changes_next_to_a_simple_edit_are_refused() {
+        // A double-space period: "insertText" at the caret that also replaced the space before.
+        let mut editor = EditorText::new("hello ");
+        assert_eq!(
+            simple(&mut editor, "hello. ", edit((6, 6), 7, 7)),
+            Err(NotSimple)
+        );
+        // An autocorrection of the word before, reported as typing the space after it.
+        let mut editor = EditorText::new("say teh");
+        assert_eq!(
+            simple(&mut editor, "say the ", edit((7, 7), 8, 8)),
+            Err(NotSimple)
+        );
+        assert_eq!(editor.text(), "say teh");
+        // Beyond the context nothing can tell: the browser takes this path only for simple
+        // input types.
+        let far = " ".repeat(SIMPLE_CONTEXT as usize);
+        let mut editor = EditorText::new(&format!("ab{far}"));
+        let value: Vec<u16> = format!("xb{far}!").encode_utf16().collect();
+        let splice = editor.simple_input(edit((10, 10), 11, 11), |a, b| {
+            String::from_utf16_lossy(&value[a as usize..b as usize])
+        });
+        assert_eq!(splice.unwrap().map(|s| s.index), Some(10));
+        assert_eq!(editor.text(), format!("ab{far}!"));
+    }
+
+    #[test]
+    fn a_replacement_keeps_what_it_starts_with_as_a_diff_does() {
+        let mut editor = EditorText::new("the end 😀");
+        let typed = simple(&mut editor, "t end 😀", edit((0, 3), 1, 8))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (typed.index, typed.delete, typed.insert.as_str()),
+            (1, 2, "")
+        );
+        // 😀 and 😃 share their high surrogate: the pair is replaced whole.
+        let emoji = simple(&mut editor, "t end 😃", edit((6, 8), 8, 8))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (emoji.index, emoji.delete, emoji.insert.as_str()),
+            (6, 2, "😃")
+        );
+        assert_eq!(
+            simple(&mut editor, "t end 😃", edit((2, 5), 5, 8)),
+            Ok(None)
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! - root `Y.Map "pages"`: page id → `Y.Map { title: string, order: number, body: Y.Text }`;
 //! - the *home* page (id [`HOME`]) is always there: its body is the root `Y.Text "page"` (so a
 //!   notebook of schema 0, one page, is a valid notebook of schema 1, and no two peers ever race
-//!   to create a first page); its entry in `pages`, holding only title and order, appears once
-//!   someone renames or moves it. It cannot be deleted;
+//!   to create a first page); its title and order are in the root `Y.Map "home"` (a root type,
+//!   so a first rename and a first move made at once both stick). It cannot be deleted;
 //! - root `Y.Map "meta"`: `version` = 1 (absent means 1), for later schemas to recognise this one.
 //!
 //! Pages sort by `order`, then id. Titles need not be unique: a wiki link opens the first page,
@@ -23,6 +23,8 @@ use crate::markdown;
 pub const HOME: &str = "home";
 pub const HOME_BODY: &str = "page";
 pub const PAGES: &str = "pages";
+/// The root map of the home page's title and order.
+pub const HOME_FIELDS: &str = "home";
 pub const META: &str = "meta";
 pub const VERSION: i64 = 1;
 /// What an untitled home page is called.
@@ -65,6 +67,7 @@ pub struct SearchHit {
 pub struct Notebook {
     pages: MapRef,
     home: TextRef,
+    home_fields: MapRef,
     meta: MapRef,
 }
 
@@ -73,6 +76,7 @@ impl Notebook {
         Notebook {
             pages: doc.get_or_insert_map(PAGES),
             home: doc.get_or_insert_text(HOME_BODY),
+            home_fields: doc.get_or_insert_map(HOME_FIELDS),
             meta: doc.get_or_insert_map(META),
         }
     }
@@ -85,31 +89,29 @@ impl Notebook {
         &self.home
     }
 
+    pub fn home_fields(&self) -> &MapRef {
+        &self.home_fields
+    }
+
     /// Every page, in order; the home page is always among them.
     pub fn pages<T: ReadTxn>(&self, txn: &T) -> Vec<PageInfo> {
+        let (title, order) = title_and_order(txn, &self.home_fields);
+        let title = if title.is_empty() {
+            HOME_TITLE.to_owned()
+        } else {
+            title
+        };
         let mut pages = vec![PageInfo {
             id: HOME.to_owned(),
-            title: HOME_TITLE.to_owned(),
-            order: 0.0,
+            title,
+            order,
         }];
         for (id, value) in self.pages.iter(txn) {
             let Out::YMap(entry) = value else {
                 continue;
             };
-            let title = match entry.get(txn, TITLE) {
-                Some(Out::Any(Any::String(title))) => title.to_string(),
-                _ => String::new(),
-            };
-            let order = match entry.get(txn, ORDER) {
-                Some(Out::Any(Any::Number(n))) => number(n).unwrap_or(0.0),
-                _ => 0.0,
-            };
-            if id == HOME {
-                pages[0].order = order;
-                if !title.is_empty() {
-                    pages[0].title = title;
-                }
-            } else if matches!(entry.get(txn, BODY), Some(Out::YText(_))) {
+            if id != HOME && matches!(entry.get(txn, BODY), Some(Out::YText(_))) {
+                let (title, order) = title_and_order(txn, &entry);
                 pages.push(PageInfo {
                     id: id.to_owned(),
                     title,
@@ -247,15 +249,27 @@ impl Notebook {
         }
     }
 
-    /// Sets a field of a page's entry, creating the home page's entry on first use.
+    /// Sets a field of a page's entry (the home page's are in their own root map).
     fn set(&self, txn: &mut TransactionMut, id: &str, key: &str, value: Any) {
-        let entry = match self.entry(txn, id) {
-            Some(entry) => entry,
-            None if id == HOME => self.pages.insert(txn, HOME, MapPrelim::default()),
-            None => return,
-        };
-        entry.insert(txn, key, value);
+        if id == HOME {
+            self.home_fields.insert(txn, key, value);
+        } else if let Some(entry) = self.entry(txn, id) {
+            entry.insert(txn, key, value);
+        }
     }
+}
+
+/// A page's title and order, whatever a peer wrote there.
+fn title_and_order<T: ReadTxn>(txn: &T, fields: &MapRef) -> (String, f64) {
+    let title = match fields.get(txn, TITLE) {
+        Some(Out::Any(Any::String(title))) => title.to_string(),
+        _ => String::new(),
+    };
+    let order = match fields.get(txn, ORDER) {
+        Some(Out::Any(Any::Number(n))) => number(n).unwrap_or(0.0),
+        _ => 0.0,
+    };
+    (title, order)
 }
 
 /// A finite number, whichever way the peer encoded it.

@@ -60,6 +60,12 @@ fn check_sequential(name: &str, trace: &Trace, limit: Option<usize>) {
         &value
     };
     println!("{}", replay.report(name));
+    // Patches count code points: none splits a surrogate pair, so the browser's fast path
+    // takes every one of them.
+    assert_eq!(
+        replay.simple.refused, 0,
+        "{name}: simple_input refused simple edits"
+    );
     assert!(
         duo.mirrors[0].text() == *expected,
         "{name}: A's editor differs"

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
-use yrs::sync::{Awareness, Message, SyncMessage};
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::undo::UndoManager;
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
@@ -689,12 +689,21 @@ impl Room {
                     self.reply(from, &Message::Awareness(update));
                 }
             }
-            Message::Awareness(update) => match self.awareness.apply_update_summary(update) {
-                Ok(Some(_)) => self.outputs.push_back(Output::PresenceChanged),
-                Ok(None) => {}
-                Err(error) => self.drop_input(format!("awareness from {from}: {error}")),
-            },
+            Message::Awareness(mut update) => {
+                // Only this peer speaks for itself: a peer replaying our client id (with a
+                // higher clock) would otherwise replace our name, and we would pass it on.
+                update.clients.remove(&self.awareness.client_id());
+                self.on_awareness(from, update);
+            }
             Message::Auth(_) | Message::Custom(..) => {}
+        }
+    }
+
+    fn on_awareness(&mut self, from: Source<'_>, update: AwarenessUpdate) {
+        match self.awareness.apply_update_summary(update) {
+            Ok(Some(_)) => self.outputs.push_back(Output::PresenceChanged),
+            Ok(None) => {}
+            Err(error) => self.drop_input(format!("awareness from {from}: {error}")),
         }
     }
 

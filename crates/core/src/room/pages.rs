@@ -63,6 +63,10 @@ pub(super) fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
     });
     let sink = changes.clone();
     notebook
+        .home_fields()
+        .observe(OBSERVER, move |_, _| sink.borrow_mut().pages = true);
+    let sink = changes.clone();
+    notebook
         .pages_map()
         .observe_deep(OBSERVER, move |txn, events| {
             let mut changes = sink.borrow_mut();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use commonplace_core::editor::EditorText;
+use commonplace_core::editor::{EditorText, NotSimple, SimpleEdit};
 use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::notebook;
 use commonplace_core::room::{Input, Output, Room};
@@ -139,6 +139,41 @@ impl Value {
 
     pub fn utf16_offset(&self, cp: usize) -> usize {
         cp + self.extra_before(cp).1
+    }
+
+    /// The byte offset of the character holding UTF-16 offset `unit` (or starting there), and
+    /// that character's UTF-16 offset.
+    fn char_at_utf16(&self, unit: usize) -> (usize, usize) {
+        let (mut bytes, mut units) = (0, 0);
+        for &(cp, extra_bytes, extra_units) in &self.wide {
+            let start = cp + units;
+            if start >= unit {
+                break;
+            }
+            if start + 1 + extra_units > unit {
+                return (cp + bytes, start);
+            }
+            bytes += extra_bytes;
+            units += extra_units;
+        }
+        ((unit - units + bytes).min(self.text.len()), unit)
+    }
+
+    /// `value.slice(from, to)` in UTF-16 units, as JavaScript gives it to Rust (half of a
+    /// surrogate pair becomes U+FFFD).
+    pub fn utf16_slice(&self, from: u32, to: u32) -> String {
+        let (from, to) = (from as usize, (to as usize).max(from as usize));
+        let (start, start_unit) = self.char_at_utf16(from);
+        let (end, end_unit) = self.char_at_utf16(to);
+        if start_unit == from && end_unit == to {
+            return self.text[start..end].to_owned();
+        }
+        let units: Vec<u16> = self.text[start..]
+            .encode_utf16()
+            .skip(from - start_unit)
+            .take(to - from)
+            .collect();
+        String::from_utf16_lossy(&units)
     }
 
     pub fn apply(&mut self, Patch(pos, del, ins): &Patch) {
@@ -365,13 +400,13 @@ impl Duo {
     }
 
     /// Local edit by room `i` as the browser makes it: the textarea now holds `value` with the
-    /// caret at `caret` (UTF-16).
-    pub fn type_value(&mut self, i: usize, value: &str, caret: u32) {
+    /// caret at `caret` (UTF-16). Returns the splice `EditorText::input` recovered.
+    pub fn type_value(&mut self, i: usize, value: &str, caret: u32) -> Option<Splice> {
         self.now += 1;
-        if let Some(splice) = self.mirrors[i].input(value, Some(caret)) {
-            self.rooms[i].edit(self.now, notebook::HOME, &[splice]);
-            self.drain(i);
-        }
+        let splice = self.mirrors[i].input(value, Some(caret))?;
+        self.rooms[i].edit(self.now, notebook::HOME, std::slice::from_ref(&splice));
+        self.drain(i);
+        Some(splice)
     }
 
     /// Delivers to room `to`, in order, the other room's frames tagged at most `max_tag`.
@@ -413,12 +448,14 @@ pub struct Replay {
     pub frames: u64,
     pub frame_bytes: u64,
     pub elapsed: Duration,
+    /// The fast path checked against the diff (sequential replays only).
+    pub simple: SimpleStats,
 }
 
 impl Replay {
     pub fn report(&self, name: &str) -> String {
         let secs = self.elapsed.as_secs_f64();
-        format!(
+        let mut report = format!(
             "{name}: {} txns, {} patches in {:.2?} ({:.0} txns/s, {:.0} patches/s), {} frames, {} frame bytes",
             self.txns,
             self.patches,
@@ -427,7 +464,69 @@ impl Replay {
             self.patches as f64 / secs,
             self.frames,
             self.frame_bytes
-        )
+        );
+        let simple = &self.simple;
+        if simple.edits > 0 {
+            report += &format!(
+                "; simple_input: {} edits ({} alone in their txn, {} in txns of several \
+                 patches), {} no-ops, {} refused",
+                simple.edits,
+                simple.edits - simple.in_multi_patch_txns,
+                simple.in_multi_patch_txns,
+                simple.no_ops,
+                simple.refused
+            );
+        }
+        report
+    }
+}
+
+/// How `EditorText::simple_input` fared against `EditorText::input` in a sequential replay.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SimpleStats {
+    /// Patches taken through `simple_input`, each with the numbers a `<textarea>` reports.
+    pub edits: u64,
+    /// Those in txns of several patches (checked against a diff of the value after the patch).
+    pub in_multi_patch_txns: u64,
+    /// Edits that changed nothing (`Ok(None)`, as the diff says too).
+    pub no_ops: u64,
+    /// Edits `simple_input` refused (the splice then came from the diff).
+    pub refused: u64,
+}
+
+/// The browser's fast path next to the diff the replay takes: a second editor mirror (equal
+/// to the first before every txn, checked) takes each patch of a txn through
+/// `EditorText::simple_input`, with the selection before the patch (the range it replaces),
+/// the caret after it (after the inserted text) and the length after it.
+struct SimpleShadow {
+    mirror: EditorText,
+    stats: SimpleStats,
+}
+
+impl SimpleShadow {
+    /// Applies `patch` to `value` and the same edit to the shadow mirror through
+    /// `simple_input`.
+    fn patch(&mut self, value: &mut Value, patch: &Patch) -> Result<Option<Splice>, NotSimple> {
+        let Patch(pos, del, ins) = patch;
+        let index = value.utf16_offset(*pos);
+        let end = value.utf16_offset(pos + del);
+        let inserted = ins.encode_utf16().count();
+        let len = self.mirror.len() - (end - index) + inserted;
+        value.apply(patch);
+        let edit = SimpleEdit {
+            selection: (index as u32, end as u32),
+            caret: (index + inserted) as u32,
+            len: len as u32,
+        };
+        self.stats.edits += 1;
+        let result = self
+            .mirror
+            .simple_input(edit, |from, to| value.utf16_slice(from, to));
+        match &result {
+            Ok(splice) => self.stats.no_ops += splice.is_none() as u64,
+            Err(NotSimple) => self.stats.refused += 1,
+        }
+        result
     }
 }
 
@@ -483,6 +582,7 @@ pub fn replay_concurrent(trace: &Trace, client_ids: [u64; 2]) -> (Duo, Replay) {
         frames: duo.frames,
         frame_bytes: duo.frame_bytes,
         elapsed: started.elapsed(),
+        simple: SimpleStats::default(),
     };
     (duo, replay)
 }
@@ -490,9 +590,12 @@ pub fn replay_concurrent(trace: &Trace, client_ids: [u64; 2]) -> (Duo, Replay) {
 /// Replays a sequential trace the way the browser sees it: room A's `<textarea>` value changes
 /// by each txn's patches, the caret ends after the last inserted text (or at the last delete),
 /// `EditorText::input` recovers the splice and `Room::edit` applies it. Room B receives every
-/// frame and mirrors its `TextChanged` splices into its own editor. `check_every` > 0 compares
-/// B's editor with the value that often. Only the first `limit` txns are replayed when given.
-/// Returns the duo, the figures and the value the textarea holds at the end.
+/// frame and mirrors its `PageChanged` splices into its own editor. Each patch also goes
+/// through `EditorText::simple_input` (the browser's fast path) on a second mirror of A's
+/// editor, which must give the splice the diff gives ([`SimpleStats`] counts). `check_every` >
+/// 0 compares B's editor and A's second mirror with the value that often. Only the first
+/// `limit` txns are replayed when given. Returns the duo, the figures and the value the
+/// textarea holds at the end.
 pub fn replay_sequential(
     trace: &Trace,
     limit: Option<usize>,
@@ -501,6 +604,10 @@ pub fn replay_sequential(
     let started = Instant::now();
     let mut duo = Duo::connect([0xA, 0xB]);
     let mut value = Value::default();
+    let mut shadow = SimpleShadow {
+        mirror: duo.mirrors[0].clone(),
+        stats: SimpleStats::default(),
+    };
     let (mut txns, mut patch_count) = (0, 0);
     let initial =
         std::iter::once(vec![Patch(0, 0, trace.start.clone())]).filter(|_| !trace.start.is_empty());
@@ -509,11 +616,31 @@ pub fn replay_sequential(
         let Some(Patch(pos, _, ins)) = patches.last().cloned() else {
             continue;
         };
-        for patch in &patches {
-            value.apply(patch);
-        }
+        let fast = if let [patch] = &patches[..] {
+            shadow.patch(&mut value, patch)
+        } else {
+            // Several patches in one txn: the browser sees (and the diff takes) them as one
+            // change, so each patch is checked against a diff of its own.
+            for patch in &patches {
+                let mut diffed = shadow.mirror.clone();
+                let got = shadow.patch(&mut value, patch);
+                shadow.stats.in_multi_patch_txns += 1;
+                let caret = value.utf16_offset(patch.0 + patch.2.chars().count());
+                let expected = diffed.input(value.as_str(), Some(caret as u32));
+                check_simple(&mut shadow.mirror, got, expected.as_ref(), txns);
+            }
+            Ok(None)
+        };
         let caret = value.utf16_offset(pos + ins.chars().count());
-        duo.type_value(0, value.as_str(), caret as u32);
+        let splice = duo.type_value(0, value.as_str(), caret as u32);
+        if patches.len() == 1 {
+            check_simple(&mut shadow.mirror, fast, splice.as_ref(), txns);
+        }
+        assert_eq!(
+            shadow.mirror.len(),
+            duo.mirrors[0].len(),
+            "txn {txns}: simple_input's mirror has another length than input's"
+        );
         duo.deliver(1, u64::MAX);
         txns += 1;
         patch_count += patches.len();
@@ -522,16 +649,46 @@ pub fn replay_sequential(
                 duo.mirrors[1].text() == value.as_str(),
                 "B's editor differs after {txns} txns"
             );
+            assert!(
+                shadow.mirror.text() == value.as_str(),
+                "simple_input's mirror differs after {txns} txns"
+            );
         }
     }
+    assert!(
+        shadow.mirror.text() == value.as_str(),
+        "simple_input's mirror differs at the end"
+    );
     let replay = Replay {
         txns,
         patches: patch_count,
         frames: duo.frames,
         frame_bytes: duo.frame_bytes,
         elapsed: started.elapsed(),
+        simple: shadow.stats,
     };
     (duo, replay, value.into_string())
+}
+
+/// `simple_input` gave `got` where the diff gave `expected`: they must be the same splice. After
+/// a refusal (counted already) the shadow mirror takes the diff's splice.
+fn check_simple(
+    shadow: &mut EditorText,
+    got: Result<Option<Splice>, NotSimple>,
+    expected: Option<&Splice>,
+    txn: usize,
+) {
+    match got {
+        Ok(splice) => assert!(
+            splice.as_ref() == expected,
+            "txn {txn}: simple_input gave {splice:?}, input gave {expected:?}"
+        ),
+        Err(NotSimple) => {
+            if let Some(splice) = expected {
+                shadow.apply(splice);
+            }
+        }
+    }
 }
 
 /// The trace's patches applied to a plain string: its end content, if the trace is read right.
