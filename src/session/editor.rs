@@ -2,7 +2,8 @@
 //! peers' carets over it and a markdown preview beside it.
 //!
 //! Per keystroke the work is proportional to the change, not the page: the splice comes from
-//! the selection before the edit and the caret after it ([`EditorText::simple_input`]), peers'
+//! the selection before the edit and the caret after it ([`EditorText::simple_input`] reads
+//! back only the inserted text and a few units around it), peers'
 //! splices go in with `setRangeText`, and the caret layer re-lays-out only the lines touched.
 //! Whole-page work (diffing an unusual edit, rendering the preview) is the exception or waits
 //! until typing pauses.
