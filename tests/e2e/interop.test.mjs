@@ -209,3 +209,58 @@ for (const variant of VARIANTS) {
     assertNoPageErrors(a, b);
   });
 }
+
+// Schema v1 (docs/schema.md) as a Yjs app sees it: pages, titles, order and bodies written by
+// Commonplace are readable with plain Yjs calls, and a page a Yjs app adds shows in Commonplace.
+test('[unkeyed room] a Yjs app reads Commonplace\'s pages and adds one of its own', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const r = freshRoom(t, VARIANTS[0]);
+  const { a, y } = await pair(r);
+  await typeText(a, 'home text');
+  await a.click('#new-page');
+  await a.fill('.page-title-input', 'Recipes');
+  await a.press('.page-title-input', 'Enter');
+  await a.waitForFunction(() => document.querySelector('#page-title')?.textContent === 'Recipes');
+  await typeText(a, 'flour 🍞');
+  await a.click('li.page-item[data-page="home"] .rename-page');
+  await a.fill('.page-title-input', 'Start');
+  await a.press('.page-title-input', 'Enter');
+
+  const read = () => y.page.evaluate(() => {
+    const { Y, doc } = window.__yjs;
+    const pages = [...doc.getMap('pages').entries()]
+      .filter(([id, p]) => id !== 'home' && p.get('body') instanceof Y.Text)
+      .map(([id, p]) => ({ id, title: p.get('title'), order: p.get('order'), body: p.get('body').toString() }));
+    return { home: doc.getText('page').toString(), homeTitle: doc.getMap('home').get('title'), pages };
+  });
+  const want = { home: 'home text', homeTitle: 'Start', pages: [{ title: 'Recipes', body: 'flour 🍞' }] };
+  let seen;
+  for (let i = 0; i < 100; i++) {
+    seen = await read();
+    if (seen.home === want.home && seen.homeTitle === want.homeTitle && seen.pages.length === 1
+      && seen.pages[0].title === 'Recipes' && seen.pages[0].body === 'flour 🍞') break;
+    await a.waitForTimeout(50);
+  }
+  assert.equal(seen.home, want.home);
+  assert.equal(seen.homeTitle, want.homeTitle);
+  assert.deepEqual(seen.pages.map(({ title, body }) => ({ title, body })), want.pages);
+  assert.equal(typeof seen.pages[0].order, 'number');
+
+  // The Yjs app adds a page the way docs/schema.md says; Commonplace lists and opens it.
+  await y.page.evaluate(() => {
+    const { Y, doc } = window.__yjs;
+    doc.transact(() => {
+      const page = new Y.Map();
+      doc.getMap('pages').set('fromyjs00001', page);
+      page.set('title', 'From Yjs');
+      page.set('order', 99);
+      page.set('body', new Y.Text('written by a **Yjs** app'));
+    });
+  });
+  const item = 'li.page-item[data-page="fromyjs00001"] .page-link';
+  await a.waitForSelector(item, { timeout: 10_000 });
+  assert.equal(await a.textContent(item), 'From Yjs');
+  await a.click(item);
+  await waitForValue(a, 'written by a **Yjs** app', { name: 'A' });
+  await a.waitForSelector('#preview strong', { timeout: 5_000 });
+  assertNoPageErrors(a);
+});

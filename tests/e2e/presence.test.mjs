@@ -774,7 +774,7 @@ test('every control has an accessible name, in every state of the sidebar', { ti
   await a.keyboard.press('Control+a');
   await a.keyboard.press('Backspace');
   await a.keyboard.press('Enter');
-  await waitForTitle(a, '');
+  await waitForTitle(a, 'Untitled');
   await openPageTitled(a, 'Home');
   await a.waitForSelector('#backlinks button.backlink', { timeout: 5_000 })
     .catch(() => assert.fail('Home shows no backlink from the page linking to it'));

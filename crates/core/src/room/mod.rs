@@ -944,7 +944,7 @@ mod tests {
         Room::new(config, notebook::new_doc(client_id), 0)
     }
 
-    fn tab(peer_id: &str, client_id: u64) -> Room {
+    pub(super) fn tab(peer_id: &str, client_id: u64) -> Room {
         keyed_tab(peer_id, client_id, None)
     }
 
@@ -1070,7 +1070,9 @@ mod tests {
 
     /// Delivers every broadcast frame to every other tab until all are quiet, as a
     /// BroadcastChannel does; returns everything else the tabs asked for.
-    fn settle(tabs: &mut [Room]) -> Vec<(usize, Output)> {
+    /// Tabs of one browser: BroadcastChannel frames delivered until all are quiet. Returns
+    /// everything else they asked for.
+    pub(super) fn settle(tabs: &mut [Room]) -> Vec<(usize, Output)> {
         let mut rest = Vec::new();
         loop {
             let mut frames = Vec::new();

@@ -188,45 +188,10 @@ pub fn valid_color(color: &str) -> Option<&str> {
 mod tests {
     use serde_json::Value;
 
-    use crate::notebook::{self, HOME};
-    use crate::room::{Input, Output, Room, RoomConfig};
+    use crate::notebook::HOME;
+    use crate::room::tests::{settle, tab};
+    use crate::room::{Input, Room};
     use crate::text_diff::Splice;
-
-    fn tab(peer_id: &str, client_id: u64) -> Room {
-        let config = RoomConfig {
-            name: "r".into(),
-            peer_id: peer_id.into(),
-            client_id,
-            entropy: [client_id as u8; 32],
-            max_conns: 20,
-            key: None,
-        };
-        Room::new(config, notebook::new_doc(client_id), 0)
-    }
-
-    /// Delivers broadcast frames between the tabs until they are quiet.
-    fn settle(tabs: &mut [Room]) {
-        loop {
-            let mut frames = Vec::new();
-            for (i, tab) in tabs.iter_mut().enumerate() {
-                while let Some(output) = tab.poll_output() {
-                    if let Output::Broadcast(bytes) = output {
-                        frames.push((i, bytes));
-                    }
-                }
-            }
-            if frames.is_empty() {
-                return;
-            }
-            for (from, bytes) in frames {
-                for (i, tab) in tabs.iter_mut().enumerate() {
-                    if i != from {
-                        tab.handle(1, Input::BroadcastFrame(&bytes));
-                    }
-                }
-            }
-        }
-    }
 
     fn own_cursor(room: &Room) -> Value {
         let state: Value = serde_json::from_str(&room.presence.to_json()).unwrap();
@@ -246,7 +211,7 @@ mod tests {
         for tab in &mut tabs {
             tab.handle(0, Input::BroadcastOpen);
         }
-        settle(&mut tabs);
+        let _ = settle(&mut tabs);
 
         // An empty home page: the root text itself, as `{ tname: "page" }`.
         tabs[0].set_cursor(1, HOME, 0, 0);
@@ -254,7 +219,7 @@ mod tests {
             own_cursor(&tabs[0])["head"],
             serde_json::json!({ "tname": "page", "assoc": 0 })
         );
-        settle(&mut tabs);
+        let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], HOME), [(0, 0)]);
 
         // At the end of a text: still shared, and it stays at the end.
@@ -265,17 +230,17 @@ mod tests {
         };
         tabs[0].edit(2, HOME, &[splice(0, "abc")]);
         tabs[0].set_cursor(2, HOME, 1, 3);
-        settle(&mut tabs);
+        let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], HOME), [(1, 3)]);
         tabs[1].edit(3, HOME, &[splice(3, "de")]);
-        settle(&mut tabs);
+        let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], HOME), [(1, 5)]);
 
         // An empty page of its own: its text as `{ type: <id> }`.
         let page = tabs[0].create_page(4, "Notes", "");
         tabs[0].set_cursor(4, &page, 0, 0);
         assert!(own_cursor(&tabs[0])["head"]["type"].is_object());
-        settle(&mut tabs);
+        let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], &page), [(0, 0)]);
         assert!(carets(&tabs[1], HOME).is_empty());
     }
