@@ -34,6 +34,8 @@ const DEFAULT_COLOR: &str = "#30bced";
 const MAX_NAME_CHARS: usize = 64;
 /// Lines per mirror chunk when it is made; a chunk that grows to twice this is split.
 const CHUNK_LINES: usize = 64;
+/// Pages longer than this (UTF-16 units) get no remote carets.
+const MAX_DRAWN_UNITS: u32 = 2_000_000;
 
 /// The textarea's styles that decide where its characters go, copied to the mirror.
 /// `text-indent` is handled apart: it indents the textarea's first line only.
@@ -546,7 +548,10 @@ impl Inner {
 
     fn draw(&self) {
         let remote = self.remote.borrow();
-        if remote.is_empty() {
+        // In a huge page, laying the mirror out after a large change takes seconds (a 10 MB
+        // page joining took 20 s): carets are not drawn there.
+        let huge = text_len(&self.lines.borrow()) > MAX_DRAWN_UNITS;
+        if remote.is_empty() || huge {
             // Nobody to show: the mirror is left out of layout until somebody is.
             if self.mirror_shown.replace(false) {
                 let _ = self.mirror.style().set_property("display", "none");
