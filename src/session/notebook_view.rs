@@ -225,11 +225,11 @@ impl Inner {
 
     /// The page list changed: the open page may be gone (then home opens).
     pub(super) fn on_pages_changed(&self) {
+        let pages = Rc::new(self.room.borrow().pages());
         let active = self.active.borrow().clone();
-        if self.room.borrow().page_text(&active).is_none() {
+        if !pages.iter().any(|page| page.id == active) {
             self.open_page(HOME);
         }
-        let pages = Rc::new(self.room.borrow().pages());
         self.update_view(|view| view.pages = pages);
         self.schedule_preview();
     }

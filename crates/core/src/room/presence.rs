@@ -105,29 +105,8 @@ impl Room {
             .awareness
             .iter()
             .filter_map(|(id, state)| {
-                let id = id.get();
                 let state: Value = serde_json::from_str(state.data.as_deref()?).ok()?;
-                let user = state.get("user");
-                let name = user
-                    .and_then(|u| u.get("name"))
-                    .and_then(Value::as_str)
-                    .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| format!("Guest {}", id % 1000));
-                let color = user
-                    .and_then(|u| u.get("color"))
-                    .and_then(Value::as_str)
-                    .and_then(valid_color)
-                    .unwrap_or(DEFAULT_COLOR)
-                    .to_owned();
-                let page = state.get("page").and_then(Value::as_str).map(str::to_owned);
-                Some(Person {
-                    client_id: id,
-                    name,
-                    color,
-                    page,
-                    me: id == own.get(),
-                })
+                Some(person(id.get(), own.get(), &state))
             })
             .collect();
         people.sort_by(|a, b| b.me.cmp(&a.me).then(a.name.cmp(&b.name)));
@@ -143,7 +122,6 @@ impl Room {
         };
         let branch: &Branch = body.as_ref();
         let target = BranchPtr::from(branch);
-        let people = self.people();
         self.awareness
             .iter()
             .filter(|(id, _)| *id != own)
@@ -158,11 +136,11 @@ impl Room {
                     (offset.branch == target).then_some(offset.index)
                 };
                 let (anchor, head) = (offset("anchor")?, offset("head")?);
-                let person = people.iter().find(|p| p.client_id == id)?;
+                let Person { name, color, .. } = person(id, own.get(), &state);
                 Some(RemoteCursor {
                     client_id: id,
-                    name: person.name.clone(),
-                    color: person.color.clone(),
+                    name,
+                    color,
                     anchor,
                     head,
                 })
@@ -175,6 +153,31 @@ impl Room {
         self.awareness.set_local_state_raw(self.presence.to_json());
         self.broadcast_own_awareness();
         self.outputs.push_back(Output::PresenceChanged);
+    }
+}
+
+/// Who a peer's awareness state says they are; nonsense becomes a guest name and grey.
+fn person(id: u64, own: u64, state: &Value) -> Person {
+    let user = state.get("user");
+    let name = user
+        .and_then(|u| u.get("name"))
+        .and_then(Value::as_str)
+        .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("Guest {}", id % 1000));
+    let color = user
+        .and_then(|u| u.get("color"))
+        .and_then(Value::as_str)
+        .and_then(valid_color)
+        .unwrap_or(DEFAULT_COLOR)
+        .to_owned();
+    let page = state.get("page").and_then(Value::as_str).map(str::to_owned);
+    Person {
+        client_id: id,
+        name,
+        color,
+        page,
+        me: id == own,
     }
 }
 
