@@ -13,6 +13,7 @@ pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
     let SessionStatus {
         signaling,
         peers,
+        synced,
         tabs,
         cannot_decrypt,
         ..
@@ -22,12 +23,17 @@ pub fn StatusBadge(props: &StatusBadgeProps) -> Html {
         SignalingState::Online => ("online", format!("Connected · {}", count(peers, "peer"))),
         SignalingState::Offline => ("offline", format!("Offline · {}", count(peers, "peer"))),
     };
+    let syncing = peers > 0 && !synced;
+    if syncing {
+        label.push_str(" · syncing…");
+    }
     if tabs > 0 {
         label.push_str(&format!(" · {}", count(tabs, "other tab")));
     }
     html! {
         <span id="status" class={classes!("status", state)} role="status" aria-live="polite"
             data-signaling={state} data-peers={peers.to_string()} data-tabs={tabs.to_string()}
+            data-synced={(!syncing).to_string()}
             data-decrypt-error={cannot_decrypt.to_string()}>
             { label }
         </span>

@@ -14,6 +14,7 @@ use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
 use gloo::events::EventListener;
 use gloo::timers::callback::{Interval, Timeout};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
@@ -47,6 +48,8 @@ pub enum SignalingState {
 pub struct SessionStatus {
     pub signaling: SignalingState,
     pub peers: usize,
+    /// Every connected peer has sent us its state since we last asked: nothing is arriving.
+    pub synced: bool,
     /// Other tabs of this browser in the room.
     pub tabs: usize,
     pub saving: SaveState,
@@ -97,6 +100,11 @@ struct Inner {
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
     ticker: RefCell<Option<Interval>>,
+    /// A wake-up before the next tick, when the room asked for one (`Room::poll_timeout`).
+    wake: RefCell<Option<(u64, Timeout)>>,
+    /// `window.commonplaceSyncState()`: the room's sync report, for someone debugging a room
+    /// from the console (and for tests that print it when a peer is left behind).
+    _sync_state: Closure<dyn Fn() -> String>,
     _on_pagehide: EventListener,
 }
 
@@ -152,6 +160,8 @@ impl Session {
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
             ticker: RefCell::new(None),
+            wake: RefCell::new(None),
+            _sync_state: expose_sync_state(me.clone()),
             // Goodbyes go out when the page goes (tab closed, navigated away, app frozen).
             _on_pagehide: EventListener::new(&gloo::utils::window(), "pagehide", {
                 let me = me.clone();
@@ -197,6 +207,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.inner.leave();
         self.inner.ticker.borrow_mut().take();
+        self.inner.wake.borrow_mut().take();
         self.inner.broadcast.borrow_mut().take();
         self.inner.signaling.borrow_mut().take();
         self.inner.peers.borrow_mut().clear();
@@ -357,6 +368,27 @@ impl Inner {
         if self.carets_dirty.replace(false) {
             self.draw_carets();
         }
+        self.schedule_wake();
+    }
+
+    /// Arms a timer for when the room wants to be woken, unless one fires sooner already.
+    fn schedule_wake(&self) {
+        let Some(at) = self.room.borrow().poll_timeout() else {
+            return;
+        };
+        let now = now();
+        let armed_sooner = self.wake.borrow().as_ref().is_some_and(|(t, _)| *t <= at);
+        if armed_sooner || at > now + u64::from(TICK_MS) {
+            return; // the ticker comes first
+        }
+        let me = self.me.clone();
+        let timeout = Timeout::new(at.saturating_sub(now) as u32, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.wake.borrow_mut().take();
+                inner.handle(Input::Tick);
+            }
+        });
+        *self.wake.borrow_mut() = Some((at, timeout));
     }
 
     fn on_signaling(&self, event: SignalingEvent) {
@@ -405,7 +437,7 @@ impl Inner {
         }
         match event {
             PeerEvent::Signal(signal) => self.handle(Input::LocalSignal { peer, signal }),
-            PeerEvent::Open => self.handle(Input::ChannelOpen { peer }),
+            PeerEvent::Open { announced } => self.handle(Input::ChannelOpen { peer, announced }),
             PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame {
                 peer,
                 bytes: &bytes,
@@ -443,6 +475,7 @@ impl Inner {
         (self.on_status)(SessionStatus {
             signaling,
             peers: room.peers,
+            synced: room.synced,
             tabs: room.tabs,
             saving,
             receiving: self.receiving.get(),
@@ -450,6 +483,21 @@ impl Inner {
                 || (room.undecryptable && !self.trusted.get()),
         });
     }
+}
+
+fn expose_sync_state(me: Weak<Inner>) -> Closure<dyn Fn() -> String> {
+    let report = Closure::<dyn Fn() -> String>::new(move || {
+        me.upgrade().map_or_else(
+            || "no session".to_owned(),
+            |inner| inner.room.borrow().sync_report(),
+        )
+    });
+    let _ = js_sys::Reflect::set(
+        &gloo::utils::window(),
+        &"commonplaceSyncState".into(),
+        report.as_ref(),
+    );
+    report
 }
 
 fn now() -> u64 {

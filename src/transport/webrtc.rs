@@ -19,7 +19,12 @@ use web_sys::{
 pub enum PeerEvent {
     /// Our side produced a signal for the other side.
     Signal(SignalData),
-    Open,
+    /// The channel frames go out on is open. `announced`: the other side created it (it came
+    /// in a `datachannel` event), so Chromium may still drop what we send for a few
+    /// milliseconds (see `commonplace_core::room::ANSWERER_WAIT_MS`).
+    Open {
+        announced: bool,
+    },
     Frame(Vec<u8>),
     Closed,
 }
@@ -39,8 +44,9 @@ pub struct PeerConnection {
 
 struct Shared {
     on_event: OnEvent,
-    /// The channel frames go out on: the first one to open. After glare, a connection may
-    /// carry the other side's channel as well as its own; frames are read from both.
+    /// The channel frames go out on: the first one to open, or to deliver a frame. After
+    /// glare, a connection may carry the other side's channel as well as its own; frames are
+    /// read from both.
     channel: RefCell<Option<RtcDataChannel>>,
     channels: RefCell<Vec<(RtcDataChannel, [EventListener; 4])>>,
     queue: RefCell<VecDeque<Vec<u8>>>,
@@ -99,15 +105,13 @@ impl PeerConnection {
             let shared = Rc::downgrade(&shared);
             move |event| {
                 if let Some(shared) = shared.upgrade() {
-                    adopt_channel(
-                        &shared,
-                        event.unchecked_ref::<RtcDataChannelEvent>().channel(),
-                    );
+                    let channel = event.unchecked_ref::<RtcDataChannelEvent>().channel();
+                    adopt_channel(&shared, channel, true);
                 }
             }
         });
         if initiator {
-            adopt_channel(&shared, pc.create_data_channel(&random_label()));
+            adopt_channel(&shared, pc.create_data_channel(&random_label()), false);
             let pc = pc.clone();
             let shared = shared.clone();
             spawn_local(async move {
@@ -141,12 +145,15 @@ impl PeerConnection {
             return;
         };
         if channel.ready_state() != RtcDataChannelState::Open {
+            // Closing: the close event follows, and the room resyncs over the next connection.
+            gloo::console::warn!("webrtc: a frame for a closing channel was not sent");
             return;
         }
         let mut queue = self.shared.queue.borrow_mut();
-        if queue.is_empty() && channel.buffered_amount() <= BUFFER_HIGH {
-            let _ = channel.send_with_u8_array(bytes);
-        } else {
+        let sent = queue.is_empty()
+            && channel.buffered_amount() <= BUFFER_HIGH
+            && channel.send_with_u8_array(bytes).is_ok();
+        if !sent {
             queue.push_back(bytes.to_vec());
         }
     }
@@ -223,20 +230,32 @@ fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
         .ok_or_else(|| JsValue::from_str("session description without sdp"))
 }
 
-/// Sends queued frames while the channel has room.
+/// Sends queued frames while the channel has room. A frame the channel refuses stays first in
+/// line for the next `bufferedamountlow` (or goes with the connection, if it is closing).
 fn drain_queue(shared: &Shared, channel: &RtcDataChannel) {
     let mut queue = shared.queue.borrow_mut();
     while channel.buffered_amount() <= BUFFER_HIGH {
-        let Some(frame) = queue.pop_front() else {
+        let Some(frame) = queue.front() else {
             break;
         };
-        if channel.send_with_u8_array(&frame).is_err() {
+        if channel.send_with_u8_array(frame).is_err() {
             break;
         }
+        queue.pop_front();
     }
 }
 
-fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
+/// Makes `channel` the one frames go out on, if none is yet, and says so.
+fn choose_channel(shared: &Shared, channel: &RtcDataChannel, announced: bool) {
+    if shared.channel.borrow().is_some() {
+        return;
+    }
+    *shared.channel.borrow_mut() = Some(channel.clone());
+    (shared.on_event)(PeerEvent::Open { announced });
+}
+
+/// `announced`: the other side created the channel.
+fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel, announced: bool) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
     channel.set_buffered_amount_low_threshold(BUFFER_LOW);
     let weak = Rc::downgrade(shared);
@@ -244,18 +263,19 @@ fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel) {
         let weak = weak.clone();
         let channel = channel.clone();
         move |_| {
-            let Some(shared) = weak.upgrade() else { return };
-            if shared.channel.borrow().is_some() {
-                return;
+            if let Some(shared) = weak.upgrade() {
+                choose_channel(&shared, &channel, announced);
             }
-            *shared.channel.borrow_mut() = Some(channel.clone());
-            (shared.on_event)(PeerEvent::Open);
         }
     });
     let on_message = EventListener::new(&channel, "message", {
         let weak = weak.clone();
+        let channel = channel.clone();
         move |event| {
             let Some(shared) = weak.upgrade() else { return };
+            // Chromium delivers a frame only on an end that is open, so one that came before
+            // the `open` event opens the channel (our frames would go out now too).
+            choose_channel(&shared, &channel, false);
             let data = event.unchecked_ref::<MessageEvent>().data();
             if data.is_instance_of::<js_sys::ArrayBuffer>() {
                 (shared.on_event)(PeerEvent::Frame(Uint8Array::new(&data).to_vec()));

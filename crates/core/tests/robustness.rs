@@ -112,7 +112,14 @@ fn target() -> Duo {
         },
     )
     .unwrap();
-    attack(&mut duo, Input::ChannelOpen { peer: MALLORY }).unwrap();
+    attack(
+        &mut duo,
+        Input::ChannelOpen {
+            peer: MALLORY,
+            announced: false,
+        },
+    )
+    .unwrap();
     assert_eq!(duo.rooms[R].status().peers, 2);
     duo
 }
@@ -740,7 +747,7 @@ fn intruder_update(duo: &Duo) -> Vec<u8> {
 }
 
 #[test]
-fn frames_and_events_from_strangers_are_ignored() {
+fn frames_and_events_from_strangers_are_dropped() {
     let mut duo = target();
     let text = duo.rooms[R].text();
     let status = duo.rooms[R].status();
@@ -754,7 +761,10 @@ fn frames_and_events_from_strangers_are_ignored() {
             peer: "",
             bytes: &update,
         },
-        Input::ChannelOpen { peer: "stranger" },
+        Input::ChannelOpen {
+            peer: "stranger",
+            announced: true,
+        },
         Input::PeerClosed { peer: "stranger" },
         Input::PeerFrame {
             peer: "stranger",
@@ -762,7 +772,10 @@ fn frames_and_events_from_strangers_are_ignored() {
         },
     ] {
         let outputs = attack(&mut duo, input.clone()).unwrap();
-        assert_eq!(outputs, [], "{input:?}");
+        assert!(
+            outputs.iter().all(|o| matches!(o, Output::Dropped(_))),
+            "{input:?}: {outputs:?}"
+        );
         assert_eq!(duo.rooms[R].text(), text);
         assert_eq!(duo.rooms[R].status(), status);
     }
@@ -805,31 +818,45 @@ fn out_of_order_overlapping_updates_are_held_back_not_crashing() {
     still_syncs(duo, 0);
 }
 
+/// A frame can only come over an open channel: one that arrives before the shell reported the
+/// channel open opens it, and the room greets the peer before it reads the frame.
 #[test]
-fn frames_from_a_peer_whose_channel_is_not_open_are_ignored() {
+fn a_frame_before_the_open_event_opens_the_channel() {
     let mut duo = target();
     let me = duo.ids[R].clone();
-    let text = duo.rooms[R].text();
     let update = intruder_update(&duo);
-    // A stranger's offer makes R start a connection (as it must), but no channel opens.
     let signal = serde_json::json!({"type": "offer", "sdp": "v=0"});
     let offer = publish(
-        serde_json::json!({"type": "signal", "from": "half-open", "to": me, "token": 1.0, "signal": signal}),
+        serde_json::json!({"type": "signal", "from": "early", "to": me, "token": 1.0, "signal": signal}),
     );
     let outputs = attack(&mut duo, Input::SignalingFrame(&offer)).unwrap();
     assert!(outputs.contains(&Output::Connect {
-        peer: "half-open".into(),
+        peer: "early".into(),
         initiator: false
     }));
+    let peers = duo.rooms[R].status().peers;
     let outputs = attack(
         &mut duo,
         Input::PeerFrame {
-            peer: "half-open",
+            peer: "early",
             bytes: &update,
         },
     )
     .unwrap();
-    assert_eq!(duo.rooms[R].text(), text, "{outputs:?}");
+    let sent: Vec<&[u8]> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { peer, bytes } if peer == "early" => Some(&bytes[..]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent.first().map(|b| &b[..2]),
+        Some(&[0u8, 0][..]),
+        "sync step 1 first: {outputs:?}"
+    );
+    assert!(duo.rooms[R].text().starts_with("intruder"));
+    assert_eq!(duo.rooms[R].status().peers, peers + 1);
     still_syncs(duo, 0);
 }
 
@@ -866,7 +893,10 @@ fn random_input_storms_never_panic() {
                     peer: &peer,
                     signal: serde_json::from_value(signal.clone()).unwrap(),
                 },
-                4 => Input::ChannelOpen { peer: &peer },
+                4 => Input::ChannelOpen {
+                    peer: &peer,
+                    announced: rng.random(),
+                },
                 5 => Input::PeerClosed { peer: &peer },
                 6 => {
                     duo.now += rng.random_range(0..30_000);

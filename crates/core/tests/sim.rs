@@ -172,6 +172,34 @@ fn glare_resolves_to_exactly_one_connection_per_pair() {
     }
 }
 
+/// Issue 9's race, scripted: the late joiner answers the offer, Chromium announces its end of
+/// the channel 5 ms before that end can send, and whatever it sends in between vanishes. Before
+/// the fix the joiner sent its sync step 1 at once, lost it, and the other side never sent the
+/// notebook: connected, and empty for good.
+#[test]
+fn a_late_joiner_whose_first_frames_would_vanish_still_gets_the_notebook() {
+    for seed in 0..20 {
+        let mut cfg = lockstep(seed, 2);
+        cfg.announce_gap = (5, 5);
+        let mut sim = Sim::new(cfg);
+        sim.join_at(0, 0);
+        sim.edits(0, 10, 0, 2 * SECOND);
+        sim.join_at(1, 5 * SECOND);
+        sim.run_until(5 * SECOND);
+        let before = sim.room(0).text();
+        assert!(!before.is_empty());
+        assert!(
+            sim.run_until_quiet(60 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sim.room(1).text(), before, "seed {seed}");
+        // Fixed at the cause: the joiner waits for proof that its end can send.
+        assert_eq!(sim.stats.frames_sent_too_early, 0, "seed {seed}");
+    }
+}
+
 #[test]
 fn late_joiner_receives_everything() {
     for seed in 0..30 {
@@ -308,11 +336,13 @@ fn editor_mirrors_follow_heavy_concurrent_editing() {
     }
 }
 
-/// The simulator itself: a transport that silently loses frames must be caught. (Two peers: with
-/// three or more, relaying heals most losses, as it should.)
+/// The safety net: over a transport that silently loses one frame in twenty (nothing real does
+/// that; Chromium did it to the first frames of a channel), peers still converge: a gap in what
+/// a peer relays, or a question left unanswered, makes a room ask again, and routine resyncs
+/// find the rest. (Two peers: with three or more, relaying alone heals most losses.)
 #[test]
-fn simulator_notices_lost_updates() {
-    let caught = (0..20).filter(|&seed| {
+fn peers_converge_over_a_transport_that_loses_frames() {
+    for seed in 0..20 {
         let mut cfg = SimConfig::new(seed, 2);
         cfg.lose_frames = 0.05;
         let mut sim = Sim::new(cfg);
@@ -320,9 +350,31 @@ fn simulator_notices_lost_updates() {
             sim.join_at(i, 0);
             sim.edits(i, 30, 0, 20 * SECOND);
         }
-        !sim.run_until_quiet(100 * SECOND) || sim.check().is_err()
-    });
-    assert!(caught.count() >= 15);
+        assert!(
+            sim.run_until_quiet(300 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sim.stats.frames_lost > 0, "seed {seed}: nothing was lost");
+    }
+}
+
+/// The simulator itself: a peer left behind must be caught. Here every frame peer 1 sends is lost.
+#[test]
+fn simulator_notices_a_peer_left_behind() {
+    for seed in 0..20 {
+        let mut cfg = SimConfig::new(seed, 2);
+        cfg.lose_frames = 1.0;
+        cfg.lose_only_from = Some(1);
+        let mut sim = Sim::new(cfg);
+        for i in 0..2 {
+            sim.join_at(i, 0);
+            sim.edits(i, 5, 0, 5 * SECOND);
+        }
+        let caught = !sim.run_until_quiet(100 * SECOND) || sim.check().is_err();
+        assert!(caught, "seed {seed}\n{}", sim.summary());
+    }
 }
 
 #[test]

@@ -33,8 +33,11 @@ use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
 
 mod pages;
+mod peer_sync;
 mod presence;
 
+use peer_sync::{Nudge, PeerSync};
+pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor};
 
 use crate::chunk::{self, Reassembled, Reassembler};
@@ -95,8 +98,9 @@ pub enum Input<'a> {
     SignalingFrame(&'a str),
     /// This peer's WebRTC connection to `peer` produced an offer, answer or candidate.
     LocalSignal { peer: &'a str, signal: SignalData },
-    /// The data channel to `peer` is open.
-    ChannelOpen { peer: &'a str },
+    /// The data channel to `peer` is open. `announced`: the other side created it and this
+    /// end learned of it from a `datachannel` event (see [`ANSWERER_WAIT_MS`]).
+    ChannelOpen { peer: &'a str, announced: bool },
     /// A frame arrived on the data channel from `peer`.
     PeerFrame { peer: &'a str, bytes: &'a [u8] },
     /// The connection to `peer` closed or failed.
@@ -168,7 +172,8 @@ pub struct Status {
     pub peers: usize,
     /// Other tabs of this browser in the room (over the BroadcastChannel).
     pub tabs: usize,
-    /// Every open peer has sent us its state (sync step 2).
+    /// Every open peer has sent us its state (sync step 2) since we last asked for it; until
+    /// then the room is still syncing.
     pub synced: bool,
     /// Messages for this room arrived that this peer cannot read: someone in it uses another
     /// secret, or none. Stays set for the life of the room.
@@ -181,7 +186,8 @@ struct Peer {
     /// offer or answer from the other side is accepted.
     glare_token: Option<f64>,
     open: bool,
-    synced: bool,
+    /// The sync handshake over the open channel.
+    sync: PeerSync,
     created_at: u64,
     /// The largest message the peer reassembles from chunks; `None`: a y-webrtc peer.
     chunks: Option<usize>,
@@ -207,6 +213,8 @@ pub struct Room {
     last_signaling_ping: u64,
     /// When this room last announced itself to someone it cannot read.
     last_stranger_announce: Option<u64>,
+    /// When this room last asked the other tabs for their state because of a gap.
+    last_tab_ask: Option<u64>,
     now: u64,
     rng: ChaCha20Rng,
     undecryptable: bool,
@@ -246,6 +254,7 @@ impl Room {
             last_signaling_frame: now,
             last_signaling_ping: now,
             last_stranger_announce: None,
+            last_tab_ask: None,
             now,
             undecryptable: false,
             outputs: VecDeque::new(),
@@ -274,6 +283,27 @@ impl Room {
         self.outputs.pop_front()
     }
 
+    /// Where syncing with each peer stands, for a person debugging a room (and for tests that
+    /// print it when a peer is left behind).
+    pub fn sync_report(&self) -> String {
+        use std::fmt::Write as _;
+        let mut report = format!("{:?}; {} updates held back", self.status, self.held.len());
+        for (id, peer) in &self.peers {
+            let _ = write!(report, "\npeer {id}: open {}, {:?}", peer.open, peer.sync);
+        }
+        report
+    }
+
+    /// When the room next wants [`Input::Tick`] sooner than the regular second: a peer's sync
+    /// handshake is due for its next step (see `peer_sync`).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.peers
+            .values()
+            .filter(|p| p.open)
+            .filter_map(|p| p.sync.poll_timeout())
+            .min()
+    }
+
     pub fn handle(&mut self, now: u64, input: Input<'_>) {
         self.set_time(now);
         match input {
@@ -288,7 +318,7 @@ impl Room {
                 self.on_signaling_frame(text);
             }
             Input::LocalSignal { peer, signal } => self.on_local_signal(peer, signal),
-            Input::ChannelOpen { peer } => self.on_channel_open(peer),
+            Input::ChannelOpen { peer, announced } => self.on_channel_open(peer, announced),
             Input::PeerFrame { peer, bytes } => self.on_peer_frame(peer, bytes),
             Input::PeerClosed { peer } => {
                 if self.peers.remove(peer).is_some() {
@@ -359,7 +389,7 @@ impl Room {
             online: self.online,
             peers: open.clone().count(),
             tabs: self.tabs.len(),
-            synced: open.clone().all(|p| p.synced),
+            synced: open.clone().all(|p| p.sync.synced()),
             undecryptable: self.undecryptable,
         };
         if status != self.status {
@@ -511,7 +541,7 @@ impl Room {
         let state = Peer {
             glare_token: None,
             open: false,
-            synced: false,
+            sync: PeerSync::new(self.now, false),
             created_at: self.now,
             chunks: None,
             next_chunked_id: 0,
@@ -539,7 +569,8 @@ impl Room {
 
     // Peers.
 
-    fn on_channel_open(&mut self, peer_id: &str) {
+    fn on_channel_open(&mut self, peer_id: &str, announced: bool) {
+        let now = self.now;
         let Some(peer) = self.peers.get_mut(peer_id) else {
             return;
         };
@@ -547,21 +578,61 @@ impl Room {
             return;
         }
         peer.open = true;
-        let state_vector = self.doc().transact().state_vector();
-        self.send(
-            peer_id,
-            &Message::Sync(SyncMessage::SyncStep1(state_vector)),
-        );
-        let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
-        if let Ok(update) = self.awareness.update_with_clients(clients) {
-            self.send(peer_id, &Message::Awareness(update));
+        peer.sync = PeerSync::new(now, announced);
+        self.nudge(peer_id);
+    }
+
+    /// Sends a peer what its sync handshake calls for now (see [`PeerSync`]).
+    fn nudge(&mut self, peer_id: &str) {
+        let now = self.now;
+        while let Some(nudge) = self
+            .peers
+            .get_mut(peer_id)
+            .filter(|p| p.open)
+            .and_then(|p| p.sync.poll(now))
+        {
+            let state_vector = self.doc().transact().state_vector();
+            let step1 = Message::Sync(SyncMessage::SyncStep1(state_vector));
+            match nudge {
+                Nudge::Greet => {
+                    self.send(peer_id, &step1);
+                    let clients: Vec<ClientID> = self.awareness.iter().map(|(id, _)| id).collect();
+                    if let Ok(update) = self.awareness.update_with_clients(clients) {
+                        self.send(peer_id, &Message::Awareness(update));
+                    }
+                    if let Some(peer) = self.peers.get_mut(peer_id) {
+                        peer.sync.on_greeted(now);
+                    }
+                }
+                Nudge::Resync => self.send(peer_id, &step1),
+                Nudge::AskAgain => {
+                    self.send(peer_id, &step1);
+                    // Whatever went missing may have been their presence too.
+                    self.send(peer_id, &Message::AwarenessQuery);
+                }
+                Nudge::SendState => {
+                    let state = self.encode_state();
+                    self.send(peer_id, &Message::Sync(SyncMessage::SyncStep2(state)));
+                }
+            }
         }
     }
 
     fn on_peer_frame(&mut self, peer_id: &str, bytes: &[u8]) {
-        // Frames arrive over an open data channel; from anyone else they are not a peer's.
-        if !self.peers.get(peer_id).is_some_and(|p| p.open) {
-            return;
+        let Some(peer) = self.peers.get_mut(peer_id) else {
+            // A connection the room gave up (or never asked for): the shell closes those.
+            return self.drop_input(format!("frame from {peer_id}, who has no connection"));
+        };
+        // A frame can only come over an open channel, and proves this end of it open too
+        // (see ANSWERER_WAIT_MS): greet the peer first if that was still to do.
+        if !peer.open {
+            self.on_channel_open(peer_id, false);
+        }
+        if let Some(peer) = self.peers.get_mut(peer_id) {
+            peer.sync.on_frame();
+            if !peer.sync.greeted() {
+                self.nudge(peer_id);
+            }
         }
         if bytes.first() == Some(&chunk::MSG_CHUNK) {
             return self.on_chunk(peer_id, bytes);
@@ -669,16 +740,32 @@ impl Room {
     // y-protocols messages, from a peer or a tab.
 
     fn on_message(&mut self, from: Source<'_>, message: Message) {
+        let now = self.now;
         match message {
             Message::Sync(SyncMessage::SyncStep1(remote)) => {
-                let diff = self.doc().transact().encode_diff_v1(&remote);
+                let (diff, ahead) = {
+                    let txn = self.doc().transact();
+                    let known = txn.state_vector();
+                    let ahead = remote
+                        .iter()
+                        .any(|(client, &clock)| clock > known.get(client));
+                    (txn.encode_diff_v1(&remote), ahead)
+                };
                 self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
+                if let Source::Peer(peer_id) = from {
+                    if let Some(peer) = self.peers.get_mut(peer_id) {
+                        peer.sync.on_asked();
+                    }
+                }
+                if ahead {
+                    self.ask_for_missing(from);
+                }
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
                 self.apply_remote_update(from, &update);
                 if let Source::Peer(peer_id) = from {
                     if let Some(peer) = self.peers.get_mut(peer_id) {
-                        peer.synced = true;
+                        peer.sync.on_their_state(now);
                     }
                 }
             }
@@ -748,6 +835,7 @@ impl Room {
     /// yrs 0.28 would integrate it behind a placeholder, and a later update overlapping that
     /// range crashes it; the text it showed would also be missing from what we relay and store.
     fn hold(&mut self, from: Source<'_>, update: Update, size: usize) {
+        self.ask_for_missing(from);
         self.held.push((update, size));
         self.held_bytes += size;
         while self.held.len() > MAX_HELD_UPDATES || self.held_bytes > MAX_HELD_BYTES {
@@ -756,6 +844,31 @@ impl Room {
             self.drop_input(format!(
                 "update from {from}: too many waiting for missing ones"
             ));
+        }
+    }
+
+    /// `from` has something this room lacks (a state vector ahead of ours, or an update that
+    /// needs one we never got): ask it for its state, unless a question is already out.
+    fn ask_for_missing(&mut self, from: Source<'_>) {
+        let now = self.now;
+        let ask = match from {
+            Source::Peer(peer_id) => self
+                .peers
+                .get_mut(peer_id)
+                .is_some_and(|p| p.open && p.sync.on_missing(now)),
+            Source::Broadcast => {
+                let due = self
+                    .last_tab_ask
+                    .is_none_or(|last| now.saturating_sub(last) >= SYNC_RETRY_MS);
+                if due {
+                    self.last_tab_ask = Some(now);
+                }
+                due
+            }
+        };
+        if ask {
+            let state_vector = self.doc().transact().state_vector();
+            self.reply(from, &Message::Sync(SyncMessage::SyncStep1(state_vector)));
         }
     }
 
@@ -799,6 +912,15 @@ impl Room {
         }
         if !stale.is_empty() {
             self.announce();
+        }
+        let open: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.open)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for peer in &open {
+            self.nudge(peer);
         }
         if now.saturating_sub(self.last_awareness_renewal) >= AWARENESS_RENEW_MS {
             self.broadcast_own_awareness();
@@ -1010,8 +1132,21 @@ mod tests {
                             answered = true;
                             let ids =
                                 [rooms[0].peer_id().to_owned(), rooms[1].peer_id().to_owned()];
-                            rooms[0].handle(0, Input::ChannelOpen { peer: &ids[1] });
-                            rooms[1].handle(0, Input::ChannelOpen { peer: &ids[0] });
+                            let (a, b) = (&ids[1], &ids[0]);
+                            rooms[0].handle(
+                                0,
+                                Input::ChannelOpen {
+                                    peer: a,
+                                    announced: false,
+                                },
+                            );
+                            rooms[1].handle(
+                                0,
+                                Input::ChannelOpen {
+                                    peer: b,
+                                    announced: true,
+                                },
+                            );
                             delivered = true;
                         }
                         Output::Send { bytes, .. } => {

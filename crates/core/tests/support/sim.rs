@@ -44,6 +44,12 @@ pub struct SimConfig {
     pub webrtc_delay: (u64, u64),
     /// Fake connections also emit an ICE candidate after each offer and answer.
     pub candidates: bool,
+    /// How long after the answerer's channel is announced open its own end can send, ms.
+    /// Chromium fires `datachannel` (and `open`) for a channel the other side created before
+    /// its own end of it has finished the open handshake, and silently drops whatever is sent
+    /// in between ("Send failed INVALID_STATE" in its log, no exception, no close). Frames to
+    /// that end arrive only once it can send: Chromium queues them until then.
+    pub announce_gap: (u64, u64),
     /// Random edits delete more than they insert once a page is this long (chars).
     pub max_text: usize,
     /// Check every peer's editor mirror against its room after every event that touched it.
@@ -53,6 +59,8 @@ pub struct SimConfig {
     /// Probability that a data-channel frame silently vanishes: a broken transport, for checking
     /// that the simulator notices lost updates. Zero for every honest run.
     pub lose_frames: f64,
+    /// Only frames sent by this peer are lost (with probability `lose_frames`).
+    pub lose_only_from: Option<usize>,
     /// Peers `0..k` are tabs of one browser, `k..2k` of the next, and so on: tabs of a browser
     /// share a BroadcastChannel (and a fate in partitions).
     pub tabs_per_browser: usize,
@@ -71,10 +79,12 @@ impl SimConfig {
             reorder_within_link: false,
             webrtc_delay: (1, 400),
             candidates: true,
+            announce_gap: (0, 30),
             max_text: 400,
             check_mirrors: true,
             trace: std::env::var_os("SIM_TRACE").is_some(),
             lose_frames: 0.0,
+            lose_only_from: None,
             tabs_per_browser: 1,
             keys: Vec::new(),
         }
@@ -123,6 +133,9 @@ struct Link {
     alive: bool,
     /// When each side's `ChannelOpen` is due: frames to that side arrive no earlier.
     open_at: [u64; 2],
+    /// From when each side's end can send (see [`SimConfig::announce_gap`]): frames it sends
+    /// earlier vanish, frames to it arrive no earlier.
+    sendable_at: [u64; 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,6 +170,8 @@ enum Ev {
         frame: Arc<str>,
     },
     Tick(usize),
+    /// The room asked to be woken now (`Room::poll_timeout`).
+    Wake(usize),
     Edit(usize),
     MakeOffer {
         peer: usize,
@@ -278,6 +293,8 @@ pub struct SimPeer {
     pub edits: u64,
     /// Every `Output::Store`d update, in order: what the browser's store holds.
     pub stored: Vec<Vec<u8>>,
+    /// When a `Wake` is scheduled for this room.
+    wake: Option<u64>,
 }
 
 /// Marker bookkeeping: every random insert may carry a unique marker `⟦p<peer>.<n>⟧`; edits
@@ -294,6 +311,8 @@ pub struct Stats {
     pub events: u64,
     pub frames: u64,
     pub frames_lost: u64,
+    /// Frames an answerer sent before its end of the channel could send (Chromium drops them).
+    pub frames_sent_too_early: u64,
     pub signaling_frames: u64,
     pub signaling_lost: u64,
     pub links: u64,
@@ -362,6 +381,7 @@ impl Sim {
                     closes: Vec::new(),
                     edits: 0,
                     stored: Vec::new(),
+                    wake: None,
                 }
             })
             .collect::<Vec<_>>();
@@ -756,6 +776,12 @@ impl Sim {
                 self.feed(i, Input::Tick);
                 self.schedule(self.now + SECOND, Ev::Tick(i));
             }
+            Ev::Wake(i) => {
+                if self.peers[i].wake == Some(self.now) {
+                    self.peers[i].wake = None;
+                    self.feed(i, Input::Tick);
+                }
+            }
             Ev::Edit(i) => {
                 if self.joined(i) {
                     self.random_edit(i);
@@ -811,7 +837,15 @@ impl Sim {
                     self.peers[peer].opens.push((self.now, remote));
                     let id = self.peers[remote].id.clone();
                     self.trace(|| format!("open {peer} -> {remote} (conn {conn}, link {link})"));
-                    self.feed(peer, Input::ChannelOpen { peer: &id });
+                    // The offerer (the link's first end) created the channel.
+                    let announced = self.links[&link].ends[1].0 == peer;
+                    self.feed(
+                        peer,
+                        Input::ChannelOpen {
+                            peer: &id,
+                            announced,
+                        },
+                    );
                 }
             }
             Ev::Frame {
@@ -1072,6 +1106,14 @@ impl Sim {
         };
         room.handle(now, input);
         self.drain(i);
+        // As the browser's shell does: a timer for when the room wants to be woken.
+        let due = self.peers[i].room.as_ref().and_then(Room::poll_timeout);
+        if let Some(at) = due.map(|t| t.max(now + 1)) {
+            if self.peers[i].wake.is_none_or(|w| at < w) {
+                self.peers[i].wake = Some(at);
+                self.schedule(at, Ev::Wake(i));
+            }
+        }
     }
 
     fn drain(&mut self, i: usize) {
@@ -1209,9 +1251,19 @@ impl Sim {
                 };
                 let l = &self.links[&link];
                 let side = if l.ends[0].0 == r { 0 } else { 1 };
-                let not_before = l.open_at[side];
+                let not_before = l.open_at[side].max(l.sendable_at[side]);
+                if self.now < l.sendable_at[1 - side] {
+                    self.stats.frames_sent_too_early += 1;
+                    self.stats.frames_lost += 1;
+                    self.trace(|| {
+                        format!("{i} -> {r}: frame sent before its end could send, dropped")
+                    });
+                    return;
+                }
                 let latency = self.delay(self.cfg.link_latency);
-                if self.cfg.lose_frames > 0.0 && self.rng.random_bool(self.cfg.lose_frames) {
+                let lossy = self.cfg.lose_only_from.is_none_or(|from| from == i);
+                if lossy && self.cfg.lose_frames > 0.0 && self.rng.random_bool(self.cfg.lose_frames)
+                {
                     self.stats.frames_lost += 1;
                     return;
                 }
@@ -1321,14 +1373,17 @@ impl Sim {
         let link = self.next_link;
         self.next_link += 1;
         self.stats.links += 1;
+        // `a` offered and created the channel; `b` answered, and is told of it by `datachannel`.
         let open_a = self.now + self.delay(self.cfg.webrtc_delay);
         let open_b = self.now + self.delay(self.cfg.webrtc_delay);
+        let sendable_b = open_b + self.delay(self.cfg.announce_gap);
         self.links.insert(
             link,
             Link {
                 ends: [(a, conn_a), (b, conn_b)],
                 alive: true,
                 open_at: [open_a, open_b],
+                sendable_at: [open_a, sendable_b],
             },
         );
         self.set_state(a, b, ConnState::Linked { link });

@@ -247,7 +247,7 @@ pub struct Duo {
 enum Step {
     Signaling(Arc<str>),
     Local(SignalData),
-    Open,
+    Open { announced: bool },
 }
 
 impl Duo {
@@ -302,7 +302,9 @@ impl Duo {
                 Step::Local(signal) => {
                     duo.rooms[i].handle(duo.now, Input::LocalSignal { peer, signal })
                 }
-                Step::Open => duo.rooms[i].handle(duo.now, Input::ChannelOpen { peer }),
+                Step::Open { announced } => {
+                    duo.rooms[i].handle(duo.now, Input::ChannelOpen { peer, announced })
+                }
             }
             duo.pump(i, &mut hub, &conns, &mut work);
         }
@@ -357,8 +359,9 @@ impl Duo {
                     peer,
                     signal: SignalData::Answer { .. },
                 } if peer == self.ids[1 - i] => {
-                    work.push_back((i, Step::Open));
-                    work.push_back((1 - i, Step::Open));
+                    // `i` offered: its channel opens first, the answerer's is announced.
+                    work.push_back((i, Step::Open { announced: false }));
+                    work.push_back((1 - i, Step::Open { announced: true }));
                 }
                 other => self.route(i, other),
             }
