@@ -1,4 +1,4 @@
-use commonplace_core::link::RoomLink;
+use commonplace_core::notebook::link::RoomLink;
 use gloo::events::EventListener;
 use yew::prelude::*;
 

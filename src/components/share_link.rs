@@ -79,7 +79,7 @@ struct QrCodeProps {
 
 #[function_component]
 fn QrCode(props: &QrCodeProps) -> Html {
-    match commonplace_core::qr::svg(&props.text) {
+    match commonplace_core::notebook::qr::svg(&props.text) {
         // Our own SVG: the link is only in the modules' pattern, never in markup.
         Some(svg) => html! {
             <div id="qr" class="qr" role="img" aria-label="QR code of the link to this room">

@@ -10,8 +10,8 @@
 
 use std::cell::Cell;
 
-use commonplace_core::editor::{EditorText, SimpleEdit};
-use commonplace_core::text_diff::Splice;
+use commonplace_core::text::diff::Splice;
+use commonplace_core::text::editor::{EditorText, SimpleEdit};
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};

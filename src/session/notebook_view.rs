@@ -4,11 +4,11 @@
 
 use std::rc::Rc;
 
-use commonplace_core::export::{self, ExportedPage};
-use commonplace_core::markdown;
+use commonplace_core::notebook::files::{self, ExportedPage};
+use commonplace_core::notebook::markdown;
 use commonplace_core::notebook::{self, PageInfo, SearchHit, HOME};
 use commonplace_core::room::Person;
-use commonplace_core::text_diff::Splice;
+use commonplace_core::text::diff::Splice;
 use gloo::timers::callback::Timeout;
 
 use super::editor::EditorEvent;
@@ -106,7 +106,7 @@ impl Session {
         let room = self.inner.room.borrow();
         let title = title_of(&room.pages(), &active);
         let body = room.page_text(&active).unwrap_or_default();
-        (export::file_name(&title), body.into_bytes())
+        (files::file_name(&title), body.into_bytes())
     }
 
     /// Every page as a markdown file, in one zip archive.
@@ -120,7 +120,7 @@ impl Session {
                 title: page.title,
             })
             .collect();
-        export::notebook_zip(&pages)
+        files::notebook_zip(&pages)
     }
 
     /// The whole notebook as one Yjs update.
@@ -132,7 +132,7 @@ impl Session {
     pub fn import_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<usize, String> {
         let mut pages = Vec::new();
         for (name, bytes) in files {
-            let found = export::import_files(&name, bytes).map_err(|e| format!("{name}: {e}"))?;
+            let found = files::import_files(&name, bytes).map_err(|e| format!("{name}: {e}"))?;
             pages.extend(found);
         }
         let pairs: Vec<(&str, &str)> = pages

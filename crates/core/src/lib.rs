@@ -6,14 +6,9 @@
 
 pub mod chunk;
 pub mod crypto;
-pub mod editor;
-pub mod export;
 pub mod hub;
-pub mod link;
-pub mod markdown;
 pub mod notebook;
 pub mod peer_message;
-pub mod qr;
 pub mod room;
 pub mod signaling;
-pub mod text_diff;
+pub mod text;

@@ -14,11 +14,11 @@ mod support;
 
 use std::collections::VecDeque;
 
-use commonplace_core::editor::{EditorText, SimpleEdit};
 use commonplace_core::notebook::{PageInfo, HOME};
 use commonplace_core::peer_message::{self, PeerMessage};
 use commonplace_core::room::{Input, Output, Room};
-use commonplace_core::text_diff::Splice;
+use commonplace_core::text::diff::Splice;
+use commonplace_core::text::editor::{EditorText, SimpleEdit};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use commonplace_core::peer_message::{self, PeerMessage, SyncMessage};
 use commonplace_core::room::Room;
 use commonplace_core::room::{Input, Output};
 use commonplace_core::signaling::SignalData;
-use commonplace_core::text_diff::Splice;
+use commonplace_core::text::diff::Splice;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use support::trace::Duo;

@@ -13,8 +13,8 @@
 
 mod support;
 
-use commonplace_core::editor::{EditorText, NotSimple, SimpleEdit, SIMPLE_CONTEXT};
-use commonplace_core::text_diff::{self, Splice};
+use commonplace_core::text::diff::{self, Splice};
+use commonplace_core::text::editor::{EditorText, NotSimple, SimpleEdit, SIMPLE_CONTEXT};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -345,7 +345,7 @@ fn check_misreported(n: u64, m: &Misreported, outcomes: &mut Outcomes) {
             // Whatever it says, the splice is what it did to the mirror.
             let mut old = case.old.clone();
             if let Some(splice) = &splice {
-                text_diff::apply(&mut old, splice);
+                diff::apply(&mut old, splice);
             }
             assert_eq!(String::from_utf16_lossy(&old), fast.text(), "case {n}");
             assert_eq!(

@@ -45,7 +45,7 @@ use crate::crypto::RoomKey;
 use crate::notebook::Notebook;
 use crate::peer_message;
 use crate::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
-use crate::text_diff::Splice;
+use crate::text::diff::Splice;
 
 /// y-webrtc's peer id: a random UUID per session, used only to address signals.
 pub type PeerId = String;

@@ -25,7 +25,7 @@ use yrs::{
 
 use super::{Output, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{Notebook, PageInfo, SearchHit, HOME};
-use crate::text_diff::Splice;
+use crate::text::diff::Splice;
 use yrs::sync::{Message, SyncMessage};
 
 /// Edits closer together than this undo as one step, as in Yjs.

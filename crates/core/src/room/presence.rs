@@ -194,7 +194,7 @@ mod tests {
     use crate::notebook::HOME;
     use crate::room::tests::{settle, tab};
     use crate::room::{Input, Room};
-    use crate::text_diff::Splice;
+    use crate::text::diff::Splice;
 
     fn own_cursor(room: &Room) -> Value {
         let state: Value = serde_json::from_str(&room.presence.to_json()).unwrap();

@@ -17,7 +17,10 @@ use yrs::{
     ReadTxn, TextPrelim, TextRef, TransactionMut,
 };
 
-use crate::markdown;
+pub mod files;
+pub mod link;
+pub mod markdown;
+pub mod qr;
 
 /// The home page's id, and the root text holding its body.
 pub const HOME: &str = "home";

@@ -485,7 +485,7 @@ mod tests {
     use super::*;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
-    const XSS_VECTORS: &str = include_str!("../tests/fixtures/xss_vectors.json");
+    const XSS_VECTORS: &str = include_str!("../../tests/fixtures/xss_vectors.json");
 
     fn html(markdown: &str) -> String {
         render(markdown, &|title| title == "Home")

@@ -4,7 +4,7 @@
 //! recovers the splice the person made. Remote splices are applied to both the element and this
 //! mirror, so the two always hold the same UTF-16 text.
 
-use crate::text_diff::{self, Splice};
+use crate::text::diff::{self, Splice};
 
 /// What the element says about an edit: the selection before it, the caret and the length
 /// after it (UTF-16).
@@ -48,7 +48,7 @@ impl EditorText {
     /// (UTF-16): returns the splice to apply to the page, if anything changed.
     pub fn input(&mut self, value: &str, caret: Option<u32>) -> Option<Splice> {
         let new: Vec<u16> = value.encode_utf16().collect();
-        let splice = text_diff::diff(&self.units, &new, caret.map(|c| c as usize))?;
+        let splice = diff::diff(&self.units, &new, caret.map(|c| c as usize))?;
         self.units = new;
         Some(splice)
     }
@@ -135,7 +135,7 @@ impl EditorText {
 
     /// A splice that came from a peer and is now in the page.
     pub fn apply(&mut self, splice: &Splice) {
-        text_diff::apply(&mut self.units, splice);
+        diff::apply(&mut self.units, splice);
     }
 
     pub fn text(&self) -> String {
