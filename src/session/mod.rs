@@ -11,9 +11,9 @@ use std::rc::{Rc, Weak};
 
 use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook::{self, HOME};
-use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
+use commonplace_core::room::{Effect, Event, Input, Output, PeerId, Room, RoomConfig, Transmit};
 use gloo::events::EventListener;
-use gloo::timers::callback::{Interval, Timeout};
+use gloo::timers::callback::Timeout;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
@@ -33,7 +33,6 @@ use crate::transport::webrtc::{self, PeerConnection, PeerEvent};
 
 /// y-webrtc's default range is 20–34; a notebook group is small.
 const MAX_CONNS: usize = 20;
-const TICK_MS: u32 = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignalingState {
@@ -85,7 +84,7 @@ struct Inner {
     broadcast: RefCell<Option<Broadcast>>,
     signaling: RefCell<Option<Signaling>>,
     peers: RefCell<HashMap<PeerId, Connection>>,
-    /// Connections closed from inside their own callbacks, dropped on the next tick.
+    /// Connections closed from inside their own callbacks, dropped right after.
     retired: RefCell<Vec<PeerConnection>>,
     next_connection: Cell<u64>,
     /// A first connection attempt ended (opened or failed): from then on, not being online
@@ -99,9 +98,10 @@ struct Inner {
     store_of_other_key: Cell<bool>,
     ice_servers: JsValue,
     on_status: Box<dyn Fn(SessionStatus)>,
-    ticker: RefCell<Option<Interval>>,
-    /// A wake-up before the next tick, when the room asked for one (`Room::poll_timeout`).
+    /// The one timer: when the room asked to be woken (`Room::poll_timeout`).
     wake: RefCell<Option<(u64, Timeout)>>,
+    /// Drops `retired` connections once their callbacks have returned.
+    sweep: RefCell<Option<Timeout>>,
     /// `window.commonplaceSyncState()`: the room's sync report, for someone debugging a room
     /// from the console (and for tests that print it when a peer is left behind).
     _sync_state: Closure<dyn Fn() -> String>,
@@ -159,8 +159,8 @@ impl Session {
             store_of_other_key: Cell::new(false),
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
-            ticker: RefCell::new(None),
             wake: RefCell::new(None),
+            sweep: RefCell::new(None),
             _sync_state: expose_sync_state(me.clone()),
             // Goodbyes go out when the page goes (tab closed, navigated away, app frozen).
             _on_pagehide: EventListener::new(&gloo::utils::window(), "pagehide", {
@@ -206,8 +206,8 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.inner.leave();
-        self.inner.ticker.borrow_mut().take();
         self.inner.wake.borrow_mut().take();
+        self.inner.sweep.borrow_mut().take();
         self.inner.broadcast.borrow_mut().take();
         self.inner.signaling.borrow_mut().take();
         self.inner.peers.borrow_mut().clear();
@@ -292,13 +292,6 @@ impl Inner {
             }
         });
         *self.signaling.borrow_mut() = Some(signaling);
-        let me = self.me.clone();
-        *self.ticker.borrow_mut() = Some(Interval::new(TICK_MS, move || {
-            if let Some(inner) = me.upgrade() {
-                inner.retired.borrow_mut().clear();
-                inner.handle(Input::Tick);
-            }
-        }));
         self.report_status();
     }
 
@@ -312,57 +305,16 @@ impl Inner {
         self.pump();
     }
 
-    /// Carries out everything the room asked for.
+    /// Carries out everything the room asked for, then sets the timer it wants.
     fn pump(&self) {
         loop {
             let Some(output) = self.room.borrow_mut().poll_output() else {
                 break;
             };
             match output {
-                Output::Signaling(frame) => {
-                    if let Some(signaling) = &*self.signaling.borrow() {
-                        signaling.send(&frame);
-                    }
-                }
-                Output::ReconnectSignaling => {
-                    if let Some(signaling) = &*self.signaling.borrow() {
-                        signaling.reconnect();
-                    }
-                }
-                Output::Connect { peer, initiator } => self.connect(peer, initiator),
-                Output::Signal { peer, signal } => {
-                    if let Some(connection) = self.peers.borrow().get(&peer) {
-                        connection.pc.signal(signal);
-                    }
-                }
-                Output::Disconnect { peer } => self.retire(&peer),
-                Output::Send { peer, bytes } => {
-                    if let Some(connection) = self.peers.borrow().get(&peer) {
-                        connection.pc.send(&bytes);
-                    }
-                }
-                Output::Broadcast(bytes) => {
-                    if let Some(broadcast) = &*self.broadcast.borrow() {
-                        broadcast.send(&bytes);
-                    }
-                }
-                Output::Store(update) => {
-                    if let Some(saver) = &*self.saver.borrow() {
-                        saver.save(update);
-                    }
-                }
-                Output::PageChanged { page, splices } => self.on_page_changed(&page, &splices),
-                Output::PagesChanged => self.on_pages_changed(),
-                Output::PresenceChanged => self.on_presence_changed(),
-                Output::Receiving {
-                    received, total, ..
-                } => {
-                    let arriving = (received < total).then_some((received, total));
-                    self.receiving.set(arriving);
-                    self.report_status();
-                }
-                Output::StatusChanged(_) => self.report_status(),
-                Output::Dropped(why) => gloo::console::warn!("dropped:", why),
+                Output::Transmit(transmit) => self.transmit(transmit),
+                Output::Effect(effect) => self.carry_out(effect),
+                Output::Event(event) => self.show(event),
             }
         }
         if self.carets_dirty.replace(false) {
@@ -371,21 +323,81 @@ impl Inner {
         self.schedule_wake();
     }
 
-    /// Arms a timer for when the room wants to be woken, unless one fires sooner already.
+    fn transmit(&self, transmit: Transmit) {
+        match transmit {
+            Transmit::Server(frame) => {
+                if let Some(signaling) = &*self.signaling.borrow() {
+                    signaling.send(&frame);
+                }
+            }
+            Transmit::Peer { peer, bytes } => {
+                if let Some(connection) = self.peers.borrow().get(&peer) {
+                    connection.pc.send(&bytes);
+                }
+            }
+            Transmit::Tabs(bytes) => {
+                if let Some(broadcast) = &*self.broadcast.borrow() {
+                    broadcast.send(&bytes);
+                }
+            }
+        }
+    }
+
+    fn carry_out(&self, effect: Effect) {
+        match effect {
+            Effect::ReconnectSignaling => {
+                if let Some(signaling) = &*self.signaling.borrow() {
+                    signaling.reconnect();
+                }
+            }
+            Effect::Connect { peer, initiator } => self.connect(peer, initiator),
+            Effect::Signal { peer, signal } => {
+                if let Some(connection) = self.peers.borrow().get(&peer) {
+                    connection.pc.signal(signal);
+                }
+            }
+            Effect::Disconnect { peer } => self.retire(&peer),
+            Effect::Store(update) => {
+                if let Some(saver) = &*self.saver.borrow() {
+                    saver.save(update);
+                }
+            }
+        }
+    }
+
+    fn show(&self, event: Event) {
+        match event {
+            Event::PageChanged { page, splices } => self.on_page_changed(&page, &splices),
+            Event::PagesChanged => self.on_pages_changed(),
+            Event::PresenceChanged => self.on_presence_changed(),
+            Event::Receiving {
+                received, total, ..
+            } => {
+                let arriving = (received < total).then_some((received, total));
+                self.receiving.set(arriving);
+                self.report_status();
+            }
+            Event::StatusChanged(_) => self.report_status(),
+            Event::Dropped(why) => gloo::console::warn!("dropped:", why),
+        }
+    }
+
+    /// Sets the one timer for when the room wants to be woken, if that changed.
     fn schedule_wake(&self) {
-        let Some(at) = self.room.borrow().poll_timeout() else {
+        let at = self.room.borrow().poll_timeout();
+        if self.wake.borrow().as_ref().map(|(t, _)| *t) == at {
+            return;
+        }
+        let Some(at) = at else {
+            self.wake.borrow_mut().take();
             return;
         };
-        let now = now();
-        let armed_sooner = self.wake.borrow().as_ref().is_some_and(|(t, _)| *t <= at);
-        if armed_sooner || at > now + u64::from(TICK_MS) {
-            return; // the ticker comes first
-        }
+        let delay = at.saturating_sub(now()).min(u64::from(i32::MAX as u32)) as u32;
         let me = self.me.clone();
-        let timeout = Timeout::new(at.saturating_sub(now) as u32, move || {
+        let timeout = Timeout::new(delay, move || {
             if let Some(inner) = me.upgrade() {
                 inner.wake.borrow_mut().take();
-                inner.handle(Input::Tick);
+                inner.handle(Input::Timeout);
             }
         });
         *self.wake.borrow_mut() = Some((at, timeout));
@@ -452,6 +464,13 @@ impl Inner {
     fn retire(&self, peer: &str) {
         if let Some(connection) = self.peers.borrow_mut().remove(peer) {
             self.retired.borrow_mut().push(connection.pc);
+            let me = self.me.clone();
+            *self.sweep.borrow_mut() = Some(Timeout::new(0, move || {
+                if let Some(inner) = me.upgrade() {
+                    inner.retired.borrow_mut().clear();
+                    inner.sweep.borrow_mut().take();
+                }
+            }));
         }
     }
 

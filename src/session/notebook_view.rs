@@ -97,6 +97,8 @@ impl Session {
 
     pub fn set_user(&self, name: &str, color: &str) {
         self.inner.room.borrow_mut().set_user(now(), name, color);
+        // The room does not echo this person's own presence: the list shows it from here.
+        self.inner.on_presence_changed();
         self.inner.pump();
     }
 
@@ -165,6 +167,7 @@ impl Inner {
             editor.show(&text);
         }
         self.share_cursor();
+        self.on_presence_changed();
         self.render_preview();
         let pages = Rc::new(self.room.borrow().pages());
         let active = id.to_owned();
@@ -178,17 +181,24 @@ impl Inner {
     pub(super) fn on_editor_event(&self, event: EditorEvent) {
         match event {
             EditorEvent::Input => {
-                let splice = match &mut *self.editor.borrow_mut() {
-                    Some(editor) => editor.take_input(),
-                    None => None,
+                let (splice, selection) = match &mut *self.editor.borrow_mut() {
+                    Some(editor) => (editor.take_input(), editor.selection()),
+                    None => (None, None),
                 };
-                if let Some(splice) = splice {
-                    let page = self.active.borrow().clone();
-                    self.room.borrow_mut().edit(now(), &page, &[splice]);
-                    self.pump();
-                    self.schedule_preview();
-                }
-                self.share_cursor();
+                let Some(splice) = splice else {
+                    return self.share_cursor();
+                };
+                // One trip into the room: the edit, and the caret where it left it.
+                let page = self.active.borrow().clone();
+                let selection = Some(selection.unwrap_or((0, 0)));
+                self.room
+                    .borrow_mut()
+                    .edit(now(), &page, &[splice], selection);
+                // Others' carets sit on characters this edit may have moved. (Neither the edit
+                // nor this person's caret comes back from the room as an event.)
+                self.carets_dirty.set(true);
+                self.pump();
+                self.schedule_preview();
             }
             EditorEvent::Undo => self.undo_or_redo(true),
             EditorEvent::Redo => self.undo_or_redo(false),

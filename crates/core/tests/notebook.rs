@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use commonplace_core::notebook::{PageInfo, HOME};
 use commonplace_core::peer_message::{self, PeerMessage};
-use commonplace_core::room::{Input, Output, Room};
+use commonplace_core::room::{Event, Input, Output, Room, Transmit};
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
 use rand::rngs::SmallRng;
@@ -109,14 +109,14 @@ impl Tabs {
     fn drain(&mut self, i: usize) {
         while let Some(output) = self.tabs[i].room.poll_output() {
             match output {
-                Output::Broadcast(bytes) => {
+                Output::Transmit(Transmit::Tabs(bytes)) => {
                     for (j, inbox) in self.inbox.iter_mut().enumerate() {
                         if j != i {
                             inbox.push_back(bytes.clone());
                         }
                     }
                 }
-                Output::PageChanged { page, splices } => {
+                Output::Event(Event::PageChanged { page, splices }) => {
                     self.stats.page_changed += 1;
                     let tab = &mut self.tabs[i];
                     if page == tab.open {
@@ -125,7 +125,7 @@ impl Tabs {
                         }
                     }
                 }
-                Output::Dropped(why) => panic!("tab {i} dropped honest input: {why}"),
+                Output::Event(Event::Dropped(why)) => panic!("tab {i} dropped honest input: {why}"),
                 _ => {}
             }
         }
@@ -232,7 +232,7 @@ impl Tabs {
         assert_eq!(tab.editor.text(), value);
         if let Some(splice) = splice {
             let page = tab.open.clone();
-            tab.room.edit(now, &page, &[splice]);
+            tab.room.edit(now, &page, &[splice], None);
         }
         self.drain(i);
     }
@@ -261,7 +261,7 @@ impl Tabs {
         }
         let now = self.tick();
         let tab = &mut self.tabs[i];
-        tab.room.edit(now, page, &splices);
+        tab.room.edit(now, page, &splices, None);
         if page == tab.open {
             // The editor shows this page too: it takes the splices as the room did.
             for splice in &splices {
@@ -372,7 +372,7 @@ impl Tabs {
             }
             _ => {
                 let now = self.tick();
-                self.room(i).handle(now, Input::Tick);
+                self.room(i).handle(now, Input::Timeout);
                 self.drain(i);
             }
         }
@@ -514,7 +514,7 @@ impl Tabs {
     fn edit_at(&mut self, i: usize, now: u64, page: &str, splices: &[Splice]) {
         self.now = self.now.max(now);
         let tab = &mut self.tabs[i];
-        tab.room.edit(now, page, splices);
+        tab.room.edit(now, page, splices, None);
         if page == tab.open {
             for splice in splices {
                 tab.editor.apply(splice);

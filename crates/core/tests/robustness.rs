@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use commonplace_core::notebook;
 use commonplace_core::peer_message::{self, PeerMessage, SyncMessage};
 use commonplace_core::room::Room;
-use commonplace_core::room::{Input, Output};
+use commonplace_core::room::{Effect, Event, Input, Output, Transmit};
 use commonplace_core::signaling::SignalData;
 use commonplace_core::text::diff::Splice;
 use rand::rngs::SmallRng;
@@ -99,10 +99,10 @@ fn target() -> Duo {
     assert_eq!(duo.rooms[R].text(), duo.rooms[H].text());
     let announce = publish(serde_json::json!({"type": "announce", "from": MALLORY}));
     let outputs = attack(&mut duo, Input::SignalingFrame(&announce)).unwrap();
-    assert!(outputs.contains(&Output::Connect {
+    assert!(outputs.contains(&Output::Effect(Effect::Connect {
         peer: MALLORY.into(),
         initiator: true
-    }));
+    })));
     let offer = SignalData::Offer { sdp: "v=0".into() };
     attack(
         &mut duo,
@@ -498,21 +498,24 @@ fn fuzz_frames(seed: u64, count: usize, via: Via) {
         for output in &outputs {
             match output {
                 // Answers to Mallory or the tabs, and what was new relayed to the honest peer.
-                Output::Send { peer, .. } if *peer == MALLORY || *peer == honest => {}
-                Output::Broadcast(_) if via == Via::Broadcast => {}
-                Output::PageChanged { .. }
-                | Output::PagesChanged
-                | Output::PresenceChanged
-                | Output::StatusChanged(_)
-                | Output::Store(_) => {}
-                Output::Receiving { peer, .. } if *peer == MALLORY => {}
-                Output::Dropped(_) => dropped += 1,
+                Output::Transmit(Transmit::Peer { peer, .. })
+                    if *peer == MALLORY || *peer == honest => {}
+                Output::Transmit(Transmit::Tabs(_)) if via == Via::Broadcast => {}
+                Output::Event(Event::PageChanged { .. })
+                | Output::Event(Event::PagesChanged)
+                | Output::Event(Event::PresenceChanged)
+                | Output::Event(Event::StatusChanged(_))
+                | Output::Effect(Effect::Store(_)) => {}
+                Output::Event(Event::Receiving { peer, .. }) if *peer == MALLORY => {}
+                Output::Event(Event::Dropped(_)) => dropped += 1,
                 other => panic!("seed {seed} frame {n} {frame:02x?}: unexpected {other:?}"),
             }
         }
         if carries_update(&frame) {
             applied += usize::from(duo.rooms[R].text() != text);
-            tainted |= !outputs.iter().any(|o| matches!(o, Output::Dropped(_)));
+            tainted |= !outputs
+                .iter()
+                .any(|o| matches!(o, Output::Event(Event::Dropped(_))));
         } else {
             assert_eq!(
                 duo.rooms[R].text(),
@@ -591,7 +594,9 @@ fn hand_made_hostile_frames() {
         assert!(
             outputs.iter().all(|o| matches!(
                 o,
-                Output::Dropped(_) | Output::Send { .. } | Output::PresenceChanged
+                Output::Event(Event::Dropped(_))
+                    | Output::Transmit(Transmit::Peer { .. })
+                    | Output::Event(Event::PresenceChanged)
             )),
             "{outputs:?}"
         );
@@ -671,14 +676,17 @@ fn junk_signaling_frames_change_nothing() {
             .unwrap_or_else(|message| panic!("panicked ({message}) on {frame:?}"));
         for output in &outputs {
             match output {
-                Output::Connect { peer, .. } | Output::Signal { peer, .. } => {
+                Output::Effect(Effect::Connect { peer, .. })
+                | Output::Effect(Effect::Signal { peer, .. }) => {
                     assert_ne!(*peer, me, "a connection to itself: {frame:?}");
                     assert_ne!(
                         *peer, honest,
                         "touched the honest peer's connection: {frame:?} → {output:?}"
                     );
                 }
-                Output::Dropped(_) | Output::Signaling(_) | Output::StatusChanged(_) => {}
+                Output::Event(Event::Dropped(_))
+                | Output::Transmit(Transmit::Server(_))
+                | Output::Event(Event::StatusChanged(_)) => {}
                 other => panic!("{frame:?} → {other:?}"),
             }
         }
@@ -688,10 +696,10 @@ fn junk_signaling_frames_change_nothing() {
     // Whatever half-made connections the junk created are abandoned in time.
     let now = duo.now + 21_000;
     duo.now = now;
-    let outputs = attack(&mut duo, Input::Tick).unwrap();
-    assert!(!outputs.contains(&Output::Disconnect {
+    let outputs = attack(&mut duo, Input::Timeout).unwrap();
+    assert!(!outputs.contains(&Output::Effect(Effect::Disconnect {
         peer: honest.clone()
-    }));
+    })));
     still_syncs(duo, 0);
 }
 
@@ -710,22 +718,22 @@ fn announcements_from_many_strangers_stay_within_max_conns() {
         let outputs = attack(&mut duo, Input::SignalingFrame(&publish(data))).unwrap();
         connects += outputs
             .iter()
-            .filter(|o| matches!(o, Output::Connect { .. }))
+            .filter(|o| matches!(o, Output::Effect(Effect::Connect { .. })))
             .count();
     }
     // max_conns is 20; the honest peer and Mallory hold two.
     assert_eq!(connects, 18);
     assert_eq!(duo.rooms[R].status().peers, 2);
     duo.now += 20_000;
-    let outputs = attack(&mut duo, Input::Tick).unwrap();
+    let outputs = attack(&mut duo, Input::Timeout).unwrap();
     let abandoned = outputs
         .iter()
-        .filter(|o| matches!(o, Output::Disconnect { .. }))
+        .filter(|o| matches!(o, Output::Effect(Effect::Disconnect { .. })))
         .count();
     assert_eq!(abandoned, 18, "{outputs:?}");
     assert!(outputs
         .iter()
-        .any(|o| matches!(o, Output::Signaling(f) if f.contains("announce"))));
+        .any(|o| matches!(o, Output::Transmit(Transmit::Server(f)) if f.contains("announce"))));
     still_syncs(duo, 0);
 }
 
@@ -773,7 +781,9 @@ fn frames_and_events_from_strangers_are_dropped() {
     ] {
         let outputs = attack(&mut duo, input.clone()).unwrap();
         assert!(
-            outputs.iter().all(|o| matches!(o, Output::Dropped(_))),
+            outputs
+                .iter()
+                .all(|o| matches!(o, Output::Event(Event::Dropped(_)))),
             "{input:?}: {outputs:?}"
         );
         assert_eq!(duo.rooms[R].text(), text);
@@ -830,10 +840,10 @@ fn a_frame_before_the_open_event_opens_the_channel() {
         serde_json::json!({"type": "signal", "from": "early", "to": me, "token": 1.0, "signal": signal}),
     );
     let outputs = attack(&mut duo, Input::SignalingFrame(&offer)).unwrap();
-    assert!(outputs.contains(&Output::Connect {
+    assert!(outputs.contains(&Output::Effect(Effect::Connect {
         peer: "early".into(),
         initiator: false
-    }));
+    })));
     let peers = duo.rooms[R].status().peers;
     let outputs = attack(
         &mut duo,
@@ -846,7 +856,7 @@ fn a_frame_before_the_open_event_opens_the_channel() {
     let sent: Vec<&[u8]> = outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Send { peer, bytes } if peer == "early" => Some(&bytes[..]),
+            Output::Transmit(Transmit::Peer { peer, bytes }) if peer == "early" => Some(&bytes[..]),
             _ => None,
         })
         .collect();
@@ -900,7 +910,7 @@ fn random_input_storms_never_panic() {
                 5 => Input::PeerClosed { peer: &peer },
                 6 => {
                     duo.now += rng.random_range(0..30_000);
-                    Input::Tick
+                    Input::Timeout
                 }
                 _ => Input::PeerFrame {
                     peer: &peer,

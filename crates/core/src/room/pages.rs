@@ -7,15 +7,16 @@
 //! editor does not already show (everything but the person's own typing).
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use base64::Engine;
 use rand_chacha::rand_core::RngCore;
+use rand_chacha::ChaCha20Rng;
 use yrs::types::text::TextEvent;
-use yrs::types::{Delta, Event, PathSegment};
+use yrs::types::{Delta, Event as YEvent, PathSegment};
 use yrs::undo::{Options as UndoOptions, UndoManager};
 use yrs::updates::decoder::Decode;
 use yrs::{
@@ -23,7 +24,7 @@ use yrs::{
     Update,
 };
 
-use super::{Output, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
+use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
 use yrs::sync::{Message, SyncMessage};
@@ -34,9 +35,44 @@ const OBSERVER: &str = "room";
 /// Origin of a Yjs update imported from a file.
 const IMPORTED: &str = "imported";
 
+/// The notebook's state in the room: its schema, what changed, and undo.
+pub(super) struct Pages {
+    notebook: Notebook,
+    /// What transactions changed, filled by the notebook's observers during a commit.
+    changes: Rc<RefCell<Changes>>,
+    /// Undo and redo of this person's edits, per page (created on a page's first edit).
+    undo: HashMap<String, UndoManager<()>>,
+    /// Draws page ids.
+    rng: ChaCha20Rng,
+}
+
+impl Pages {
+    pub fn new(doc: &Doc, rng: ChaCha20Rng) -> Pages {
+        let notebook = Notebook::new(doc);
+        let changes = observe(doc, &notebook);
+        Pages {
+            notebook,
+            changes,
+            undo: HashMap::new(),
+            rng,
+        }
+    }
+
+    pub fn notebook(&self) -> &Notebook {
+        &self.notebook
+    }
+
+    /// 72 random bits, base64url: ids that never collide in practice, short enough for links.
+    fn new_page_id(&mut self) -> String {
+        let mut bytes = [0u8; 9];
+        self.rng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
 /// What the transactions since the last report changed.
 #[derive(Default)]
-pub(super) struct Changes {
+struct Changes {
     pages: bool,
     splices: Vec<(String, Vec<Splice>)>,
     /// Updates made by undo and redo, which run their own transactions.
@@ -53,7 +89,7 @@ impl Changes {
 }
 
 /// Watches the notebook for changes to report.
-pub(super) fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
+fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
     let changes = Rc::new(RefCell::new(Changes::default()));
     let sink = changes.clone();
     notebook.home().observe(OBSERVER, move |txn, event| {
@@ -72,12 +108,12 @@ pub(super) fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
             let mut changes = sink.borrow_mut();
             for event in events.iter() {
                 match event {
-                    Event::Text(text) if !is_local(txn) => {
+                    YEvent::Text(text) if !is_local(txn) => {
                         if let Some(PathSegment::Key(page)) = text.path().front() {
                             changes.add_splices(page, splices(txn, text));
                         }
                     }
-                    Event::Text(_) => {}
+                    YEvent::Text(_) => {}
                     _ => changes.pages = true,
                 }
             }
@@ -99,12 +135,12 @@ fn is_local(txn: &TransactionMut) -> bool {
 impl Room {
     /// Every page, in order.
     pub fn pages(&self) -> Vec<PageInfo> {
-        self.notebook.pages(&self.doc().transact())
+        self.pages.notebook.pages(&self.doc().transact())
     }
 
     /// A page's text, or `None` if there is no such page.
     pub fn page_text(&self, page: &str) -> Option<String> {
-        self.notebook.text(&self.doc().transact(), page)
+        self.pages.notebook.text(&self.doc().transact(), page)
     }
 
     /// The home page's text.
@@ -114,22 +150,36 @@ impl Room {
 
     /// The first page titled `title`, ignoring case.
     pub fn find_page(&self, title: &str) -> Option<String> {
-        self.notebook.find_by_title(&self.doc().transact(), title)
+        self.pages
+            .notebook
+            .find_by_title(&self.doc().transact(), title)
     }
 
     pub fn backlinks(&self, page: &str) -> Vec<PageInfo> {
-        self.notebook.backlinks(&self.doc().transact(), page)
+        self.pages.notebook.backlinks(&self.doc().transact(), page)
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
-        self.notebook.search(&self.doc().transact(), query, limit)
+        self.pages
+            .notebook
+            .search(&self.doc().transact(), query, limit)
     }
 
     /// The person edited a page: applies the splices in one transaction. Edits of a page that
     /// is gone (a peer deleted it a moment ago) are dropped.
-    pub fn edit(&mut self, now: u64, page: &str, splices: &[Splice]) {
-        let Some(body) = self.notebook.body(&self.doc().transact(), page) else {
-            return self.drop_input(format!("edit of page {page}, which is gone"));
+    /// With `selection` (anchor, head: the caret and selection after the edit), this person's
+    /// cursor moves with it: one call per input event.
+    pub fn edit(
+        &mut self,
+        now: u64,
+        page: &str,
+        splices: &[Splice],
+        selection: Option<(u32, u32)>,
+    ) {
+        let Some(body) = self.pages.notebook.body(&self.doc().transact(), page) else {
+            return self
+                .out
+                .dropped(format!("edit of page {page}, which is gone"));
         };
         self.set_time(now);
         self.track_undo(page, &body);
@@ -146,6 +196,9 @@ impl Room {
                 }
             }
         });
+        if let Some((anchor, head)) = selection {
+            self.set_cursor(now, page, anchor, head);
+        }
     }
 
     /// Adds a page at the end and returns its id.
@@ -156,7 +209,7 @@ impl Room {
     /// Adds pages at the end, in one transaction, and returns their ids.
     pub fn import_pages(&mut self, now: u64, pages: &[(&str, &str)]) -> Vec<String> {
         let last = self.pages().last().map_or(0.0, |page| page.order);
-        let ids: Vec<String> = pages.iter().map(|_| self.new_page_id()).collect();
+        let ids: Vec<String> = pages.iter().map(|_| self.pages.new_page_id()).collect();
         self.commit(now, |notebook, txn| {
             for (i, ((title, body), id)) in pages.iter().zip(&ids).enumerate() {
                 notebook.create(txn, id, title, last + 1.0 + i as f64, body);
@@ -174,7 +227,7 @@ impl Room {
         let mut deleted = false;
         self.commit(now, |notebook, txn| deleted = notebook.delete(txn, page));
         if deleted {
-            self.undo.remove(page);
+            self.pages.undo.remove(page);
         }
         deleted
     }
@@ -244,7 +297,7 @@ impl Room {
         self.set_time(now);
         let update = {
             let mut txn = self.awareness.doc().transact_mut_with(LOCAL);
-            change(&self.notebook, &mut txn);
+            change(&self.pages.notebook, &mut txn);
             txn.encode_update_v1()
         };
         self.take_changes();
@@ -255,19 +308,18 @@ impl Room {
     fn send_update(&mut self, update: Vec<u8>) {
         if update != EMPTY_UPDATE {
             self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
-            self.outputs.push_back(Output::Store(update));
+            self.out.effect(Effect::Store(update));
         }
     }
 
     /// Reports what the last transactions changed.
     pub(super) fn take_changes(&mut self) {
-        let changes = std::mem::take(&mut *self.changes.borrow_mut());
+        let changes = std::mem::take(&mut *self.pages.changes.borrow_mut());
         if changes.pages {
-            self.outputs.push_back(Output::PagesChanged);
+            self.out.event(Event::PagesChanged);
         }
         for (page, splices) in changes.splices {
-            self.outputs
-                .push_back(Output::PageChanged { page, splices });
+            self.out.event(Event::PageChanged { page, splices });
         }
         for update in changes.undo_updates {
             self.send_update(update);
@@ -276,7 +328,7 @@ impl Room {
 
     fn undo_or_redo(&mut self, now: u64, page: &str, undo: bool) -> bool {
         self.set_time(now);
-        let Some(manager) = self.undo.get_mut(page) else {
+        let Some(manager) = self.pages.undo.get_mut(page) else {
             return false;
         };
         let changed = if undo {
@@ -289,7 +341,7 @@ impl Room {
     }
 
     fn track_undo(&mut self, page: &str, body: &TextRef) {
-        if self.undo.contains_key(page) {
+        if self.pages.undo.contains_key(page) {
             return;
         }
         let clock = self.clock.clone();
@@ -302,14 +354,7 @@ impl Room {
             init_redo_stack: Vec::new(),
         });
         manager.expand_scope(self.awareness.doc(), body);
-        self.undo.insert(page.to_owned(), manager);
-    }
-
-    /// 72 random bits, base64url: ids that never collide in practice, short enough for links.
-    fn new_page_id(&mut self) -> String {
-        let mut bytes = [0u8; 9];
-        self.rng.fill_bytes(&mut bytes);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        self.pages.undo.insert(page.to_owned(), manager);
     }
 }
 

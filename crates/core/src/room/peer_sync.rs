@@ -86,20 +86,9 @@ impl PeerSync {
         self.heard || !self.announced
     }
 
-    pub fn greeted(&self) -> bool {
-        self.greeted
-    }
-
     /// Every frame counts: whoever sent it, our end of the channel is open.
     pub fn on_frame(&mut self) {
         self.heard = true;
-    }
-
-    /// The room sent its greeting (step 1 and awareness).
-    pub fn on_greeted(&mut self, now: u64) {
-        self.greeted = true;
-        self.next_ask = now + self.backoff;
-        self.next_unasked = now + SYNC_RETRY_MS;
     }
 
     /// The peer answered with its state (sync step 2).
@@ -135,8 +124,13 @@ impl PeerSync {
     /// What to send now, if anything; call again until `None`.
     pub fn poll(&mut self, now: u64) -> Option<Nudge> {
         if !self.greeted {
-            let due = self.may_speak() || now >= self.opened_at + ANSWERER_WAIT_MS;
-            return due.then_some(Nudge::Greet);
+            if !self.may_speak() && now < self.opened_at + ANSWERER_WAIT_MS {
+                return None;
+            }
+            self.greeted = true;
+            self.next_ask = now + self.backoff;
+            self.next_unasked = now + SYNC_RETRY_MS;
+            return Some(Nudge::Greet);
         }
         if now >= self.next_ask {
             if self.has_theirs {
@@ -188,6 +182,7 @@ mod tests {
         assert_eq!(sync.poll_timeout(), Some(100 + ANSWERER_WAIT_MS));
         sync.on_frame();
         assert_eq!(sync.poll(101), Some(Nudge::Greet));
+        assert_eq!(sync.poll(101), None, "once");
 
         let mut silent = PeerSync::new(100, true);
         assert_eq!(silent.poll(100 + ANSWERER_WAIT_MS - 1), None);
@@ -197,7 +192,7 @@ mod tests {
     #[test]
     fn an_unanswered_question_is_asked_again_with_backoff() {
         let mut sync = PeerSync::new(0, false);
-        sync.on_greeted(0);
+        assert_eq!(sync.poll(0), Some(Nudge::Greet));
         sync.on_asked();
         let mut asked_at = Vec::new();
         let mut now = 0;
@@ -226,7 +221,7 @@ mod tests {
     #[test]
     fn a_peer_that_never_asks_is_sent_our_state_a_few_times() {
         let mut sync = PeerSync::new(0, false);
-        sync.on_greeted(0);
+        assert_eq!(sync.poll(0), Some(Nudge::Greet));
         sync.on_their_state(0);
         let sent: Vec<u64> = (0..200_000)
             .step_by(1_000)
@@ -239,7 +234,7 @@ mod tests {
     fn learning_that_the_peer_has_more_asks_once_and_waits_for_the_answer() {
         let mut sync = PeerSync::new(0, false);
         assert!(!sync.on_missing(0), "nothing to ask before the greeting");
-        sync.on_greeted(0);
+        assert_eq!(sync.poll(0), Some(Nudge::Greet));
         assert!(!sync.on_missing(10), "the greeting's question is still out");
         sync.on_their_state(20);
         sync.on_asked();

@@ -9,13 +9,23 @@
 
 use serde_json::{json, Map, Value};
 use yrs::branch::{Branch, BranchPtr};
-use yrs::{Assoc, IndexedSequence, StickyIndex, Transact};
+use yrs::sync::{Awareness, AwarenessUpdate, Message};
+use yrs::{Assoc, ClientID, IndexedSequence, StickyIndex, Transact};
 
-use super::{Output, Room};
+use super::{Room, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
 
 const MAX_NAME_CHARS: usize = 40;
 /// The colour of someone who did not say or said nonsense.
 pub const DEFAULT_COLOR: &str = "#7a7a7a";
+
+/// Others who have a state (a removed one stays known, with none), and when they last spoke.
+fn others_present(awareness: &Awareness) -> impl Iterator<Item = (ClientID, u64)> + '_ {
+    let own = awareness.client_id();
+    awareness
+        .iter()
+        .filter(move |(id, state)| *id != own && state.data.is_some())
+        .map(|(id, state)| (id, state.last_updated))
+}
 
 /// Someone in the room, this person included.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,15 +48,97 @@ pub struct RemoteCursor {
     pub head: u32,
 }
 
-/// This peer's own presence.
-#[derive(Debug, Default)]
+/// This peer's own presence, and the upkeep of everyone's (y-protocols' timing).
+#[derive(Debug)]
 pub(super) struct Presence {
     user: Option<(String, String)>,
     page: Option<String>,
     cursor: Option<(StickyIndex, StickyIndex)>,
+    /// The state last shared: an unchanged one is not sent again (a keystroke moves the caret
+    /// in the text but not its relative position, so typing shares nothing).
+    shared: Option<String>,
+    last_renewal: u64,
 }
 
 impl Presence {
+    pub fn new(now: u64) -> Presence {
+        Presence {
+            user: None,
+            page: None,
+            cursor: None,
+            shared: None,
+            last_renewal: now,
+        }
+    }
+
+    /// Makes this person's state the one awareness holds: the update to send everyone, if it
+    /// changed.
+    fn share(&mut self, now: u64, awareness: &mut Awareness) -> Option<AwarenessUpdate> {
+        let state = self.to_json();
+        if self.shared.as_ref() == Some(&state) {
+            return None;
+        }
+        awareness.set_local_state_raw(state.clone());
+        self.shared = Some(state);
+        self.renewal(now, awareness)
+    }
+
+    fn renewal(&mut self, now: u64, awareness: &Awareness) -> Option<AwarenessUpdate> {
+        self.last_renewal = now;
+        awareness.update_with_clients([awareness.client_id()]).ok()
+    }
+
+    /// Everyone's state, for a newcomer or someone who asked.
+    pub fn everyone(&self, awareness: &Awareness) -> Option<AwarenessUpdate> {
+        let clients: Vec<ClientID> = awareness.iter().map(|(id, _)| id).collect();
+        awareness.update_with_clients(clients).ok()
+    }
+
+    /// Applies others' states: true if anything someone shows changed.
+    pub fn on_update(
+        &mut self,
+        awareness: &mut Awareness,
+        mut update: AwarenessUpdate,
+    ) -> Result<bool, String> {
+        // Only this peer speaks for itself: a peer replaying our client id (with a higher
+        // clock) would otherwise replace our name, and we would pass it on.
+        update.clients.remove(&awareness.client_id());
+        awareness
+            .apply_update_summary(update)
+            .map(|summary| summary.is_some())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Renews this person's state when due; forgets others who went quiet. Returns the renewal
+    /// to send, and whether anyone was forgotten.
+    pub fn on_timeout(
+        &mut self,
+        now: u64,
+        awareness: &mut Awareness,
+    ) -> (Option<AwarenessUpdate>, bool) {
+        let renewal = if now.saturating_sub(self.last_renewal) >= AWARENESS_RENEW_MS {
+            self.renewal(now, awareness)
+        } else {
+            None
+        };
+        let outdated: Vec<ClientID> = others_present(awareness)
+            .filter(|&(_, seen)| now.saturating_sub(seen) >= AWARENESS_TIMEOUT_MS)
+            .map(|(id, _)| id)
+            .collect();
+        for &id in &outdated {
+            awareness.remove_state(id);
+        }
+        (renewal, !outdated.is_empty())
+    }
+
+    pub fn poll_timeout(&self, awareness: &Awareness) -> Option<u64> {
+        let expiry = others_present(awareness)
+            .map(|(_, seen)| seen + AWARENESS_TIMEOUT_MS)
+            .min();
+        let renewal = self.last_renewal + AWARENESS_RENEW_MS;
+        Some(expiry.map_or(renewal, |e| e.min(renewal)))
+    }
+
     fn to_json(&self) -> String {
         let mut state = Map::new();
         if let Some((name, color)) = &self.user {
@@ -69,7 +161,8 @@ impl Presence {
 }
 
 impl Room {
-    /// Sets the name and colour others see (a colour like `#1e88e5`).
+    /// Sets the name and colour others see (a colour like `#1e88e5`). Like every change of
+    /// this person's own presence, it is not echoed as [`super::Event::PresenceChanged`].
     pub fn set_user(&mut self, now: u64, name: &str, color: &str) {
         let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
         let color = valid_color(color).unwrap_or(DEFAULT_COLOR).to_owned();
@@ -80,9 +173,10 @@ impl Room {
     /// Sets the page this person has open and their selection in it (UTF-16 offsets; the caret
     /// is at `head`). Others see it follow concurrent edits: it is kept as relative positions.
     pub fn set_cursor(&mut self, now: u64, page: &str, anchor: u32, head: u32) {
+        self.set_time(now);
         let cursor = {
             let txn = self.doc().transact();
-            self.notebook.body(&txn, page).map(|body| {
+            self.pages.notebook().body(&txn, page).map(|body| {
                 // yrs gives no position at the end of a text (an empty one included), where
                 // Yjs's `createRelativePositionFromTypeIndex` gives the text itself
                 // (`{ tname }` or `{ type }`), which stays at its end: so do we.
@@ -117,7 +211,7 @@ impl Room {
     pub fn remote_cursors(&self, page: &str) -> Vec<RemoteCursor> {
         let own = self.awareness.client_id();
         let txn = self.doc().transact();
-        let Some(body) = self.notebook.body(&txn, page) else {
+        let Some(body) = self.pages.notebook().body(&txn, page) else {
             return Vec::new();
         };
         let branch: &Branch = body.as_ref();
@@ -150,9 +244,9 @@ impl Room {
 
     fn share_presence(&mut self, now: u64) {
         self.set_time(now);
-        self.awareness.set_local_state_raw(self.presence.to_json());
-        self.broadcast_own_awareness();
-        self.outputs.push_back(Output::PresenceChanged);
+        if let Some(update) = self.presence.share(now, &mut self.awareness) {
+            self.broadcast(&Message::Awareness(update), None);
+        }
     }
 }
 
@@ -231,11 +325,11 @@ mod tests {
             delete: 0,
             insert: insert.into(),
         };
-        tabs[0].edit(2, HOME, &[splice(0, "abc")]);
+        tabs[0].edit(2, HOME, &[splice(0, "abc")], None);
         tabs[0].set_cursor(2, HOME, 1, 3);
         let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], HOME), [(1, 3)]);
-        tabs[1].edit(3, HOME, &[splice(3, "de")]);
+        tabs[1].edit(3, HOME, &[splice(3, "de")], None);
         let _ = settle(&mut tabs);
         assert_eq!(carets(&tabs[1], HOME), [(1, 5)]);
 

@@ -6,7 +6,7 @@
 //! connections that behave like a browser's (offer, answer with implicit rollback, the channel
 //! opening on both sides, closing on failure). Faults come from the seed: partitions, failed data
 //! channels, signaling drops and half-open signaling sockets, peers joining late. Peers may be
-//! tabs of one browser, sharing a BroadcastChannel. Rooms may have keys, alike or not. Every peer's `Output::Store`d updates are
+//! tabs of one browser, sharing a BroadcastChannel. Rooms may have keys, alike or not. Every peer's `Output::Effect(Effect::Store)`d updates are
 //! kept and reloaded at the end.
 //!
 //! One seed, one run: the simulation uses a single [`SmallRng`] and ordered collections only.
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use commonplace_core::crypto::RoomKey;
 use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::notebook;
-use commonplace_core::room::{Input, Output, Room, Status};
+use commonplace_core::room::{Effect, Event, Input, Output, Room, Status, Transmit};
 use commonplace_core::signaling::{IceCandidate, SignalData};
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::EditorText;
@@ -169,8 +169,7 @@ enum Ev {
         gen: u64,
         frame: Arc<str>,
     },
-    Tick(usize),
-    /// The room asked to be woken now (`Room::poll_timeout`).
+    /// The room asked to be woken now (`Room::poll_timeout`): the only timer a room has.
     Wake(usize),
     Edit(usize),
     MakeOffer {
@@ -284,14 +283,14 @@ pub struct SimPeer {
     group: Option<u32>,
     pub drops: Vec<(u64, String)>,
     pub statuses: Vec<(u64, Status)>,
-    /// `Output::Connect`s: (time, remote, initiator).
+    /// `Output::Effect(Effect::Connect)`s: (time, remote, initiator).
     pub connects: Vec<(u64, usize, bool)>,
     /// `Input::ChannelOpen`s given to the room: (time, remote).
     pub opens: Vec<(u64, usize)>,
     /// `Input::PeerClosed`s given to the room: (time, remote).
     pub closes: Vec<(u64, usize)>,
     pub edits: u64,
-    /// Every `Output::Store`d update, in order: what the browser's store holds.
+    /// Every `Output::Effect(Effect::Store)`d update, in order: what the browser's store holds.
     pub stored: Vec<Vec<u8>>,
     /// When a `Wake` is scheduled for this room.
     wake: Option<u64>,
@@ -320,9 +319,9 @@ pub struct Stats {
     pub conn_failures: u64,
     pub stale_closes: u64,
     pub offers_to_linked: u64,
-    /// `Output::Disconnect`s: connections the rooms abandoned.
+    /// `Output::Effect(Effect::Disconnect)`s: connections the rooms abandoned.
     pub disconnects: u64,
-    /// `Output::ReconnectSignaling`s.
+    /// `Output::Effect(Effect::ReconnectSignaling)`s.
     pub signaling_reconnects: u64,
 }
 
@@ -772,14 +771,11 @@ impl Sim {
                     self.stats.signaling_lost += 1;
                 }
             }
-            Ev::Tick(i) => {
-                self.feed(i, Input::Tick);
-                self.schedule(self.now + SECOND, Ev::Tick(i));
-            }
             Ev::Wake(i) => {
                 if self.peers[i].wake == Some(self.now) {
                     self.peers[i].wake = None;
-                    self.feed(i, Input::Tick);
+                    // Browsers' timers fire a little late, never early.
+                    self.feed(i, Input::Timeout);
                 }
             }
             Ev::Edit(i) => {
@@ -958,8 +954,6 @@ impl Sim {
         // The shell opens the room's BroadcastChannel at once, then the signaling socket.
         self.feed(i, Input::BroadcastOpen);
         self.sig_up(i);
-        let first_tick = self.now + self.rng.random_range(1..=SECOND);
-        self.schedule(first_tick, Ev::Tick(i));
     }
 
     fn sig_up(&mut self, i: usize) {
@@ -1106,24 +1100,24 @@ impl Sim {
         };
         room.handle(now, input);
         self.drain(i);
-        // As the browser's shell does: a timer for when the room wants to be woken.
-        let due = self.peers[i].room.as_ref().and_then(Room::poll_timeout);
-        if let Some(at) = due.map(|t| t.max(now + 1)) {
-            if self.peers[i].wake.is_none_or(|w| at < w) {
-                self.peers[i].wake = Some(at);
-                self.schedule(at, Ev::Wake(i));
-            }
-        }
     }
 
     fn drain(&mut self, i: usize) {
         let mut text_changed = false;
         while let Some(output) = self.peers[i].room.as_mut().and_then(Room::poll_output) {
-            text_changed |= matches!(output, Output::PageChanged { .. });
+            text_changed |= matches!(output, Output::Event(Event::PageChanged { .. }));
             self.on_output(i, output);
         }
         if text_changed && self.cfg.check_mirrors {
             self.check_mirror(i);
+        }
+        // As the browser's shell does: one timer, for when the room wants to be woken.
+        let due = self.peers[i].room.as_ref().and_then(Room::poll_timeout);
+        if let Some(at) = due.map(|t| t.max(self.now + 1)) {
+            if self.peers[i].wake.is_none_or(|w| at < w || w <= self.now) {
+                self.peers[i].wake = Some(at);
+                self.schedule(at, Ev::Wake(i));
+            }
         }
     }
 
@@ -1156,7 +1150,7 @@ impl Sim {
 
     fn on_output(&mut self, i: usize, output: Output) {
         match output {
-            Output::Signaling(frame) => match self.peers[i].sig {
+            Output::Transmit(Transmit::Server(frame)) => match self.peers[i].sig {
                 Some((_, gen)) => {
                     let latency = self.delay(self.cfg.signaling_latency);
                     let at = self.fifo_time(Fifo::SigUp(i, gen), latency, 0, true);
@@ -1172,11 +1166,11 @@ impl Sim {
                 }
                 None => self.stats.signaling_lost += 1,
             },
-            Output::ReconnectSignaling => {
+            Output::Effect(Effect::ReconnectSignaling) => {
                 self.trace(|| format!("peer {i} reconnects signaling"));
                 self.schedule(self.now, Ev::SigReconnect(i));
             }
-            Output::Connect { peer, initiator } => {
+            Output::Effect(Effect::Connect { peer, initiator }) => {
                 let Some(r) = self.remote_index(i, &peer) else {
                     return;
                 };
@@ -1215,13 +1209,13 @@ impl Sim {
                     );
                 }
             }
-            Output::Signal { peer, signal } => {
+            Output::Effect(Effect::Signal { peer, signal }) => {
                 let Some(r) = self.remote_index(i, &peer) else {
                     return;
                 };
                 self.on_remote_signal(i, r, signal);
             }
-            Output::Disconnect { peer } => {
+            Output::Effect(Effect::Disconnect { peer }) => {
                 let Some(r) = self.remote_index(i, &peer) else {
                     return;
                 };
@@ -1233,7 +1227,7 @@ impl Sim {
                     }
                 }
             }
-            Output::Send { peer, bytes } => {
+            Output::Transmit(Transmit::Peer { peer, bytes }) => {
                 let Some(r) = self.remote_index(i, &peer) else {
                     return;
                 };
@@ -1279,15 +1273,19 @@ impl Sim {
                     },
                 );
             }
-            Output::PageChanged { splices, .. } => {
+            Output::Event(Event::PageChanged { splices, .. }) => {
                 for splice in &splices {
                     self.peers[i].mirror.apply(splice);
                 }
             }
-            Output::StatusChanged(status) => self.peers[i].statuses.push((self.now, status)),
-            Output::Store(update) => self.peers[i].stored.push(update),
-            Output::Receiving { .. } | Output::PagesChanged | Output::PresenceChanged => {}
-            Output::Broadcast(bytes) => {
+            Output::Event(Event::StatusChanged(status)) => {
+                self.peers[i].statuses.push((self.now, status))
+            }
+            Output::Effect(Effect::Store(update)) => self.peers[i].stored.push(update),
+            Output::Event(Event::Receiving { .. })
+            | Output::Event(Event::PagesChanged)
+            | Output::Event(Event::PresenceChanged) => {}
+            Output::Transmit(Transmit::Tabs(bytes)) => {
                 let tabs: Vec<usize> = (0..self.peers.len())
                     .filter(|&j| j != i && self.joined(j) && self.same_browser(i, j))
                     .collect();
@@ -1298,7 +1296,7 @@ impl Sim {
                     self.schedule(at, Ev::BcDeliver { to: j, bytes });
                 }
             }
-            Output::Dropped(why) => {
+            Output::Event(Event::Dropped(why)) => {
                 self.trace(|| format!("peer {i} dropped: {why}"));
                 self.peers[i].drops.push((self.now, why));
             }
@@ -1431,7 +1429,7 @@ impl Sim {
             .room
             .as_mut()
             .expect("joined")
-            .edit(now, notebook::HOME, &splices);
+            .edit(now, notebook::HOME, &splices, None);
         self.drain(i);
         if self.cfg.check_mirrors {
             self.check_mirror(i);

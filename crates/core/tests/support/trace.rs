@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::notebook;
-use commonplace_core::room::{Input, Output, Room};
+use commonplace_core::room::{Effect, Event, Input, Output, Room, Transmit};
 use commonplace_core::signaling::SignalData;
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, NotSimple, SimpleEdit};
@@ -239,7 +239,7 @@ pub struct Duo {
     pub now: u64,
     pub frames: u64,
     pub frame_bytes: u64,
-    /// Whether `Output::Dropped` fails the test (honest peers never cause one).
+    /// Whether `Output::Event(Event::Dropped)` fails the test (honest peers never cause one).
     pub strict: bool,
     pub dropped: Vec<(usize, String)>,
 }
@@ -326,7 +326,7 @@ impl Duo {
     ) {
         while let Some(output) = self.rooms[i].poll_output() {
             match output {
-                Output::Signaling(frame) => {
+                Output::Transmit(Transmit::Server(frame)) => {
                     for delivery in hub
                         .receive(conns[i], &frame)
                         .expect("hub accepts the room's frames")
@@ -338,7 +338,7 @@ impl Duo {
                         work.push_back((to, Step::Signaling(delivery.frame)));
                     }
                 }
-                Output::Connect { peer, initiator } if peer == self.ids[1 - i] => {
+                Output::Effect(Effect::Connect { peer, initiator }) if peer == self.ids[1 - i] => {
                     if initiator {
                         let offer = SignalData::Offer {
                             sdp: "duo-offer".into(),
@@ -346,19 +346,19 @@ impl Duo {
                         work.push_back((i, Step::Local(offer)));
                     }
                 }
-                Output::Signal {
+                Output::Effect(Effect::Signal {
                     peer,
                     signal: SignalData::Offer { .. },
-                } if peer == self.ids[1 - i] => {
+                }) if peer == self.ids[1 - i] => {
                     let answer = SignalData::Answer {
                         sdp: "duo-answer".into(),
                     };
                     work.push_back((i, Step::Local(answer)));
                 }
-                Output::Signal {
+                Output::Effect(Effect::Signal {
                     peer,
                     signal: SignalData::Answer { .. },
-                } if peer == self.ids[1 - i] => {
+                }) if peer == self.ids[1 - i] => {
                     // `i` offered: its channel opens first, the answerer's is announced.
                     work.push_back((i, Step::Open { announced: false }));
                     work.push_back((1 - i, Step::Open { announced: true }));
@@ -378,16 +378,18 @@ impl Duo {
     /// the editor mirror; anything about other peers is left alone.
     pub fn route(&mut self, i: usize, output: Output) {
         match output {
-            Output::Send { peer, bytes } if peer == self.ids[1 - i] => {
+            Output::Transmit(Transmit::Peer { peer, bytes }) if peer == self.ids[1 - i] => {
                 self.queues[i].push_back((self.tag[i], bytes))
             }
-            Output::PageChanged { splices, .. } => {
+            Output::Event(Event::PageChanged { splices, .. }) => {
                 for splice in &splices {
                     self.mirrors[i].apply(splice);
                 }
             }
-            Output::Dropped(why) if self.strict => panic!("room {i} dropped honest input: {why}"),
-            Output::Dropped(why) => self.dropped.push((i, why)),
+            Output::Event(Event::Dropped(why)) if self.strict => {
+                panic!("room {i} dropped honest input: {why}")
+            }
+            Output::Event(Event::Dropped(why)) => self.dropped.push((i, why)),
             _ => {}
         }
     }
@@ -398,7 +400,7 @@ impl Duo {
         for splice in splices {
             self.mirrors[i].apply(splice);
         }
-        self.rooms[i].edit(self.now, notebook::HOME, splices);
+        self.rooms[i].edit(self.now, notebook::HOME, splices, None);
         self.drain(i);
     }
 
@@ -407,7 +409,12 @@ impl Duo {
     pub fn type_value(&mut self, i: usize, value: &str, caret: u32) -> Option<Splice> {
         self.now += 1;
         let splice = self.mirrors[i].input(value, Some(caret))?;
-        self.rooms[i].edit(self.now, notebook::HOME, std::slice::from_ref(&splice));
+        self.rooms[i].edit(
+            self.now,
+            notebook::HOME,
+            std::slice::from_ref(&splice),
+            None,
+        );
         self.drain(i);
         Some(splice)
     }

@@ -1,0 +1,196 @@
+//! This browser's other tabs in the room, met on a BroadcastChannel named after it, in
+//! y-webrtc's format: a tab says who it is (type 4, peer id) when it opens and when it hears a
+//! newcomer, and goodbye when it goes. In a keyed room every frame is encrypted.
+//!
+//! Tabs that know each other this way do not connect over WebRTC.
+
+use std::collections::BTreeSet;
+
+use rand_chacha::ChaCha20Rng;
+
+use crate::crypto::RoomKey;
+use crate::peer_message;
+
+use super::output::{Outputs, Transmit};
+use super::{next_iv, PeerId, SYNC_RETRY_MS};
+
+/// What a frame from another tab said.
+#[derive(Debug, PartialEq)]
+pub enum TabFrame {
+    /// Nothing more for the room (a tab came or went: already answered).
+    Handled,
+    /// A y-protocols message for the room.
+    Message(Vec<u8>),
+    /// Cannot be read with our key (or is not a frame): the reason.
+    Unreadable(String),
+    Malformed(String),
+}
+
+pub struct Tabs {
+    peer_id: PeerId,
+    key: Option<RoomKey>,
+    /// Draws the IVs of encrypted frames.
+    rng: ChaCha20Rng,
+    open: bool,
+    tabs: BTreeSet<PeerId>,
+    /// When this room last asked the other tabs for their state because of a gap.
+    last_ask: Option<u64>,
+}
+
+impl Tabs {
+    pub fn new(peer_id: PeerId, key: Option<RoomKey>, rng: ChaCha20Rng) -> Tabs {
+        Tabs {
+            peer_id,
+            key,
+            rng,
+            open: false,
+            tabs: BTreeSet::new(),
+            last_ask: None,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.tabs.len()
+    }
+
+    pub fn contains(&self, peer: &str) -> bool {
+        self.tabs.contains(peer)
+    }
+
+    /// y-webrtc's `Room.connect` on the BroadcastChannel: who I am, then the `greeting` frames.
+    pub fn on_open(&mut self, greeting: &[Vec<u8>], out: &mut Outputs) {
+        self.open = true;
+        let hello = peer_message::encode_bc_peer_id(true, &self.peer_id);
+        self.post(hello, out);
+        for frame in greeting {
+            self.post(frame.clone(), out);
+        }
+    }
+
+    pub fn on_frame(&mut self, bytes: &[u8], out: &mut Outputs) -> TabFrame {
+        if !self.open {
+            return TabFrame::Handled;
+        }
+        let plain = match &self.key {
+            Some(key) => match key.decrypt(bytes) {
+                Ok(plain) => plain,
+                Err(error) => return TabFrame::Unreadable(format!("broadcast frame: {error}")),
+            },
+            None => bytes.to_vec(),
+        };
+        if plain.first() != Some(&peer_message::MSG_BC_PEER_ID) {
+            return TabFrame::Message(plain);
+        }
+        match peer_message::decode_bc_peer_id(&plain) {
+            Ok((add, peer)) => {
+                self.on_tab(add, peer, out);
+                TabFrame::Handled
+            }
+            Err(error) => TabFrame::Malformed(format!("tab id: {error:?}")),
+        }
+    }
+
+    /// Another tab joined or left; a newcomer learns of this tab from its answer.
+    fn on_tab(&mut self, add: bool, peer: PeerId, out: &mut Outputs) {
+        if peer == self.peer_id {
+            return;
+        }
+        let changed = if add {
+            self.tabs.insert(peer)
+        } else {
+            self.tabs.remove(&peer)
+        };
+        if changed {
+            let hello = peer_message::encode_bc_peer_id(true, &self.peer_id);
+            self.post(hello, out);
+        }
+    }
+
+    /// Posts a frame to the other tabs, encrypted in a keyed room.
+    pub fn post(&mut self, mut bytes: Vec<u8>, out: &mut Outputs) {
+        if !self.open {
+            return;
+        }
+        if let Some(key) = &self.key {
+            bytes = key.encrypt(&bytes, next_iv(&mut self.rng));
+        }
+        out.transmit(Transmit::Tabs(bytes));
+    }
+
+    /// Whether to ask the other tabs for their state now (an update from one of them had a
+    /// gap): at most once per [`SYNC_RETRY_MS`], as all tabs answer.
+    pub fn ask_due(&mut self, now: u64) -> bool {
+        let due = self
+            .last_ask
+            .is_none_or(|last| now.saturating_sub(last) >= SYNC_RETRY_MS);
+        if due {
+            self.last_ask = Some(now);
+        }
+        due
+    }
+
+    /// Says goodbye, so the other tabs forget this one at once.
+    pub fn leave(&mut self, out: &mut Outputs) {
+        let goodbye = peer_message::encode_bc_peer_id(false, &self.peer_id);
+        self.post(goodbye, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+
+    use super::*;
+    use crate::room::output::Output;
+
+    fn tab(id: &str, key: Option<RoomKey>) -> Tabs {
+        Tabs::new(id.into(), key, ChaCha20Rng::from_seed([5; 32]))
+    }
+
+    fn posts(out: &mut Outputs) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| out.pop())
+            .map(|o| match o {
+                Output::Transmit(Transmit::Tabs(bytes)) => bytes,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tabs_learn_of_each_other_and_forget_on_goodbye() {
+        let (mut a, mut b) = (tab("a", None), tab("b", None));
+        let (mut out_a, mut out_b) = (Outputs::default(), Outputs::default());
+        a.on_open(&[], &mut out_a);
+        b.on_open(&[], &mut out_b);
+        for frame in posts(&mut out_a) {
+            assert_eq!(b.on_frame(&frame, &mut out_b), TabFrame::Handled);
+        }
+        for frame in posts(&mut out_b) {
+            a.on_frame(&frame, &mut out_a);
+        }
+        assert!(a.contains("b") && b.contains("a"));
+        b.leave(&mut out_b);
+        for frame in posts(&mut out_b) {
+            a.on_frame(&frame, &mut out_a);
+        }
+        assert_eq!(a.count(), 0);
+    }
+
+    #[test]
+    fn keyed_tabs_post_ciphertext_and_cannot_read_other_keys() {
+        let key = RoomKey::from_bytes([1; 32]);
+        let mut keyed = tab("a", Some(key));
+        let mut other = tab("c", Some(RoomKey::from_bytes([2; 32])));
+        let (mut out, mut out_other) = (Outputs::default(), Outputs::default());
+        keyed.on_open(&[b"\x00\x00\x01\x00".to_vec()], &mut out);
+        other.on_open(&[], &mut out_other);
+        for frame in posts(&mut out) {
+            assert!(frame.starts_with(b"\x07AES-GCM"), "{frame:?}");
+            assert!(matches!(
+                other.on_frame(&frame, &mut out_other),
+                TabFrame::Unreadable(_)
+            ));
+        }
+        assert_eq!(other.count(), 0);
+    }
+}
