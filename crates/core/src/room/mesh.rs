@@ -15,7 +15,10 @@ use crate::signaling::{RoomSignal, SignalData};
 
 use super::output::{Effect, Event, Outputs};
 use super::peer_sync::{Nudge, PeerSync};
-use super::{PeerId, CONNECT_TIMEOUT_MS};
+use super::PeerId;
+
+/// A connection that has not opened by then is abandoned and the room re-announced.
+pub const CONNECT_TIMEOUT_MS: u64 = 20_000;
 
 #[derive(Debug)]
 struct Link {

@@ -25,9 +25,8 @@ use std::sync::Arc;
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use yrs::sync::{Awareness, Message, SyncMessage};
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::sync::{Awareness, Message};
+use yrs::Doc;
 
 mod input;
 mod mesh;
@@ -42,9 +41,11 @@ mod tabs;
 mod tests;
 
 pub use input::Input;
+pub use mesh::CONNECT_TIMEOUT_MS;
 pub use output::{Effect, Event, Output, Status, Transmit};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
-pub use presence::{Person, RemoteCursor};
+pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
+pub use signaling::{SIGNALING_PING_MS, SIGNALING_TIMEOUT_MS, STRANGER_ANNOUNCE_MS};
 
 use crate::crypto::RoomKey;
 use crate::peer_message;
@@ -52,28 +53,13 @@ use crate::signaling::RoomSignal;
 use mesh::Mesh;
 use output::Outputs;
 use pages::Pages;
-use peer_sync::Nudge;
 use presence::Presence;
 use signaling::{Heard, SignalingClient};
 use sync::DocSync;
-use tabs::{TabFrame, Tabs};
+use tabs::Tabs;
 
 /// y-webrtc's peer id: a random UUID per session, used only to address signals.
 pub type PeerId = String;
-
-/// A connection that has not opened by then is abandoned and the room re-announced.
-pub const CONNECT_TIMEOUT_MS: u64 = 20_000;
-/// y-protocols' awareness timing: states are renewed every 15 s and forgotten after 30 s.
-pub const AWARENESS_RENEW_MS: u64 = 15_000;
-pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
-/// lib0's WebSocket client timing: ping the signaling server after 15 s of silence, give the
-/// connection up after 30 s (a half-open socket can look alive for minutes).
-pub const SIGNALING_PING_MS: u64 = 15_000;
-pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
-/// A keyed room that hears from someone it cannot read, or who cannot read it, announces
-/// itself again at most this often: a newcomer with another secret, or none, then sees that
-/// the room is there but encrypted ([`Status::undecryptable`]) instead of an empty room.
-pub const STRANGER_ANNOUNCE_MS: u64 = 10_000;
 
 /// Transaction origins: this person's edits, others' updates, the store's.
 const LOCAL: &str = "local";
@@ -221,34 +207,6 @@ impl Room {
         self.update_status();
     }
 
-    /// Applies stored updates (oldest first) before anything else happens, as one transaction.
-    /// They are not stored again; the editor hears of them as [`Event::PageChanged`].
-    pub fn load(&mut self, now: u64, updates: &[Vec<u8>]) {
-        self.set_time(now);
-        let mut dropped = Vec::new();
-        {
-            let mut txn = self.doc().transact_mut_with(STORED);
-            for (i, bytes) in updates.iter().enumerate() {
-                let applied = Update::decode_v1(bytes)
-                    .map_err(|e| e.to_string())
-                    .and_then(|update| txn.apply_update(update).map_err(|e| e.to_string()));
-                if let Err(error) = applied {
-                    dropped.push(format!("stored update {i}: {error}"));
-                }
-            }
-        }
-        self.take_changes();
-        for why in dropped {
-            self.out.dropped(why);
-        }
-    }
-
-    /// The whole document as one update: what a compacted store holds.
-    pub fn encode_state(&self) -> Vec<u8> {
-        let txn = self.doc().transact();
-        txn.encode_state_as_update_v1(&StateVector::default())
-    }
-
     /// Says goodbye before the page goes: other tabs forget this one, peers drop its presence.
     pub fn leave(&mut self, now: u64) {
         self.set_time(now);
@@ -342,144 +300,6 @@ impl Room {
         match peer_message::decode(&frame) {
             Ok(message) => self.on_message(Source::Peer(peer), message),
             Err(error) => self.out.dropped(format!("frame from {peer}: {error:?}")),
-        }
-    }
-
-    /// Sends each peer what its sync handshake calls for now (see `peer_sync`).
-    fn nudge(&mut self) {
-        for (peer, nudge) in self.mesh.nudges(self.now) {
-            let to = Source::Peer(&peer);
-            let state_vector = self.doc().transact().state_vector();
-            let step1 = Message::Sync(SyncMessage::SyncStep1(state_vector));
-            match nudge {
-                Nudge::Greet => {
-                    self.reply(to, &step1);
-                    if let Some(update) = self.presence.everyone(&self.awareness) {
-                        self.reply(to, &Message::Awareness(update));
-                    }
-                }
-                Nudge::AskAgain => {
-                    self.reply(to, &step1);
-                    // Whatever went missing may have been their presence too.
-                    self.reply(to, &Message::AwarenessQuery);
-                }
-                Nudge::Resync => self.reply(to, &step1),
-                Nudge::SendState => {
-                    let state = self.encode_state();
-                    self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
-                }
-            }
-        }
-    }
-
-    // The BroadcastChannel.
-
-    /// Greets the other tabs: who I am, what I have, who is there.
-    fn on_broadcast_open(&mut self) {
-        let state_vector = self.doc().transact().state_vector();
-        let own = self.awareness.client_id();
-        let mut greeting = vec![
-            Message::Sync(SyncMessage::SyncStep1(state_vector)),
-            Message::Sync(SyncMessage::SyncStep2(self.encode_state())),
-            Message::AwarenessQuery,
-        ];
-        if let Ok(update) = self.awareness.update_with_clients([own]) {
-            greeting.push(Message::Awareness(update));
-        }
-        let frames: Vec<Vec<u8>> = greeting.iter().map(peer_message::encode).collect();
-        self.tabs.on_open(&frames, &mut self.out);
-    }
-
-    fn on_broadcast_frame(&mut self, bytes: &[u8]) {
-        match self.tabs.on_frame(bytes, &mut self.out) {
-            TabFrame::Handled => {}
-            TabFrame::Message(plain) => match peer_message::decode(&plain) {
-                Ok(message) => self.on_message(Source::Broadcast, message),
-                Err(error) => self.out.dropped(format!("broadcast frame: {error:?}")),
-            },
-            TabFrame::Unreadable(why) => self.undecryptable(why),
-            TabFrame::Malformed(why) => self.out.dropped(why),
-        }
-    }
-
-    // y-protocols messages, from a peer or a tab.
-
-    fn on_message(&mut self, from: Source<'_>, message: Message) {
-        match message {
-            Message::Sync(SyncMessage::SyncStep1(remote)) => {
-                let (diff, ahead) = {
-                    let txn = self.doc().transact();
-                    let known = txn.state_vector();
-                    let ahead = remote
-                        .iter()
-                        .any(|(client, &clock)| clock > known.get(client));
-                    (txn.encode_diff_v1(&remote), ahead)
-                };
-                self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
-                if let Source::Peer(peer) = from {
-                    if let Some(sync) = self.mesh.sync_mut(peer) {
-                        sync.on_asked();
-                    }
-                }
-                if ahead {
-                    self.ask_for_missing(from);
-                }
-            }
-            Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.apply_remote_update(from, &update);
-                if let Source::Peer(peer) = from {
-                    if let Some(sync) = self.mesh.sync_mut(peer) {
-                        sync.on_their_state(self.now);
-                    }
-                }
-            }
-            Message::Sync(SyncMessage::Update(update)) => self.apply_remote_update(from, &update),
-            Message::AwarenessQuery => {
-                if let Some(update) = self.presence.everyone(&self.awareness) {
-                    self.reply(from, &Message::Awareness(update));
-                }
-            }
-            Message::Awareness(update) => {
-                let applied = self.presence.on_update(&mut self.awareness, update);
-                match applied {
-                    Ok(true) => self.out.event(Event::PresenceChanged),
-                    Ok(false) => {}
-                    Err(error) => self.out.dropped(format!("awareness from {from}: {error}")),
-                }
-            }
-            Message::Auth(_) | Message::Custom(..) => {}
-        }
-    }
-
-    fn apply_remote_update(&mut self, from: Source<'_>, bytes: &[u8]) {
-        let received = self.sync.receive(self.awareness.doc(), bytes);
-        for why in received.dropped {
-            self.out.dropped(format!("update from {from}: {why}"));
-        }
-        if received.held {
-            self.ask_for_missing(from);
-        }
-        self.take_changes();
-        for update in received.new {
-            self.broadcast(
-                &Message::Sync(SyncMessage::Update(update.clone())),
-                Some(from),
-            );
-            self.out.effect(Effect::Store(update));
-        }
-    }
-
-    /// `from` has something this room lacks (a state vector ahead of ours, or an update that
-    /// needs one we never got): ask it for its state, unless a question is already out.
-    fn ask_for_missing(&mut self, from: Source<'_>) {
-        let now = self.now;
-        let ask = match from {
-            Source::Peer(peer) => self.mesh.sync_mut(peer).is_some_and(|s| s.on_missing(now)),
-            Source::Broadcast => self.tabs.ask_due(now),
-        };
-        if ask {
-            let state_vector = self.doc().transact().state_vector();
-            self.reply(from, &Message::Sync(SyncMessage::SyncStep1(state_vector)));
         }
     }
 

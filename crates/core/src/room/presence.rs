@@ -12,7 +12,11 @@ use yrs::branch::{Branch, BranchPtr};
 use yrs::sync::{Awareness, AwarenessUpdate, Message};
 use yrs::{Assoc, ClientID, IndexedSequence, StickyIndex, Transact};
 
-use super::{Room, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
+use super::Room;
+
+/// y-protocols' awareness timing: states are renewed every 15 s and forgotten after 30 s.
+pub const AWARENESS_RENEW_MS: u64 = 15_000;
+pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
 
 const MAX_NAME_CHARS: usize = 40;
 /// The colour of someone who did not say or said nonsense.

@@ -10,8 +10,17 @@ use serde_json::Value;
 use crate::crypto::RoomKey;
 use crate::signaling::{ClientMessage, RoomSignal, ServerMessage};
 
+use super::next_iv;
 use super::output::{Effect, Outputs, Transmit};
-use super::{next_iv, SIGNALING_PING_MS, SIGNALING_TIMEOUT_MS, STRANGER_ANNOUNCE_MS};
+
+/// lib0's WebSocket client timing: ping the signaling server after 15 s of silence, give the
+/// connection up after 30 s (a half-open socket can look alive for minutes).
+pub const SIGNALING_PING_MS: u64 = 15_000;
+pub const SIGNALING_TIMEOUT_MS: u64 = 30_000;
+/// A keyed room that hears from someone it cannot read, or who cannot read it, announces
+/// itself again at most this often: a newcomer with another secret, or none, then sees that
+/// the room is there but encrypted (`Status::undecryptable`) instead of an empty room.
+pub const STRANGER_ANNOUNCE_MS: u64 = 10_000;
 
 /// What a frame from the server said to this room.
 #[derive(Debug, PartialEq)]

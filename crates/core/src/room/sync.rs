@@ -1,15 +1,20 @@
-//! Updates from others into the document: applied when everything they build on is here,
-//! held back until it is otherwise, as Yjs does.
+//! y-protocols sync with peers and tabs: their messages (sync steps 1 and 2, updates,
+//! awareness), each peer's handshake nudged along (`peer_sync`), and the document in and out
+//! (others' updates, the store).
 //!
-//! yrs 0.28 would integrate an update that starts past what the document knows behind a
+//! Updates from others are applied when everything they build on is here, and held back until
+//! it is otherwise, as Yjs does ([`DocSync`]). yrs 0.28 would integrate an update that starts past what the document knows behind a
 //! placeholder, and a later update overlapping that range crashes it; the text it showed would
 //! also be missing from what we relay and store. So such an update waits ([`DocSync::hold`]), and
 //! the room asks its sender for what is missing.
 
+use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, Transact, Update};
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::{EMPTY_UPDATE, REMOTE};
+use super::output::{Effect, Event};
+use super::peer_sync::Nudge;
+use super::{Room, Source, EMPTY_UPDATE, REMOTE, STORED};
 
 /// Bounds on updates held back for missing predecessors (a hostile peer could send many).
 const MAX_HELD_UPDATES: usize = 1_024;
@@ -74,6 +79,144 @@ impl DocSync {
             let (_, size) = self.held.remove(0);
             self.held_bytes -= size;
             dropped.push("too many waiting for missing ones".into());
+        }
+    }
+}
+
+impl Room {
+    /// Applies stored updates (oldest first) before anything else happens, as one transaction.
+    /// They are not stored again; the editor hears of them as [`Event::PageChanged`].
+    pub fn load(&mut self, now: u64, updates: &[Vec<u8>]) {
+        self.set_time(now);
+        let mut dropped = Vec::new();
+        {
+            let mut txn = self.doc().transact_mut_with(STORED);
+            for (i, bytes) in updates.iter().enumerate() {
+                let applied = Update::decode_v1(bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|update| txn.apply_update(update).map_err(|e| e.to_string()));
+                if let Err(error) = applied {
+                    dropped.push(format!("stored update {i}: {error}"));
+                }
+            }
+        }
+        self.take_changes();
+        for why in dropped {
+            self.out.dropped(why);
+        }
+    }
+
+    /// The whole document as one update: what a compacted store holds.
+    pub fn encode_state(&self) -> Vec<u8> {
+        let txn = self.doc().transact();
+        txn.encode_state_as_update_v1(&StateVector::default())
+    }
+
+    // y-protocols messages, from a peer or a tab.
+
+    /// Sends each peer what its sync handshake calls for now (see `peer_sync`).
+    pub(super) fn nudge(&mut self) {
+        for (peer, nudge) in self.mesh.nudges(self.now) {
+            let to = Source::Peer(&peer);
+            let state_vector = self.doc().transact().state_vector();
+            let step1 = Message::Sync(SyncMessage::SyncStep1(state_vector));
+            match nudge {
+                Nudge::Greet => {
+                    self.reply(to, &step1);
+                    if let Some(update) = self.presence.everyone(&self.awareness) {
+                        self.reply(to, &Message::Awareness(update));
+                    }
+                }
+                Nudge::AskAgain => {
+                    self.reply(to, &step1);
+                    // Whatever went missing may have been their presence too.
+                    self.reply(to, &Message::AwarenessQuery);
+                }
+                Nudge::Resync => self.reply(to, &step1),
+                Nudge::SendState => {
+                    let state = self.encode_state();
+                    self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_message(&mut self, from: Source<'_>, message: Message) {
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(remote)) => {
+                let (diff, ahead) = {
+                    let txn = self.doc().transact();
+                    let known = txn.state_vector();
+                    let ahead = remote
+                        .iter()
+                        .any(|(client, &clock)| clock > known.get(client));
+                    (txn.encode_diff_v1(&remote), ahead)
+                };
+                self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
+                if let Source::Peer(peer) = from {
+                    if let Some(sync) = self.mesh.sync_mut(peer) {
+                        sync.on_asked();
+                    }
+                }
+                if ahead {
+                    self.ask_for_missing(from);
+                }
+            }
+            Message::Sync(SyncMessage::SyncStep2(update)) => {
+                self.apply_remote_update(from, &update);
+                if let Source::Peer(peer) = from {
+                    if let Some(sync) = self.mesh.sync_mut(peer) {
+                        sync.on_their_state(self.now);
+                    }
+                }
+            }
+            Message::Sync(SyncMessage::Update(update)) => self.apply_remote_update(from, &update),
+            Message::AwarenessQuery => {
+                if let Some(update) = self.presence.everyone(&self.awareness) {
+                    self.reply(from, &Message::Awareness(update));
+                }
+            }
+            Message::Awareness(update) => {
+                let applied = self.presence.on_update(&mut self.awareness, update);
+                match applied {
+                    Ok(true) => self.out.event(Event::PresenceChanged),
+                    Ok(false) => {}
+                    Err(error) => self.out.dropped(format!("awareness from {from}: {error}")),
+                }
+            }
+            Message::Auth(_) | Message::Custom(..) => {}
+        }
+    }
+
+    fn apply_remote_update(&mut self, from: Source<'_>, bytes: &[u8]) {
+        let received = self.sync.receive(self.awareness.doc(), bytes);
+        for why in received.dropped {
+            self.out.dropped(format!("update from {from}: {why}"));
+        }
+        if received.held {
+            self.ask_for_missing(from);
+        }
+        self.take_changes();
+        for update in received.new {
+            self.broadcast(
+                &Message::Sync(SyncMessage::Update(update.clone())),
+                Some(from),
+            );
+            self.out.effect(Effect::Store(update));
+        }
+    }
+
+    /// `from` has something this room lacks (a state vector ahead of ours, or an update that
+    /// needs one we never got): ask it for its state, unless a question is already out.
+    fn ask_for_missing(&mut self, from: Source<'_>) {
+        let now = self.now;
+        let ask = match from {
+            Source::Peer(peer) => self.mesh.sync_mut(peer).is_some_and(|s| s.on_missing(now)),
+            Source::Broadcast => self.tabs.ask_due(now),
+        };
+        if ask {
+            let state_vector = self.doc().transact().state_vector();
+            self.reply(from, &Message::Sync(SyncMessage::SyncStep1(state_vector)));
         }
     }
 }

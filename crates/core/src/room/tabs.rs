@@ -11,8 +11,11 @@ use rand_chacha::ChaCha20Rng;
 use crate::crypto::RoomKey;
 use crate::peer_message;
 
+use yrs::sync::{Message, SyncMessage};
+use yrs::{ReadTxn, Transact};
+
 use super::output::{Outputs, Transmit};
-use super::{next_iv, PeerId, SYNC_RETRY_MS};
+use super::{next_iv, PeerId, Room, Source, SYNC_RETRY_MS};
 
 /// What a frame from another tab said.
 #[derive(Debug, PartialEq)]
@@ -133,6 +136,36 @@ impl Tabs {
     pub fn leave(&mut self, out: &mut Outputs) {
         let goodbye = peer_message::encode_bc_peer_id(false, &self.peer_id);
         self.post(goodbye, out);
+    }
+}
+
+impl Room {
+    /// Greets the other tabs: who I am, what I have, who is there.
+    pub(super) fn on_broadcast_open(&mut self) {
+        let state_vector = self.doc().transact().state_vector();
+        let own = self.awareness.client_id();
+        let mut greeting = vec![
+            Message::Sync(SyncMessage::SyncStep1(state_vector)),
+            Message::Sync(SyncMessage::SyncStep2(self.encode_state())),
+            Message::AwarenessQuery,
+        ];
+        if let Ok(update) = self.awareness.update_with_clients([own]) {
+            greeting.push(Message::Awareness(update));
+        }
+        let frames: Vec<Vec<u8>> = greeting.iter().map(peer_message::encode).collect();
+        self.tabs.on_open(&frames, &mut self.out);
+    }
+
+    pub(super) fn on_broadcast_frame(&mut self, bytes: &[u8]) {
+        match self.tabs.on_frame(bytes, &mut self.out) {
+            TabFrame::Handled => {}
+            TabFrame::Message(plain) => match peer_message::decode(&plain) {
+                Ok(message) => self.on_message(Source::Broadcast, message),
+                Err(error) => self.out.dropped(format!("broadcast frame: {error:?}")),
+            },
+            TabFrame::Unreadable(why) => self.undecryptable(why),
+            TabFrame::Malformed(why) => self.out.dropped(why),
+        }
     }
 }
 
