@@ -2,6 +2,7 @@
 //! Commonplace wrote and the reverse: one database per room (named after the room), an
 //! auto-increment `updates` store of Yjs v1 updates (`Uint8Array`s) and a `custom` store.
 
+use commonplace_core::app::status::SaveState;
 use idb::{
     Database, DatabaseEvent, Error, Factory, KeyRange, ObjectStoreParams, Query, TransactionMode,
 };
@@ -115,19 +116,6 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.db.close();
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SaveState {
-    /// Reading the notebook from IndexedDB.
-    #[default]
-    Loading,
-    Saving,
-    Saved,
-    /// IndexedDB refused (private mode, quota, blocked): edits live only in memory.
-    Failed,
-    /// This browser holds the room under another key: edits live only in memory.
-    OtherKey,
 }
 
 /// Applies stored records to the document and returns all of it; `None` if it is gone.

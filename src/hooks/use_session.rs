@@ -5,7 +5,9 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::identity;
-use crate::session::{NotebookState, Session, SessionStatus};
+use commonplace_core::app::status::SessionStatus;
+
+use crate::session::{NotebookState, Session};
 
 /// The session of the room on screen, for components that act on it. Empty before the room
 /// view is mounted and after it is gone.

@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use commonplace_core::app::status::{SessionStatus, ShellFacts, StatusModel};
 use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Effect, Event, Input, Output, PeerId, Room, RoomConfig, Transmit};
@@ -26,38 +27,13 @@ use editor::Editor;
 pub use notebook_view::NotebookState;
 
 use crate::random;
-use crate::store::{SaveState, Saver, Store};
+use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
 use crate::transport::webrtc::{self, PeerConnection, PeerEvent};
 
 /// y-webrtc's default range is 20–34; a notebook group is small.
 const MAX_CONNS: usize = 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SignalingState {
-    #[default]
-    Connecting,
-    Online,
-    /// The signaling server cannot be reached (retrying); peers already connected carry on.
-    Offline,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SessionStatus {
-    pub signaling: SignalingState,
-    pub peers: usize,
-    /// Every connected peer has sent us its state since we last asked: nothing is arriving.
-    pub synced: bool,
-    /// Other tabs of this browser in the room.
-    pub tabs: usize,
-    pub saving: SaveState,
-    /// A large sync is arriving: bytes received of the total.
-    pub receiving: Option<(usize, usize)>,
-    /// Someone in the room uses another secret (or none), and nobody we can read is here:
-    /// most likely this link's key is wrong.
-    pub cannot_decrypt: bool,
-}
 
 pub struct Session {
     inner: Rc<Inner>,
@@ -91,9 +67,7 @@ struct Inner {
     /// means offline rather than still connecting.
     attempted: Cell<bool>,
     receiving: Cell<Option<(usize, usize)>>,
-    /// This key has read someone (a peer or a tab), or the notebook has text: when a stranger
-    /// with another key shows up, the stranger's link is the likely wrong one, not ours.
-    trusted: Cell<bool>,
+    status: RefCell<StatusModel>,
     /// This browser's copy of the notebook was stored under another key.
     store_of_other_key: Cell<bool>,
     ice_servers: JsValue,
@@ -155,7 +129,7 @@ impl Session {
             next_connection: Cell::new(0),
             attempted: Cell::new(false),
             receiving: Cell::new(None),
-            trusted: Cell::new(false),
+            status: RefCell::new(StatusModel::default()),
             store_of_other_key: Cell::new(false),
             ice_servers: webrtc::no_ice_servers(),
             on_status: Box::new(on_status),
@@ -476,31 +450,16 @@ impl Inner {
 
     fn report_status(&self) {
         let room = self.room.borrow().status();
-        let has_text = self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty());
-        if room.peers > 0 || room.tabs > 0 || has_text {
-            self.trusted.set(true);
-        }
-        let signaling = match (room.online, self.attempted.get()) {
-            (true, _) => SignalingState::Online,
-            (false, false) => SignalingState::Connecting,
-            (false, true) => SignalingState::Offline,
-        };
-        let saving = match &*self.saver.borrow() {
-            Some(saver) => saver.state(),
-            None if self.store_of_other_key.get() => SaveState::OtherKey,
-            None if self.loaded.get() => SaveState::Failed,
-            None => SaveState::Loading,
-        };
-        (self.on_status)(SessionStatus {
-            signaling,
-            peers: room.peers,
-            synced: room.synced,
-            tabs: room.tabs,
-            saving,
+        let facts = ShellFacts {
+            attempted: self.attempted.get(),
+            loaded: self.loaded.get(),
+            store: self.saver.borrow().as_ref().map(|saver| saver.state()),
+            store_of_other_key: self.store_of_other_key.get(),
+            has_text: self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty()),
             receiving: self.receiving.get(),
-            cannot_decrypt: self.store_of_other_key.get()
-                || (room.undecryptable && !self.trusted.get()),
-        });
+        };
+        let status = self.status.borrow_mut().view(room, facts);
+        (self.on_status)(status);
     }
 }
 

@@ -4,9 +4,10 @@
 
 use std::rc::Rc;
 
-use commonplace_core::notebook::files::{self, ExportedPage};
-use commonplace_core::notebook::markdown;
-use commonplace_core::notebook::{self, PageInfo, SearchHit, HOME};
+use commonplace_core::app::import_export;
+use commonplace_core::app::navigation::{self, Follow};
+use commonplace_core::app::preview::{self, Preview};
+use commonplace_core::notebook::{PageInfo, SearchHit};
 use commonplace_core::room::Person;
 use commonplace_core::text::diff::Splice;
 use gloo::timers::callback::Timeout;
@@ -18,8 +19,6 @@ use crate::caret_layer::Caret;
 /// How long typing must pause before the preview and backlinks are brought up to date.
 const PREVIEW_DELAY_MS: u32 = 150;
 const SEARCH_LIMIT: usize = 50;
-/// Past this, rendering would stall the page for longer than a pause in typing lasts.
-const PREVIEW_MAX_BYTES: usize = 1 << 20;
 
 /// What the notebook's views show; a new value whenever any of it changes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -34,7 +33,7 @@ pub struct NotebookState {
 
 impl NotebookState {
     pub fn title(&self, id: &str) -> String {
-        title_of(&self.pages, id)
+        navigation::title_of(&self.pages, id)
     }
 }
 
@@ -81,12 +80,11 @@ impl Session {
 
     /// Follows a `[[wiki link]]`: opens the page with that title, creating it if there is none.
     pub fn follow_link(&self, title: &str) {
-        let title = title.trim();
-        let found = self.inner.room.borrow().find_page(title);
-        match found {
-            Some(id) => self.inner.open_page(&id),
-            None => {
-                self.create_page(title);
+        let follow = navigation::follow_link(&self.inner.room.borrow(), title);
+        match follow {
+            Follow::Open(id) => self.inner.open_page(&id),
+            Follow::Create(title) => {
+                self.create_page(&title);
             }
         }
     }
@@ -105,24 +103,12 @@ impl Session {
     /// The open page as a markdown file: (file name, contents).
     pub fn export_page(&self) -> (String, Vec<u8>) {
         let active = self.inner.active.borrow().clone();
-        let room = self.inner.room.borrow();
-        let title = title_of(&room.pages(), &active);
-        let body = room.page_text(&active).unwrap_or_default();
-        (files::file_name(&title), body.into_bytes())
+        import_export::export_page(&self.inner.room.borrow(), &active)
     }
 
     /// Every page as a markdown file, in one zip archive.
     pub fn export_markdown(&self) -> Vec<u8> {
-        let room = self.inner.room.borrow();
-        let pages: Vec<ExportedPage> = room
-            .pages()
-            .into_iter()
-            .map(|page| ExportedPage {
-                body: room.page_text(&page.id).unwrap_or_default(),
-                title: page.title,
-            })
-            .collect();
-        files::notebook_zip(&pages)
+        import_export::export_markdown(&self.inner.room.borrow())
     }
 
     /// The whole notebook as one Yjs update.
@@ -132,20 +118,9 @@ impl Session {
 
     /// Adds markdown files (or zip archives of them) as pages; returns how many.
     pub fn import_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<usize, String> {
-        let mut pages = Vec::new();
-        for (name, bytes) in files {
-            let found = files::import_files(&name, bytes).map_err(|e| format!("{name}: {e}"))?;
-            pages.extend(found);
-        }
-        let pairs: Vec<(&str, &str)> = pages
-            .iter()
-            .map(|page| (page.title.as_str(), page.body.as_str()))
-            .collect();
-        if !pairs.is_empty() {
-            self.inner.room.borrow_mut().import_pages(now(), &pairs);
-            self.inner.pump();
-        }
-        Ok(pages.len())
+        let imported = import_export::import_files(&mut self.inner.room.borrow_mut(), now(), files);
+        self.inner.pump();
+        imported
     }
 
     /// Merges a notebook exported as a Yjs update into this one.
@@ -237,8 +212,9 @@ impl Inner {
     pub(super) fn on_pages_changed(&self) {
         let pages = Rc::new(self.room.borrow().pages());
         let active = self.active.borrow().clone();
-        if !pages.iter().any(|page| page.id == active) {
-            self.open_page(HOME);
+        let show = navigation::page_to_show(&pages, &active);
+        if show != active {
+            self.open_page(show);
         }
         self.update_view(|view| view.pages = pages);
         self.schedule_preview();
@@ -298,26 +274,12 @@ impl Inner {
         let Some(preview) = &*self.preview.borrow() else {
             return;
         };
-        let (text, titles) = {
-            let room = self.room.borrow();
-            let active = self.active.borrow();
-            let text = room.page_text(&active).unwrap_or_default();
-            let titles: std::collections::HashSet<String> = room
-                .pages()
-                .iter()
-                .map(|page| notebook::title_key(&page.title))
-                .collect();
-            (text, titles)
-        };
-        if text.len() > PREVIEW_MAX_BYTES {
-            let mb = text.len() as f64 / 1e6;
-            preview.set_text_content(Some(&format!(
-                "This page ({mb:.1} MB) is too large for a live preview."
-            )));
-            return;
+        let active = self.active.borrow().clone();
+        let shown = preview::preview(&self.room.borrow(), &active);
+        match shown {
+            Preview::Html(html) => preview.set_inner_html(&html),
+            Preview::TooLarge(notice) => preview.set_text_content(Some(&notice)),
         }
-        let exists = |title: &str| titles.contains(&notebook::title_key(title));
-        preview.set_inner_html(&markdown::render(&text, &exists));
     }
 
     /// Backlinks read every page: done when a page opens and when typing pauses.
@@ -338,12 +300,4 @@ impl Inner {
             (self.on_notebook)(view);
         }
     }
-}
-
-fn title_of(pages: &[PageInfo], id: &str) -> String {
-    pages
-        .iter()
-        .find(|page| page.id == id)
-        .map(|page| page.title.clone())
-        .unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 //! events into these types and carry out what they return. Nothing in this crate touches a
 //! socket, a timer or the DOM; time and randomness come in as arguments.
 
+pub mod app;
 pub mod chunk;
 pub mod crypto;
 pub mod hub;

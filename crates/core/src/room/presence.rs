@@ -13,14 +13,11 @@ use yrs::sync::{Awareness, AwarenessUpdate, Message};
 use yrs::{Assoc, ClientID, IndexedSequence, StickyIndex, Transact};
 
 use super::Room;
+use crate::app::identity;
 
 /// y-protocols' awareness timing: states are renewed every 15 s and forgotten after 30 s.
 pub const AWARENESS_RENEW_MS: u64 = 15_000;
 pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
-
-const MAX_NAME_CHARS: usize = 40;
-/// The colour of someone who did not say or said nonsense.
-pub const DEFAULT_COLOR: &str = "#7a7a7a";
 
 /// Others who have a state (a removed one stays known, with none), and when they last spoke.
 fn others_present(awareness: &Awareness) -> impl Iterator<Item = (ClientID, u64)> + '_ {
@@ -168,8 +165,8 @@ impl Room {
     /// Sets the name and colour others see (a colour like `#1e88e5`). Like every change of
     /// this person's own presence, it is not echoed as [`super::Event::PresenceChanged`].
     pub fn set_user(&mut self, now: u64, name: &str, color: &str) {
-        let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
-        let color = valid_color(color).unwrap_or(DEFAULT_COLOR).to_owned();
+        let name = identity::clean_name(name).unwrap_or_default();
+        let color = identity::color_or_default(color).to_owned();
         self.presence.user = Some((name, color));
         self.share_presence(now);
     }
@@ -260,14 +257,12 @@ fn person(id: u64, own: u64, state: &Value) -> Person {
     let name = user
         .and_then(|u| u.get("name"))
         .and_then(Value::as_str)
-        .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
-        .filter(|n| !n.is_empty())
+        .and_then(identity::clean_name)
         .unwrap_or_else(|| format!("Guest {}", id % 1000));
     let color = user
         .and_then(|u| u.get("color"))
         .and_then(Value::as_str)
-        .and_then(valid_color)
-        .unwrap_or(DEFAULT_COLOR)
+        .map_or(identity::DEFAULT_COLOR, identity::color_or_default)
         .to_owned();
     let page = state.get("page").and_then(Value::as_str).map(str::to_owned);
     Person {
@@ -277,12 +272,6 @@ fn person(id: u64, own: u64, state: &Value) -> Person {
         page,
         me: id == own,
     }
-}
-
-/// `#rgb`, `#rrggbb` or `#rrggbbaa`: the only colours taken from other peers.
-pub fn valid_color(color: &str) -> Option<&str> {
-    let hex = color.strip_prefix('#')?;
-    (matches!(hex.len(), 3 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(color)
 }
 
 #[cfg(test)]

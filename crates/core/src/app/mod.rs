@@ -1,0 +1,16 @@
+//! What the screens show, decided natively: the browser app's components and session only
+//! render these values and carry out these decisions.
+//!
+//! - [`status`] — the connection and storage badges, from the room's status and what the shell
+//!   knows (the first connection attempt, the store);
+//! - [`navigation`] — following a wiki link, the page to show when the open one goes;
+//! - [`import_export`] — files out of and into the notebook, with the texts a person reads when
+//!   one cannot be imported;
+//! - [`preview`] — whether and how the open page's markdown is rendered;
+//! - [`identity`] — the names and colours people show: ours, and how others' are read.
+
+pub mod identity;
+pub mod import_export;
+pub mod navigation;
+pub mod preview;
+pub mod status;
