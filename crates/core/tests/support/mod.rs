@@ -1,9 +1,11 @@
 //! Test support shared by the integration tests: a deterministic multi-peer simulator
-//! ([`sim`]) and editing-trace replay ([`trace`]).
+//! ([`sim`]), editing-trace replay ([`trace`]) and a strict scanner of the markdown preview's
+//! HTML ([`html`]).
 //!
 //! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod html;
 pub mod sim;
 pub mod trace;
 
