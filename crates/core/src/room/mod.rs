@@ -24,6 +24,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use commonplace_protocol::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
@@ -44,7 +45,6 @@ use crate::chunk::{self, Reassembled, Reassembler};
 use crate::crypto::RoomKey;
 use crate::notebook::Notebook;
 use crate::peer_message;
-use crate::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
 use crate::text::diff::Splice;
 
 /// y-webrtc's peer id: a random UUID per session, used only to address signals.
