@@ -9,9 +9,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
-use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Input, Output, PeerId, Room, RoomConfig};
+use commonplace_protocol::crypto::RoomKey;
 use gloo::events::EventListener;
 use gloo::timers::callback::{Interval, Timeout};
 use wasm_bindgen::closure::Closure;

@@ -24,6 +24,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use commonplace_protocol::chunk::{self, Reassembled, Reassembler};
+use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::frame;
 use commonplace_protocol::signaling::{ClientMessage, RoomSignal, ServerMessage, SignalData};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -41,8 +44,6 @@ use peer_sync::{Nudge, PeerSync};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor};
 
-use crate::chunk::{self, Reassembled, Reassembler};
-use crate::crypto::RoomKey;
 use crate::notebook::Notebook;
 use crate::peer_message;
 use crate::text::diff::Splice;
@@ -364,7 +365,7 @@ impl Room {
     pub fn leave(&mut self, now: u64) {
         self.set_time(now);
         if self.broadcast_open {
-            let goodbye = peer_message::encode_bc_peer_id(false, &self.config.peer_id);
+            let goodbye = frame::encode_bc_peer_id(false, &self.config.peer_id);
             self.post(goodbye);
         }
         let own = self.awareness.client_id();
@@ -677,7 +678,7 @@ impl Room {
     /// y-webrtc's `Room.connect` on the BroadcastChannel: who I am, what I have, who is there.
     fn on_broadcast_open(&mut self) {
         self.broadcast_open = true;
-        let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
+        let hello = frame::encode_bc_peer_id(true, &self.config.peer_id);
         self.post(hello);
         let state_vector = self.doc().transact().state_vector();
         let own = self.awareness.client_id();
@@ -709,8 +710,8 @@ impl Room {
             },
             None => bytes,
         };
-        if bytes.first() == Some(&peer_message::MSG_BC_PEER_ID) {
-            return match peer_message::decode_bc_peer_id(bytes) {
+        if bytes.first() == Some(&frame::MSG_BC_PEER_ID) {
+            return match frame::decode_bc_peer_id(bytes) {
                 Ok((add, peer)) => self.on_tab(add, peer),
                 Err(error) => self.drop_input(format!("tab id: {error:?}")),
             };
@@ -732,7 +733,7 @@ impl Room {
             self.tabs.remove(&peer)
         };
         if changed {
-            let hello = peer_message::encode_bc_peer_id(true, &self.config.peer_id);
+            let hello = frame::encode_bc_peer_id(true, &self.config.peer_id);
             self.post(hello);
         }
     }

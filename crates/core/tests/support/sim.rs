@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook;
 use commonplace_core::room::{Input, Output, Room, Status};
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::EditorText;
+use commonplace_protocol::crypto::RoomKey;
 use commonplace_protocol::hub::{ConnId, Hub, Limits};
 use commonplace_protocol::signaling::{IceCandidate, SignalData};
 use rand::rngs::SmallRng;
