@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use commonplace_core::app::status::{SessionStatus, ShellFacts, StatusModel};
-use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Effect, Event, Input, Output, PeerId, Room, RoomConfig, Transmit};
+use commonplace_protocol::crypto::RoomKey;
 use gloo::events::EventListener;
 use gloo::timers::callback::Timeout;
 use wasm_bindgen::closure::Closure;

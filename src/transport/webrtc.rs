@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use commonplace_core::signaling::{IceCandidate, SignalData};
+use commonplace_protocol::signaling::{IceCandidate, SignalData};
 use gloo::events::EventListener;
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};

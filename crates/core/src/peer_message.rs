@@ -1,62 +1,61 @@
-//! y-webrtc's data-channel protocol: a varUint message type, then y-protocols' payload.
+//! y-webrtc's data-channel frames as yrs's `sync::Message`: the framing is
+//! `commonplace_protocol::frame`'s, this module only turns payloads into yrs types and back.
 //!
-//! Type 0 is sync (step 1 / step 2 / update), 1 is awareness, 3 queries awareness. These are
-//! exactly yrs's `sync::Message` encodings, so that is the wire type; this module only adds a
-//! decoder that turns every kind of bad input into an error instead of a panic. Type 4 travels
-//! only on the BroadcastChannel: a tab announcing or withdrawing its peer id.
+//! A sync step 1 carries a state vector and an awareness frame an awareness update: both are
+//! decoded here, so a frame that is not what its type says is an error, never a panic. Updates
+//! stay bytes; the room decodes them when it applies them.
 
-use yrs::encoding::read::{Cursor, Read};
-use yrs::encoding::write::Write;
-use yrs::sync::Message;
-use yrs::updates::decoder::{Decode, DecoderV1};
+use commonplace_protocol::frame::{Frame, FrameError};
+use yrs::sync::{AwarenessUpdate, Message};
+use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
+use yrs::StateVector;
 
 pub use yrs::sync::{Message as PeerMessage, SyncMessage};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    Empty,
-    Malformed(String),
+    Frame(FrameError),
+    /// A state vector or awareness update yrs cannot read.
+    Payload(String),
 }
 
 /// Decodes one message from a data-channel frame.
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    let mut decoder = DecoderV1::new(Cursor::new(bytes));
-    Message::decode(&mut decoder).map_err(|e| DecodeError::Malformed(e.to_string()))
+    let payload = |e: yrs::encoding::read::Error| DecodeError::Payload(e.to_string());
+    Ok(match Frame::decode(bytes).map_err(DecodeError::Frame)? {
+        Frame::SyncStep1(sv) => Message::Sync(SyncMessage::SyncStep1(
+            StateVector::decode_v1(sv).map_err(payload)?,
+        )),
+        Frame::SyncStep2(update) => Message::Sync(SyncMessage::SyncStep2(update.to_vec())),
+        Frame::Update(update) => Message::Sync(SyncMessage::Update(update.to_vec())),
+        Frame::Awareness(update) => {
+            Message::Awareness(AwarenessUpdate::decode_v1(update).map_err(payload)?)
+        }
+        Frame::QueryAwareness => Message::AwarenessQuery,
+        Frame::Auth(denied) => Message::Auth(denied.map(str::to_owned)),
+        Frame::Other { tag, payload } => Message::Custom(tag, payload.to_vec()),
+    })
 }
 
+/// The frame of `message`, byte for byte as yrs's `encode_v1` writes it (but for a `Custom`
+/// type of 128 or more, which yrs writes as one raw byte and this as the varUint y-protocols
+/// reads; the room never sends one).
 pub fn encode(message: &Message) -> Vec<u8> {
-    message.encode_v1()
-}
-
-/// y-webrtc's `messageBcPeerId`.
-pub const MSG_BC_PEER_ID: u8 = 4;
-
-/// `[4, add as u8, varString peer]`: a tab in this browser joined (`add`) or left the room.
-pub fn encode_bc_peer_id(add: bool, peer: &str) -> Vec<u8> {
-    let mut bytes = vec![MSG_BC_PEER_ID, add as u8];
-    bytes.write_string(peer);
-    bytes
-}
-
-pub fn decode_bc_peer_id(bytes: &[u8]) -> Result<(bool, String), DecodeError> {
-    let malformed = |e: yrs::encoding::read::Error| DecodeError::Malformed(e.to_string());
-    let mut cursor = Cursor::new(bytes);
-    if cursor.read_u8().map_err(malformed)? != MSG_BC_PEER_ID {
-        return Err(DecodeError::Malformed("not a peer id message".into()));
+    match message {
+        Message::Sync(SyncMessage::SyncStep1(sv)) => Frame::SyncStep1(&sv.encode_v1()).encode(),
+        Message::Sync(SyncMessage::SyncStep2(update)) => Frame::SyncStep2(update).encode(),
+        Message::Sync(SyncMessage::Update(update)) => Frame::Update(update).encode(),
+        Message::Awareness(update) => Frame::Awareness(&update.encode_v1()).encode(),
+        Message::AwarenessQuery => Frame::QueryAwareness.encode(),
+        Message::Auth(denied) => Frame::Auth(denied.as_deref()).encode(),
+        Message::Custom(tag, payload) => Frame::Other { tag: *tag, payload }.encode(),
     }
-    let add = cursor.read_u8().map_err(malformed)? == 1;
-    let peer = cursor.read_string().map_err(malformed)?.to_owned();
-    Ok((add, peer))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::StateVector;
 
     #[test]
     fn sync_step1_matches_y_protocols_bytes() {
@@ -76,21 +75,20 @@ mod tests {
     }
 
     #[test]
-    fn bc_peer_ids_match_y_webrtc_bytes() {
-        // lib0: writeVarUint(4) writeUint8(1) writeVarString("ab")
-        let bytes = encode_bc_peer_id(true, "ab");
-        assert_eq!(bytes, [4, 1, 2, b'a', b'b']);
-        assert_eq!(decode_bc_peer_id(&bytes), Ok((true, "ab".to_owned())));
-        assert!(decode_bc_peer_id(&[4, 0, 9, b'a']).is_err());
-        assert!(decode_bc_peer_id(&[4]).is_err());
-    }
-
-    #[test]
     fn bad_frames_are_errors() {
-        assert_eq!(decode(&[]), Err(DecodeError::Empty));
+        assert_eq!(decode(&[]), Err(DecodeError::Frame(FrameError::Empty)));
         assert!(decode(&[0]).is_err());
         assert!(decode(&[0, 9, 1, 0]).is_err());
         assert!(decode(&[0, 0, 200]).is_err());
         assert!(decode(&[1, 5, 1]).is_err());
+        // Well framed, but not a state vector / not an awareness update.
+        assert!(matches!(
+            decode(&[0, 0, 1, 5]),
+            Err(DecodeError::Payload(_))
+        ));
+        assert!(matches!(
+            decode(&[1, 2, 1, 9]),
+            Err(DecodeError::Payload(_))
+        ));
     }
 }

@@ -12,8 +12,9 @@ use commonplace_core::notebook;
 use commonplace_core::peer_message::{self, PeerMessage, SyncMessage};
 use commonplace_core::room::Room;
 use commonplace_core::room::{Effect, Event, Input, Output, Transmit};
-use commonplace_core::signaling::SignalData;
 use commonplace_core::text::diff::Splice;
+use commonplace_protocol::frame;
+use commonplace_protocol::signaling::SignalData;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use support::trace::Duo;
@@ -152,7 +153,7 @@ fn attack(duo: &mut Duo, input: Input<'_>) -> Result<Vec<Output>, Panic> {
 /// allowed to change the page.
 fn carries_update(bytes: &[u8]) -> bool {
     // A chunk may complete a message that carries one.
-    if bytes.first() == Some(&commonplace_core::chunk::MSG_CHUNK) {
+    if bytes.first() == Some(&commonplace_protocol::chunk::MSG_CHUNK) {
         return true;
     }
     match peer_message::decode(bytes) {
@@ -300,11 +301,11 @@ fn corpus() -> Vec<Vec<u8>> {
         frames.push(peer_message::encode(&PeerMessage::Awareness(update)));
     }
     frames.push(peer_message::encode(&PeerMessage::AwarenessQuery));
-    frames.push(peer_message::encode_bc_peer_id(true, "another-tab"));
-    frames.push(peer_message::encode_bc_peer_id(false, "another-tab"));
+    frames.push(frame::encode_bc_peer_id(true, "another-tab"));
+    frames.push(frame::encode_bc_peer_id(false, "another-tab"));
     // Chunk streams: a whole sync step 2 in small chunks, which mutations break up.
     let step2 = frames[updates.len()].clone();
-    frames.extend(commonplace_core::chunk::split(0, &step2, 16));
+    frames.extend(commonplace_protocol::chunk::split(0, &step2, 16));
     frames
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use commonplace_core::crypto::RoomKey;
+use commonplace_protocol::crypto::RoomKey;
 use serde_json::Value;
 use support::sim::{Sim, SimConfig, SECOND};
 use support::{first_seed, seed_count};

@@ -8,7 +8,7 @@ mod static_files;
 
 use axum::routing::get;
 use axum::Router;
-use commonplace_core::hub::Limits;
+use commonplace_protocol::hub::Limits;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
-use commonplace_core::hub::{ConnId, Hub, Rejected};
+use commonplace_protocol::hub::{ConnId, Hub, Rejected};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::fmt;

@@ -2,7 +2,7 @@
 //! [`super::Room::handle`]. (What the person does goes through the room's methods: `edit`,
 //! `set_cursor`, the page operations.)
 
-use crate::signaling::SignalData;
+use commonplace_protocol::signaling::SignalData;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input<'a> {

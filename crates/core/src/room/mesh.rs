@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use rand_chacha::rand_core::RngCore;
 use rand_chacha::ChaCha20Rng;
 
-use crate::chunk::{self, Reassembled, Reassembler};
-use crate::signaling::{RoomSignal, SignalData};
+use commonplace_protocol::chunk::{self, Reassembled, Reassembler};
+use commonplace_protocol::signaling::{RoomSignal, SignalData};
 
 use super::output::{Effect, Event, Outputs};
 use super::peer_sync::{Nudge, PeerSync};

@@ -23,6 +23,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::signaling::RoomSignal;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use yrs::sync::{Awareness, Message};
@@ -47,9 +49,7 @@ pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_M
 pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
 pub use signaling::{SIGNALING_PING_MS, SIGNALING_TIMEOUT_MS, STRANGER_ANNOUNCE_MS};
 
-use crate::crypto::RoomKey;
 use crate::peer_message;
-use crate::signaling::RoomSignal;
 use mesh::Mesh;
 use output::Outputs;
 use pages::Pages;

@@ -4,8 +4,8 @@
 
 use std::collections::VecDeque;
 
-use crate::signaling::SignalData;
 use crate::text::Splice;
+use commonplace_protocol::signaling::SignalData;
 
 use super::PeerId;
 

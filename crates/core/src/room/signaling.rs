@@ -7,8 +7,8 @@
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
-use crate::crypto::RoomKey;
-use crate::signaling::{ClientMessage, RoomSignal, ServerMessage};
+use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::signaling::{ClientMessage, RoomSignal, ServerMessage};
 
 use super::next_iv;
 use super::output::{Effect, Outputs, Transmit};

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use rand_chacha::ChaCha20Rng;
 
-use crate::crypto::RoomKey;
 use crate::peer_message;
+use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::frame;
 
 use yrs::sync::{Message, SyncMessage};
 use yrs::{ReadTxn, Transact};
@@ -63,7 +64,7 @@ impl Tabs {
     /// y-webrtc's `Room.connect` on the BroadcastChannel: who I am, then the `greeting` frames.
     pub fn on_open(&mut self, greeting: &[Vec<u8>], out: &mut Outputs) {
         self.open = true;
-        let hello = peer_message::encode_bc_peer_id(true, &self.peer_id);
+        let hello = frame::encode_bc_peer_id(true, &self.peer_id);
         self.post(hello, out);
         for frame in greeting {
             self.post(frame.clone(), out);
@@ -81,10 +82,10 @@ impl Tabs {
             },
             None => bytes.to_vec(),
         };
-        if plain.first() != Some(&peer_message::MSG_BC_PEER_ID) {
+        if plain.first() != Some(&frame::MSG_BC_PEER_ID) {
             return TabFrame::Message(plain);
         }
-        match peer_message::decode_bc_peer_id(&plain) {
+        match frame::decode_bc_peer_id(&plain) {
             Ok((add, peer)) => {
                 self.on_tab(add, peer, out);
                 TabFrame::Handled
@@ -104,7 +105,7 @@ impl Tabs {
             self.tabs.remove(&peer)
         };
         if changed {
-            let hello = peer_message::encode_bc_peer_id(true, &self.peer_id);
+            let hello = frame::encode_bc_peer_id(true, &self.peer_id);
             self.post(hello, out);
         }
     }
@@ -134,7 +135,7 @@ impl Tabs {
 
     /// Says goodbye, so the other tabs forget this one at once.
     pub fn leave(&mut self, out: &mut Outputs) {
-        let goodbye = peer_message::encode_bc_peer_id(false, &self.peer_id);
+        let goodbye = frame::encode_bc_peer_id(false, &self.peer_id);
         self.post(goodbye, out);
     }
 }

@@ -3,10 +3,10 @@
 use serde_json::Value;
 
 use super::*;
-use crate::chunk;
 use crate::notebook;
-use crate::signaling::{ClientMessage, SignalData};
 use crate::text::Splice;
+use commonplace_protocol::chunk;
+use commonplace_protocol::signaling::{ClientMessage, SignalData};
 
 fn keyed_tab(peer_id: &str, client_id: u64, key: Option<RoomKey>) -> Room {
     let config = RoomConfig {

@@ -9,9 +9,9 @@ pub mod html;
 pub mod sim;
 pub mod trace;
 
-use commonplace_core::crypto::RoomKey;
 use commonplace_core::notebook;
 use commonplace_core::room::{Room, RoomConfig};
+use commonplace_protocol::crypto::RoomKey;
 
 /// A room named `name` over a fresh document, as every peer starts.
 pub fn new_room(name: &str, peer_id: &str, client_id: u64, seed: u64, now: u64) -> Room {

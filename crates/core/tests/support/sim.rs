@@ -16,13 +16,13 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use commonplace_core::crypto::RoomKey;
-use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::notebook;
 use commonplace_core::room::{Effect, Event, Input, Output, Room, Status, Transmit};
-use commonplace_core::signaling::{IceCandidate, SignalData};
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::EditorText;
+use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::hub::{ConnId, Hub, Limits};
+use commonplace_protocol::signaling::{IceCandidate, SignalData};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use yrs::{ReadTxn, StateVector, Transact};

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use commonplace_core::hub::{ConnId, Hub, Limits};
 use commonplace_core::notebook;
 use commonplace_core::room::{Effect, Event, Input, Output, Room, Transmit};
-use commonplace_core::signaling::SignalData;
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, NotSimple, SimpleEdit};
+use commonplace_protocol::hub::{ConnId, Hub, Limits};
+use commonplace_protocol::signaling::SignalData;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;

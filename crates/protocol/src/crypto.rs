@@ -16,8 +16,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{Map, Number, Value};
 use sha2::Sha256;
-use yrs::encoding::read::{Cursor, Read};
-use yrs::encoding::write::Write;
+
+use crate::lib0::{self, Decoder};
 
 /// y-webrtc's PBKDF2 iteration count: changing it would lock out stock peers.
 pub const PBKDF2_ITERATIONS: u32 = 100_000;
@@ -105,23 +105,23 @@ impl RoomKey {
             .encrypt(Nonce::from_slice(&iv), plaintext)
             .expect("AES-GCM encrypts any message a browser can send");
         let mut envelope = Vec::with_capacity(ciphertext.len() + 24);
-        envelope.write_string(ALGORITHM);
-        envelope.write_buf(iv);
-        envelope.write_buf(&ciphertext);
+        lib0::write_var_string(&mut envelope, ALGORITHM);
+        lib0::write_var_uint8_array(&mut envelope, &iv);
+        lib0::write_var_uint8_array(&mut envelope, &ciphertext);
         envelope
     }
 
     /// y-webrtc's `decrypt`.
     pub fn decrypt(&self, envelope: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut cursor = Cursor::new(envelope);
-        let algorithm = cursor.read_string().map_err(malformed)?;
+        let mut decoder = Decoder::new(envelope);
+        let algorithm = decoder.read_var_string().map_err(malformed)?;
         if algorithm != ALGORITHM {
             return Err(CryptoError::UnknownAlgorithm(algorithm.to_owned()));
         }
-        let iv: [u8; 12] = (cursor.read_buf().map_err(malformed)?)
+        let iv: [u8; 12] = (decoder.read_var_uint8_array().map_err(malformed)?)
             .try_into()
             .map_err(|_| malformed("the IV is not 12 bytes"))?;
-        let ciphertext = cursor.read_buf().map_err(malformed)?;
+        let ciphertext = decoder.read_var_uint8_array().map_err(malformed)?;
         Aes256Gcm::new(&self.0.into())
             .decrypt(Nonce::from_slice(&iv), ciphertext)
             .map_err(|_| CryptoError::Rejected)
@@ -157,36 +157,36 @@ pub fn encode_any(value: &Value) -> Vec<u8> {
 
 fn write_any(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Null => out.write_u8(126),
-        Value::Bool(b) => out.write_u8(if *b { 120 } else { 121 }),
+        Value::Null => out.push(126),
+        Value::Bool(b) => out.push(if *b { 120 } else { 121 }),
         Value::Number(n) => {
             // Every JavaScript number is an f64; lib0 picks the shortest exact encoding.
             let f = n.as_f64().unwrap_or(f64::NAN);
             if f.fract() == 0.0 && f.abs() <= 0x7FFF_FFFF as f64 {
-                out.write_u8(125);
-                out.write_var(f as i64);
+                out.push(125);
+                lib0::write_var_int(out, f as i64);
             } else if (f as f32) as f64 == f {
-                out.write_u8(124);
-                out.write_f32(f as f32);
+                out.push(124);
+                lib0::write_float32(out, f as f32);
             } else {
-                out.write_u8(123);
-                out.write_f64(f);
+                out.push(123);
+                lib0::write_float64(out, f);
             }
         }
         Value::String(s) => {
-            out.write_u8(119);
-            out.write_string(s);
+            out.push(119);
+            lib0::write_var_string(out, s);
         }
         Value::Array(items) => {
-            out.write_u8(117);
-            out.write_var(items.len());
+            out.push(117);
+            lib0::write_var_uint(out, items.len() as u64);
             items.iter().for_each(|item| write_any(out, item));
         }
         Value::Object(map) => {
-            out.write_u8(118);
-            out.write_var(map.len());
+            out.push(118);
+            lib0::write_var_uint(out, map.len() as u64);
             for (key, item) in map {
-                out.write_string(key);
+                lib0::write_var_string(out, key);
                 write_any(out, item);
             }
         }
@@ -195,37 +195,37 @@ fn write_any(out: &mut Vec<u8>, value: &Value) {
 
 /// lib0's `readAny`, as JSON: `undefined` becomes `null`, binary data is an error.
 pub fn decode_any(bytes: &[u8]) -> Result<Value, CryptoError> {
-    read_any(&mut Cursor::new(bytes), 0)
+    read_any(&mut Decoder::new(bytes), 0)
 }
 
-fn read_any(cursor: &mut Cursor<'_>, depth: usize) -> Result<Value, CryptoError> {
+fn read_any(decoder: &mut Decoder<'_>, depth: usize) -> Result<Value, CryptoError> {
     if depth > MAX_ANY_DEPTH {
         return Err(malformed("nested too deeply"));
     }
-    Ok(match cursor.read_u8().map_err(malformed)? {
+    Ok(match decoder.read_u8().map_err(malformed)? {
         127 | 126 => Value::Null,
-        125 => Value::from(cursor.read_var::<i64>().map_err(malformed)?),
-        124 => number(cursor.read_f32().map_err(malformed)? as f64),
-        123 => number(cursor.read_f64().map_err(malformed)?),
-        122 => number(cursor.read_i64().map_err(malformed)? as f64),
+        125 => Value::from(decoder.read_var_int().map_err(malformed)?),
+        124 => number(decoder.read_float32().map_err(malformed)? as f64),
+        123 => number(decoder.read_float64().map_err(malformed)?),
+        122 => number(decoder.read_big_int64().map_err(malformed)? as f64),
         121 => Value::Bool(false),
         120 => Value::Bool(true),
-        119 => Value::from(cursor.read_string().map_err(malformed)?),
+        119 => Value::from(decoder.read_var_string().map_err(malformed)?),
         118 => {
-            let len: u64 = cursor.read_var().map_err(malformed)?;
+            let len = decoder.read_var_uint().map_err(malformed)?;
             let mut map = Map::new();
             // No reservation: `len` is untrusted, and each entry needs input bytes anyway.
             for _ in 0..len {
-                let key = cursor.read_string().map_err(malformed)?.to_owned();
-                map.insert(key, read_any(cursor, depth + 1)?);
+                let key = decoder.read_var_string().map_err(malformed)?.to_owned();
+                map.insert(key, read_any(decoder, depth + 1)?);
             }
             Value::Object(map)
         }
         117 => {
-            let len: u64 = cursor.read_var().map_err(malformed)?;
+            let len = decoder.read_var_uint().map_err(malformed)?;
             let mut items = Vec::new();
             for _ in 0..len {
-                items.push(read_any(cursor, depth + 1)?);
+                items.push(read_any(decoder, depth + 1)?);
             }
             Value::Array(items)
         }

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use commonplace_core::crypto::{decode_any, RoomKey};
-use commonplace_core::signaling::RoomSignal;
+use commonplace_protocol::crypto::{decode_any, RoomKey};
+use commonplace_protocol::signaling::RoomSignal;
 use serde_json::{json, Value};
 
 fn fixture() -> Value {

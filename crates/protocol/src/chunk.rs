@@ -10,8 +10,7 @@
 //! another, so a receiver keeps one partial message per peer and expects each chunk to continue
 //! it exactly. Anything else is a broken or hostile stream: dropped, bounded in memory.
 
-use yrs::encoding::read::{Cursor, Read};
-use yrs::encoding::write::Write;
+use crate::lib0::{self, Decoder};
 
 pub const MSG_CHUNK: u8 = 101;
 /// Payload per chunk: well under every browser's message limit.
@@ -31,10 +30,10 @@ pub fn split(id: u64, frame: &[u8], chunk_size: usize) -> Vec<Vec<u8>> {
         .enumerate()
         .map(|(i, bytes)| {
             let mut chunk = vec![MSG_CHUNK];
-            chunk.write_var(id);
-            chunk.write_var((i * chunk_size) as u64);
-            chunk.write_var(frame.len() as u64);
-            chunk.write_buf(bytes);
+            lib0::write_var_uint(&mut chunk, id);
+            lib0::write_var_uint(&mut chunk, (i * chunk_size) as u64);
+            lib0::write_var_uint(&mut chunk, frame.len() as u64);
+            lib0::write_var_uint8_array(&mut chunk, bytes);
             chunk
         })
         .collect()
@@ -119,15 +118,14 @@ impl Reassembler {
 }
 
 fn parse(frame: &[u8]) -> Option<(u64, u64, u64, &[u8])> {
-    let mut cursor = Cursor::new(frame);
-    if cursor.read_u8().ok()? != MSG_CHUNK {
+    let mut decoder = Decoder::new(frame);
+    if decoder.read_u8().ok()? != MSG_CHUNK {
         return None;
     }
-    let id: u64 = cursor.read_var().ok()?;
-    let offset: u64 = cursor.read_var().ok()?;
-    let total: u64 = cursor.read_var().ok()?;
-    let len: usize = cursor.read_var().ok()?;
-    let bytes = frame.get(cursor.next..cursor.next.checked_add(len)?)?;
+    let id = decoder.read_var_uint().ok()?;
+    let offset = decoder.read_var_uint().ok()?;
+    let total = decoder.read_var_uint().ok()?;
+    let bytes = decoder.read_var_uint8_array().ok()?;
     Some((id, offset, total, bytes))
 }
 
@@ -176,8 +174,8 @@ mod tests {
         // Claims beyond the bound allocate nothing and are refused.
         let huge = split(3, &message(10), 10)[0].clone();
         let mut lying = vec![MSG_CHUNK, 3, 0];
-        lying.write_var(u64::MAX);
-        lying.write_buf([1u8, 2, 3]);
+        lib0::write_var_uint(&mut lying, u64::MAX);
+        lib0::write_var_uint8_array(&mut lying, &[1, 2, 3]);
         assert_eq!(
             reassembler.push(&lying),
             Err(ChunkError::TooLarge { total: u64::MAX })
