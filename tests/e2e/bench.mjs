@@ -10,8 +10,7 @@ import path from 'node:path';
 import { gzipSync, constants as zlib } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import {
-  REPO_ROOT, DIST_DIR, startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl,
-  waitForPeers, typeText, waitForValue,
+  DIST_DIR, withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, typeText, waitForValue,
   finishBenchmark,
 } from './harness.mjs';
 
@@ -160,21 +159,10 @@ const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
 
 await section('sizes', async () => { results.sizes = sizes(); });
 
-let server;
-let browser;
-try {
-  await section('browser', async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  if (browser) {
-    await section('connect', async () => { results.connect = await connectTimes(browser, server); });
-    await section('keystroke', async () => { results.keystroke = await keystrokeLatency(browser, server); });
-  }
-} finally {
-  await browser?.close();
-  await server?.stop();
-}
+await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
+  await section('connect', async () => { results.connect = await connectTimes(browser, server); });
+  await section('keystroke', async () => { results.keystroke = await keystrokeLatency(browser, server); });
+}));
 
 const lines = ['', 'Commonplace benchmark', ''];
 if (results.sizes?.files) {

@@ -1,41 +1,19 @@
 // Walking skeleton, end to end: the real server, headless Chromium, one browser context per person.
 // Each test uses its own room, so tests cannot see each other's text.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, typeText,
-  editorValue, editorSelection, setCaret, waitForValue, waitForConvergence, assertNoPageErrors,
+  setUpFile, server, openPerson, openRoom, waitForPeers, typeText, editorValue, editorSelection, setCaret,
+  waitForValue, waitForConvergence, assertNoPageErrors,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 90_000;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-/** Opens `names.length` people in one fresh room, and waits until each sees all the others. */
-async function openRoom(t, names) {
-  const url = roomUrl(server, newRoomName());
-  const pages = [];
-  t.after(() => closeUsers(...pages));
-  for (const name of names) pages.push(await openUser(browser, url, { name }));
-  await Promise.all(pages.map((p) => waitForPeers(p, names.length - 1)));
-  return { url, pages };
-}
+setUpFile();
 
 test('opening the site puts a room in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const page = await openUser(browser, server.url, { name: 'A' });
-  t.after(() => closeUsers(page));
+  const page = await openPerson(t, server.url, 'A');
 
   await page.waitForFunction(() => /#room=[^&]+/.test(location.hash), null, { timeout: 10_000 })
     .catch(() => assert.fail(`address bar has no #room=… after opening ${server.url}: ${page.url()}`));
@@ -93,8 +71,7 @@ test('someone who joins late receives everything typed before', { timeout: TEST_
   const expected = 'Written by A. Then B.';
   await waitForValue(a, expected, { name: 'A' });
 
-  const c = await openUser(browser, url, { name: 'C' });
-  t.after(() => closeUsers(c));
+  const c = await openPerson(t, url, 'C');
   await Promise.all([waitForPeers(a, 2), waitForPeers(b, 2), waitForPeers(c, 2)]);
   await waitForValue(c, expected, { name: 'C' });
 

@@ -1,5 +1,8 @@
 // Helpers for Commonplace's browser tests: the real server binary, headless Chromium, one browser
-// context per simulated person. Every wait is bounded and says what it was waiting for.
+// context per simulated person. A test file calls setUpFile() once for a server and a browser that
+// all its tests share (the exported `server` and `browser`); benchmark scripts, which are not
+// node:test files, use withServerAndBrowser(). Every wait is bounded and says what it was waiting
+// for.
 //
 // Needs `trunk build --release` (dist/) and `cargo build --release -p commonplace-server` first;
 // scripts/test does both.
@@ -7,7 +10,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -43,6 +48,9 @@ export const DEFAULT_TIMEOUT_MS = 15_000;
 const verbose = !!process.env.E2E_VERBOSE;
 const log = (line) => process.stderr.write(`${line}\n`);
 
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A fresh room name, unique per call. */
 export function newRoomName(prefix = 'e2e') {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
@@ -53,13 +61,6 @@ export function roomUrl(server, room) {
   return new URL(`#room=${encodeURIComponent(room)}`, server.url).href;
 }
 
-/**
- * Starts target/release/commonplace-server on a free loopback port, serving dist/.
- * Resolves once it prints "Commonplace is running: open http://ADDR:PORT/". `port` picks the port
- * (e.g. to bring a stopped server back at the same address); `stop()` shuts it down cleanly,
- * `kill()` abruptly.
- * @returns {Promise<{url: string, port: number, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
- */
 /** Starts a server for one test, stopped after it (stopping twice is fine). */
 export async function serverFor(t, options) {
   const server = await startServer(options);
@@ -67,6 +68,13 @@ export async function serverFor(t, options) {
   return server;
 }
 
+/**
+ * Starts target/release/commonplace-server on a free loopback port, serving dist/.
+ * Resolves once it prints "Commonplace is running: open http://ADDR:PORT/". `port` picks the port
+ * (e.g. to bring a stopped server back at the same address); `stop()` shuts it down cleanly,
+ * `kill()` abruptly.
+ * @returns {Promise<{url: string, port: number, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
+ */
 export async function startServer({ args = [], port = 0 } = {}) {
   for (const [what, p] of [['server binary', SERVER_BIN], ['dist/index.html', path.join(DIST_DIR, 'index.html')]]) {
     if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run scripts/test (or trunk build --release and cargo build --release -p commonplace-server)`);
@@ -144,20 +152,135 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
+/**
+ * The same Chromium with its profile on disk at `userDataDir` (a persistent context: what
+ * survives a browser restart, and what Chromium counts as installable, need one).
+ */
+export async function launchPersistentBrowser(userDataDir) {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}: run scripts/setup --browser`);
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Starts a server and a browser side by side (either can be left out with `false`); if one fails,
+ * the other is shut down again and the failure thrown. Returns { server, browser } (null for one
+ * left out).
+ */
+export async function startServerAndBrowser({ server = true, browser = true } = {}) {
+  const [s, b] = await Promise.allSettled([server ? startServer() : null, browser ? launchBrowser() : null]);
+  if (s.status === 'rejected' || b.status === 'rejected') {
+    await b.value?.close().catch(() => {});
+    await s.value?.stop();
+    throw s.status === 'rejected' ? s.reason : b.reason;
+  }
+  return { server: s.value, browser: b.value };
+}
+
+/** Closes what startServerAndBrowser started: the browser, then the server. */
+export async function stopServerAndBrowser({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
+}
+
+/** For scripts: runs `fn({ server, browser })` with a server and a browser started for it, stopped after. */
+export async function withServerAndBrowser(fn) {
+  const started = await startServerAndBrowser();
+  try {
+    return await fn(started);
+  } finally {
+    await stopServerAndBrowser(started);
+  }
+}
+
+// ---- the fixture a test file shares --------------------------------------------------------------
+
+let sharedServer = null;
+let sharedBrowser = null;
+
+/**
+ * The calling test file's server and browser, shared by all its tests (node --test runs each file
+ * in a process of its own): live bindings, set by setUpFile() before the first test.
+ */
+export { sharedServer as server, sharedBrowser as browser };
+
+/**
+ * Sets up what the calling test file's tests share: registers node:test `before` and `after` hooks
+ * that start one server and one browser (the exported `server` and `browser`) and stop them after
+ * the last test. `server: false` or `browser: false` leaves one out (files whose tests start
+ * servers of their own); `prepare` is run alongside (e.g. building a bundle the tests load).
+ */
+export function setUpFile({ server = true, browser = true, prepare } = {}) {
+  before(async () => {
+    const [started, prepared] = await Promise.allSettled([startServerAndBrowser({ server, browser }), prepare?.()]);
+    if (started.status === 'fulfilled') ({ server: sharedServer, browser: sharedBrowser } = started.value);
+    for (const outcome of [started, prepared]) if (outcome.status === 'rejected') throw outcome.reason;
+  });
+  after(() => stopServerAndBrowser({ server: sharedServer, browser: sharedBrowser }));
+}
+
+function fileServer() {
+  if (!sharedServer) throw new Error('no shared server: call setUpFile() at the top of the test file');
+  return sharedServer;
+}
+
+function fileBrowser() {
+  if (!sharedBrowser) throw new Error('no shared browser: call setUpFile() at the top of the test file');
+  return sharedBrowser;
+}
+
 const pageErrorLists = new WeakMap();
 
 /**
- * One person: a new browser context (own storage) with one page, opened at `url`, waiting until
- * the app has rendered #editor. Console errors and uncaught page errors are printed; uncaught
- * ones are also kept for assertNoPageErrors().
+ * One person: a new browser context (own storage, made with `contextOptions`) with one page,
+ * opened at `url` as openTab does (`setup(context, name)` runs before the page opens). Console
+ * errors and uncaught page errors are printed; uncaught ones are also kept for
+ * assertNoPageErrors(). The caller closes it (closeUsers).
  */
-export async function openUser(browser, url, { name = 'user' } = {}) {
-  const context = await browser.newContext();
-  const page = watchPage(await context.newPage(), { name });
-  await page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+export async function openUser(browser, url, { name = 'user', contextOptions = {}, setup, ...tab } = {}) {
+  const context = await browser.newContext(contextOptions);
+  try {
+    if (setup) await setup(context, name);
+    return await openTab(context, url, { name, ...tab });
+  } catch (err) {
+    await context.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * A new page of `context` (another tab of the same person) opened at `url`, waiting until the app
+ * has rendered #editor and, with `ready`, until the stored notebook is loaded and editing enabled
+ * (waitForReady). Watched as watchPage does (`ignoreConsole`: console lines not to print).
+ */
+export async function openTab(context, url, { name = 'user', ready = false, ignoreConsole = null } = {}) {
+  const page = watchPage(await context.newPage(), { name, ignoreConsole });
+  await waitFor(page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS }), `[${name}] could not load ${url}`);
   await waitFor(page.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }),
     `[${name}] the app did not render #editor within ${APP_LOAD_TIMEOUT_MS} ms of loading ${url}`);
+  if (ready) await waitForReady(page, { name });
   return page;
+}
+
+/** openUser in the file's shared browser (setUpFile), closed after test `t`. */
+export async function openPerson(t, url, name, options = {}) {
+  const page = await openUser(fileBrowser(), url, { name, ...options });
+  t.after(() => closeUsers(page));
+  return page;
+}
+
+/**
+ * `names.length` people (openPerson, with `options`) in one fresh room named `prefix-…`, each
+ * seeing all the others: { room, url, pages }.
+ */
+export async function openRoom(t, names, { prefix = 'e2e', ...options } = {}) {
+  const room = newRoomName(prefix);
+  const url = roomUrl(fileServer(), room);
+  const pages = [];
+  for (const name of names) pages.push(await openPerson(t, url, name, options));
+  await Promise.all(pages.map((p, i) => waitForPeers(p, names.length - 1).catch((err) => {
+    throw new Error(`[${names[i]}] ${err.message}`);
+  })));
+  return { room, url, pages };
 }
 
 /**
@@ -270,7 +393,7 @@ export async function waitForConvergence(pages, { until = () => true, timeout = 
     if (Date.now() > deadline) {
       throw new Error(`editors did not converge within ${timeout} ms:\n${values.map((v, i) => `  [${i}] ${JSON.stringify(v)}`).join('\n')}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -283,8 +406,83 @@ export async function waitFor(promise, message) {
   }
 }
 
-function firstLine(err) {
+/** The first line of an error's message. */
+export function firstLine(err) {
   return String(err?.message ?? err).split('\n')[0];
+}
+
+/**
+ * Reads `read()` until `ok(value)`, at most `timeout` ms; returns the value. On timeout it throws
+ * "`what`" with the last value seen (a read that fails counts as not yet).
+ */
+export async function until(what, read, ok, { timeout = DEFAULT_TIMEOUT_MS, interval = 40 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  let error = null;
+  for (;;) {
+    try {
+      last = await read();
+      error = null;
+      if (ok(last)) return last;
+    } catch (err) {
+      error = err;
+    }
+    if (Date.now() > deadline) {
+      const seen = error ? `reading failed: ${firstLine(error)}` : `last seen ${JSON.stringify(last)}`;
+      throw new Error(`${what}: not within ${timeout} ms; ${seen}`);
+    }
+    await sleep(interval);
+  }
+}
+
+// ---- pages of the notebook (the sidebar) -------------------------------------------------------
+
+/** The sidebar's pages in order: { id, title, current }. */
+export function sidebar(page) {
+  return page.$$eval('#pages > li.page-item', (items) => items.map((li) => ({
+    id: li.getAttribute('data-page'),
+    title: li.querySelector('button.page-link')?.textContent ?? li.querySelector('input.page-title-input')?.value ?? null,
+    current: li.getAttribute('aria-current') === 'page',
+  })));
+}
+
+/** What the person has open: { id (aria-current in the sidebar), title (#page-title) }. */
+export function openedPage(page) {
+  return page.evaluate(() => ({
+    id: document.querySelector('#pages > li.page-item[aria-current="page"]')?.getAttribute('data-page') ?? null,
+    title: document.querySelector('#page-title')?.textContent ?? null,
+  }));
+}
+
+/** Waits until page `id`, titled `title`, is the open one (sidebar and #page-title agree). */
+export function waitForOpen(page, id, title, name, options) {
+  return until(`[${name}] page ${id} titled ${JSON.stringify(title)} should be open`,
+    () => openedPage(page), (o) => o.id === id && o.title === title, options);
+}
+
+/**
+ * "+ New page", then types `title` into the title field it opens (focused, holding "Untitled",
+ * selected) and presses Enter; returns the new page's id once the sidebar lists it under that
+ * title and it is the open page. Each wait is bounded by `timeout`.
+ */
+export async function createPage(page, title, { name = 'page', timeout = DEFAULT_TIMEOUT_MS } = {}) {
+  const before = new Set((await sidebar(page)).map((i) => i.id));
+  await page.click('#new-page');
+  const input = page.locator('#pages input.page-title-input');
+  await until(`[${name}] "+ New page" should open a focused title field holding "Untitled"`,
+    () => page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.matches('input.page-title-input') ? { value: el.value, li: el.closest('li')?.getAttribute('data-page') } : null;
+    }),
+    (f) => f?.value === 'Untitled', { timeout });
+  const id = await input.evaluate((el) => el.closest('li').getAttribute('data-page'));
+  assert.ok(!before.has(id), `[${name}] the title field is on an old page (${id})`);
+  await page.keyboard.type(title); // replaces the selected "Untitled"
+  await page.keyboard.press('Enter');
+  await until(`[${name}] the new page ${id} should be listed as ${JSON.stringify(title)}`,
+    () => sidebar(page), (items) => items.some((i) => i.id === id && i.title === title), { timeout });
+  await waitForOpen(page, id, title, name, { timeout });
+  return id;
 }
 
 // ---- the stored notebook (IndexedDB, y-indexeddb's layout) ------------------------------------
@@ -359,34 +557,42 @@ export async function idbUpdates(page, dbName) {
   }), dbName);
 }
 
-let bundlePromise;
+const bundles = new Map();
 
 /**
- * yjs + y-indexeddb bundled for the browser (esbuild, at test time, into tests/e2e/.artifacts/):
- * the script's text, which defines `window.YjsIdb = { Y, IndexeddbPersistence }`. Load it into a
- * page with `page.addScriptTag({ content })`.
+ * `contents` (an ES module importing npm packages) bundled for the browser by esbuild, at test
+ * time, into tests/e2e/.artifacts/`file`: the script's text, an IIFE that defines
+ * `window[globalName]`. Built once per process.
+ */
+function browserBundle(file, contents, globalName, define) {
+  if (!bundles.has(file)) {
+    bundles.set(file, (async () => {
+      const { build } = await import('esbuild');
+      const outfile = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', file);
+      await build({
+        stdin: { contents, resolveDir: REPO_ROOT, loader: 'js' },
+        bundle: true,
+        format: 'iife',
+        globalName,
+        platform: 'browser',
+        target: 'es2020',
+        define,
+        outfile,
+        logLevel: 'silent',
+      });
+      return readFileSync(outfile, 'utf8');
+    })());
+  }
+  return bundles.get(file);
+}
+
+/**
+ * yjs + y-indexeddb bundled for the browser (browserBundle): the script's text, which defines
+ * `window.YjsIdb = { Y, IndexeddbPersistence }`. Load it into a page with
+ * `page.addScriptTag({ content })`.
  */
 export function yjsIdbBundle() {
-  bundlePromise ??= (async () => {
-    const { build } = await import('esbuild');
-    const outfile = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', 'yjs-idb.js');
-    await build({
-      stdin: {
-        contents: "export * as Y from 'yjs'; export { IndexeddbPersistence } from 'y-indexeddb';",
-        resolveDir: REPO_ROOT,
-        loader: 'js',
-      },
-      bundle: true,
-      format: 'iife',
-      globalName: 'YjsIdb',
-      platform: 'browser',
-      target: 'es2020',
-      outfile,
-      logLevel: 'silent',
-    });
-    return readFileSync(outfile, 'utf8');
-  })();
-  return bundlePromise;
+  return browserBundle('yjs-idb.js', "export * as Y from 'yjs'; export { IndexeddbPersistence } from 'y-indexeddb';", 'YjsIdb');
 }
 
 /**
@@ -429,55 +635,51 @@ export function signalUrl(server) {
   return `ws://127.0.0.1:${server.port}/signal`;
 }
 
-/** Waits until #status[data-signaling] is one of `states` ('online', 'offline', 'connecting'). */
-export async function waitForSignalingState(page, states, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
+/**
+ * Waits until #status[data-signaling] is one of `states` ('online', 'offline', 'connecting');
+ * `why` says in a failure why it should have.
+ */
+export async function waitForSignalingState(page, states, { timeout = DEFAULT_TIMEOUT_MS, name = 'page', why = '' } = {}) {
   const want = Array.isArray(states) ? states : [states];
   try {
     await page.waitForFunction((w) => w.includes(document.querySelector('#status')?.getAttribute('data-signaling')),
       want, { timeout, polling: 50 });
   } catch (err) {
-    throw new Error(`[${name}] #status[data-signaling] did not become ${want.join(' or ')} within ${timeout} ms; #status is ${JSON.stringify(await status(page))} (${firstLine(err)})`);
+    throw new Error(`[${name}] #status[data-signaling] did not become ${want.join(' or ')} within ${timeout} ms${why ? ` (${why})` : ''}; #status is ${JSON.stringify(await status(page))} (${firstLine(err)})`);
   }
+}
+
+/** Waits until a service worker controls `page` (it claims clients once it has cached the app shell). */
+export async function waitForController(page, { name = 'page' } = {}) {
+  await waitFor(page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: DEFAULT_TIMEOUT_MS }),
+    `[${name}] no service worker took control of ${page.url()} within ${DEFAULT_TIMEOUT_MS} ms`);
 }
 
 /** { length, sha256 (hex of the UTF-8 bytes) } of the editor's text, computed in the page. */
 export async function editorDigest(page) {
-  return page.evaluate(async () => {
-    const value = document.querySelector('#editor').value;
-    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
-    return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
-  });
+  return textDigest(page, 'editor');
 }
 
-let webrtcBundlePromise;
+/**
+ * { length, sha256 } of the text of `source` in the page: 'editor' (#editor's value) or 'yjs' (a
+ * stock Yjs peer's `doc.getText('page')`, see openYjsPeer).
+ */
+function textDigest(page, source) {
+  return page.evaluate(async (from) => {
+    const value = from === 'yjs' ? window.__yjs.text.toString() : document.querySelector('#editor').value;
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
+    return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  }, source);
+}
 
 /**
- * yjs + y-webrtc bundled for the browser (esbuild, at test time, into tests/e2e/.artifacts/): the
- * script's text, which defines `window.YjsWebrtc = { Y, WebrtcProvider }`. y-webrtc's own import
- * of `simple-peer/simplepeer.min.js` is bundled as is.
+ * yjs + y-webrtc bundled for the browser (browserBundle): the script's text, which defines
+ * `window.YjsWebrtc = { Y, WebrtcProvider }`. y-webrtc's own import of
+ * `simple-peer/simplepeer.min.js` is bundled as is.
  */
 export function yjsWebrtcBundle() {
-  webrtcBundlePromise ??= (async () => {
-    const { build } = await import('esbuild');
-    const outfile = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', 'yjs-webrtc.js');
-    await build({
-      stdin: {
-        contents: "export * as Y from 'yjs'; export { WebrtcProvider } from 'y-webrtc';",
-        resolveDir: REPO_ROOT,
-        loader: 'js',
-      },
-      bundle: true,
-      format: 'iife',
-      globalName: 'YjsWebrtc',
-      platform: 'browser',
-      target: 'es2020',
-      define: { global: 'globalThis' },
-      outfile,
-      logLevel: 'silent',
-    });
-    return readFileSync(outfile, 'utf8');
-  })();
-  return webrtcBundlePromise;
+  return browserBundle('yjs-webrtc.js', "export * as Y from 'yjs'; export { WebrtcProvider } from 'y-webrtc';", 'YjsWebrtc',
+    { global: 'globalThis' });
 }
 
 /**
@@ -531,6 +733,8 @@ export async function openYjsPeer(browser, server, room, { key, name = 'yjs' } =
       name,
       /** The text of `doc.getText('page')`. */
       text: () => page.evaluate(() => window.__yjs.text.toString()),
+      /** { length, sha256 } of that text, computed in the page as editorDigest does. */
+      digest: () => textDigest(page, 'yjs'),
       /** Inserts `str` at `index` ('end' for the end) in one transaction. */
       insert: (str, index = 'end') => page.evaluate(({ str, index }) => {
         const t = window.__yjs.text;
@@ -592,7 +796,7 @@ export async function signalingSpy(server, topics) {
     const deadline = Date.now() + 5_000;
     while (!frames.some((f) => f.type === 'pong')) {
       if (Date.now() > deadline) throw new Error('no pong');
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
   })(), 'the signaling spy got no pong after subscribing');
   return { frames, raw, close: () => ws.close() };

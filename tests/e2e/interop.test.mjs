@@ -5,29 +5,19 @@
 // runs in an unkeyed room (`#room=NAME`) and in a keyed one (`#room=NAME&key=SECRET`, where the
 // y-webrtc peer's `password` is the SECRET).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, newRoomKey, keyedRoomUrl, waitForPeers,
+  setUpFile, server, browser, openPerson, newRoomName, newRoomKey, keyedRoomUrl, waitForPeers,
   typeText, editorValue, waitForValue, assertNoPageErrors, openYjsPeer, yjsWebrtcBundle, fillEditor,
-  editorDigest, notebookText, withTimeout,
+  editorDigest, notebookText, withTimeout, sleep,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 60_000;
 /** Connecting includes the key derivation (PBKDF2, 100k iterations) on both sides in keyed rooms. */
 const CONNECT_TIMEOUT_MS = 20_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser(), yjsWebrtcBundle()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+setUpFile({ prepare: yjsWebrtcBundle });
 
 const VARIANTS = [
   { label: 'unkeyed room', key: () => undefined },
@@ -39,22 +29,14 @@ function freshRoom(t, variant) {
   const room = newRoomName('interop');
   const key = variant.key();
   const url = keyedRoomUrl(server, room, key);
-  const open = [];
-  t.after(async () => {
-    await Promise.all(open.map((x) => (x.close ? x.close() : closeUsers(x))));
-  });
   return {
     room,
     key,
     url,
-    async commonplace(name) {
-      const page = await openUser(browser, url, { name });
-      open.push(page);
-      return page;
-    },
+    commonplace: (name) => openPerson(t, url, name),
     async yjs(name) {
       const peer = await openYjsPeer(browser, server, room, { key, name });
-      open.push(peer);
+      t.after(() => peer.close());
       return peer;
     },
   };
@@ -122,7 +104,7 @@ for (const variant of VARIANTS) {
       seen = { a: await editorValue(a), y: await y.text() };
       if (seen.a === seen.y && seen.a.length === expected.length) break;
       if (Date.now() > deadline) assert.fail(`Commonplace and the Yjs peer did not converge within 15 s: ${JSON.stringify(seen)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     // Each side's insertions kept their order and place.
     assert.equal(seen.a, expected);
@@ -174,11 +156,7 @@ for (const variant of VARIANTS) {
 
     const y = await r.yjs('Y late');
     await Promise.all([waitForPeers(a, 1, { timeout: CONNECT_TIMEOUT_MS }), y.waitForPeers(1, { timeout: CONNECT_TIMEOUT_MS })]);
-    const yDigest = () => withTimeout(y.page.evaluate(async () => {
-      const value = window.__yjs.text.toString();
-      const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
-      return { length: value.length, sha256: [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('') };
-    }), 10_000, '[Y] hashing');
+    const yDigest = () => withTimeout(y.digest(), 10_000, '[Y] hashing');
     try {
       await y.page.waitForFunction((n) => window.__yjs.text.length === n, UNITS, { timeout: 20_000, polling: 50 });
     } catch {

@@ -11,12 +11,11 @@
 // Results also go to tests/e2e/.artifacts/join_bench.json. Exits 1 only if a figure could not be
 // taken (scripts/test reports that and goes on).
 
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  REPO_ROOT, APP_LOAD_TIMEOUT_MS, startServer, launchBrowser, openUser, closeUsers, newRoomName, newRoomKey,
+  APP_LOAD_TIMEOUT_MS, withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey,
   keyedRoomUrl, roomUrl, waitForReady, waitForSignalingState, fillEditor, editorDigest, withTimeout, openBlankPage,
-  finishBenchmark,
+  sleep, finishBenchmark,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -144,7 +143,7 @@ async function timeToOnline(browser, server, keyed) {
       await page.waitForSelector('#status[data-signaling="online"]', { state: 'attached', timeout: 30_000, polling: 'raf' })
         .catch(() => { throw new Error(`#status[data-signaling="online"] did not appear within 30 s (${keyed ? 'keyed' : 'unkeyed'})`); });
       times.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 100)); // let the observer deliver
+      await sleep(100); // let the observer deliver
       longest.push(await withTimeout(page.evaluate(() => Math.max(0, ...window.__longTasks)), 10_000, 'reading long tasks'));
     } finally {
       await context.close();
@@ -155,26 +154,15 @@ async function timeToOnline(browser, server, keyed) {
 
 // ---- run, print --------------------------------------------------------------------------------
 
-let server;
-let browser;
-try {
-  await section('browser', async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    return { ok: true };
-  });
-  if (browser) {
-    await section('pbkdf2', () => pbkdf2InPage(browser, server));
-    await section('appKeyTiming', () => appKeyTiming(browser, server));
-    await section('onlineUnkeyed', () => timeToOnline(browser, server, false));
-    await section('onlineKeyed', () => timeToOnline(browser, server, true));
-    await section('join1MB', () => lateJoin(browser, server, 1 * MB, RUNS));
-    await section('join10MB', () => lateJoin(browser, server, 10 * MB, BIG_RUNS));
-  }
-} finally {
-  await browser?.close();
-  await server?.stop();
-}
+await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
+  await section('pbkdf2', () => pbkdf2InPage(browser, server));
+  await section('appKeyTiming', () => appKeyTiming(browser, server));
+  await section('onlineUnkeyed', () => timeToOnline(browser, server, false));
+  await section('onlineKeyed', () => timeToOnline(browser, server, true));
+  await section('join1MB', () => lateJoin(browser, server, 1 * MB, RUNS));
+  await section('join10MB', () => lateJoin(browser, server, 10 * MB, BIG_RUNS));
+  return { ok: true };
+}));
 
 const fmt = (s) => `median ${s.median} ms   (min ${s.min}, max ${s.max}; ${s.runs.length} runs: ${s.runs.join(', ')})`;
 const lines = ['', 'Commonplace join benchmark', ''];

@@ -6,28 +6,18 @@
 // must equal A's (length and a SHA-256 computed in each page), and B's page records every
 // appearance of #sync-progress with a MutationObserver installed before navigation.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers,
-  assertNoPageErrors, watchPage, waitForReady, editorDigest, withTimeout, fillEditor, APP_LOAD_TIMEOUT_MS,
+  setUpFile, server, browser, openPerson, newRoomName, roomUrl, waitForPeers, assertNoPageErrors, watchPage,
+  editorDigest, withTimeout, fillEditor, firstLine, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
 const MB = 1024 * 1024;
 /** One page-side step on a large notebook (a paste, a hash, one edit arriving) may take this long. */
 const EDIT_TIMEOUT_MS = 45_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+setUpFile();
 
 /** Records every moment #sync-progress is in the page (value, max), and when it goes away. */
 function watchSyncProgress() {
@@ -53,12 +43,7 @@ async function lateJoin(t, { size, steps, joinTimeout }) {
   const started = performance.now();
   const phase = (what) => process.stderr.write(`[large ${size / MB} MB] +${Math.round(performance.now() - started)} ms: ${what}\n`);
   const url = roomUrl(server, newRoomName(`large${Math.round(size / MB)}m`));
-  const pages = [];
-  t.after(() => closeUsers(...pages));
-
-  const a = await openUser(browser, url, { name: 'A' });
-  pages.push(a);
-  await waitForReady(a, { name: 'A' });
+  const a = await openPerson(t, url, 'A', { ready: true });
   const t0 = performance.now();
   await fillEditor(a, size, { steps, timeout: EDIT_TIMEOUT_MS, name: 'A' });
   phase('A: pasted; hashing');
@@ -68,8 +53,8 @@ async function lateJoin(t, { size, steps, joinTimeout }) {
 
   const context = await browser.newContext();
   await context.addInitScript(watchSyncProgress);
+  t.after(() => context.close().catch(() => {}));
   const b = watchPage(await context.newPage(), { name: 'B' });
-  pages.push(b);
   const t1 = performance.now();
   await b.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
   try {
@@ -77,7 +62,7 @@ async function lateJoin(t, { size, steps, joinTimeout }) {
   } catch (err) {
     const got = await withTimeout(b.evaluate(() => ({ length: document.querySelector('#editor')?.value.length, status: document.querySelector('#status')?.outerHTML, progress: window.__syncProgress })), 10_000, 'reading B')
       .catch((e) => e.message);
-    throw new Error(`[B] did not receive A's ${size}-unit notebook within ${joinTimeout} ms of opening the link: ${JSON.stringify(got).slice(0, 1500)} (${String(err.message).split('\n')[0]})`);
+    throw new Error(`[B] did not receive A's ${size}-unit notebook within ${joinTimeout} ms of opening the link: ${JSON.stringify(got).slice(0, 1500)} (${firstLine(err)})`);
   }
   const joinMs = performance.now() - t1;
   phase('B: complete; hashing');

@@ -13,10 +13,10 @@
 // LATE_JOIN_RUNS=n runs n joins (default 100). Prints the time from B opening the link to B
 // holding the whole notebook, p50/p99 by notebook size.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import {
-  startServer, launchBrowser, newRoomName, keyedRoomUrl, newRoomKey, waitForReady, waitForSaved, fillEditor,
-  editorDigest, withTimeout, openYjsPeer, notebookText, status, APP_LOAD_TIMEOUT_MS,
+  setUpFile, server, browser, newRoomName, keyedRoomUrl, newRoomKey, waitForReady, waitForSaved, fillEditor,
+  editorDigest, withTimeout, openYjsPeer, notebookText, status, sleep, firstLine, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
 const RUNS = Number(process.env.LATE_JOIN_RUNS || 100);
@@ -24,17 +24,7 @@ const KB = 1024;
 const MB = 1024 * KB;
 const JOIN_TIMEOUT_MS = 30_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+setUpFile();
 
 /** Run `i`'s variant: every combination comes round within 16 runs. */
 function variant(i) {
@@ -96,14 +86,10 @@ async function lateJoin(i) {
       yjs.page.on('console', (m) => first.log.push(`[Y] console.${m.type()}: ${m.text()}`));
       const text = notebookText(v.size, i);
       await yjs.insert(text, 0);
-      want = await withTimeout(yjs.page.evaluate(async () => {
-        const value = window.__yjs.text.toString();
-        const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
-        return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
-      }), 30_000, '[Y] hashing');
+      want = await withTimeout(yjs.digest(), 30_000, '[Y] hashing');
       if (!v.loading) await yjs.waitForText(text); // and its provider has had a moment
     }
-    if (!v.loading) await new Promise((r) => setTimeout(r, 300));
+    if (!v.loading) await sleep(300);
 
     const b = await openPage('B');
     open.push(b);
@@ -114,7 +100,7 @@ async function lateJoin(i) {
         { timeout: JOIN_TIMEOUT_MS, polling: 20 });
     } catch (err) {
       throw new Error(`run ${i} (${v.label}): B did not receive the ${want.length}-unit notebook within ${JOIN_TIMEOUT_MS} ms `
-        + `(${String(err.message).split('\n')[0]}); B's status ${JSON.stringify(await status(b.page))}`
+        + `(${firstLine(err)}); B's status ${JSON.stringify(await status(b.page))}`
         + `\n${await report(first)}\n${await report(b)}`);
     }
     const elapsed = performance.now() - started;

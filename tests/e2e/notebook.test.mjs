@@ -2,103 +2,23 @@
 // and backlinks, search, the preview against a suite of XSS payloads, export and import, and the
 // share link with its QR code. Two or more people per room; each test uses fresh rooms.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  REPO_ROOT, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, startServer, launchBrowser, watchPage, newRoomName,
-  roomUrl, waitForPeers, waitForReady, typeText, setCaret, editorValue, editorSelection, waitForValue,
-  assertNoPageErrors, waitFor,
+  REPO_ROOT, setUpFile, server, openPerson, openRoom, newRoomName, roomUrl, waitForPeers, typeText, setCaret,
+  editorValue, editorSelection, waitForValue, assertNoPageErrors, waitFor, sleep, until, sidebar, openedPage,
+  waitForOpen, createPage,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 90_000;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-// ---- people and rooms ----------------------------------------------------------------------------
-
-/**
- * One person in a browser context of their own (closed after the test), made with
- * `contextOptions`, with `initScript` run before any of the app's scripts, opened at `url` and
- * waited for until the stored notebook is loaded. Console lines matching `ignoreConsole` are
- * not printed; `setup(context, name)` runs before the page opens.
- */
-async function openPerson(t, url, name, { contextOptions = {}, initScript, ignoreConsole = null, setup } = {}) {
-  const context = await browser.newContext(contextOptions);
-  t.after(() => context.close().catch(() => {}));
-  if (initScript) await context.addInitScript(initScript);
-  if (setup) await setup(context, name);
-  const page = watchPage(await context.newPage(), { name, ignoreConsole });
-  await waitFor(page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS }), `[${name}] could not load ${url}`);
-  await waitForReady(page, { name });
-  return page;
-}
-
-/** `names.length` people in one fresh room, each seeing all the others. */
-async function openRoom(t, names, options) {
-  const room = newRoomName('nb');
-  const url = roomUrl(server, room);
-  const pages = [];
-  for (const name of names) pages.push(await openPerson(t, url, name, options));
-  await Promise.all(pages.map((p, i) => waitForPeers(p, names.length - 1).catch((err) => {
-    throw new Error(`[${names[i]}] ${err.message}`);
-  })));
-  return { room, url, pages };
-}
-
-// ---- bounded polling -----------------------------------------------------------------------------
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const firstLine = (err) => String(err?.message ?? err).split('\n')[0];
-
-/**
- * Reads `read()` until `ok(value)`, at most `timeout` ms; returns the value. On timeout it throws
- * "`what`" with the last value seen.
- */
-async function until(what, read, ok, { timeout = DEFAULT_TIMEOUT_MS, interval = 40 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let error = null;
-  for (;;) {
-    try {
-      last = await read();
-      error = null;
-      if (ok(last)) return last;
-    } catch (err) {
-      error = err;
-    }
-    if (Date.now() > deadline) {
-      const seen = error ? `reading failed: ${firstLine(error)}` : `last seen ${JSON.stringify(last)}`;
-      throw new Error(`${what}: not within ${timeout} ms; ${seen}`);
-    }
-    await sleep(interval);
-  }
-}
+setUpFile();
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // ---- the sidebar and the open page ---------------------------------------------------------------
-
-/** The sidebar's pages in order: { id, title, current }. */
-function sidebar(page) {
-  return page.$$eval('#pages > li.page-item', (items) => items.map((li) => ({
-    id: li.getAttribute('data-page'),
-    title: li.querySelector('button.page-link')?.textContent ?? li.querySelector('input.page-title-input')?.value ?? null,
-    current: li.getAttribute('aria-current') === 'page',
-  })));
-}
 
 /** Waits until the sidebar lists exactly `titles`, in order; returns the sidebar. */
 function waitForTitles(page, titles, name, options) {
@@ -116,47 +36,10 @@ async function idOf(page, title, name) {
   return ids[0];
 }
 
-/** What the person has open: { id (aria-current in the sidebar), title (#page-title) }. */
-function openedPage(page) {
-  return page.evaluate(() => ({
-    id: document.querySelector('#pages > li.page-item[aria-current="page"]')?.getAttribute('data-page') ?? null,
-    title: document.querySelector('#page-title')?.textContent ?? null,
-  }));
-}
-
-/** Waits until page `id`, titled `title`, is the open one (sidebar and #page-title agree). */
-function waitForOpen(page, id, title, name, options) {
-  return until(`[${name}] page ${id} titled ${JSON.stringify(title)} should be open`,
-    () => openedPage(page), (o) => o.id === id && o.title === title, options);
-}
-
 /** Opens page `id` from the sidebar and waits until it is the open one. */
 async function openPage(page, id, title, name) {
   await item(page, id).locator('button.page-link').click();
   await waitForOpen(page, id, title, name);
-}
-
-/**
- * "+ New page", then types `title` into the title field it opens and presses Enter; returns the
- * new page's id once the sidebar shows it under that title.
- */
-async function createPage(page, title, name) {
-  const before = new Set((await sidebar(page)).map((i) => i.id));
-  await page.click('#new-page');
-  const input = page.locator('#pages input.page-title-input');
-  await until(`[${name}] "+ New page" should open a focused title field holding "Untitled"`,
-    () => page.evaluate(() => {
-      const el = document.activeElement;
-      return el?.matches('input.page-title-input') ? { value: el.value, li: el.closest('li')?.getAttribute('data-page') } : null;
-    }),
-    (f) => f?.value === 'Untitled');
-  const id = await input.evaluate((el) => el.closest('li').getAttribute('data-page'));
-  assert.ok(!before.has(id), `[${name}] the title field is on an old page (${id})`);
-  await page.keyboard.type(title); // replaces the selected "Untitled"
-  await page.keyboard.press('Enter');
-  await until(`[${name}] the new page ${id} should be listed as ${JSON.stringify(title)}`,
-    () => sidebar(page), (items) => items.some((i) => i.id === id && i.title === title));
-  return id;
 }
 
 /** Starts renaming page `id` with its ✎ button; returns the focused title field. */
@@ -254,7 +137,7 @@ function readStoredZip(buf) {
 // ---- 1. pages ------------------------------------------------------------------------------------
 
 test('pages: creating, renaming, moving, editing and deleting a page reach the other person', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nb', ready: true });
   await Promise.all([waitForTitles(a, ['Home'], 'A'), waitForTitles(b, ['Home'], 'B')]);
   assert.equal(await item(a, 'home').locator('button.delete-page').count(), 0, 'Home has a delete button');
 
@@ -263,7 +146,7 @@ test('pages: creating, renaming, moving, editing and deleting a page reach the o
   await waitForValue(b, homeText, { name: 'B' });
 
   // A creates "Recipes": it opens for A, empty; B sees it in the sidebar and stays on Home.
-  const id = await createPage(a, 'Recipes', 'A');
+  const id = await createPage(a, 'Recipes', { name: 'A' });
   assert.notEqual(id, 'home');
   await waitForOpen(a, id, 'Recipes', 'A');
   assert.equal(await editorValue(a), '', 'a new page is not empty');
@@ -342,7 +225,7 @@ test('pages: creating, renaming, moving, editing and deleting a page reach the o
 // ---- 2. wiki links -------------------------------------------------------------------------------
 
 test('a wiki link to a missing page creates it once and opens it for whoever follows it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nb', ready: true });
   const text = 'See [[Sourdough]]';
   await typeText(a, text);
   await waitForValue(b, text, { name: 'B' });
@@ -394,12 +277,12 @@ test('a wiki link to a missing page creates it once and opens it for whoever fol
 // ---- 3. search -----------------------------------------------------------------------------------
 
 test('search finds text in a page that is not open, and opening the hit selects the match', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nb', ready: true });
   // Emoji before the match: two UTF-16 units each, one char each in Rust.
   const body = 'Packing list 🎒🧳\nCafé stop — naïve plan\nThe Zeppelin leaves at noon.\n';
-  const travel = await createPage(a, 'Travel', 'A');
+  const travel = await createPage(a, 'Travel', { name: 'A' });
   await typeText(a, body, { at: 0 });
-  const museum = await createPage(a, 'Zeppelin museum', 'A');
+  const museum = await createPage(a, 'Zeppelin museum', { name: 'A' });
 
   // B receives both (opening Travel once to be sure its text has arrived), then goes Home.
   await waitForTitles(b, ['Home', 'Travel', 'Zeppelin museum'], 'B');
@@ -542,10 +425,12 @@ test('the preview of hostile markdown runs no script, opens no dialog, and never
   const popupsClosed = [];
   const origin = new URL(server.url).origin;
   const options = {
-    initScript: XSS_DETECTOR,
+    prefix: 'nb',
+    ready: true,
     // Blocked external links and images, and the probe's `src=x`, are expected failures.
     ignoreConsole: /^Failed to load resource: (net::ERR_FAILED|the server responded with a status of 404)/,
     async setup(context, name) {
+      await context.addInitScript(XSS_DETECTOR);
       await context.exposeBinding('__xssSeen', ({ page }, n) => { seen[name].push({ n, url: page?.url() }); });
       // Nothing leaves this machine (links and images point at example.com and the like).
       await context.route((u) => u.origin !== origin, (route) => route.abort());
@@ -644,7 +529,7 @@ test('the preview of hostile markdown runs no script, opens no dialog, and never
 // ---- 5. export and import ------------------------------------------------------------------------
 
 test('a notebook exported as markdown or as a Yjs update imports back with the same pages', { timeout: 120_000 }, async (t) => {
-  const { pages: [a] } = await openRoom(t, ['A']);
+  const { pages: [a] } = await openRoom(t, ['A'], { prefix: 'nb', ready: true });
   const bodies = {
     Home: '# Home\n\nWelcome 👋 to the *test* notebook.\n\n- [[Café ☕]]\n- [[日本語]]\n',
     'Café ☕': '## Menu\n\n| drink | price |\n|---|---|\n| espresso ☕ | 2 € |\n\n> naïve crème brûlée 🍮\n',
@@ -654,7 +539,7 @@ test('a notebook exported as markdown or as a Yjs update imports back with the s
   await a.focus('#editor');
   await a.keyboard.insertText(bodies.Home);
   for (const title of ['Café ☕', 'Notes/2026', '日本語']) {
-    await createPage(a, title, 'A');
+    await createPage(a, title, { name: 'A' });
     await a.focus('#editor');
     await a.keyboard.insertText(bodies[title]);
     assert.equal(await editorValue(a), bodies[title], `[A] the editor of ${title} does not hold what was typed`);
@@ -671,7 +556,7 @@ test('a notebook exported as markdown or as a Yjs update imports back with the s
   const entries = readStoredZip(zip.bytes);
   assert.deepEqual(entries, original.map((p) => ({ name: `${p.title.replace('/', '%2F')}.md`, body: p.body })));
 
-  const b = await openPerson(t, roomUrl(server, newRoomName('nb-zip')), 'B');
+  const b = await openPerson(t, roomUrl(server, newRoomName('nb-zip')), 'B', { ready: true });
   await b.setInputFiles('#import-files', { name: 'notebook.zip', mimeType: 'application/zip', buffer: zip.bytes });
   await until('[B] #files-message should report the import', () => b.textContent('#files-message'), (m) => m === 'Imported 4 pages.');
   // B's own (empty) Home first, then A's pages, Home included as a page titled "Home".
@@ -696,12 +581,12 @@ test('a notebook exported as markdown or as a Yjs update imports back with the s
   const update = await download(a, '#export-yjs', 'A');
   assert.equal(update.name, 'notebook.yjs');
   const cRoom = roomUrl(server, newRoomName('nb-yjs'));
-  const c = await openPerson(t, cRoom, 'C');
+  const c = await openPerson(t, cRoom, 'C', { ready: true });
   await c.setInputFiles('#import-yjs', { name: 'notebook.yjs', mimeType: 'application/octet-stream', buffer: update.bytes });
   await until('[C] #files-message should report the import', () => c.textContent('#files-message'), (m) => m === 'Notebook imported.');
   await waitForNotebook(c, original, 'C');
   assert.deepEqual(await notebookContents(c, 'C'), original);
-  const d = await openPerson(t, cRoom, 'D');
+  const d = await openPerson(t, cRoom, 'D', { ready: true });
   await Promise.all([waitForPeers(c, 1), waitForPeers(d, 1)]);
   await waitForNotebook(d, original, 'D');
   assert.deepEqual(await notebookContents(d, 'D'), original);
@@ -748,7 +633,7 @@ function isFinder(grid, x, y) {
 
 test('the share link copies to the clipboard and shows as a QR code', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const contextOptions = { permissions: ['clipboard-read', 'clipboard-write'] };
-  const { url, pages: [a] } = await openRoom(t, ['A'], { contextOptions });
+  const { url, pages: [a] } = await openRoom(t, ['A'], { prefix: 'nb', ready: true, contextOptions });
   await typeText(a, 'shared text');
 
   await a.evaluate(() => navigator.clipboard.writeText('not the link'));
@@ -760,7 +645,7 @@ test('the share link copies to the clipboard and shows as a QR code', { timeout:
   assert.equal(await a.inputValue('#share-link'), url);
 
   // The copied link brings someone else into the same notebook.
-  const b = await openPerson(t, copied, 'B');
+  const b = await openPerson(t, copied, 'B', { ready: true });
   await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
   await waitForValue(b, 'shared text', { name: 'B' });
 
@@ -799,7 +684,7 @@ test('the share link copies to the clipboard and shows as a QR code', { timeout:
   await hidden('Escape, again');
 
   // Another room's link is another QR code.
-  const other = await openPerson(t, roomUrl(server, newRoomName('nb-other')), 'C');
+  const other = await openPerson(t, roomUrl(server, newRoomName('nb-other')), 'C', { ready: true });
   await other.click('#show-qr');
   const otherSvg = await other.$eval('#qr svg', (el) => el.outerHTML);
   assert.notDeepEqual(qrModules(otherSvg), first, 'two rooms\' links give the same QR code');

@@ -6,17 +6,16 @@
 // notebook is loaded and editing is enabled (read-only before); #saved[data-state] is saving |
 // saved | error.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import {
-  startServer, serverFor, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, typeText,
-  editorValue, waitForValue, waitForConvergence, assertNoPageErrors, waitFor, watchPage, status,
-  waitForReady, waitForSaved, savedState, idbUpdates, yjsIdbBundle, chromiumPid,
-  CHROMIUM_PATH, CHROMIUM_ARGS, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
+  setUpFile, browser, startServer, serverFor, openPerson, openTab, newRoomName, roomUrl, waitForPeers, typeText,
+  editorValue, waitForValue, waitForConvergence, assertNoPageErrors, watchPage, status, waitForReady, waitForSaved,
+  savedState, idbUpdates, yjsIdbBundle, chromiumPid, launchPersistentBrowser, waitForController,
+  waitForSignalingState, sleep, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -26,34 +25,10 @@ const DURABLE_AFTER_MS = 150;
 const MAX_BACKOFF_MS = 4_000;
 const RECONNECT_TIMEOUT_MS = MAX_BACKOFF_MS + 4_000;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (line) => process.stderr.write(`${line}\n`);
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** Waits until the service worker controls `page`, so that the app shell loads offline. */
-async function waitForController(page, name) {
-  await waitFor(page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: DEFAULT_TIMEOUT_MS }),
-    `[${name}] no service worker took control of ${page.url()} within ${DEFAULT_TIMEOUT_MS} ms`);
-}
-
-/** Waits until #status[data-signaling] is one of `states`. */
-async function waitForSignaling(page, states, { timeout = DEFAULT_TIMEOUT_MS, name = 'page', why = '' } = {}) {
-  try {
-    await page.waitForFunction((want) => want.includes(document.querySelector('#status')?.getAttribute('data-signaling')),
-      states, { timeout, polling: 50 });
-  } catch (err) {
-    throw new Error(`[${name}] #status[data-signaling] did not become ${states.join(' or ')} within ${timeout} ms${why ? ` (${why})` : ''}; #status is ${JSON.stringify(await status(page))} (${String(err.message).split('\n')[0]})`);
-  }
-}
+// One browser for every test; each test starts (and stops, and restarts) a server of its own.
+setUpFile({ server: false });
 
 /**
  * From the first moment #editor exists, records every moment it is editable without being ready
@@ -93,10 +68,8 @@ test('typed text is there after the server stops and the page reloads offline', 
   const context = await browser.newContext();
   t.after(() => context.close());
   await watchReadOnlyUntilReady(context);
-  const page = watchPage(await context.newPage(), { name: 'A' });
-  await page.goto(roomUrl(server, room), { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(page, { name: 'A' });
-  await waitForController(page, 'A');
+  const page = await openTab(context, roomUrl(server, room), { name: 'A', ready: true });
+  await waitForController(page, { name: 'A' });
 
   const text = 'Offline first. Ünïcødé, 😀 and a\nsecond line.';
   await typeAndSettle(page, text, 'A');
@@ -123,7 +96,7 @@ test('typed text is there after the server stops and the page reloads offline', 
 
 /** A Chromium with its profile on disk: { context, page, kill() } (kill = SIGKILL, no unload). */
 async function launchProfile(userDataDir, name) {
-  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const context = await launchPersistentBrowser(userDataDir);
   const pid = chromiumPid(userDataDir);
   const page = watchPage(context.pages()[0] ?? await context.newPage(), { name });
   let killed = false;
@@ -203,9 +176,8 @@ test('what was typed survives the browser being killed (no unload), and the loss
 test('connected peers keep co-editing while the signaling server is down, and rejoin it when it is back', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const server = await serverFor(t);
   const url = roomUrl(server, newRoomName('nosignal'));
-  const a = await openUser(browser, url, { name: 'A' });
-  const b = await openUser(browser, url, { name: 'B' });
-  t.after(() => closeUsers(a, b));
+  const a = await openPerson(t, url, 'A');
+  const b = await openPerson(t, url, 'B');
   await Promise.all([waitForReady(a, { name: 'A' }), waitForReady(b, { name: 'B' })]);
   await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
   await typeText(a, 'before. ', { at: 'end' });
@@ -213,8 +185,8 @@ test('connected peers keep co-editing while the signaling server is down, and re
 
   await server.kill();
   await Promise.all([
-    waitForSignaling(a, ['offline', 'connecting'], { name: 'A', why: 'the server was killed' }),
-    waitForSignaling(b, ['offline', 'connecting'], { name: 'B', why: 'the server was killed' }),
+    waitForSignalingState(a, ['offline', 'connecting'], { name: 'A', why: 'the server was killed' }),
+    waitForSignalingState(b, ['offline', 'connecting'], { name: 'B', why: 'the server was killed' }),
   ]);
   await sleep(500); // a few reconnect attempts fail meanwhile
   await typeText(a, 'A while down. ', { at: 'end' });
@@ -230,11 +202,10 @@ test('connected peers keep co-editing while the signaling server is down, and re
   const again = await startServer({ port: server.port });
   t.after(() => again.stop());
   await Promise.all([
-    waitForSignaling(a, ['online'], { name: 'A', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` }),
-    waitForSignaling(b, ['online'], { name: 'B', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` }),
+    waitForSignalingState(a, ['online'], { name: 'A', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` }),
+    waitForSignalingState(b, ['online'], { name: 'B', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` }),
   ]);
-  const c = await openUser(browser, url, { name: 'C' });
-  t.after(() => closeUsers(c));
+  const c = await openPerson(t, url, 'C');
   await Promise.all([waitForPeers(a, 2), waitForPeers(b, 2), waitForPeers(c, 2)]);
   const expected = 'before. A while down. B while down.';
   await waitForValue(c, expected, { name: 'C' });
@@ -248,12 +219,11 @@ test('connected peers keep co-editing while the signaling server is down, and re
 test('a peer that went offline and edited meanwhile resyncs both ways when it is back online', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const server = await serverFor(t);
   const url = roomUrl(server, newRoomName('lid'));
-  const a = await openUser(browser, url, { name: 'A' });
-  const b = await openUser(browser, url, { name: 'B' });
+  const a = await openPerson(t, url, 'A');
+  const b = await openPerson(t, url, 'B');
   const bContext = b.context();
-  t.after(() => closeUsers(a, b));
   await Promise.all([waitForReady(a, { name: 'A' }), waitForReady(b, { name: 'B' })]);
-  await waitForController(b, 'B');
+  await waitForController(b, { name: 'B' });
   await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
   const base = 'Shared base text.';
   await typeText(a, base, { at: 'end' });
@@ -265,13 +235,11 @@ test('a peer that went offline and edited meanwhile resyncs both ways when it is
   await b.close();
   await waitForPeers(a, 0, { timeout: 20_000 });
   await bContext.setOffline(true);
-  const b2 = watchPage(await bContext.newPage(), { name: 'B offline' });
-  await b2.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(b2, { name: 'B offline' });
+  const b2 = await openTab(bContext, url, { name: 'B offline', ready: true });
   assert.equal(await editorValue(b2), base, 'B\'s stored text was not shown offline');
   // Checked now, reported at the end, so that a wrong badge does not hide how the resync goes.
   const late = [];
-  await waitForSignaling(b2, ['offline'], { name: 'B offline', timeout: RECONNECT_TIMEOUT_MS, why: 'the browser is offline' })
+  await waitForSignalingState(b2, ['offline'], { name: 'B offline', timeout: RECONNECT_TIMEOUT_MS, why: 'the browser is offline' })
     .catch((err) => late.push(err.message));
 
   await typeText(b2, 'B offline. ', { at: 0 });
@@ -283,7 +251,7 @@ test('a peer that went offline and edited meanwhile resyncs both ways when it is
   if (whileOffline.signaling !== 'offline') late.push(`[B offline] #status while offline and after editing is ${JSON.stringify(whileOffline)}, not data-signaling="offline"`);
 
   await bContext.setOffline(false);
-  await waitForSignaling(b2, ['online'], { name: 'B back online', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` });
+  await waitForSignalingState(b2, ['online'], { name: 'B back online', timeout: RECONNECT_TIMEOUT_MS, why: `reconnect backoff is at most ${MAX_BACKOFF_MS} ms` });
   await Promise.all([waitForPeers(a, 1), waitForPeers(b2, 1)]);
   const expected = `B offline. ${base} A meanwhile.`;
   const text = await waitForConvergence([a, b2], { until: (v) => v === expected });
@@ -301,7 +269,7 @@ test('two tabs of one browser co-edit with no server at all (BroadcastChannel)',
   // Once with the server up, so the service worker has the app.
   const first = watchPage(await context.newPage(), { name: 'first visit' });
   await first.goto(roomUrl(server, newRoomName('warmup')), { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForController(first, 'first visit');
+  await waitForController(first, { name: 'first visit' });
   await first.close();
   await server.stop();
 
@@ -330,9 +298,7 @@ test('two tabs of one browser co-edit with no server at all (BroadcastChannel)',
 test('after 2,000 edits the store is compacted and a reload shows the same text', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const server = await serverFor(t);
   const room = newRoomName('compact');
-  const page = await openUser(browser, roomUrl(server, room), { name: 'A' });
-  t.after(() => closeUsers(page));
-  await waitForReady(page, { name: 'A' });
+  const page = await openPerson(t, roomUrl(server, room), 'A', { ready: true });
 
   // 2,000 input events as typing makes them (set the value, fire `input`): mostly one character
   // typed at the end, every 10th a Backspace, yielding to the event loop every 5 edits.
@@ -405,9 +371,7 @@ test('y-indexeddb reads what Commonplace stored, and Commonplace opens what y-in
   const bundle = await yjsIdbBundle();
   const server = await serverFor(t);
   const room = newRoomName('yidb');
-  const page = await openUser(browser, roomUrl(server, room), { name: 'A' });
-  t.after(() => closeUsers(page));
-  await waitForReady(page, { name: 'A' });
+  const page = await openPerson(t, roomUrl(server, room), 'A', { ready: true });
   const text = 'Stored by Commonplace: naïve café, 𝄞 and 😀.\nLine two.';
   await typeAndSettle(page, text, 'A');
   for (let i = 0; i < 4; i++) await page.keyboard.press('Backspace'); // deletions among the stored updates
@@ -446,9 +410,7 @@ test('y-indexeddb reads what Commonplace stored, and Commonplace opens what y-in
   const otherLayout = await idbUpdates(page, other);
   assert.ok(otherLayout.count >= 4, `y-indexeddb stored ${otherLayout.count} records, expected one per update`);
 
-  const b = watchPage(await page.context().newPage(), { name: 'A, y-indexeddb room' });
-  await b.goto(roomUrl(server, other), { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(b, { name: 'A, y-indexeddb room' });
+  const b = await openTab(page.context(), roomUrl(server, other), { name: 'A, y-indexeddb room', ready: true });
   assert.equal(await editorValue(b), stored, 'Commonplace did not show what y-indexeddb stored');
 
   // (c) Commonplace adds to y-indexeddb's database; y-indexeddb reads both.

@@ -2,36 +2,22 @@
 // static/manifest.webmanifest and the icons. Only the shell is tested here (the app loads and runs
 // with the server gone), not that the text survives.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import {
-  startServer, serverFor, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, assertNoPageErrors, waitFor,
-  REPO_ROOT, DIST_DIR, CHROMIUM_PATH, CHROMIUM_ARGS, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
+  setUpFile, serverFor, openPerson, newRoomName, roomUrl, assertNoPageErrors, waitFor, waitForController, sleep,
+  launchPersistentBrowser, browser, REPO_ROOT, DIST_DIR, APP_LOAD_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 90_000;
 const CACHE_PREFIX = 'commonplace-shell-';
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** Waits until the service worker controls `page` (it claims clients once it has cached the shell). */
-async function waitForController(page) {
-  await waitFor(page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: DEFAULT_TIMEOUT_MS }),
-    `no service worker took control of ${page.url()} within ${DEFAULT_TIMEOUT_MS} ms`);
-}
+// One browser for every test; each test starts a server of its own.
+setUpFile({ server: false });
 
 /** The shell caches in the page's origin. */
 async function shellCaches(page) {
@@ -72,8 +58,7 @@ function stamp(dir) {
 test('a room link loads and runs with the server gone and the browser offline', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const server = await serverFor(t);
   const url = roomUrl(server, newRoomName('offline'));
-  const page = await openUser(browser, url, { name: 'A' });
-  t.after(() => closeUsers(page));
+  const page = await openPerson(t, url, 'A');
   await waitForController(page);
 
   await server.stop();
@@ -122,8 +107,7 @@ test('a new build replaces the old one: new version, new cache, old cache delete
   utimesSync(path.join(dir, 'sw.js'), old, old);
 
   const server = await serverFor(t, { args: ['--dist', dir] });
-  const page = await openUser(browser, roomUrl(server, newRoomName('update')), { name: 'A' });
-  t.after(() => closeUsers(page));
+  const page = await openPerson(t, roomUrl(server, newRoomName('update')), 'A');
   await waitForController(page);
   assert.deepEqual(await shellCaches(page), [CACHE_PREFIX + v1.version]);
 
@@ -146,7 +130,7 @@ test('a new build replaces the old one: new version, new cache, old cache delete
   const deadline = Date.now() + DEFAULT_TIMEOUT_MS;
   let got = await shellCaches(page);
   while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     got = await shellCaches(page);
   }
   assert.deepEqual(got, want, 'build 2\'s worker did not replace build 1\'s cache');
@@ -194,7 +178,7 @@ test('the manifest is served, parses, its icons exist, and Chromium finds the ap
   // What Chromium itself makes of it (DevTools' Application panel). A profile on disk: in
   // Playwright's usual off-the-record contexts nothing is installable.
   const profile = mkdtempSync(path.join(os.tmpdir(), 'commonplace-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const context = await launchPersistentBrowser(profile);
   t.after(async () => {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

@@ -3,12 +3,12 @@
 // one's own edits only, keyboard shortcuts, and accessibility, small screens and dark mode.
 // The real server, headless Chromium, one browser context per person, a fresh room per test.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, waitForReady,
+  setUpFile, server, browser, openPerson, openRoom, closeUsers, newRoomName, roomUrl, waitForPeers, waitForReady,
   typeText, setCaret, editorValue, editorSelection, waitForValue, waitForConvergence, assertNoPageErrors,
-  openYjsPeer, yjsWebrtcBundle, DEFAULT_TIMEOUT_MS,
+  openYjsPeer, yjsWebrtcBundle, sleep, createPage, DEFAULT_TIMEOUT_MS,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 120_000;
@@ -16,35 +16,10 @@ const TEST_TIMEOUT_MS = 120_000;
 const UNDO_GROUP_MS = 500;
 /** A closed tab says goodbye on pagehide: others should drop it at once, not after 30 s. */
 const GOODBYE_TIMEOUT_MS = 10_000;
+/** Bound for each step of making a page with the sidebar's button (createPage). */
+const NEW_PAGE_TIMEOUT_MS = 5_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser(), yjsWebrtcBundle()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-/** Opens `names.length` people in one fresh room, ready to edit, each seeing all the others. */
-async function openRoom(t, names) {
-  const room = newRoomName('presence');
-  const url = roomUrl(server, room);
-  const pages = [];
-  t.after(() => closeUsers(...pages));
-  for (const name of names) {
-    const page = await openUser(browser, url, { name });
-    pages.push(page);
-    await waitForReady(page, { name });
-  }
-  await Promise.all(pages.map((p) => waitForPeers(p, names.length - 1)));
-  return { room, url, pages };
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+setUpFile({ prepare: yjsWebrtcBundle });
 
 // ---- people ------------------------------------------------------------------------------------
 
@@ -87,24 +62,6 @@ async function clientIdOf(page, personName, { me = false, name = 'page' } = {}) 
 }
 
 // ---- pages -------------------------------------------------------------------------------------
-
-/** Creates a page with the sidebar's button, names it `title` (the rename field is focused). */
-async function createPage(page, title) {
-  await page.click('#new-page');
-  await page.waitForSelector('input.page-title-input:focus', { timeout: 5_000 })
-    .catch(() => assert.fail('no focused input.page-title-input after clicking #new-page'));
-  await page.keyboard.press('Control+a');
-  await page.keyboard.type(title);
-  await page.keyboard.press('Enter');
-  const id = await page.waitForFunction((t) => {
-    const item = [...document.querySelectorAll('#pages > li.page-item')]
-      .find((li) => li.querySelector('.page-link')?.textContent === t);
-    return item && item.getAttribute('aria-current') === 'page' ? item.getAttribute('data-page') : null;
-  }, title, { timeout: 5_000, polling: 20 }).then((h) => h.jsonValue())
-    .catch(() => assert.fail(`page ${JSON.stringify(title)} was not created and opened within 5 s`));
-  await waitForTitle(page, title);
-  return id;
-}
 
 /** Opens the page titled `title` from the sidebar. */
 async function openPageTitled(page, title) {
@@ -202,7 +159,7 @@ async function assertCaretAt(page, client, index, what) {
 // ---- 1. names and presence ----------------------------------------------------------------------
 
 test('names, who is where, a reload keeps the name, and a closed tab leaves the list at once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'presence', ready: true });
   await setName(a, 'Ada');
   await setName(b, 'Bob');
 
@@ -228,7 +185,7 @@ test('names, who is where, a reload keeps the name, and a closed tab leaves the 
   assert.equal((await people(b)).find((p) => p.name === 'Ada').color, adaColor, 'A\'s colour changed across a reload');
 
   // A opens another page: B sees where A is.
-  await createPage(a, 'Reading list');
+  await createPage(a, 'Reading list', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   await waitForPeople(b, (l) => l.find((p) => p.name === 'Ada')?.page === ' · Reading list',
     'B did not see Ada on "Reading list"', { name: 'B' });
   await openPageTitled(a, 'Home');
@@ -251,7 +208,7 @@ test('names, who is where, a reload keeps the name, and a closed tab leaves the 
 // ---- 2. remote carets ---------------------------------------------------------------------------
 
 test('a remote caret is drawn at the right character, follows concurrent edits, and selections show', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'presence', ready: true });
   await setName(a, 'Ada');
   await setName(b, 'Bob');
   const initial = 'hello world\nsecond line';
@@ -338,7 +295,7 @@ test('a remote caret is drawn at the right character, follows concurrent edits, 
   await waitForCaret(b, adaId, from, { name: 'B' });
 
   // Carets are drawn on the page they are in only.
-  await createPage(a, 'Elsewhere');
+  await createPage(a, 'Elsewhere', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   try {
     await b.waitForFunction((id) => !document.querySelector(`.remote-caret[data-client="${id}"]`), adaId, { timeout: 5_000, polling: 20 });
   } catch {
@@ -351,9 +308,7 @@ test('a remote caret is drawn at the right character, follows concurrent edits, 
 
 test('cursors cross between Commonplace and a stock Yjs + y-webrtc peer, both ways', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const room = newRoomName('presence-yjs');
-  const a = await openUser(browser, roomUrl(server, room), { name: 'A' });
-  t.after(() => closeUsers(a));
-  await waitForReady(a, { name: 'A' });
+  const a = await openPerson(t, roomUrl(server, room), 'A', { ready: true });
   const y = await openYjsPeer(browser, server, room, { name: 'Y' });
   t.after(() => y.close());
   await Promise.all([waitForPeers(a, 1, { timeout: 20_000 }), y.waitForPeers(1, { timeout: 20_000 })]);
@@ -435,7 +390,7 @@ test('cursors cross between Commonplace and a stock Yjs + y-webrtc peer, both wa
   await waitForYCursor((s) => s.anchor?.index === 4 && s.head?.index === 9, 'A\'s selection did not move by 2 in Y after Y\'s insertion before it');
 
   // In a page of its own (a Y.Text nested in the "pages" map), empty and then not.
-  const notes = await createPage(a, 'Notes');
+  const notes = await createPage(a, 'Notes', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   await setCaret(a, 0);
   await waitForYCursor((s) => s.head?.type === `pages/${notes}` && s.head.index === 0 && s.page === notes,
     `A's caret in the empty page ${notes} did not resolve to index 0 of pages.get(${notes}).get("body")`);
@@ -454,7 +409,7 @@ test('cursors cross between Commonplace and a stock Yjs + y-webrtc peer, both wa
 // ---- 4. undo ------------------------------------------------------------------------------------
 
 test('undo takes back my own edits on the open page only, never a peer\'s; redo brings them back', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'presence', ready: true });
   const both = (expected) => Promise.all([waitForValue(a, expected, { name: 'A' }), waitForValue(b, expected, { name: 'B' })]);
 
   await typeText(a, 'mine ');
@@ -478,7 +433,7 @@ test('undo takes back my own edits on the open page only, never a peer\'s; redo 
   assert.equal(await editorValue(a), 'mine theirs', 'a redo with nothing to redo changed A');
 
   // Undo history is per page: A's later edit on "Second" is not what Ctrl+Z on Home takes back.
-  await createPage(a, 'Second');
+  await createPage(a, 'Second', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   await typeText(a, 'page two');
   await sleep(UNDO_GROUP_MS + 100);
   await openPageTitled(a, 'Home');
@@ -517,7 +472,7 @@ test('undo takes back my own edits on the open page only, never a peer\'s; redo 
 });
 
 test('the browser\'s own undo (historyUndo, execCommand) never desyncs the editor from its peers', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'presence', ready: true });
   const both = (expected) => Promise.all([waitForValue(a, expected, { name: 'A' }), waitForValue(b, expected, { name: 'B' })]);
   /** Both editors equal and staying so for a moment; returns the text. */
   async function settled() {
@@ -589,9 +544,7 @@ test('the browser\'s own undo (historyUndo, execCommand) never desyncs the edito
 
 test('keyboard shortcuts: Alt+N new page, Alt+Up/Down previous/next page, Ctrl+K search, Alt+E editor', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const url = roomUrl(server, newRoomName('presence-keys'));
-  const a = await openUser(browser, url, { name: 'A' });
-  t.after(() => closeUsers(a));
-  await waitForReady(a, { name: 'A' });
+  const a = await openPerson(t, url, 'A', { ready: true });
   await typeText(a, 'home text');
   const pageIds = () => a.$$eval('#pages > li.page-item', (items) => items.map((li) => li.getAttribute('data-page')));
   const where = async () => ({ title: await a.textContent('#page-title'), current: await currentPages(a), value: await editorValue(a) });
@@ -751,7 +704,7 @@ function contrast(page, selector) {
 }
 
 test('every control has an accessible name, in every state of the sidebar', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'presence', ready: true });
   await assertAllNamed(a, 'a fresh room with a peer');
 
   // The rename field, the shortcuts list, search results and the QR dialog open.
@@ -767,7 +720,7 @@ test('every control has an accessible name, in every state of the sidebar', { ti
 
   // A page renamed to nothing that links to Home: in the page list, search hits and backlinks.
   await typeText(a, 'welcome');
-  await createPage(a, 'Linker');
+  await createPage(a, 'Linker', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   await typeText(a, 'see [[Home]] for the welcome');
   await a.click('#pages > li.page-item[aria-current="page"] button.rename-page');
   await a.waitForSelector('input.page-title-input:focus', { timeout: 5_000 });
@@ -788,13 +741,12 @@ test('every control has an accessible name, in every state of the sidebar', { ti
 
 test('a phone-sized window has no sideways scroll and a usable editor', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const url = roomUrl(server, newRoomName('presence-small'));
-  const a = await openUser(browser, url, { name: 'A' });
-  t.after(() => closeUsers(a));
+  const a = await openPerson(t, url, 'A');
   await a.setViewportSize({ width: 375, height: 700 });
   await waitForReady(a, { name: 'A' });
   // Long unbroken words where they could push the page wider: a name, a page title, the text.
   await setName(a, 'Bartholomew-Montgomery-Featherstonehaugh');
-  await createPage(a, 'A-rather-long-page-title-without-any-spaces-in-it');
+  await createPage(a, 'A-rather-long-page-title-without-any-spaces-in-it', { name: 'A', timeout: NEW_PAGE_TIMEOUT_MS });
   const long = `https://example.org/${'x'.repeat(120)}`;
   await typeText(a, `${long}\n\n# ${'Heading'.repeat(10)}\n`);
   await a.waitForFunction(() => document.querySelector('#preview')?.textContent.includes('HeadingHeading'), null, { timeout: 5_000 })
@@ -837,9 +789,7 @@ test('a phone-sized window has no sideways scroll and a usable editor', { timeou
 
 test('dark mode follows the system, with readable text', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const url = roomUrl(server, newRoomName('presence-dark'));
-  const a = await openUser(browser, url, { name: 'A' });
-  t.after(() => closeUsers(a));
-  await waitForReady(a, { name: 'A' });
+  const a = await openPerson(t, url, 'A', { ready: true });
   await typeText(a, 'Some **text**');
 
   const measure = async () => ({

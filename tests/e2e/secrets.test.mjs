@@ -8,12 +8,12 @@
 // What the server sees is captured by our own signaling client subscribed to the room's topic (the
 // server relays every publish to every subscriber), and decrypted here with y-webrtc's scheme.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, newRoomKey, roomUrl, keyedRoomUrl,
-  waitForPeers, typeText, editorValue, waitForValue, assertNoPageErrors, waitFor, watchPage, status,
-  signalingSpy, decryptSignal, decryptEnvelope, broadcastSpy, APP_LOAD_TIMEOUT_MS,
+  setUpFile, server, openPerson, newRoomName, newRoomKey, roomUrl, keyedRoomUrl, waitForPeers, typeText,
+  editorValue, waitForValue, assertNoPageErrors, waitFor, status, signalingSpy, decryptSignal, decryptEnvelope,
+  broadcastSpy, sleep, firstLine, openTab, browser,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -24,19 +24,7 @@ const STAYS_OUT_MS = 3_000;
 const DECRYPT_ERROR_TIMEOUT_MS = 10_000;
 const DECRYPT_ERROR_TEXT = 'cannot decrypt: check the link';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+setUpFile();
 
 /** The page's decrypt-error signals. */
 async function decryptErrorState(page) {
@@ -62,7 +50,7 @@ async function waitForDecryptError(page, name) {
         && document.querySelector('#status')?.getAttribute('data-decrypt-error') === 'true';
     }, DECRYPT_ERROR_TEXT, { timeout: DECRYPT_ERROR_TIMEOUT_MS, polling: 50 });
   } catch (err) {
-    throw new Error(`[${name}] no #decrypt-error containing ${JSON.stringify(DECRYPT_ERROR_TEXT)} with #status[data-decrypt-error="true"] within ${DECRYPT_ERROR_TIMEOUT_MS} ms; state ${JSON.stringify(await decryptErrorState(page))}, #status ${JSON.stringify(await status(page))} (${String(err.message).split('\n')[0]})`);
+    throw new Error(`[${name}] no #decrypt-error containing ${JSON.stringify(DECRYPT_ERROR_TEXT)} with #status[data-decrypt-error="true"] within ${DECRYPT_ERROR_TIMEOUT_MS} ms; state ${JSON.stringify(await decryptErrorState(page))}, #status ${JSON.stringify(await status(page))} (${firstLine(err)})`);
   }
   const state = await decryptErrorState(page);
   assert.equal(state.alert.role, 'alert', `[${name}] #decrypt-error has role ${JSON.stringify(state.alert.role)}, not "alert"`);
@@ -109,10 +97,9 @@ function leaks(frames, { room, forbidden }) {
 
 test('opening the site makes a room with a random key, in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const pages = [];
-  t.after(() => closeUsers(...pages));
   const links = [];
   for (const name of ['A', 'B']) {
-    const page = await openUser(browser, server.url, { name });
+    const page = await openPerson(t, server.url, name);
     pages.push(page);
     await waitFor(page.waitForFunction(() => /#room=[^&]+.*&key=[^&]+/.test(location.hash) || /#key=[^&]+.*&room=[^&]+/.test(location.hash), null, { timeout: 10_000 }),
       `[${name}] the address bar has no #room=…&key=… after opening ${server.url}: ${page.url()}`);
@@ -134,7 +121,7 @@ test('opening the site makes a room with a random key, in the address bar and in
 
   // The share link is all a second person needs.
   const [a] = pages;
-  const b = await openUser(browser, links[0].share, { name: 'B via share link' });
+  const b = await openPerson(t, links[0].share, 'B via share link');
   pages.push(b);
   await Promise.all([waitForPeers(a, 1, { timeout: CONNECT_TIMEOUT_MS }), waitForPeers(b, 1, { timeout: CONNECT_TIMEOUT_MS })]);
   await typeText(a, 'shared secretly');
@@ -148,11 +135,11 @@ test('the right key syncs, and the server sees only ciphertext (y-webrtc\'s sche
   const room = newRoomName('secret');
   const key = newRoomKey();
   const spy = await signalingSpy(server, [room]);
-  const pages = [];
-  t.after(() => { spy.close(); return closeUsers(...pages); });
+  t.after(() => spy.close());
 
   const url = keyedRoomUrl(server, room, key);
-  for (const name of ['A', 'B']) pages.push(await openUser(browser, url, { name }));
+  const pages = [];
+  for (const name of ['A', 'B']) pages.push(await openPerson(t, url, name));
   const [a, b] = pages;
   await Promise.all([waitForPeers(a, 1, { timeout: CONNECT_TIMEOUT_MS }), waitForPeers(b, 1, { timeout: CONNECT_TIMEOUT_MS })]);
   const fromA = 'Attack at dawn — top secret 🗝';
@@ -194,10 +181,10 @@ test('the right key syncs, and the server sees only ciphertext (y-webrtc\'s sche
 test('control: in an unkeyed room the same capture does see the negotiation in clear', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const room = newRoomName('clear');
   const spy = await signalingSpy(server, [room]);
-  const pages = [];
-  t.after(() => { spy.close(); return closeUsers(...pages); });
+  t.after(() => spy.close());
   const url = roomUrl(server, room);
-  for (const name of ['A', 'B']) pages.push(await openUser(browser, url, { name }));
+  const pages = [];
+  for (const name of ['A', 'B']) pages.push(await openPerson(t, url, name));
   await Promise.all(pages.map((p) => waitForPeers(p, 1, { timeout: CONNECT_TIMEOUT_MS })));
   const peerIds = [...new Set(spy.frames.filter((f) => f.type === 'publish').map((f) => f.data?.from).filter(Boolean))];
   const found = leaks(spy.frames, { room, forbidden: peerIds });
@@ -218,20 +205,16 @@ for (const [label, outsiderUrl] of [
     const key = newRoomKey();
     const url = keyedRoomUrl(server, room, key);
     const spy = await signalingSpy(server, [room]);
-    const pages = [];
-    t.after(() => { spy.close(); return closeUsers(...pages); });
+    t.after(() => spy.close());
 
-    const a = await openUser(browser, url, { name: 'A' });
-    pages.push(a);
+    const a = await openPerson(t, url, 'A');
     const secret = 'Only for those with the key: 42';
     await typeText(a, secret);
 
-    const x = await openUser(browser, outsiderUrl(room), { name: 'X (outsider)' });
-    pages.push(x);
+    const x = await openPerson(t, outsiderUrl(room), 'X (outsider)');
     // Someone with the right key joins after X, so X certainly receives frames it cannot read
     // (whatever A did before X arrived), and the room demonstrably works meanwhile.
-    const c = await openUser(browser, url, { name: 'C' });
-    pages.push(c);
+    const c = await openPerson(t, url, 'C');
     await Promise.all([waitForPeers(a, 1, { timeout: CONNECT_TIMEOUT_MS }), waitForPeers(c, 1, { timeout: CONNECT_TIMEOUT_MS })]);
     await waitForValue(c, secret, { name: 'C' });
 
@@ -267,15 +250,9 @@ test('tabs with the key sync over the BroadcastChannel, which carries only ciphe
   t.after(() => context.close().catch(() => {}));
   const bc = await broadcastSpy(context, server, room);
 
-  const tab = async (name, link) => {
-    const page = watchPage(await context.newPage(), { name });
-    await page.goto(link, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-    await page.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS });
-    return page;
-  };
   const url = keyedRoomUrl(server, room, key);
-  const t1 = await tab('tab 1', url);
-  const t2 = await tab('tab 2', url);
+  const t1 = await openTab(context, url, { name: 'tab 1' });
+  const t2 = await openTab(context, url, { name: 'tab 2' });
   const typed = 'Tab secret: never on the channel in clear ✓';
   await t1.focus('#editor');
   await t1.keyboard.insertText(typed); // one input event: the whole text in one update
@@ -284,8 +261,7 @@ test('tabs with the key sync over the BroadcastChannel, which carries only ciphe
 
   // A tab of the same browser with another key (it shares the browser's storage, so only what
   // happens from now on is checked).
-  const t3 = await tab('tab 3 (wrong key)', keyedRoomUrl(server, room, newRoomKey()));
-  await t3.waitForSelector('#editor[data-ready="true"]', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS });
+  const t3 = await openTab(context, keyedRoomUrl(server, room, newRoomKey()), { name: 'tab 3 (wrong key)', ready: true });
   const t3Before = await editorValue(t3);
   await typeText(t1, ' +later', { at: 'end' });
   await waitForValue(t2, `${typed} +later`, { name: 'tab 2' });

@@ -9,13 +9,12 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { startServer } from './harness.mjs';
+import { setUpFile, server, signalUrl, sleep } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 // y-webrtc's exports hide package.json and bin/; find the package through its main entry.
 const REFERENCE = path.join(path.dirname(require.resolve('y-webrtc')), '..', 'bin', 'server.js');
 
-let ours;
 let reference;
 
 /** A port free on loopback right now (y-webrtc's server takes only a port). */
@@ -38,13 +37,14 @@ async function startReference() {
   return { url: `ws://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
 }
 
+// Ours (`server`; no browser needed), and y-webrtc's.
+setUpFile({ browser: false });
+
 before(async () => {
-  ours = await startServer();
   reference = await startReference();
 });
 
-after(async () => {
-  await ours?.stop();
+after(() => {
   reference?.stop();
 });
 
@@ -57,7 +57,7 @@ async function client(url) {
   return { ws, received, send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 150));
+const settle = () => sleep(150);
 
 /** Runs one conversation against a server and returns what each client received. */
 async function converse(url) {
@@ -88,17 +88,15 @@ async function converse(url) {
 }
 
 test('our signaling server answers exactly as y-webrtc\'s does', async () => {
-  const wsUrl = (http) => http.replace(/^http/, 'ws').replace(/\/$/, '') + '/signal';
   const expected = await converse(reference.url);
-  const actual = await converse(wsUrl(ours.url));
+  const actual = await converse(signalUrl(server));
   // The conversation must have exercised relaying, counts and pong, or it proves nothing.
   assert.ok(expected.a.length >= 3 && expected.c.some((m) => m.type === 'pong'), JSON.stringify(expected));
   assert.deepEqual(actual, expected);
 });
 
 test('frames y-webrtc\'s server would choke on are ignored, and the connection stays usable', async () => {
-  const url = ours.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/signal';
-  const a = await client(url);
+  const a = await client(signalUrl(server));
   for (const junk of ['not json', '[]', '{"type":"publish"}', '{"type":"subscribe","topics":"x"}', '{"topics":[]}', '"x"', 'null']) a.send(junk);
   a.send({ type: 'ping' });
   await settle();

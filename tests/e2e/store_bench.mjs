@@ -24,8 +24,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import * as Y from 'yjs';
 import {
-  REPO_ROOT, startServer, launchBrowser, newRoomName, roomUrl, watchPage, waitForReady,
-  APP_LOAD_TIMEOUT_MS,
+  REPO_ROOT, withServerAndBrowser, newRoomName, roomUrl, watchPage, waitForReady, openTab, sleep, APP_LOAD_TIMEOUT_MS,
   finishBenchmark,
 } from './harness.mjs';
 
@@ -221,9 +220,7 @@ async function inBrowser(browser, server, data) {
   const context = await browser.newContext();
   try {
     // A page of the app's origin (another room), which also installs the service worker.
-    const writer = watchPage(await context.newPage(), { name: 'writer' });
-    await writer.goto(roomUrl(server, newRoomName('storebench-writer')), { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-    await waitForReady(writer, { name: 'writer' });
+    const writer = await openTab(context, roomUrl(server, newRoomName('storebench-writer')), { name: 'writer', ready: true });
     // The shell's cache counts in the origin's usage: let it be complete before the baseline.
     await writer.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: APP_LOAD_TIMEOUT_MS });
     const usageBefore = await usage(writer);
@@ -242,7 +239,7 @@ async function inBrowser(browser, server, data) {
     let compacted = await storeFigures(writer, room, false);
     while (compacted.count >= TRIM_SIZE) {
       if (performance.now() - tc > COMPACT_TIMEOUT_MS) throw new Error(`the app did not compact ${compacted.count} records within ${COMPACT_TIMEOUT_MS} ms of opening the room`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       compacted = await storeFigures(writer, room, false);
     }
     const compactSeenMs = first.textMs + (performance.now() - tc);
@@ -290,15 +287,13 @@ async function durableLatency(browser, server) {
         return txn;
       };
     });
-    const page = watchPage(await context.newPage(), { name: 'typist' });
-    await page.goto(roomUrl(server, newRoomName('storebench-keys')), { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-    await waitForReady(page, { name: 'typist' });
+    const page = await openTab(context, roomUrl(server, newRoomName('storebench-keys')), { name: 'typist', ready: true });
     await page.focus('#editor');
     for (let i = 0; i < KEYS; i++) {
       await page.keyboard.press('abcdefghijklmnopqrstuvwxyz'[i % 26]);
-      await new Promise((r) => setTimeout(r, DELAY));
+      await sleep(DELAY);
     }
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     const { keys, commits } = await page.evaluate(() => ({ keys: window.__keys, commits: window.__commits }));
     if (keys.length !== KEYS) throw new Error(`recorded ${keys.length} keydowns, expected ${KEYS}`);
     const latencies = keys.map((k) => {
@@ -340,19 +335,10 @@ try {
 }
 
 if (data) {
-  let server;
-  let browser;
-  try {
-    server = await startServer();
-    browser = await launchBrowser();
+  await withServerAndBrowser(async ({ server, browser }) => {
     results.browser = await inBrowser(browser, server, data).catch((err) => { problems.push(`reload: ${err.message}`); });
     results.durable = await durableLatency(browser, server).catch((err) => { problems.push(`keystroke -> durable: ${err.message}`); });
-  } catch (err) {
-    problems.push(`browser: ${err.message}`);
-  } finally {
-    await browser?.close();
-    await server?.stop();
-  }
+  }).catch((err) => { problems.push(`browser: ${err.message}`); });
 }
 
 const lines = ['', 'Commonplace stored-notebook benchmark', ''];

@@ -13,8 +13,8 @@
 
 import { parseArgs } from 'node:util';
 import {
-  startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers,
-  waitForReady, fillEditor, setCaret, finishBenchmark, withTimeout,
+  withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, waitForReady, fillEditor, setCaret,
+  finishBenchmark, withTimeout,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -103,9 +103,7 @@ async function measure(browser, server, size) {
   }
 }
 
-const server = await startServer();
-const browser = await launchBrowser();
-try {
+await withServerAndBrowser(async ({ server, browser }) => {
   for (const size of SIZES) {
     try {
       const r = await measure(browser, server, size);
@@ -117,9 +115,6 @@ try {
       results[`size_${size}`] = { error: err.message };
     }
   }
-} finally {
-  await browser.close();
-  await server.stop();
-}
+});
 lines.push(`  (${KEYS} keys per size after ${WARMUP_KEYS} warm-up keys, 30 ms apart)`);
 finishBenchmark('typing_bench', lines, problems, results);
