@@ -76,6 +76,18 @@ function recordKeydowns() {
   window.addEventListener('keydown', () => window.__benchKeys.push(performance.timeOrigin + performance.now()), true);
 }
 
+// In A: every frame it sends on a data channel, by y-webrtc message type (0 sync, 1 awareness).
+function countSentFrames() {
+  const counts = (window.__benchFrames = {});
+  const send = RTCDataChannel.prototype.send;
+  RTCDataChannel.prototype.send = function (data) {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, 1) : null;
+    const kind = bytes?.length ? ({ 0: 'sync', 1: 'awareness' }[bytes[0]] ?? `type ${bytes[0]}`) : 'other';
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    return send.call(this, data);
+  };
+}
+
 // In B: when the editor's text length changes. Wrapping the textarea's value setter and
 // setRangeText catches the exact moment the app writes it; a 4 ms poll catches any other way
 // (and marks those records, since they are up to 4 ms late).
@@ -113,6 +125,7 @@ async function keystrokeLatency(browser, server) {
     await typeText(a, 'x');
     await waitForValue(b, 'x', { name: 'B' });
     await a.evaluate(recordKeydowns);
+    await a.evaluate(countSentFrames);
     await b.evaluate(recordChanges);
 
     const alphabet = 'abcdefghijklmnopqrstuvwxyz';
@@ -123,6 +136,9 @@ async function keystrokeLatency(browser, server) {
       await b.waitForFunction((n) => document.querySelector('#editor').value.length >= n, base + i + 1, { timeout: 10_000, polling: 5 })
         .catch(() => { throw new Error(`keystroke ${i + 1} did not reach B within 10 s`); });
     }
+    // Frames trail their key by a moment (the caret's selectionchange comes after the input).
+    await new Promise((r) => setTimeout(r, 300));
+    const frames = await a.evaluate(() => window.__benchFrames);
     const keys = await a.evaluate(() => window.__benchKeys);
     const seen = await b.evaluate(() => window.__benchSeen);
     if (keys.length !== total) throw new Error(`A recorded ${keys.length} key presses, expected ${total}`);
@@ -142,6 +158,7 @@ async function keystrokeLatency(browser, server) {
       max: round1(Math.max(...latencies)),
       mean: round1(latencies.reduce((s, x) => s + x, 0) / latencies.length),
       seenByPolling: polled,
+      framesPerKey: Object.fromEntries(Object.entries(frames).map(([k, n]) => [k, round1(n / total)])),
     };
   } finally {
     await closeUsers(a, b);
@@ -178,5 +195,6 @@ if (results.connect?.median !== undefined) {
 if (results.keystroke?.p50 !== undefined) {
   const k = results.keystroke;
   lines.push(`  keystroke in A -> seen in B:    p50 ${k.p50} ms   p90 ${k.p90} ms   p99 ${k.p99} ms   max ${k.max} ms   (${k.keystrokes} keys${k.seenByPolling ? `, ${k.seenByPolling} seen only by a 4 ms poll` : ''})`);
+  if (k.framesPerKey) lines.push(`  frames A sends per keystroke:   ${Object.entries(k.framesPerKey).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
 }
 finishBenchmark('bench', lines, problems, results);
