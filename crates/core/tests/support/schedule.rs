@@ -64,16 +64,20 @@ impl Schedule {
 
     /// Everything arrives at once, in the order it was sent; no timers.
     pub fn in_order() -> Schedule {
-        Schedule {
-            signaling_latency: (0, 0),
-            link_latency: (0, 0),
-            broadcast_latency: (0, 0),
-            webrtc_delay: (0, 0),
-            candidates: false,
-            announce_gap: (0, 0),
-            timers: false,
-            ..Schedule::random()
+        let mut schedule = Schedule::random();
+        let wires = [
+            &mut schedule.signaling_latency,
+            &mut schedule.link_latency,
+            &mut schedule.broadcast_latency,
+            &mut schedule.webrtc_delay,
+            &mut schedule.announce_gap,
+        ];
+        for latency in wires {
+            *latency = (0, 0);
         }
+        schedule.candidates = false;
+        schedule.timers = false;
+        schedule
     }
 
     /// In order, with frames held for the test to deliver. A data-channel frame takes 1 ms, so
