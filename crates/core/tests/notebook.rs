@@ -12,16 +12,17 @@
 
 mod support;
 
-use std::collections::VecDeque;
-
 use commonplace_core::notebook::{PageInfo, HOME};
 use commonplace_core::peer_message::{self, PeerMessage};
-use commonplace_core::room::{Event, Input, Output, Room, Transmit};
+use commonplace_core::room::{Input, Room};
 use commonplace_core::text::diff::Splice;
-use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use commonplace_core::text::editor::SimpleEdit;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use support::net::{Net, Shell};
+use support::peer::Held;
+use support::schedule::Schedule;
 use support::{first_seed, new_room, seed_count};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::AwarenessUpdate;
@@ -32,18 +33,12 @@ fn client_id(i: usize) -> u64 {
     0x100 + i as u64
 }
 
-struct Tab {
-    room: Room,
-    /// The page the tab shows, and what its editor holds.
-    open: String,
-    editor: EditorText,
-}
-
 #[derive(Debug, Default)]
 struct Stats {
     ops: u64,
     frames: u64,
     reordered: u64,
+    /// `PageChanged` events (counted by the net).
     page_changed: u64,
     undos: u64,
     redos: u64,
@@ -53,140 +48,82 @@ struct Stats {
     cursors_seen: u64,
 }
 
-/// Tabs on one BroadcastChannel, with each frame's delivery to each tab in the test's hands.
+/// Tabs on one BroadcastChannel, with each frame's delivery to each tab in the test's hands
+/// (a net whose frames are held), and what the people in them do.
 struct Tabs {
-    tabs: Vec<Tab>,
-    /// Frames posted and not yet delivered, per receiving tab.
-    inbox: Vec<VecDeque<Vec<u8>>>,
-    now: u64,
+    net: Net,
     rng: SmallRng,
     stats: Stats,
 }
 
 impl Tabs {
     fn new(count: usize, seed: u64) -> Tabs {
-        let tabs = (0..count)
+        let rooms = (0..count)
             .map(|i| {
-                let room = new_room(
-                    "notebook",
-                    &format!("tab-{i}"),
-                    client_id(i),
-                    seed * 16 + i as u64,
-                    0,
-                );
-                Tab {
-                    room,
-                    open: HOME.to_owned(),
-                    editor: EditorText::new(""),
-                }
+                let id = format!("tab-{i}");
+                new_room("notebook", &id, client_id(i), seed * 16 + i as u64, 0)
             })
             .collect();
+        let mut net = Net::in_order(Schedule::held(), Shell::TAB);
+        net.add_tabs(rooms);
         let mut tabs = Tabs {
-            tabs,
-            inbox: vec![VecDeque::new(); count],
-            now: 0,
+            net,
             rng: SmallRng::seed_from_u64(seed),
             stats: Stats::default(),
         };
         for i in 0..count {
-            tabs.tabs[i].room.handle(0, Input::BroadcastOpen);
-            tabs.drain(i);
+            tabs.check_editor(i);
         }
         tabs
     }
 
     fn room(&mut self, i: usize) -> &mut Room {
-        &mut self.tabs[i].room
+        self.net.room_mut(i)
     }
 
     /// Time passes: mostly less than the undo capture window (500 ms), sometimes more.
     fn tick(&mut self) -> u64 {
-        self.now += self.rng.random_range(1..1_200);
-        self.now
+        self.net.now += self.rng.random_range(1..1_200);
+        self.net.now
     }
 
     /// Carries out tab `i`'s outputs, then checks its editor against its page.
     fn drain(&mut self, i: usize) {
-        while let Some(output) = self.tabs[i].room.poll_output() {
-            match output {
-                Output::Transmit(Transmit::Tabs(bytes)) => {
-                    for (j, inbox) in self.inbox.iter_mut().enumerate() {
-                        if j != i {
-                            inbox.push_back(bytes.clone());
-                        }
-                    }
-                }
-                Output::Event(Event::PageChanged { page, splices }) => {
-                    self.stats.page_changed += 1;
-                    let tab = &mut self.tabs[i];
-                    if page == tab.open {
-                        for splice in &splices {
-                            tab.editor.apply(splice);
-                        }
-                    }
-                }
-                Output::Event(Event::Dropped(why)) => panic!("tab {i} dropped honest input: {why}"),
-                _ => {}
-            }
-        }
+        self.net.drain(i);
         self.check_editor(i);
     }
 
-    /// The editor shows the open page's text, and others' carets in it are in it; when the
-    /// page is gone, the app shows home.
+    /// Tab `i`'s person does something to the room; the outputs are carried out and the
+    /// editor checked.
+    fn act<T>(&mut self, i: usize, action: impl FnOnce(&mut Room) -> T) -> T {
+        let result = self.net.act(i, action);
+        self.check_editor(i);
+        result
+    }
+
     fn check_editor(&mut self, i: usize) {
-        let tab = &self.tabs[i];
-        match tab.room.page_text(&tab.open) {
-            Some(text) => {
-                assert!(
-                    tab.editor.text() == text,
-                    "tab {i}'s editor of page {} is {:?}, the page is {text:?}",
-                    tab.open,
-                    tab.editor.text()
-                );
-                let len = tab.editor.len() as u32;
-                for cursor in tab.room.remote_cursors(&tab.open) {
-                    assert!(
-                        cursor.anchor <= len && cursor.head <= len,
-                        "tab {i}: {cursor:?} is past the end of page {} ({len} units)",
-                        tab.open
-                    );
-                    self.stats.cursors_seen += 1;
-                }
-            }
-            None => {
-                self.stats.lost_open_page += 1;
-                self.open(i, HOME);
-            }
-        }
+        check_editor(&mut self.net, &mut self.stats, i);
     }
 
     /// Tab `i` shows `page` (afresh, as the app does when the person picks a page).
     fn open(&mut self, i: usize, page: &str) {
-        let tab = &mut self.tabs[i];
-        let text = tab.room.page_text(page).expect("an existing page");
-        tab.open = page.to_owned();
-        tab.editor = EditorText::new(&text);
+        self.net.peers[i].open(page);
     }
 
     /// Delivers the frame at `at` in tab `to`'s inbox.
     fn deliver(&mut self, to: usize, at: usize) {
-        let bytes = self.inbox[to].remove(at).expect("a frame");
         self.stats.frames += 1;
         self.stats.reordered += (at > 0) as u64;
-        let now = self.now;
-        self.tabs[to]
-            .room
-            .handle(now, Input::BroadcastFrame(&bytes));
-        self.drain(to);
+        self.net.deliver_held(to, at);
+        self.check_editor(to);
     }
 
     /// Delivers some of what is in flight, some of it out of order.
     fn deliver_some(&mut self) {
-        for to in 0..self.tabs.len() {
-            let count = self.rng.random_range(0..=self.inbox[to].len());
+        for to in 0..self.net.peers.len() {
+            let count = self.rng.random_range(0..=self.net.peers[to].inbox.len());
             for _ in 0..count {
-                let len = self.inbox[to].len();
+                let len = self.net.peers[to].inbox.len();
                 if len == 0 {
                     break;
                 }
@@ -202,27 +139,21 @@ impl Tabs {
 
     /// Delivers everything, in order, until nothing is in flight.
     fn settle(&mut self) {
-        for _ in 0..10_000 {
-            if self.inbox.iter().all(VecDeque::is_empty) {
-                return;
-            }
-            for to in 0..self.tabs.len() {
-                while !self.inbox[to].is_empty() {
-                    self.deliver(to, 0);
-                }
-            }
-        }
-        panic!("the tabs never went quiet");
+        let stats = &mut self.stats;
+        self.net.settle_with(|net, to| {
+            stats.frames += 1;
+            check_editor(net, stats, to);
+        });
     }
 
     /// The person in tab `i` edits the open page in its editor: a random simple edit, as the
     /// browser reports it.
     fn type_in_editor(&mut self, i: usize) {
-        let old: Vec<u16> = self.tabs[i].editor.text().encode_utf16().collect();
+        let old: Vec<u16> = self.net.peers[i].editor.text().encode_utf16().collect();
         let (edit, new) = random_simple_edit(&mut self.rng, &old);
         let value = String::from_utf16(&new).expect("whole characters");
         let now = self.tick();
-        let tab = &mut self.tabs[i];
+        let tab = &mut self.net.peers[i];
         let splice = match tab.editor.simple_input(edit, |from, to| {
             String::from_utf16_lossy(&new[from as usize..to as usize])
         }) {
@@ -231,8 +162,8 @@ impl Tabs {
         };
         assert_eq!(tab.editor.text(), value);
         if let Some(splice) = splice {
-            let page = tab.open.clone();
-            tab.room.edit(now, &page, &[splice], None);
+            let page = tab.page.clone();
+            tab.room_mut().edit(now, &page, &[splice], None);
         }
         self.drain(i);
     }
@@ -240,7 +171,7 @@ impl Tabs {
     /// An edit of some page, not through the editor (the page is open elsewhere, say): one or
     /// two splices in one call.
     fn edit_directly(&mut self, i: usize, page: &str) {
-        let Some(text) = self.tabs[i].room.page_text(page) else {
+        let Some(text) = self.net.room(i).page_text(page) else {
             return;
         };
         let mut units: Vec<u16> = text.encode_utf16().collect();
@@ -259,21 +190,16 @@ impl Tabs {
             });
             units = new;
         }
-        let now = self.tick();
-        let tab = &mut self.tabs[i];
-        tab.room.edit(now, page, &splices, None);
-        if page == tab.open {
-            // The editor shows this page too: it takes the splices as the room did.
-            for splice in &splices {
-                tab.editor.apply(splice);
-            }
-        }
-        self.drain(i);
+        self.tick();
+        // The editor, if it shows this page too, takes the splices as the room does.
+        self.net.edit(i, page, &splices);
+        self.check_editor(i);
     }
 
     fn random_page(&mut self, i: usize, with_home: bool) -> Option<String> {
-        let pages: Vec<PageInfo> = self.tabs[i]
-            .room
+        let pages: Vec<PageInfo> = self
+            .net
+            .room(i)
             .pages()
             .into_iter()
             .filter(|p| with_home || p.id != HOME)
@@ -297,28 +223,25 @@ impl Tabs {
                 // Mostly the open page (ctrl-z in the editor), now and then another.
                 let page = match self.random_page(i, true) {
                     Some(page) if self.rng.random_bool(0.15) => page,
-                    _ => self.tabs[i].open.clone(),
+                    _ => self.net.peers[i].page.clone(),
                 };
-                self.stats.undos += self.room(i).undo(now, &page) as u64;
-                self.drain(i);
+                self.stats.undos += self.act(i, |room| room.undo(now, &page)) as u64;
             }
             60..=64 => {
                 let now = self.tick();
-                let page = self.tabs[i].open.clone();
-                self.stats.redos += self.room(i).redo(now, &page) as u64;
-                self.drain(i);
+                let page = self.net.peers[i].page.clone();
+                self.stats.redos += self.act(i, |room| room.redo(now, &page)) as u64;
             }
             65..=71 => {
                 let now = self.tick();
                 let title = random_title(&mut self.rng);
                 let body = random_text(&mut self.rng, 4);
                 let id = if self.rng.random_bool(0.8) {
-                    self.room(i).create_page(now, &title, &body)
+                    self.act(i, |room| room.create_page(now, &title, &body))
                 } else {
                     let pages = [(title.as_str(), body.as_str()), ("Imported", "# x\n")];
-                    self.room(i).import_pages(now, &pages).remove(0)
+                    self.act(i, |room| room.import_pages(now, &pages).remove(0))
                 };
-                self.drain(i);
                 if self.rng.random_bool(0.5) {
                     self.open(i, &id);
                 }
@@ -327,21 +250,19 @@ impl Tabs {
                 if let Some(page) = self.random_page(i, true) {
                     let now = self.tick();
                     let title = random_title(&mut self.rng);
-                    self.room(i).rename_page(now, &page, &title);
-                    self.drain(i);
+                    self.act(i, |room| room.rename_page(now, &page, &title));
                 }
             }
             78..=84 => {
                 if let Some(page) = self.random_page(i, true) {
                     let now = self.tick();
-                    let to = self.rng.random_range(0..=self.tabs[i].room.pages().len());
-                    self.room(i).move_page(now, &page, to);
-                    self.drain(i);
+                    let to = self.rng.random_range(0..=self.net.room(i).pages().len());
+                    self.act(i, |room| room.move_page(now, &page, to));
                 }
             }
             85..=90 => {
                 // Now and then the open page itself.
-                let open = self.tabs[i].open.clone();
+                let open = self.net.peers[i].page.clone();
                 let page = if open != HOME && self.rng.random_bool(0.3) {
                     Some(open)
                 } else {
@@ -349,8 +270,7 @@ impl Tabs {
                 };
                 if let Some(page) = page {
                     let now = self.tick();
-                    assert!(self.room(i).delete_page(now, &page));
-                    self.drain(i);
+                    assert!(self.act(i, |room| room.delete_page(now, &page)));
                 }
             }
             91..=95 => {
@@ -361,19 +281,18 @@ impl Tabs {
             96..=97 => {
                 // The caret moves (a selection, either way), somewhere in the open page.
                 let now = self.tick();
-                let len = self.tabs[i].editor.len() as u32;
+                let len = self.net.peers[i].editor.len() as u32;
                 let (anchor, head) = (
                     self.rng.random_range(0..=len),
                     self.rng.random_range(0..=len),
                 );
-                let page = self.tabs[i].open.clone();
-                self.room(i).set_cursor(now, &page, anchor, head);
-                self.drain(i);
+                let page = self.net.peers[i].page.clone();
+                self.act(i, |room| room.set_cursor(now, &page, anchor, head));
             }
             _ => {
-                let now = self.tick();
-                self.room(i).handle(now, Input::Timeout);
-                self.drain(i);
+                self.tick();
+                self.net.feed(i, Input::Timeout);
+                self.check_editor(i);
             }
         }
     }
@@ -381,23 +300,49 @@ impl Tabs {
     /// Every tab has the same pages (ids, titles, order) and the same texts; every editor
     /// shows its page.
     fn check_converged(&mut self, seed: u64) {
-        let pages = self.tabs[0].room.pages();
-        for (i, tab) in self.tabs.iter().enumerate() {
-            assert_eq!(
-                tab.room.pages(),
-                pages,
-                "seed {seed}: tab {i}'s pages differ"
-            );
+        let pages = self.net.room(0).pages();
+        for (i, tab) in self.net.peers.iter().enumerate() {
+            let room = tab.room();
+            assert_eq!(room.pages(), pages, "seed {seed}: tab {i}'s pages differ");
             for page in &pages {
                 assert!(
-                    tab.room.page_text(&page.id) == self.tabs[0].room.page_text(&page.id),
+                    room.page_text(&page.id) == self.net.room(0).page_text(&page.id),
                     "seed {seed}: tab {i}'s page {} differs",
                     page.id
                 );
             }
         }
-        for i in 0..self.tabs.len() {
+        for i in 0..self.net.peers.len() {
             self.check_editor(i);
+        }
+    }
+}
+
+/// The editor of tab `i` shows the open page's text, and others' carets in it are in it; when
+/// the page is gone, the app shows home.
+fn check_editor(net: &mut Net, stats: &mut Stats, i: usize) {
+    let tab = &net.peers[i];
+    match tab.room().page_text(&tab.page) {
+        Some(text) => {
+            assert!(
+                tab.editor.text() == text,
+                "tab {i}'s editor of page {} is {:?}, the page is {text:?}",
+                tab.page,
+                tab.editor.text()
+            );
+            let len = tab.editor.len() as u32;
+            for cursor in tab.room().remote_cursors(&tab.page) {
+                assert!(
+                    cursor.anchor <= len && cursor.head <= len,
+                    "tab {i}: {cursor:?} is past the end of page {} ({len} units)",
+                    tab.page
+                );
+                stats.cursors_seen += 1;
+            }
+        }
+        None => {
+            stats.lost_open_page += 1;
+            net.peers[i].open(HOME);
         }
     }
 }
@@ -482,7 +427,7 @@ fn tabs_converge_under_random_page_operations_edits_and_undo() {
         total.ops += s.ops;
         total.frames += s.frames;
         total.reordered += s.reordered;
-        total.page_changed += s.page_changed;
+        total.page_changed += tabs.net.stats.page_changes;
         total.undos += s.undos;
         total.redos += s.redos;
         total.lost_open_page += s.lost_open_page;
@@ -512,37 +457,26 @@ fn splice(index: u32, insert: &str) -> Splice {
 impl Tabs {
     /// Tab `i` edits `page` at `now` (its editor follows if the page is open there).
     fn edit_at(&mut self, i: usize, now: u64, page: &str, splices: &[Splice]) {
-        self.now = self.now.max(now);
-        let tab = &mut self.tabs[i];
-        tab.room.edit(now, page, splices, None);
-        if page == tab.open {
-            for splice in splices {
-                tab.editor.apply(splice);
-            }
-        }
-        self.drain(i);
+        self.net.now = self.net.now.max(now);
+        self.net.edit(i, page, splices);
+        self.check_editor(i);
         self.settle();
     }
 
     fn text(&self, i: usize, page: &str) -> String {
-        self.tabs[i]
-            .room
-            .page_text(page)
-            .expect("the page is there")
+        self.net.room(i).page_text(page).expect("the page is there")
     }
 
     fn undo(&mut self, i: usize, now: u64, page: &str) -> bool {
-        self.now = self.now.max(now);
-        let done = self.tabs[i].room.undo(now, page);
-        self.drain(i);
+        self.net.now = self.net.now.max(now);
+        let done = self.act(i, |room| room.undo(now, page));
         self.settle();
         done
     }
 
     fn redo(&mut self, i: usize, now: u64, page: &str) -> bool {
-        self.now = self.now.max(now);
-        let done = self.tabs[i].room.redo(now, page);
-        self.drain(i);
+        self.net.now = self.net.now.max(now);
+        let done = self.act(i, |room| room.redo(now, page));
         self.settle();
         done
     }
@@ -626,7 +560,7 @@ fn presence_shows_names_pages_and_carets_that_follow_edits() {
     tabs.drain(0);
     tabs.settle();
 
-    let people = tabs.tabs[1].room.people();
+    let people = tabs.net.room(1).people();
     let ada = people.iter().find(|p| !p.me).expect("A is there");
     assert_eq!(ada.client_id, client_id(0));
     assert_eq!(
@@ -635,15 +569,15 @@ fn presence_shows_names_pages_and_carets_that_follow_edits() {
     );
     assert!(people[0].me, "this person first");
     let cursors = |tabs: &Tabs, page: &str| -> Vec<(u32, u32)> {
-        tabs.tabs[1]
-            .room
+        tabs.net
+            .room(1)
             .remote_cursors(page)
             .iter()
             .map(|c| (c.anchor, c.head))
             .collect()
     };
     assert_eq!(cursors(&tabs, &p), [(2, 5)]);
-    let cursor = &tabs.tabs[1].room.remote_cursors(&p)[0];
+    let cursor = &tabs.net.room(1).remote_cursors(&p)[0];
     assert_eq!(
         (cursor.name.as_str(), cursor.color.as_str()),
         ("Ada Lovelace", "#1e88e5")
@@ -671,9 +605,9 @@ fn presence_shows_names_pages_and_carets_that_follow_edits() {
     tabs.room(0).set_user(700, &long, "red;background:url(x)");
     tabs.drain(0);
     tabs.settle();
-    for tab in &tabs.tabs {
+    for tab in &tabs.net.peers {
         let ada = tab
-            .room
+            .room()
             .people()
             .into_iter()
             .find(|p| p.client_id == client_id(0))
@@ -701,19 +635,8 @@ fn awareness_frame(client: u64, clock: u32, json: &str) -> Vec<u8> {
 
 /// The latest awareness state tab `i` posted for itself and the other tab has yet to receive.
 fn posted_state(tabs: &Tabs, i: usize) -> Value {
-    let own = client_id(i);
-    tabs.inbox[1 - i]
-        .iter()
-        .rev()
-        .find_map(|bytes| match peer_message::decode(bytes) {
-            Ok(PeerMessage::Awareness(update)) => update
-                .clients
-                .into_iter()
-                .find(|(id, _)| id.get() == own)
-                .and_then(|(_, entry)| serde_json::from_str(&entry.json).ok()),
-            _ => None,
-        })
-        .expect("the tab posted its state")
+    let waiting = tabs.net.peers[1 - i].inbox.iter().map(Held::bytes);
+    support::posted_state(waiting, client_id(i)).expect("the tab posted its state")
 }
 
 #[test]
@@ -773,10 +696,10 @@ fn hostile_presence_is_ignored_or_cleaned_up() {
             clock += 1;
             let frame = awareness_frame(client, clock, state);
             let now = tabs.tick();
-            tabs.tabs[1].room.handle(now, Input::BroadcastFrame(&frame));
+            tabs.room(1).handle(now, Input::BroadcastFrame(&frame));
             // Nothing here is a dropped frame: awareness is taken as it comes, read defensively.
-            while tabs.tabs[1].room.poll_output().is_some() {}
-            let room = &tabs.tabs[1].room;
+            while tabs.room(1).poll_output().is_some() {}
+            let room = tabs.net.room(1);
             for person in room.people() {
                 assert!(person.name.chars().count() <= 40, "state {n}");
                 assert!(
@@ -800,12 +723,11 @@ fn hostile_presence_is_ignored_or_cleaned_up() {
     }
     // Someone claiming to be this tab is not believed: only this tab speaks for itself.
     let frame = awareness_frame(client_id(1), 1 << 20, r#"{"user":{"name":"Not B"}}"#);
-    tabs.tabs[1]
-        .room
-        .handle(tabs.now, Input::BroadcastFrame(&frame));
+    let now = tabs.net.now;
+    tabs.room(1).handle(now, Input::BroadcastFrame(&frame));
     let me = |tabs: &Tabs| {
-        tabs.tabs[1]
-            .room
+        tabs.net
+            .room(1)
             .people()
             .into_iter()
             .find(|p| p.me)
@@ -821,7 +743,7 @@ fn hostile_presence_is_ignored_or_cleaned_up() {
     tabs.drain(1);
     assert_eq!(me(&tabs).name, "B");
     tabs.settle();
-    let seen_by_a = tabs.tabs[0].room.people();
+    let seen_by_a = tabs.net.room(0).people();
     assert!(
         seen_by_a
             .iter()
@@ -834,10 +756,9 @@ fn hostile_presence_is_ignored_or_cleaned_up() {
         clock + 1,
         &json!({ "page": q, "cursor": in_q }).to_string(),
     );
-    tabs.tabs[1]
-        .room
-        .handle(tabs.now, Input::BroadcastFrame(&frame));
-    let cursors = tabs.tabs[1].room.remote_cursors(&q);
+    let now = tabs.net.now;
+    tabs.room(1).handle(now, Input::BroadcastFrame(&frame));
+    let cursors = tabs.net.room(1).remote_cursors(&q);
     assert!(
         cursors
             .iter()
@@ -860,7 +781,7 @@ fn concurrent_first_rename_and_move_of_home_both_stick() {
     tabs.drain(1);
     tabs.settle();
     tabs.check_converged(7);
-    let pages = tabs.tabs[0].room.pages();
+    let pages = tabs.net.room(0).pages();
     let home = pages.iter().find(|p| p.id == HOME).expect("home");
     assert_eq!(home.title, "Start", "the rename was lost: {pages:?}");
     assert_eq!(

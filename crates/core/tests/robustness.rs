@@ -8,16 +8,16 @@ mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use commonplace_core::notebook;
+use commonplace_core::notebook::{self, HOME};
 use commonplace_core::peer_message::{self, PeerMessage, SyncMessage};
-use commonplace_core::room::Room;
-use commonplace_core::room::{Effect, Event, Input, Output, Transmit};
+use commonplace_core::room::{Effect, Event, Input, Output, Room, Transmit};
 use commonplace_core::text::diff::Splice;
 use commonplace_protocol::frame;
 use commonplace_protocol::signaling::SignalData;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use support::trace::Duo;
+use support::net::Net;
+use support::schedule::Schedule;
 use yrs::sync::Awareness;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, StateVector, Text, Transact, Update};
@@ -80,12 +80,14 @@ fn insert(index: u32, text: &str) -> Splice {
 
 /// R and H, connected, sharing a page both have written to; R also has an open channel to
 /// Mallory.
-fn target() -> Duo {
-    let mut duo = Duo::connect([0xA11CE, 0xB0B]);
-    duo.strict = false;
-    duo.edit(H, &[insert(0, "honest héllo 😀 world\n")]);
-    duo.flush();
-    duo.edit(
+fn target() -> Net {
+    let mut net = Net::held_pair([0xA11CE, 0xB0B]);
+    quiet_server(&mut net);
+    net.strict = false;
+    edit(&mut net, H, &[insert(0, "honest héllo 😀 world\n")]);
+    net.settle();
+    edit(
+        &mut net,
         R,
         &[
             insert(6, "👩‍👩‍👧 "),
@@ -96,17 +98,17 @@ fn target() -> Duo {
             },
         ],
     );
-    duo.flush();
-    assert_eq!(duo.rooms[R].text(), duo.rooms[H].text());
+    net.settle();
+    assert_eq!(net.room(R).text(), net.room(H).text());
     let announce = publish(serde_json::json!({"type": "announce", "from": MALLORY}));
-    let outputs = attack(&mut duo, Input::SignalingFrame(&announce)).unwrap();
+    let outputs = attack(&mut net, Input::SignalingFrame(&announce)).unwrap();
     assert!(outputs.contains(&Output::Effect(Effect::Connect {
         peer: MALLORY.into(),
         initiator: true
     })));
     let offer = SignalData::Offer { sdp: "v=0".into() };
     attack(
-        &mut duo,
+        &mut net,
         Input::LocalSignal {
             peer: MALLORY,
             signal: offer,
@@ -114,23 +116,48 @@ fn target() -> Duo {
     )
     .unwrap();
     attack(
-        &mut duo,
+        &mut net,
         Input::ChannelOpen {
             peer: MALLORY,
             announced: false,
         },
     )
     .unwrap();
-    assert_eq!(duo.rooms[R].status().peers, 2);
-    duo
+    assert_eq!(net.room(R).status().peers, 2);
+    net
+}
+
+/// R and H (or R and a newcomer) at `now`, connected through the hub, which then goes quiet.
+fn wire(rooms: [Room; 2], now: u64) -> Net {
+    let mut net = Net::browsers(rooms.into(), now, Schedule::held());
+    quiet_server(&mut net);
+    net
+}
+
+/// Once connected, the pair's signaling sockets go silent both ways: what R says to the server
+/// under attack is for the test to read in R's outputs, and reaches no one.
+fn quiet_server(net: &mut Net) {
+    net.sig_stall(R);
+    net.sig_stall(H);
+}
+
+/// The pair's two rooms, for wiring anew.
+fn into_rooms(net: Net) -> [Room; 2] {
+    net.into_rooms().try_into().ok().expect("two rooms")
+}
+
+/// Room `i` edits its page a millisecond on (its editor takes the splices too).
+fn edit(net: &mut Net, i: usize, splices: &[Splice]) {
+    net.now += 1;
+    net.edit(i, HOME, splices);
 }
 
 /// Gives R one input, catching a panic. The outputs, or the panic.
-fn attack(duo: &mut Duo, input: Input<'_>) -> Result<Vec<Output>, Panic> {
+fn attack(net: &mut Net, input: Input<'_>) -> Result<Vec<Output>, Panic> {
     install_panic_hook();
-    duo.now += 1;
-    let now = duo.now;
-    let room = &mut duo.rooms[R];
+    net.now += 1;
+    let now = net.now;
+    let room = net.room_mut(R);
     // What the app asks after any input must survive it too: hostile presence, pages, links.
     let handle_and_read = || {
         room.handle(now, input);
@@ -141,12 +168,7 @@ fn attack(duo: &mut Duo, input: Input<'_>) -> Result<Vec<Output>, Panic> {
         message: panic_message(&*payload),
         location: LAST_PANIC.with(|p| p.borrow().clone()),
     })?;
-    let mut outputs = Vec::new();
-    while let Some(output) = duo.rooms[R].poll_output() {
-        outputs.push(output.clone());
-        duo.route(R, output);
-    }
-    Ok(outputs)
+    Ok(net.drain_outputs(R))
 }
 
 /// Whether a frame is a sync message carrying a decodable update: the only kind of frame
@@ -165,12 +187,12 @@ fn carries_update(bytes: &[u8]) -> bool {
 }
 
 /// R still works with honest peers: after a reconnect with H (a full sync both ways), edits go
-/// both ways with H, and a newcomer syncs to R's exact page and edits with it. Returns the duo
+/// both ways with H, and a newcomer syncs to R's exact page and edits with it. Returns the net
 /// (R and H, reconnected) for more.
-fn still_syncs(duo: Duo, round: usize) -> Duo {
-    let (duo, in_step) = still_syncs_after(duo, round, false);
+fn still_syncs(net: Net, round: usize) -> Net {
+    let (net, in_step) = still_syncs_after(net, round, false);
     assert!(in_step);
-    duo
+    net
 }
 
 /// [`still_syncs`], after hostile updates were accepted (`tainted`) or not. Tainted, H may
@@ -179,52 +201,52 @@ fn still_syncs(duo: Duo, round: usize) -> Duo {
 /// own client's earlier clocks are missing at once (behind a Skip), though it is in neither the
 /// state vector nor the transaction's update, so R never relays it and R's own edits next to it
 /// stay pending at H. The newcomer, which gets R's whole state, must still sync.
-fn still_syncs_after(duo: Duo, round: usize, tainted: bool) -> (Duo, bool) {
-    let h_dropped: Vec<_> = duo.dropped.iter().filter(|(i, _)| *i == H).collect();
+fn still_syncs_after(net: Net, round: usize, tainted: bool) -> (Net, bool) {
+    let h_dropped = &net.peers[H].drops;
     assert!(
         tainted || h_dropped.is_empty(),
         "round {round}: H dropped what R relayed: {h_dropped:?}"
     );
-    let mut duo = reconnect(duo);
-    duo.strict = !tainted;
+    let mut net = reconnect(net);
+    net.strict = !tainted;
     let (from_h, from_r) = (format!("[h{round}]"), format!("[r{round}]"));
-    duo.edit(H, &[insert(0, &from_h)]);
-    duo.edit(R, &[insert(0, &from_r)]);
-    duo.flush();
+    edit(&mut net, H, &[insert(0, &from_h)]);
+    edit(&mut net, R, &[insert(0, &from_r)]);
+    net.settle();
     let mut in_step = true;
     for i in [R, H] {
-        let text = duo.rooms[i].text();
+        let text = net.room(i).text();
         let both = text.contains(&from_h) && text.contains(&from_r);
         assert!(tainted || both, "round {round}: room {i}: {text:?}");
         in_step &= both;
         assert_eq!(
-            duo.mirrors[i].text(),
+            net.peers[i].editor.text(),
             text,
             "round {round}: room {i}'s editor"
         );
     }
-    let now = duo.now;
-    let [r, h] = duo.into_rooms();
+    let now = net.now;
+    let [r, h] = into_rooms(net);
     let (r, newcomer_in_step) = newcomer_syncs_after(r, round, now, tainted);
     in_step &= newcomer_in_step;
     // What R sent H meanwhile was not carried: reconnect them.
-    let mut duo = reconnect(Duo::wire([r, h], now + 1));
-    duo.strict = false;
-    (duo, in_step)
+    let mut net = reconnect(wire([r, h], now + 1));
+    net.strict = false;
+    (net, in_step)
 }
 
 /// R's and H's connection fails and they connect again: a full sync both ways.
-fn reconnect(mut duo: Duo) -> Duo {
-    duo.flush();
-    let now = duo.now + 1;
-    let [mut r, mut h] = duo.into_rooms();
+fn reconnect(mut net: Net) -> Net {
+    net.settle();
+    let now = net.now + 1;
+    let [mut r, mut h] = into_rooms(net);
     let (r_id, h_id) = (r.peer_id().to_owned(), h.peer_id().to_owned());
     r.handle(now, Input::PeerClosed { peer: &h_id });
     h.handle(now, Input::PeerClosed { peer: &r_id });
     while r.poll_output().is_some() || h.poll_output().is_some() {}
-    let mut duo = Duo::wire([r, h], now + 1);
-    duo.strict = false;
-    duo
+    let mut net = wire([r, h], now + 1);
+    net.strict = false;
+    net
 }
 
 /// A fresh honest peer connects to R, receives R's exact page, and edits go both ways.
@@ -240,26 +262,26 @@ fn newcomer_syncs(r: Room, round: usize, now: u64) -> Room {
 fn newcomer_syncs_after(r: Room, round: usize, now: u64, tainted: bool) -> (Room, bool) {
     let name = format!("newcomer-{round}");
     let newcomer = support::new_room("trace", &name, 0xF00 + round as u64, 99, now);
-    let mut fresh = Duo::wire([r, newcomer], now);
+    let mut fresh = wire([r, newcomer], now);
     fresh.strict = !tainted;
-    let mut in_step = fresh.rooms[1].text() == fresh.rooms[0].text();
+    let mut in_step = fresh.room(1).text() == fresh.room(0).text();
     assert!(
         tainted || in_step,
         "round {round}: newcomer {:?} != {:?}",
-        fresh.rooms[1].text(),
-        fresh.rooms[0].text()
+        fresh.room(1).text(),
+        fresh.room(0).text()
     );
     let (from_n, from_r) = (format!("[n{round}]"), format!("[R{round}]"));
-    fresh.edit(1, &[insert(0, &from_n)]);
-    fresh.edit(0, &[insert(0, &from_r)]);
-    fresh.flush();
+    edit(&mut fresh, 1, &[insert(0, &from_n)]);
+    edit(&mut fresh, 0, &[insert(0, &from_r)]);
+    fresh.settle();
     for i in 0..2 {
-        let text = fresh.rooms[i].text();
+        let text = fresh.room(i).text();
         let both = text.contains(&from_n) && text.contains(&from_r);
         assert!(tainted || both, "round {round}: {text:?}");
         in_step &= both;
     }
-    let [mut r, _] = fresh.into_rooms();
+    let [mut r, _] = into_rooms(fresh);
     r.handle(now + 1, Input::PeerClosed { peer: &name });
     while r.poll_output().is_some() {}
     (r, in_step)
@@ -447,20 +469,20 @@ impl Via {
     }
 
     /// The target, with R's BroadcastChannel open when frames come that way.
-    fn target(self) -> Duo {
-        let mut duo = target();
+    fn target(self) -> Net {
+        let mut net = target();
         if self == Via::Broadcast {
-            attack(&mut duo, Input::BroadcastOpen).unwrap();
+            attack(&mut net, Input::BroadcastOpen).unwrap();
         }
-        duo
+        net
     }
 }
 
 /// Whether a frame makes a fresh target panic as `like` did.
 fn panics_like(like: &Panic, via: Via) -> impl Fn(&[u8]) -> bool + '_ {
     move |bytes| {
-        let mut duo = via.target();
-        let result = attack(&mut duo, via.input(bytes));
+        let mut net = via.target();
+        let result = attack(&mut net, via.input(bytes));
         matches!(result, Err(p) if p.message == like.message && p.location == like.location)
     }
 }
@@ -476,8 +498,8 @@ fn report_panic(context: &str, panic: &Panic, frame: &[u8], via: Via) -> ! {
 fn fuzz_frames(seed: u64, count: usize, via: Via) {
     let corpus = corpus();
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut duo = via.target();
-    let honest = duo.ids[H].clone();
+    let mut net = via.target();
+    let honest = net.peers[H].id.clone();
     let (mut applied, mut dropped) = (0, 0);
     // Whether R accepted a well-formed hostile update since the target was made, and in how
     // many checks H then fell out of step.
@@ -491,8 +513,8 @@ fn fuzz_frames(seed: u64, count: usize, via: Via) {
             writeln!(log, "seed {seed} {via:?} frame {n}: {frame:02x?}").unwrap();
             log.sync_data().unwrap();
         }
-        let text = duo.rooms[R].text();
-        let outputs = match attack(&mut duo, via.input(&frame)) {
+        let text = net.room(R).text();
+        let outputs = match attack(&mut net, via.input(&frame)) {
             Ok(outputs) => outputs,
             Err(panic) => report_panic(&format!("seed {seed} frame {n}"), &panic, &frame, via),
         };
@@ -513,29 +535,29 @@ fn fuzz_frames(seed: u64, count: usize, via: Via) {
             }
         }
         if carries_update(&frame) {
-            applied += usize::from(duo.rooms[R].text() != text);
+            applied += usize::from(net.room(R).text() != text);
             tainted |= !outputs
                 .iter()
                 .any(|o| matches!(o, Output::Event(Event::Dropped(_))));
         } else {
             assert_eq!(
-                duo.rooms[R].text(),
+                net.room(R).text(),
                 text,
                 "seed {seed} frame {n} {frame:02x?} changed the page"
             );
         }
         assert_eq!(
-            duo.mirrors[R].text(),
-            duo.rooms[R].text(),
+            net.peers[R].editor.text(),
+            net.room(R).text(),
             "seed {seed} frame {n}: R's editor"
         );
         if n % 1000 == 999 {
             let in_step;
-            (duo, in_step) = still_syncs_after(duo, n, tainted);
+            (net, in_step) = still_syncs_after(net, n, tainted);
             out_of_step += usize::from(!in_step);
         }
     }
-    let (_, in_step) = still_syncs_after(duo, count, tainted);
+    let (_, in_step) = still_syncs_after(net, count, tainted);
     out_of_step += usize::from(!in_step);
     println!(
         "seed {seed} ({via:?}): {count} hostile frames: {dropped} dropped, {applied} well-formed updates \
@@ -561,9 +583,9 @@ fn hostile_broadcast_frames_never_panic_or_corrupt() {
 
 #[test]
 fn hand_made_hostile_frames() {
-    let mut duo = target();
+    let mut net = target();
     let peer = MALLORY;
-    let text = duo.rooms[R].text();
+    let text = net.room(R).text();
     let frames: Vec<Vec<u8>> = vec![
         vec![],
         vec![0],
@@ -588,7 +610,7 @@ fn hand_made_hostile_frames() {
         vec![1, 8, 1, 5, 1, 3, b'{', b'x', b'}', 0],
     ];
     for frame in &frames {
-        let outputs = match attack(&mut duo, Input::PeerFrame { peer, bytes: frame }) {
+        let outputs = match attack(&mut net, Input::PeerFrame { peer, bytes: frame }) {
             Ok(outputs) => outputs,
             Err(panic) => report_panic("hand-made frame", &panic, frame, Via::Peer),
         };
@@ -601,9 +623,9 @@ fn hand_made_hostile_frames() {
             )),
             "{outputs:?}"
         );
-        assert_eq!(duo.rooms[R].text(), text, "{frame:02x?}");
+        assert_eq!(net.room(R).text(), text, "{frame:02x?}");
     }
-    still_syncs(duo, 0);
+    still_syncs(net, 0);
 }
 
 /// A publish of `data` to R's room, as the server relays it.
@@ -613,9 +635,9 @@ fn publish(data: serde_json::Value) -> String {
 
 #[test]
 fn junk_signaling_frames_change_nothing() {
-    let mut duo = target();
-    let me = duo.ids[R].clone();
-    let honest = duo.ids[H].clone();
+    let mut net = target();
+    let me = net.peers[R].id.clone();
+    let honest = net.peers[H].id.clone();
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let long = format!(
         r#"{{"type":"publish","topic":"trace","data":{{"type":"announce","from":"{}"}}}}"#,
@@ -670,10 +692,10 @@ fn junk_signaling_frames_change_nothing() {
         }
         junk.push(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let text = duo.rooms[R].text();
-    let peers = duo.rooms[R].status().peers;
+    let text = net.room(R).text();
+    let peers = net.room(R).status().peers;
     for frame in &junk {
-        let outputs = attack(&mut duo, Input::SignalingFrame(frame))
+        let outputs = attack(&mut net, Input::SignalingFrame(frame))
             .unwrap_or_else(|message| panic!("panicked ({message}) on {frame:?}"));
         for output in &outputs {
             match output {
@@ -691,23 +713,23 @@ fn junk_signaling_frames_change_nothing() {
                 other => panic!("{frame:?} → {other:?}"),
             }
         }
-        assert_eq!(duo.rooms[R].text(), text, "{frame:?}");
-        assert_eq!(duo.rooms[R].status().peers, peers, "{frame:?}");
+        assert_eq!(net.room(R).text(), text, "{frame:?}");
+        assert_eq!(net.room(R).status().peers, peers, "{frame:?}");
     }
     // Whatever half-made connections the junk created are abandoned in time.
-    let now = duo.now + 21_000;
-    duo.now = now;
-    let outputs = attack(&mut duo, Input::Timeout).unwrap();
+    let now = net.now + 21_000;
+    net.now = now;
+    let outputs = attack(&mut net, Input::Timeout).unwrap();
     assert!(!outputs.contains(&Output::Effect(Effect::Disconnect {
         peer: honest.clone()
     })));
-    still_syncs(duo, 0);
+    still_syncs(net, 0);
 }
 
 #[test]
 fn announcements_from_many_strangers_stay_within_max_conns() {
-    let mut duo = target();
-    let me = duo.ids[R].clone();
+    let mut net = target();
+    let me = net.peers[R].id.clone();
     let mut connects = 0;
     for k in 0..60 {
         let data = if k % 2 == 0 {
@@ -716,7 +738,7 @@ fn announcements_from_many_strangers_stay_within_max_conns() {
             let signal = serde_json::json!({"type": "offer", "sdp": "v=0"});
             serde_json::json!({"type": "signal", "from": format!("stranger-{k}"), "to": me, "token": 1.0, "signal": signal})
         };
-        let outputs = attack(&mut duo, Input::SignalingFrame(&publish(data))).unwrap();
+        let outputs = attack(&mut net, Input::SignalingFrame(&publish(data))).unwrap();
         connects += outputs
             .iter()
             .filter(|o| matches!(o, Output::Effect(Effect::Connect { .. })))
@@ -724,9 +746,9 @@ fn announcements_from_many_strangers_stay_within_max_conns() {
     }
     // max_conns is 20; the honest peer and Mallory hold two.
     assert_eq!(connects, 18);
-    assert_eq!(duo.rooms[R].status().peers, 2);
-    duo.now += 20_000;
-    let outputs = attack(&mut duo, Input::Timeout).unwrap();
+    assert_eq!(net.room(R).status().peers, 2);
+    net.now += 20_000;
+    let outputs = attack(&mut net, Input::Timeout).unwrap();
     let abandoned = outputs
         .iter()
         .filter(|o| matches!(o, Output::Effect(Effect::Disconnect { .. })))
@@ -735,14 +757,15 @@ fn announcements_from_many_strangers_stay_within_max_conns() {
     assert!(outputs
         .iter()
         .any(|o| matches!(o, Output::Transmit(Transmit::Server(f)) if f.contains("announce"))));
-    still_syncs(duo, 0);
+    still_syncs(net, 0);
 }
 
 /// A well-formed update that would add "intruder" at the start of R's page.
-fn intruder_update(duo: &Duo) -> Vec<u8> {
+fn intruder_update(net: &Net) -> Vec<u8> {
     let doc = notebook::new_doc(0xBAD);
     let page = notebook::Notebook::new(&doc).home().clone();
-    let state = duo.rooms[R]
+    let state = net
+        .room(R)
         .doc()
         .transact()
         .encode_state_as_update_v1(&StateVector::default());
@@ -757,10 +780,10 @@ fn intruder_update(duo: &Duo) -> Vec<u8> {
 
 #[test]
 fn frames_and_events_from_strangers_are_dropped() {
-    let mut duo = target();
-    let text = duo.rooms[R].text();
-    let status = duo.rooms[R].status();
-    let update = intruder_update(&duo);
+    let mut net = target();
+    let text = net.room(R).text();
+    let status = net.room(R).status();
+    let update = intruder_update(&net);
     for input in [
         Input::PeerFrame {
             peer: "stranger",
@@ -780,22 +803,22 @@ fn frames_and_events_from_strangers_are_dropped() {
             bytes: &update,
         },
     ] {
-        let outputs = attack(&mut duo, input.clone()).unwrap();
+        let outputs = attack(&mut net, input.clone()).unwrap();
         assert!(
             outputs
                 .iter()
                 .all(|o| matches!(o, Output::Event(Event::Dropped(_)))),
             "{input:?}: {outputs:?}"
         );
-        assert_eq!(duo.rooms[R].text(), text);
-        assert_eq!(duo.rooms[R].status(), status);
+        assert_eq!(net.room(R).text(), text);
+        assert_eq!(net.room(R).status(), status);
     }
     // The same update from a connected peer does apply (and reaches H): the frame is fine.
-    attack(&mut duo, Via::Peer.input(&update)).unwrap();
-    assert!(duo.rooms[R].text().starts_with("intruder"));
-    duo.flush();
-    assert!(duo.rooms[H].text().starts_with("intruder"));
-    still_syncs(duo, 0);
+    attack(&mut net, Via::Peer.input(&update)).unwrap();
+    assert!(net.room(R).text().starts_with("intruder"));
+    net.settle();
+    assert!(net.room(H).text().starts_with("intruder"));
+    still_syncs(net, 0);
 }
 
 /// Three updates (U1, U2, U3) from one hostile client: U2 starts past its known clock, U3
@@ -820,34 +843,34 @@ const U3: &[u8] = &[
 
 #[test]
 fn out_of_order_overlapping_updates_are_held_back_not_crashing() {
-    let mut duo = target();
+    let mut net = target();
     for update in [U1, U2, U3] {
         let frame = peer_message::encode(&PeerMessage::Sync(SyncMessage::Update(update.to_vec())));
-        attack(&mut duo, Via::Peer.input(&frame)).unwrap();
+        attack(&mut net, Via::Peer.input(&frame)).unwrap();
     }
-    assert!(duo.rooms[R].text().starts_with("Honest"));
-    still_syncs(duo, 0);
+    assert!(net.room(R).text().starts_with("Honest"));
+    still_syncs(net, 0);
 }
 
 /// A frame can only come over an open channel: one that arrives before the shell reported the
 /// channel open opens it, and the room greets the peer before it reads the frame.
 #[test]
 fn a_frame_before_the_open_event_opens_the_channel() {
-    let mut duo = target();
-    let me = duo.ids[R].clone();
-    let update = intruder_update(&duo);
+    let mut net = target();
+    let me = net.peers[R].id.clone();
+    let update = intruder_update(&net);
     let signal = serde_json::json!({"type": "offer", "sdp": "v=0"});
     let offer = publish(
         serde_json::json!({"type": "signal", "from": "early", "to": me, "token": 1.0, "signal": signal}),
     );
-    let outputs = attack(&mut duo, Input::SignalingFrame(&offer)).unwrap();
+    let outputs = attack(&mut net, Input::SignalingFrame(&offer)).unwrap();
     assert!(outputs.contains(&Output::Effect(Effect::Connect {
         peer: "early".into(),
         initiator: false
     })));
-    let peers = duo.rooms[R].status().peers;
+    let peers = net.room(R).status().peers;
     let outputs = attack(
-        &mut duo,
+        &mut net,
         Input::PeerFrame {
             peer: "early",
             bytes: &update,
@@ -866,9 +889,9 @@ fn a_frame_before_the_open_event_opens_the_channel() {
         Some(&[0u8, 0][..]),
         "sync step 1 first: {outputs:?}"
     );
-    assert!(duo.rooms[R].text().starts_with("intruder"));
-    assert_eq!(duo.rooms[R].status().peers, peers + 1);
-    still_syncs(duo, 0);
+    assert!(net.room(R).text().starts_with("intruder"));
+    assert_eq!(net.room(R).status().peers, peers + 1);
+    still_syncs(net, 0);
 }
 
 /// Random inputs of every kind, from the honest peer, strangers and R itself, in any order.
@@ -877,9 +900,9 @@ fn random_input_storms_never_panic() {
     let corpus = corpus();
     for seed in 0..3 {
         let mut rng = SmallRng::seed_from_u64(1000 + seed);
-        let mut duo = target();
-        let me = duo.ids[R].clone();
-        let honest = duo.ids[H].clone();
+        let mut net = target();
+        let me = net.peers[R].id.clone();
+        let honest = net.peers[H].id.clone();
         let names = [
             me.clone(),
             honest.clone(),
@@ -910,7 +933,7 @@ fn random_input_storms_never_panic() {
                 },
                 5 => Input::PeerClosed { peer: &peer },
                 6 => {
-                    duo.now += rng.random_range(0..30_000);
+                    net.now += rng.random_range(0..30_000);
                     Input::Timeout
                 }
                 _ => Input::PeerFrame {
@@ -918,16 +941,16 @@ fn random_input_storms_never_panic() {
                     bytes: &frame,
                 },
             };
-            let text = duo.rooms[R].text();
+            let text = net.room(R).text();
             let described = format!("{input:?}");
-            match attack(&mut duo, input) {
+            match attack(&mut net, input) {
                 Ok(_) => {}
                 Err(panic) => panic!("seed {seed} input {n}: panicked ({panic}) on {described}"),
             }
             // Any of the names may have become an open peer during the storm.
             if !described.starts_with("PeerFrame") || !carries_update(&frame) {
                 assert_eq!(
-                    duo.rooms[R].text(),
+                    net.room(R).text(),
                     text,
                     "seed {seed} input {n}: {described}"
                 );
@@ -935,8 +958,8 @@ fn random_input_storms_never_panic() {
         }
         // The storm may have closed R's side of the honest connection (without H hearing of
         // it): check with a newcomer instead.
-        let now = duo.now;
-        let [r, _] = duo.into_rooms();
+        let now = net.now;
+        let [r, _] = into_rooms(net);
         newcomer_syncs(r, 1, now);
     }
 }
@@ -945,7 +968,7 @@ fn random_input_storms_never_panic() {
 /// make R allocate much more than its own size.
 #[test]
 fn huge_declared_lengths_are_not_allocated() {
-    let mut duo = target();
+    let mut net = target();
     for prefix in [&[0u8, 2][..], &[0, 1], &[0, 0], &[1]] {
         for varint in [
             &[0xFF, 0xFF, 0xFF, 0xFF, 0x0F][..],
@@ -957,13 +980,13 @@ fn huge_declared_lengths_are_not_allocated() {
             frame.extend_from_slice(varint);
             frame.extend_from_slice(varint);
             frame.extend_from_slice(&[0xFF; 24]);
-            match attack(&mut duo, Via::Peer.input(&frame)) {
+            match attack(&mut net, Via::Peer.input(&frame)) {
                 Ok(_) => {}
                 Err(panic) => report_panic("huge lengths", &panic, &frame, Via::Peer),
             }
         }
     }
-    still_syncs(duo, 0);
+    still_syncs(net, 0);
 }
 
 /// yrs 0.28 debug-asserts in `ClientID::new` that a decoded client id fits in 53 bits: each of
@@ -998,8 +1021,8 @@ fn client_ids_beyond_53_bits_do_not_panic() {
         ),
     ];
     for (what, frame) in frames {
-        let mut duo = target();
-        let result = attack(&mut duo, Via::Peer.input(&frame));
+        let mut net = target();
+        let result = attack(&mut net, Via::Peer.input(&frame));
         assert!(result.is_ok(), "{what}: {frame:02x?} panicked: {result:?}");
     }
 }
@@ -1018,8 +1041,8 @@ fn clocks_near_u32_max_do_not_panic() {
     ]
     .concat();
     let frame = [&[0u8, 2, update.len() as u8][..], &update].concat();
-    let mut duo = target();
-    let result = attack(&mut duo, Via::Peer.input(&frame));
+    let mut net = target();
+    let result = attack(&mut net, Via::Peer.input(&frame));
     assert!(result.is_ok(), "{frame:02x?} panicked: {result:?}");
 }
 
@@ -1037,7 +1060,7 @@ fn replay_logged_frames() {
     } else {
         Via::Broadcast
     };
-    let mut duo = via.target();
+    let mut net = via.target();
     for line in std::fs::read_to_string(path).unwrap().lines() {
         let Some(list) = line.rsplit('[').next().and_then(|l| l.strip_suffix(']')) else {
             continue;
@@ -1047,7 +1070,7 @@ fn replay_logged_frames() {
             .filter(|b| !b.is_empty())
             .map(|b| u8::from_str_radix(b, 16).unwrap())
             .collect();
-        let result = attack(&mut duo, via.input(&frame));
+        let result = attack(&mut net, via.input(&frame));
         println!(
             "{frame:02x?} -> {}",
             if result.is_ok() { "ok" } else { "panic" }

@@ -81,8 +81,8 @@ fn peers_converge_when_frames_reorder_within_channels() {
         100,
         |seed| {
             let mut cfg = SimConfig::new(seed ^ 0x5EED_0000, 3 + (seed % 2) as usize);
-            cfg.reorder_within_link = true;
-            cfg.link_latency = (1, 800);
+            cfg.schedule.reorder_within_link = true;
+            cfg.schedule.link_latency = (1, 800);
             cfg
         },
         12,
@@ -97,8 +97,8 @@ fn peers_converge_when_handshakes_outlast_the_connect_timeout() {
         |seed| {
             let mut cfg = SimConfig::new(seed ^ 0x510_0000, 3 + (seed % 3) as usize);
             // Up to 3 × 7 s of WebRTC plus signaling: some handshakes outlast the 20 s timeout.
-            cfg.webrtc_delay = (100, 7 * SECOND);
-            cfg.signaling_latency = (5, 2 * SECOND);
+            cfg.schedule.webrtc_delay = (100, 7 * SECOND);
+            cfg.schedule.signaling_latency = (5, 2 * SECOND);
             cfg
         },
         8,
@@ -109,9 +109,9 @@ fn peers_converge_when_handshakes_outlast_the_connect_timeout() {
 /// other's announcement and offer at the same instants: y-webrtc's glare.
 fn lockstep(seed: u64, peers: usize) -> SimConfig {
     let mut cfg = SimConfig::new(seed, peers);
-    cfg.signaling_latency = (50, 50);
-    cfg.link_latency = (20, 20);
-    cfg.webrtc_delay = (100, 100);
+    cfg.schedule.signaling_latency = (50, 50);
+    cfg.schedule.link_latency = (20, 20);
+    cfg.schedule.webrtc_delay = (100, 100);
     cfg
 }
 
@@ -180,7 +180,7 @@ fn glare_resolves_to_exactly_one_connection_per_pair() {
 fn a_late_joiner_whose_first_frames_would_vanish_still_gets_the_notebook() {
     for seed in 0..20 {
         let mut cfg = lockstep(seed, 2);
-        cfg.announce_gap = (5, 5);
+        cfg.schedule.announce_gap = (5, 5);
         let mut sim = Sim::new(cfg);
         sim.join_at(0, 0);
         sim.edits(0, 10, 0, 2 * SECOND);
@@ -224,7 +224,7 @@ fn late_joiner_receives_everything() {
         );
         sim.check().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(sim.room(3).text(), before, "seed {seed}");
-        assert_eq!(sim.peers[3].mirror.text(), before, "seed {seed}");
+        assert_eq!(sim.peers[3].editor.text(), before, "seed {seed}");
     }
 }
 
@@ -331,7 +331,7 @@ fn editor_mirrors_follow_heavy_concurrent_editing() {
         );
         sim.check().unwrap_or_else(|e| panic!("{e}"));
         for peer in &sim.peers {
-            assert_eq!(peer.mirror.text(), sim.room(0).text());
+            assert_eq!(peer.editor.text(), sim.room(0).text());
         }
     }
 }
@@ -344,7 +344,7 @@ fn editor_mirrors_follow_heavy_concurrent_editing() {
 fn peers_converge_over_a_transport_that_loses_frames() {
     for seed in 0..20 {
         let mut cfg = SimConfig::new(seed, 2);
-        cfg.lose_frames = 0.05;
+        cfg.schedule.lose_frames = 0.05;
         let mut sim = Sim::new(cfg);
         for i in 0..2 {
             sim.join_at(i, 0);
@@ -365,8 +365,8 @@ fn peers_converge_over_a_transport_that_loses_frames() {
 fn simulator_notices_a_peer_left_behind() {
     for seed in 0..20 {
         let mut cfg = SimConfig::new(seed, 2);
-        cfg.lose_frames = 1.0;
-        cfg.lose_only_from = Some(1);
+        cfg.schedule.lose_frames = 1.0;
+        cfg.schedule.lose_only_from = Some(1);
         let mut sim = Sim::new(cfg);
         for i in 0..2 {
             sim.join_at(i, 0);

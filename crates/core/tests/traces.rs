@@ -1,25 +1,25 @@
-//! Real editing traces (`../shared/traces`, see its README) replayed through real rooms, and
-//! seeded synthetic traces of the same shapes for clones without the shared data.
+//! Real editing traces (`support::trace::traces_dir`: `$COMMONPLACE_TRACES`, or
+//! `../shared/traces/` beside the repository; see its README) replayed through real rooms, and
+//! seeded synthetic traces of the same shapes for clones without them.
 
 mod support;
 
-use support::trace::{
-    self, replay_concurrent, replay_sequential, synth_concurrent, synth_sequential, Trace,
-};
+use support::replay::{replay_concurrent, replay_sequential};
+use support::trace::{self, synth_concurrent, synth_sequential, Trace};
 
 /// The client ids of the concurrent replays' agents.
 const AGENTS: [u64; 2] = [0x1_0001, 0x2_0002];
 
 fn check_concurrent(name: &str, trace: &Trace) {
-    let (duo, replay) = replay_concurrent(trace, AGENTS);
+    let (net, replay) = replay_concurrent(trace, AGENTS);
     println!("{}", replay.report(name));
     for i in 0..2 {
         assert!(
-            duo.rooms[i].text() == trace.end,
+            net.room(i).text() == trace.end,
             "{name}: room {i}'s page is not endContent"
         );
         assert!(
-            duo.mirrors[i].text() == trace.end,
+            net.peers[i].editor.text() == trace.end,
             "{name}: room {i}'s editor is not endContent"
         );
     }
@@ -44,7 +44,7 @@ fn check_sequential(name: &str, trace: &Trace, limit: Option<usize>) {
         trace::apply_all(trace) == trace.end,
         "{name}: the patches do not make endContent"
     );
-    let (duo, replay, value) = replay_sequential(trace, limit, 5_000);
+    let (net, replay, value) = replay_sequential(trace, limit, 5_000);
     let expected = if replay.txns >= trace.txns.len() {
         assert!(
             value == trace.end,
@@ -67,13 +67,13 @@ fn check_sequential(name: &str, trace: &Trace, limit: Option<usize>) {
         "{name}: simple_input refused simple edits"
     );
     assert!(
-        duo.mirrors[0].text() == *expected,
+        net.peers[0].editor.text() == *expected,
         "{name}: A's editor differs"
     );
-    assert!(duo.rooms[0].text() == *expected, "{name}: A's page differs");
-    assert!(duo.rooms[1].text() == *expected, "{name}: B's page differs");
+    assert!(net.room(0).text() == *expected, "{name}: A's page differs");
+    assert!(net.room(1).text() == *expected, "{name}: B's page differs");
     assert!(
-        duo.mirrors[1].text() == *expected,
+        net.peers[1].editor.text() == *expected,
         "{name}: B's editor differs"
     );
 }

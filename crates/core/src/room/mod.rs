@@ -39,8 +39,6 @@ mod presence;
 mod signaling;
 mod sync;
 mod tabs;
-#[cfg(test)]
-mod tests;
 
 pub use input::Input;
 pub use mesh::CONNECT_TIMEOUT_MS;

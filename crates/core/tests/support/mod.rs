@@ -1,17 +1,32 @@
-//! Test support shared by the integration tests: a deterministic multi-peer simulator
-//! ([`sim`]), editing-trace replay ([`trace`]) and a strict scanner of the markdown preview's
-//! HTML ([`html`]).
+//! Test support shared by the integration tests. Rooms are wired together one way: a [`net`]
+//! of [`peer`]s whose [`schedule`] says when things arrive (at once and in order, held for the
+//! test to deliver, or the [`sim`]ulator's random latencies and faults), run by [`run`], with
+//! the real hub ([`server`]), a fake WebRTC ([`rtc`]) and the faults a scenario asks for
+//! ([`faults`]); the simulator's random edits are [`edits`].
+//! Editing traces ([`trace`]) are replayed through it ([`replay`]). [`html`] is a strict
+//! scanner of the markdown preview's HTML.
 //!
 //! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod edits;
+pub mod faults;
 pub mod html;
+pub mod net;
+pub mod peer;
+pub mod replay;
+pub mod rtc;
+pub mod run;
+pub mod schedule;
+pub mod server;
 pub mod sim;
 pub mod trace;
 
 use commonplace_core::notebook;
-use commonplace_core::room::{Room, RoomConfig};
+use commonplace_core::peer_message::{self, PeerMessage};
+use commonplace_core::room::{Output, Room, RoomConfig};
 use commonplace_protocol::crypto::RoomKey;
+use serde_json::Value;
 
 /// A room named `name` over a fresh document, as every peer starts.
 pub fn new_room(name: &str, peer_id: &str, client_id: u64, seed: u64, now: u64) -> Room {
@@ -38,6 +53,29 @@ pub fn new_keyed_room(
         key,
     };
     Room::new(config, notebook::new_doc(client_id), now)
+}
+
+/// Everything a room wired to nothing asks for, in order.
+pub fn outputs(room: &mut Room) -> Vec<Output> {
+    std::iter::from_fn(|| room.poll_output()).collect()
+}
+
+/// The latest awareness state `client` posted of itself among `frames` (oldest first), as
+/// JSON: what the others were told.
+pub fn posted_state<'a>(
+    frames: impl DoubleEndedIterator<Item = &'a [u8]>,
+    client: u64,
+) -> Option<Value> {
+    frames
+        .rev()
+        .find_map(|bytes| match peer_message::decode(bytes) {
+            Ok(PeerMessage::Awareness(update)) => update
+                .clients
+                .into_iter()
+                .find(|(id, _)| id.get() == client)
+                .and_then(|(_, entry)| serde_json::from_str(&entry.json).ok()),
+            _ => None,
+        })
 }
 
 /// How many seeds a seeded test runs: `default`, or the value of the environment variable `var`.

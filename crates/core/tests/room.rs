@@ -1,0 +1,333 @@
+//! The room as a whole: tabs, peers, the store, secrets, presence. Rooms that talk to each
+//! other are wired by the test net (`support::net`), in order; the room's parts have unit tests
+//! of their own beside them (`src/room/`).
+
+mod support;
+
+use commonplace_core::notebook::HOME;
+use commonplace_core::room::{Effect, Event, Input, Output, Room, Transmit, STRANGER_ANNOUNCE_MS};
+use commonplace_core::text::diff::Splice;
+use commonplace_protocol::chunk;
+use commonplace_protocol::crypto::RoomKey;
+use serde_json::{json, Value};
+use support::net::{Net, Shell};
+use support::schedule::Schedule;
+use support::{new_keyed_room, outputs, posted_state};
+
+fn keyed_tab(peer_id: &str, client_id: u64, key: Option<RoomKey>) -> Room {
+    new_keyed_room("r", peer_id, client_id, client_id, key, 0)
+}
+
+fn tab(peer_id: &str, client_id: u64) -> Room {
+    keyed_tab(peer_id, client_id, None)
+}
+
+fn splice(index: u32, insert: &str) -> Splice {
+    Splice {
+        index,
+        delete: 0,
+        insert: insert.into(),
+    }
+}
+
+/// An in-order net that records every output, for tests that look at what was sent.
+fn recording(shell: Shell) -> Net {
+    let mut net = Net::in_order(Schedule::in_order(), shell);
+    net.recorded = Some(Vec::new());
+    net
+}
+
+#[test]
+fn large_messages_travel_in_chunks_between_commonplace_peers() {
+    let mut rooms = vec![tab("a", 1), tab("b", 2)];
+    let big = "0123456789abcdef".repeat(64 * 1024); // 1 MiB
+    rooms[0].edit(0, HOME, &[splice(0, &big)], None);
+    outputs(&mut rooms[0]);
+    let mut net = recording(Shell::BROWSER);
+    net.add_browsers(rooms);
+    net.settle();
+    assert_eq!(net.room(1).text(), big);
+    let sent = net.recorded.take().expect("recording");
+    let sizes: Vec<usize> = sent
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Transmit(Transmit::Peer { bytes, .. }) => Some(bytes.len()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        sizes.iter().all(|&n| n <= chunk::CHUNK_SIZE + 32),
+        "{sizes:?}"
+    );
+    let progress: Vec<(usize, usize)> = sent
+        .iter()
+        .filter_map(|(i, o)| match o {
+            Output::Event(Event::Receiving {
+                received, total, ..
+            }) if *i == 1 => Some((*received, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(progress.len() >= 16, "{progress:?}");
+    assert_eq!(progress.last().map(|(r, t)| r == t), Some(true));
+}
+
+#[test]
+fn tabs_sync_over_the_broadcast_channel_and_skip_webrtc() {
+    let mut rooms = vec![tab("a", 1), tab("b", 2)];
+    rooms[0].edit(0, HOME, &[splice(0, "written offline")], None);
+    let mut net = Net::tabs(rooms);
+    assert_eq!(net.room(1).text(), "written offline");
+    assert!(
+        !net.peers[1].stored.is_empty(),
+        "tab b stores what it learns"
+    );
+    assert_eq!(net.room(0).status().tabs, 1);
+    assert_eq!(net.room(1).status().tabs, 1);
+
+    net.now = 2;
+    net.edit(1, HOME, &[splice(0, "> ")]);
+    net.settle();
+    assert_eq!(net.room(0).text(), "> written offline");
+
+    // The other tab is known: its announce over signaling starts no WebRTC connection.
+    net.now = 3;
+    net.feed(0, Input::SignalingOpen);
+    let announce = r#"{"type":"publish","topic":"r","data":{"type":"announce","from":"b"}}"#;
+    net.room_mut(0).handle(3, Input::SignalingFrame(announce));
+    assert!(!net
+        .drain_outputs(0)
+        .iter()
+        .any(|o| matches!(o, Output::Effect(Effect::Connect { .. }))));
+
+    net.now = 4;
+    net.act(1, |room| room.leave(4));
+    net.settle();
+    assert_eq!(net.room(0).status().tabs, 0);
+}
+
+#[test]
+fn every_change_is_stored_once_and_loads_back() {
+    let mut writer = tab("a", 1);
+    writer.edit(0, HOME, &[splice(0, "héllo 👋")], None);
+    writer.edit(0, HOME, &[splice(0, "¡")], None);
+    let stored: Vec<Vec<u8>> = outputs(&mut writer)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Effect(Effect::Store(update)) => Some(update),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored.len(), 2);
+
+    let mut reader = tab("b", 2);
+    reader.load(1, &stored);
+    assert_eq!(reader.text(), "¡héllo 👋");
+    let loaded = outputs(&mut reader);
+    assert!(!loaded
+        .iter()
+        .any(|o| matches!(o, Output::Effect(Effect::Store(_)))));
+    assert!(loaded
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::PageChanged { .. }))));
+
+    let mut compacted = tab("c", 3);
+    compacted.load(1, &[reader.encode_state()]);
+    assert_eq!(compacted.text(), "¡héllo 👋");
+
+    let mut damaged = tab("d", 4);
+    damaged.load(1, &[vec![1, 2, 3], writer.encode_state()]);
+    assert_eq!(damaged.text(), "¡héllo 👋");
+    assert!(outputs(&mut damaged)
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Dropped(_)))));
+}
+
+#[test]
+fn a_silent_signaling_server_is_pinged_then_given_up() {
+    let mut room = tab("me", 1);
+    room.handle(0, Input::SignalingOpen);
+    outputs(&mut room);
+    room.handle(10_000, Input::Timeout);
+    assert!(outputs(&mut room)
+        .iter()
+        .all(|o| !matches!(o, Output::Transmit(Transmit::Server(_)))));
+    room.handle(15_000, Input::Timeout);
+    assert!(
+        outputs(&mut room).contains(&Output::Transmit(Transmit::Server(
+            r#"{"type":"ping"}"#.into()
+        )))
+    );
+    room.handle(16_000, Input::Timeout);
+    assert!(!outputs(&mut room)
+        .iter()
+        .any(|o| matches!(o, Output::Transmit(Transmit::Server(_)))));
+    room.handle(29_000, Input::SignalingFrame(r#"{"type":"pong"}"#));
+    room.handle(45_000, Input::Timeout);
+    assert!(!outputs(&mut room).contains(&Output::Effect(Effect::ReconnectSignaling)));
+    room.handle(59_000, Input::Timeout);
+    let asked = outputs(&mut room);
+    assert!(
+        asked.contains(&Output::Effect(Effect::ReconnectSignaling)),
+        "{asked:?}"
+    );
+    assert!(!room.status().online);
+}
+
+#[test]
+fn keyed_tabs_encrypt_the_broadcast_channel() {
+    let key = || Some(RoomKey::from_bytes([1; 32]));
+    let mut rooms = vec![
+        keyed_tab("a", 1, key()),
+        keyed_tab("b", 2, key()),
+        keyed_tab("c", 3, Some(RoomKey::from_bytes([2; 32]))),
+    ];
+    rooms[0].edit(0, HOME, &[splice(0, "secret words")], None);
+    let mut net = recording(Shell::TAB);
+    // Tab c cannot read the others: what it drops is expected.
+    net.strict = false;
+    net.now = 1;
+    net.add_tabs(rooms);
+    let frames: Vec<Vec<u8>> = net
+        .recorded
+        .take()
+        .expect("recording")
+        .into_iter()
+        .filter_map(|(i, o)| match o {
+            Output::Transmit(Transmit::Tabs(bytes)) if i == 0 => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(!frames.is_empty());
+    for bytes in &frames {
+        assert!(bytes.starts_with(b"\x07AES-GCM"), "{bytes:?}");
+        assert!(!bytes.windows(6).any(|w| w == b"secret"));
+    }
+    net.settle();
+    assert_eq!(net.room(1).text(), "secret words");
+    let tabs = |net: &Net, i: usize| net.room(i).status().tabs;
+    assert_eq!((tabs(&net, 0), tabs(&net, 1)), (1, 1));
+    assert_eq!(net.room(2).text(), "");
+    assert_eq!(tabs(&net, 2), 0);
+    // Every tab learns that someone in the room holds another key.
+    assert!((0..3).all(|i| net.room(i).status().undecryptable));
+}
+
+#[test]
+fn keyed_rooms_publish_ciphertext_and_read_only_ciphertext() {
+    let key = RoomKey::from_bytes([1; 32]);
+    let mut keyed = keyed_tab("me", 1, Some(key.clone()));
+    keyed.handle(0, Input::SignalingOpen);
+    let publishes: Vec<String> = outputs(&mut keyed)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Transmit(Transmit::Server(frame)) if frame.contains("publish") => Some(frame),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(publishes.len(), 1);
+    let publish: Value = serde_json::from_str(&publishes[0]).unwrap();
+    let data = publish["data"].as_str().expect("a string");
+    assert_eq!(
+        key.decrypt_signal(data).unwrap(),
+        json!({"type": "announce", "from": "me"})
+    );
+
+    // A clear announce starts nothing; the room answers it (once) with its own, encrypted.
+    let clear = r#"{"type":"publish","topic":"r","data":{"type":"announce","from":"b"}}"#;
+    keyed.handle(1, Input::SignalingFrame(clear));
+    let answer = outputs(&mut keyed);
+    assert!(!answer
+        .iter()
+        .any(|o| matches!(o, Output::Effect(Effect::Connect { .. }))));
+    assert_eq!(answer.len(), 2, "{answer:?}"); // subscribe, announce
+    assert!(matches!(&answer[1], Output::Transmit(Transmit::Server(f)) if !f.contains("announce")));
+    // Another key's signals are dropped and flagged; answered again only after a while.
+    let announce = json!({"type": "announce", "from": "b"});
+    let frame = |key: &RoomKey| {
+        let data = key.encrypt_signal(&announce, [9; 12]);
+        json!({"type": "publish", "topic": "r", "data": data}).to_string()
+    };
+    let other = RoomKey::from_bytes([2; 32]);
+    keyed.handle(2, Input::SignalingFrame(&frame(&other)));
+    assert!(
+        matches!(outputs(&mut keyed)[..], [Output::Event(Event::Dropped(_)), Output::Event(Event::StatusChanged(s))] if s.undecryptable)
+    );
+    keyed.handle(
+        STRANGER_ANNOUNCE_MS + 1,
+        Input::SignalingFrame(&frame(&other)),
+    );
+    assert_eq!(outputs(&mut keyed).len(), 3); // subscribe, announce, dropped
+    keyed.handle(
+        STRANGER_ANNOUNCE_MS + 2,
+        Input::SignalingFrame(&frame(&key)),
+    );
+    assert!(
+        outputs(&mut keyed).contains(&Output::Effect(Effect::Connect {
+            peer: "b".into(),
+            initiator: true
+        }))
+    );
+
+    let mut open = tab("me", 1);
+    open.handle(0, Input::SignalingOpen);
+    outputs(&mut open);
+    open.handle(1, Input::SignalingFrame(&frame(&key)));
+    assert!(!outputs(&mut open)
+        .iter()
+        .any(|o| matches!(o, Output::Effect(Effect::Connect { .. }))));
+    assert!(open.status().undecryptable);
+}
+
+/// The caret tab `i` last shared, as it went out to the other tabs.
+fn shared_cursor(net: &Net, i: usize) -> Value {
+    let recorded = net.recorded.as_deref().expect("recording");
+    let frames = recorded.iter().filter_map(|(from, o)| match o {
+        Output::Transmit(Transmit::Tabs(bytes)) if *from == i => Some(&bytes[..]),
+        _ => None,
+    });
+    posted_state(frames, net.peers[i].client_id).expect("the tab shared its state")["cursor"]
+        .clone()
+}
+
+fn carets(room: &Room, page: &str) -> Vec<(u32, u32)> {
+    room.remote_cursors(page)
+        .iter()
+        .map(|c| (c.anchor, c.head))
+        .collect()
+}
+
+#[test]
+fn a_caret_at_the_end_of_a_page_is_shared_as_yjs_does() {
+    let mut net = recording(Shell::TAB);
+    net.add_tabs(vec![tab("a", 1), tab("b", 2)]);
+    net.settle();
+
+    // An empty home page: the root text itself, as `{ tname: "page" }`.
+    net.act(0, |room| room.set_cursor(1, HOME, 0, 0));
+    assert_eq!(
+        shared_cursor(&net, 0)["head"],
+        json!({ "tname": "page", "assoc": 0 })
+    );
+    net.settle();
+    assert_eq!(carets(net.room(1), HOME), [(0, 0)]);
+
+    // At the end of a text: still shared, and it stays at the end.
+    net.now = 2;
+    net.edit(0, HOME, &[splice(0, "abc")]);
+    net.act(0, |room| room.set_cursor(2, HOME, 1, 3));
+    net.settle();
+    assert_eq!(carets(net.room(1), HOME), [(1, 3)]);
+    net.now = 3;
+    net.edit(1, HOME, &[splice(3, "de")]);
+    net.settle();
+    assert_eq!(carets(net.room(1), HOME), [(1, 5)]);
+
+    // An empty page of its own: its text as `{ type: <id> }`.
+    let page = net.act(0, |room| room.create_page(4, "Notes", ""));
+    net.act(0, |room| room.set_cursor(4, &page, 0, 0));
+    assert!(shared_cursor(&net, 0)["head"]["type"].is_object());
+    net.settle();
+    assert_eq!(carets(net.room(1), &page), [(0, 0)]);
+    assert!(carets(net.room(1), HOME).is_empty());
+}
