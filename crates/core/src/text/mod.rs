@@ -6,6 +6,7 @@ pub mod diff;
 pub mod editor;
 pub mod lines;
 mod prefix_sums;
+mod utf16_chunks;
 
 pub use diff::Splice;
 pub use editor::EditorText;

@@ -1,5 +1,5 @@
 //! Running totals over a sequence of counts that change one at a time (a Fenwick tree): the
-//! chunked texts here ([`super::lines::LineIndex`], [`super::editor::EditorText`]) keep
+//! chunked texts here ([`super::lines::LineIndex`], [`super::utf16_chunks::Utf16Chunks`]) keep
 //! one count per chunk, so that finding the chunk of an offset, and updating a chunk's count
 //! after a keystroke, take O(log chunks) instead of a walk over the chunks before it.
 //!
