@@ -23,8 +23,13 @@ pub(super) fn px(value: &str) -> Option<f64> {
     value.trim().strip_suffix("px")?.parse().ok()
 }
 
+/// `12.50px`: hundredths of a pixel, written without float formatting (which would cost the app
+/// kilobytes of code for this alone).
 pub(super) fn px_string(value: f64) -> String {
-    format!("{value:.2}px")
+    let hundredths = (value * 100.0).round() as i64;
+    let sign = if hundredths < 0 { "-" } else { "" };
+    let h = hundredths.unsigned_abs();
+    format!("{sign}{}.{:02}px", h / 100, h % 100)
 }
 
 /// `scrollTop`/`scrollLeft` as the fractions they are (web-sys rounds them to integers).
@@ -33,4 +38,16 @@ pub(super) fn scroll(element: &Element, name: &str) -> f64 {
         .ok()
         .and_then(|value| value.as_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pixels_in_hundredths() {
+        assert_eq!(super::px_string(12.5), "12.50px");
+        assert_eq!(super::px_string(0.0), "0.00px");
+        assert_eq!(super::px_string(-0.004), "0.00px");
+        assert_eq!(super::px_string(-3.456), "-3.46px");
+        assert_eq!(super::px_string(1234.999), "1235.00px");
+    }
 }

@@ -8,11 +8,11 @@ use std::ops::Range;
 use wasm_bindgen::UnwrapThrowExt;
 use web_sys::Element;
 
-use super::color::safe_color;
 use super::dom::scroll;
 use super::measure::{Measure, Rect};
 use super::mirror::Mirror;
 use super::{Caret, Inner};
+use commonplace_core::app::identity;
 
 /// Pages longer than this (UTF-16 units) get no remote carets: laying the mirror out after a
 /// large change takes seconds there (a 10 MB page joining took 20 s).
@@ -63,7 +63,7 @@ impl Inner {
         let mut boxes = Vec::new();
         let mut marks = Vec::new();
         for caret in remote.iter() {
-            let color = safe_color(&caret.color);
+            let color = identity::color_or_default(&caret.color);
             let head = caret.head.min(total);
             let anchor = caret.anchor.min(total);
             if anchor != head {

@@ -18,7 +18,6 @@
 //! Names and colours come from other peers: names are set as text, colours only if they look
 //! like a colour and nothing more ([`color`]).
 
-mod color;
 mod dom;
 mod draw;
 mod measure;
