@@ -28,7 +28,7 @@ pub enum ClientMessage {
 }
 
 /// Server → peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {
     Publish {
@@ -41,7 +41,7 @@ pub enum ServerMessage {
 }
 
 /// What peers of one room publish to each other through the server (the `data` of a publish).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RoomSignal {
     /// "I am here": peers that see it start a connection to `from`.
@@ -62,7 +62,7 @@ pub enum RoomSignal {
 }
 
 /// simple-peer's signal objects, as y-webrtc peers exchange them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SignalData {
     Offer {
@@ -75,11 +75,10 @@ pub enum SignalData {
         candidate: IceCandidate,
     },
     /// simple-peer's renegotiation and transceiver requests: data-only peers never need them.
-    #[serde(other)]
     Unsupported,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IceCandidate {
     pub candidate: String,
@@ -98,7 +97,128 @@ impl ClientMessage {
 impl ServerMessage {
     /// Parses a frame from the server; `None` for anything that is not a known message.
     pub fn parse(text: &str) -> Option<ServerMessage> {
-        serde_json::from_str(text).ok()
+        let value: Value = serde_json::from_str(text).ok()?;
+        ServerMessage::from_value(value).ok()
+    }
+
+    fn from_value(mut value: Value) -> Result<ServerMessage, String> {
+        match tag(&value)? {
+            "publish" => Ok(ServerMessage::Publish {
+                topic: string(&mut value, "topic")?,
+                data: value
+                    .get_mut("data")
+                    .map(Value::take)
+                    .ok_or("publish without data")?,
+                clients: optional(&value, "clients", Value::as_u64)?,
+            }),
+            "pong" => Ok(ServerMessage::Pong),
+            other => Err(format!("unknown message type {other:?}")),
+        }
+    }
+}
+
+// Reading by hand from a `serde_json::Value`, as serde's derive would (unknown fields ignored,
+// `null` for an absent option), at a fraction of the code the derive generates for internally
+// tagged enums: this runs in the browser app, where every kilobyte is downloaded.
+
+impl RoomSignal {
+    pub fn from_value(mut value: Value) -> Result<RoomSignal, String> {
+        match tag(&value)? {
+            "announce" => Ok(RoomSignal::Announce {
+                from: string(&mut value, "from")?,
+            }),
+            "signal" => Ok(RoomSignal::Signal {
+                from: string(&mut value, "from")?,
+                to: string(&mut value, "to")?,
+                token: optional(&value, "token", Value::as_f64)?,
+                signal: SignalData::from_value(
+                    value
+                        .get_mut("signal")
+                        .map(Value::take)
+                        .ok_or("missing signal")?,
+                )?,
+                chunks: optional(&value, "chunks", Value::as_u64)?,
+            }),
+            other => Err(format!("unknown room signal type {other:?}")),
+        }
+    }
+}
+
+impl SignalData {
+    pub fn from_value(mut value: Value) -> Result<SignalData, String> {
+        match tag(&value)? {
+            "offer" => Ok(SignalData::Offer {
+                sdp: string(&mut value, "sdp")?,
+            }),
+            "answer" => Ok(SignalData::Answer {
+                sdp: string(&mut value, "sdp")?,
+            }),
+            "candidate" => {
+                let mut candidate = value
+                    .get_mut("candidate")
+                    .map(Value::take)
+                    .ok_or("missing candidate")?;
+                if !candidate.is_object() {
+                    return Err("candidate is not an object".into());
+                }
+                let sdp_m_line_index = optional(&candidate, "sdpMLineIndex", Value::as_u64)?
+                    .map(u16::try_from)
+                    .transpose()
+                    .map_err(|_| "sdpMLineIndex out of range")?;
+                Ok(SignalData::Candidate {
+                    candidate: IceCandidate {
+                        sdp_mid: optional(&candidate, "sdpMid", |v| v.as_str().map(str::to_owned))?,
+                        sdp_m_line_index,
+                        candidate: string(&mut candidate, "candidate")?,
+                    },
+                })
+            }
+            // simple-peer's renegotiation and transceiver requests, and anything newer.
+            _ => Ok(SignalData::Unsupported),
+        }
+    }
+}
+
+/// Serde's own entry points read through [`RoomSignal::from_value`] and friends.
+macro_rules! deserialize_via_value {
+    ($($ty:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = Value::deserialize(deserializer)?;
+                <$ty>::from_value(value).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+deserialize_via_value!(ServerMessage, RoomSignal, SignalData);
+
+/// The `type` field of an object.
+fn tag(value: &Value) -> Result<&str, String> {
+    value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "not an object with a string type".into())
+}
+
+/// A required string field, taken out of the object.
+fn string(value: &mut Value, field: &str) -> Result<String, String> {
+    match value.get_mut(field).map(Value::take) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(format!("{field} must be a string")),
+    }
+}
+
+/// An optional field: absent or `null` is `None`, anything `read` cannot take is an error.
+fn optional<T>(
+    value: &Value,
+    field: &str,
+    read: impl Fn(&Value) -> Option<T>,
+) -> Result<Option<T>, String> {
+    match value.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => read(v)
+            .map(Some)
+            .ok_or_else(|| format!("{field} has the wrong type")),
     }
 }
 
@@ -148,6 +268,45 @@ mod tests {
         let renegotiate: SignalData =
             serde_json::from_str(r#"{"type":"renegotiate","renegotiate":true}"#).unwrap();
         assert_eq!(renegotiate, SignalData::Unsupported);
+    }
+
+    #[test]
+    fn read_as_serde_would() {
+        let read = |json: &str| RoomSignal::from_value(serde_json::from_str(json).unwrap());
+        // Unknown fields are ignored, null options are absent.
+        assert_eq!(
+            read(r#"{"type":"announce","from":"a","extra":[1]}"#),
+            Ok(RoomSignal::Announce { from: "a".into() })
+        );
+        let signal = read(
+            r#"{"type":"signal","from":"a","to":"b","token":null,"chunks":7,"signal":{"type":"offer","sdp":"v=0"}}"#,
+        );
+        assert_eq!(
+            signal,
+            Ok(RoomSignal::Signal {
+                from: "a".into(),
+                to: "b".into(),
+                token: None,
+                signal: SignalData::Offer { sdp: "v=0".into() },
+                chunks: Some(7)
+            })
+        );
+        for bad in [
+            r#"{"type":"announce"}"#,
+            r#"{"type":"announce","from":5}"#,
+            r#"{"type":"signal","from":"a","to":"b","token":"x","signal":{"type":"offer","sdp":""}}"#,
+            r#"{"type":"signal","from":"a","to":"b","chunks":-1,"signal":{"type":"offer","sdp":""}}"#,
+            r#"{"type":"signal","from":"a","to":"b"}"#,
+            r#"{"type":"signal","from":"a","to":"b","signal":{"type":"candidate","candidate":{"sdpMLineIndex":70000,"candidate":"c"}}}"#,
+            r#"{"type":"signal","from":"a","to":"b","signal":{"type":"candidate","candidate":"c"}}"#,
+            r#"{"type":"hello"}"#,
+            r#"["announce"]"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        // Through serde's own entry point too.
+        let via_serde: SignalData = serde_json::from_str(r#"{"type":"answer","sdp":"x"}"#).unwrap();
+        assert_eq!(via_serde, SignalData::Answer { sdp: "x".into() });
     }
 
     #[test]

@@ -20,9 +20,12 @@ pub enum Preview {
 pub fn preview(room: &Room, page: &str) -> Preview {
     let text = room.page_text(page).unwrap_or_default();
     if text.len() > PREVIEW_MAX_BYTES {
-        let mb = text.len() as f64 / 1e6;
+        // Tenths of a megabyte, in integers: no float formatting code in the app for this.
+        let tenths = (text.len() + 50_000) / 100_000;
         return Preview::TooLarge(format!(
-            "This page ({mb:.1} MB) is too large for a live preview."
+            "This page ({}.{} MB) is too large for a live preview.",
+            tenths / 10,
+            tenths % 10
         ));
     }
     let titles: HashSet<String> = room

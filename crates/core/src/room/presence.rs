@@ -79,13 +79,21 @@ impl Presence {
         if self.shared.as_ref() == Some(&state) {
             return None;
         }
-        awareness.set_local_state_raw(state.clone());
-        self.shared = Some(state);
-        self.renewal(now, awareness)
+        self.shared = Some(state.clone());
+        self.renewal(now, awareness, state)
     }
 
-    fn renewal(&mut self, now: u64, awareness: &Awareness) -> Option<AwarenessUpdate> {
+    /// Sets this person's state (again) and returns the update that tells everyone. Setting it
+    /// again is what renews it: the clock goes up, and others take only a newer clock as a
+    /// sign of life (y-protocols does `setLocalState(getLocalState())`).
+    fn renewal(
+        &mut self,
+        now: u64,
+        awareness: &mut Awareness,
+        state: String,
+    ) -> Option<AwarenessUpdate> {
         self.last_renewal = now;
+        awareness.set_local_state_raw(state);
         awareness.update_with_clients([awareness.client_id()]).ok()
     }
 
@@ -117,10 +125,10 @@ impl Presence {
         now: u64,
         awareness: &mut Awareness,
     ) -> (Option<AwarenessUpdate>, bool) {
-        let renewal = if now.saturating_sub(self.last_renewal) >= AWARENESS_RENEW_MS {
-            self.renewal(now, awareness)
-        } else {
-            None
+        let due = now.saturating_sub(self.last_renewal) >= AWARENESS_RENEW_MS;
+        let renewal = match awareness.local_state_raw() {
+            Some(state) if due => self.renewal(now, awareness, state.to_string()),
+            _ => None,
         };
         let outdated: Vec<ClientID> = others_present(awareness)
             .filter(|&(_, seen)| now.saturating_sub(seen) >= AWARENESS_TIMEOUT_MS)
@@ -271,5 +279,54 @@ fn person(id: u64, own: u64, state: &Value) -> Person {
         color,
         page,
         me: id == own,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use yrs::Doc;
+
+    use super::*;
+
+    fn awareness(client: u64, clock: &Arc<AtomicU64>) -> Awareness {
+        let clock = clock.clone();
+        let mut awareness = Awareness::with_clock(Doc::with_client_id(client), move || {
+            clock.load(Ordering::Relaxed)
+        });
+        awareness.set_local_state_raw("{}");
+        awareness
+    }
+
+    #[test]
+    fn an_idle_person_stays_present_because_renewals_count() {
+        let time = Arc::new(AtomicU64::new(0));
+        let (mut ada, mut bob) = (awareness(1, &time), awareness(2, &time));
+        let (mut ada_presence, mut bob_presence) = (Presence::new(0), Presence::new(0));
+        ada_presence.user = Some(("Ada".into(), "#123456".into()));
+        let first = ada_presence.share(0, &mut ada).unwrap();
+        assert_eq!(bob_presence.on_update(&mut bob, first), Ok(true));
+        // Ada does nothing for two minutes; her renewals reach Bob.
+        for now in (1..=120).map(|s| s * 1_000) {
+            time.store(now, Ordering::Relaxed);
+            if let (Some(renewal), _) = ada_presence.on_timeout(now, &mut ada) {
+                bob_presence.on_update(&mut bob, renewal).unwrap();
+            }
+            let (_, forgotten) = bob_presence.on_timeout(now, &mut bob);
+            assert!(!forgotten, "Bob forgot Ada at {now} ms");
+        }
+        assert!(bob.state::<serde_json::Value>(ada.client_id()).is_some());
+        // Once her renewals stop (she is gone), Bob forgets her after 30 s.
+        let mut forgotten_at = None;
+        for now in (121..=200).map(|s| s * 1_000) {
+            time.store(now, Ordering::Relaxed);
+            if bob_presence.on_timeout(now, &mut bob).1 {
+                forgotten_at.get_or_insert(now);
+            }
+        }
+        let last_renewal = 120_000 - 120_000 % AWARENESS_RENEW_MS;
+        assert_eq!(forgotten_at, Some(last_renewal + AWARENESS_TIMEOUT_MS));
     }
 }

@@ -150,7 +150,7 @@ impl SignalingClient {
             _ if self.key.is_some() => return Heard::Stranger,
             data => data,
         };
-        match serde_json::from_value::<RoomSignal>(data) {
+        match RoomSignal::from_value(data) {
             Ok(signal) => Heard::Signal(signal),
             Err(error) => Heard::Malformed(format!("room signal: {error}")),
         }
