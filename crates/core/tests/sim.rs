@@ -490,6 +490,55 @@ fn keyed_peers_sync_and_the_server_sees_only_ciphertext() {
     assert!(!readable_by_the_server(&sim).is_empty());
 }
 
+/// Issue 11: peers that can never open a data channel (symmetric NATs, no TURN) talk through
+/// the server, and the room converges as if they could. Peers 0 and 1 never connect directly;
+/// every other pair does. Odd seeds are keyed.
+#[test]
+fn pairs_that_never_connect_directly_converge_through_the_server() {
+    run_seeds(
+        "one pair behind symmetric NATs",
+        60,
+        |seed| {
+            let mut cfg = keyed_if_odd(SimConfig::new(seed ^ 0x5E1A, 3 + (seed % 2) as usize));
+            cfg.schedule.direct_path = |a, b| a.min(b) != 0 || a.max(b) != 1;
+            cfg
+        },
+        10,
+    );
+}
+
+#[test]
+fn a_room_where_no_pair_connects_directly_still_syncs_and_keyed_relays_are_ciphertext() {
+    for seed in 0..20 {
+        let mut cfg = SimConfig::new(seed ^ 0x4E1A, 2 + (seed % 3) as usize);
+        cfg.schedule.direct_path = |_, _| false;
+        if seed % 2 == 1 {
+            cfg = cfg.with_key(RoomKey::from_bytes([seed as u8 ^ 0x7E; 32]));
+        }
+        let keyed = seed % 2 == 1;
+        let mut sim = Sim::new(cfg);
+        for i in 0..sim.peers.len() {
+            sim.join_at(i, i as u64 * 900);
+            sim.edits(i, 10, 0, 15 * SECOND);
+        }
+        assert!(
+            sim.run_until_quiet(300 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sim.stats.links, 0, "seed {seed}: no channel ever opened");
+        let relays = sim.hub_log.iter().filter(|f| f.contains("relay")).count();
+        if keyed {
+            assert_eq!(relays, 0, "seed {seed}: a relay the server can read");
+            let readable = readable_by_the_server(&sim);
+            assert!(readable.is_empty(), "seed {seed}: {readable:#?}");
+        } else {
+            assert!(relays > 0, "seed {seed}: in an open room relays are plain publishes");
+        }
+    }
+}
+
 #[test]
 fn a_wrong_or_missing_key_gets_no_connection_and_none_of_the_notebook() {
     for seed in 0..10 {

@@ -43,17 +43,14 @@ impl ClientConfig {
         Ok(config)
     }
 
-    /// Whether a fresh config is due at `now` (ms since the Unix epoch), given when this one
-    /// was fetched: a credential that expires is renewed once three quarters of its life is
-    /// over, or when less than an hour is left.
-    pub fn due(&self, fetched_at: u64, now: u64) -> bool {
-        match self.expires_at {
-            None => false,
-            Some(expires) => {
-                let life = expires.saturating_sub(fetched_at);
-                now >= fetched_at + life / 4 * 3 || now + 3_600_000 >= expires
-            }
-        }
+    /// When to fetch a fresh config, given when this one was fetched (ms since the Unix epoch):
+    /// once three quarters of a credential's life is over, or an hour before it ends, but not
+    /// within a minute of the last fetch. `None`: nothing expires.
+    pub fn renew_at(&self, fetched_at: u64) -> Option<u64> {
+        let expires = self.expires_at?;
+        let life = expires.saturating_sub(fetched_at);
+        let at = (fetched_at + life / 4 * 3).min(expires.saturating_sub(3_600_000));
+        Some(at.max(fetched_at + 60_000))
     }
 }
 
@@ -96,16 +93,12 @@ mod tests {
             expires_at: Some(hours(12)),
             ..ClientConfig::default()
         };
-        assert!(!config.due(0, hours(8)));
-        assert!(config.due(0, hours(9)));
+        assert_eq!(config.renew_at(0), Some(hours(9)));
         let short = ClientConfig {
             expires_at: Some(hours(1)),
             ..ClientConfig::default()
         };
-        assert!(
-            short.due(0, 0),
-            "less than an hour left: fetch again at once"
-        );
-        assert!(!ClientConfig::default().due(0, u64::MAX));
+        assert_eq!(short.renew_at(0), Some(60_000), "an hour or less: soon, not at once");
+        assert_eq!(ClientConfig::default().renew_at(0), None);
     }
 }
