@@ -3,8 +3,10 @@
 //! Peers exchange documents directly over WebRTC; the server only introduces them, so it
 //! never sees document content (and in rooms with a key, not even who signals whom).
 
+mod budget;
 pub mod ice;
 pub mod listen;
+mod outbox;
 mod signal;
 mod static_files;
 
@@ -24,6 +26,13 @@ use tower_http::trace::TraceLayer;
 
 use ice::IceConfig;
 
+/// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
+pub const DEFAULT_CLIENT_RATE: u64 = 1024 * 1024;
+/// 4 MiB: a 1 MB notebook relayed (base64, encrypted: ~1.8 MB) passes without waiting.
+pub const DEFAULT_CLIENT_BURST: u64 = 4 * 1024 * 1024;
+/// 8 MiB: over 30 of the largest frames.
+pub const DEFAULT_CLIENT_QUEUE: usize = 8 * 1024 * 1024;
+
 /// What the server serves and how much it lets each signaling connection use.
 #[derive(Clone)]
 pub struct Options {
@@ -32,8 +41,13 @@ pub struct Options {
     pub limits: Limits,
     /// Largest WebSocket message or frame accepted; a bigger one closes the connection.
     pub max_message: usize,
-    /// Frames queued for one connection; a connection that falls this far behind is closed.
-    pub queue_len: usize,
+    /// Bytes per second each connection may send (0 counts as 1); beyond it the server reads
+    /// from that connection only as fast as this (it waits, dropping nothing).
+    pub client_rate: u64,
+    /// Bytes a connection may send at once before `client_rate` applies.
+    pub client_burst: u64,
+    /// Bytes queued toward one connection; a connection that falls this far behind is closed.
+    pub client_queue: usize,
     /// Each connection is pinged this often and closed if it did not answer the previous ping.
     pub ping_interval: Duration,
     /// What `GET /config` tells the app: how to reach peers across networks.
@@ -48,7 +62,9 @@ impl Options {
             dist: dist.into(),
             limits: Limits::default(),
             max_message: 256 * 1024,
-            queue_len: 256,
+            client_rate: DEFAULT_CLIENT_RATE,
+            client_burst: DEFAULT_CLIENT_BURST,
+            client_queue: DEFAULT_CLIENT_QUEUE,
             ping_interval: Duration::from_secs(30),
             ice: IceConfig::none(),
             tls: None,

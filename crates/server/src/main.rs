@@ -91,6 +91,21 @@ struct Args {
         requires = "tls_cert"
     )]
     tls_key: Option<PathBuf>,
+    /// Bytes per second each connection may send (plain bytes, or with KiB or MiB). A client
+    /// sending more, e.g. relaying a notebook to a peer no direct path reaches, is read from
+    /// only this fast: slowed down, not cut off, while everyone else is served as usual.
+    #[arg(long, value_name = "BYTES_PER_SEC", env = "COMMONPLACE_CLIENT_RATE",
+          default_value = "1MiB", value_parser = parse_positive_bytes)]
+    client_rate: u64,
+    /// Bytes a connection may send at once before --client-rate applies.
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_BURST",
+          default_value = "4MiB", value_parser = parse_bytes)]
+    client_burst: u64,
+    /// Bytes waiting to be sent to one connection; a client that reads so slowly that more
+    /// pile up is disconnected (close code 1008, "reading too slowly").
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_QUEUE",
+          default_value = "8MiB", value_parser = parse_positive_bytes)]
+    client_queue: u64,
 }
 
 impl Args {
@@ -113,6 +128,37 @@ impl Args {
         };
         ice.validate()?;
         Ok(ice)
+    }
+}
+
+/// `1048576`, `1024KiB` or `1MiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a number of bytes: {text}"))?;
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1024,
+        "MiB" => 1024 * 1024,
+        "GiB" => 1024 * 1024 * 1024,
+        _ => {
+            return Err(format!(
+                "not a number of bytes (use KiB, MiB or GiB): {text}"
+            ))
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("too many bytes: {text}"))
+}
+
+fn parse_positive_bytes(text: &str) -> Result<u64, String> {
+    match parse_bytes(text)? {
+        0 => Err("must be more than 0".into()),
+        n => Ok(n),
     }
 }
 
@@ -148,6 +194,9 @@ async fn main() -> ExitCode {
         )
         .init();
     let mut options = Options::new(args.dist.clone());
+    options.client_rate = args.client_rate;
+    options.client_burst = args.client_burst;
+    options.client_queue = usize::try_from(args.client_queue).unwrap_or(usize::MAX);
     match args.ice() {
         Ok(ice) => options.ice = ice,
         Err(e) => {
@@ -228,6 +277,7 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonplace_server::{DEFAULT_CLIENT_BURST, DEFAULT_CLIENT_QUEUE, DEFAULT_CLIENT_RATE};
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
         Args::try_parse_from(std::iter::once("commonplace-server").chain(args.iter().copied()))
@@ -240,6 +290,14 @@ mod tests {
         assert_eq!(defaults.bind, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(defaults.dist, PathBuf::from("dist"));
         assert_eq!(defaults.ice().unwrap(), IceConfig::none());
+        // The flags' defaults are written for --help; they are the library's.
+        assert_eq!(defaults.client_rate, DEFAULT_CLIENT_RATE);
+        assert_eq!(defaults.client_burst, DEFAULT_CLIENT_BURST);
+        assert_eq!(defaults.client_queue, DEFAULT_CLIENT_QUEUE as u64);
+        let args = parse(&["--client-rate", "256KiB", "--client-burst", "0"]).unwrap();
+        assert_eq!((args.client_rate, args.client_burst), (256 * 1024, 0));
+        let args = parse(&["--client-queue", "1048576"]).unwrap();
+        assert_eq!(args.client_queue, 1 << 20);
         let args = parse(&["--port", "0", "--bind", "::1", "--dist", "/tmp/d"]).unwrap();
         assert_eq!((args.port, args.dist), (0, PathBuf::from("/tmp/d")));
         for bad in [
@@ -253,6 +311,13 @@ mod tests {
             &["--tls-cert", "c.pem"],
             &["--turn-ttl", "0"],
             &["--turn-ttl", "12d"],
+            &["--client-rate", "0"],
+            &["--client-rate", "1MB"],
+            &["--client-rate", "-1"],
+            &["--client-burst", "99999999999999999999"],
+            &["--client-burst", "17179869184GiB"],
+            &["--client-queue", "0MiB"],
+            &["--client-queue", "MiB"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -305,7 +370,11 @@ mod tests {
             "--turn-ttl",
             "--tls-cert",
             "--tls-key",
+            "--client-rate",
+            "--client-burst",
+            "--client-queue",
             "COMMONPLACE_TURN_SECRET",
+            "COMMONPLACE_CLIENT_RATE",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }
