@@ -159,11 +159,13 @@ async fn sixty_fifth_topic_is_rejected() {
 #[tokio::test]
 async fn silent_connection_is_closed_by_keepalive() {
     let mut options = Options::new(temp_dir("no-dist"));
-    options.ping_interval = Duration::from_millis(250);
+    // `alive` must answer each ping within one interval: long enough for a loaded machine
+    // (at 250 ms, a busy CI box now and then closed `alive` too).
+    options.ping_interval = Duration::from_secs(1);
     let server = start(options).await;
     let (mut silent, mut alive) = (connect(server.addr).await, connect(server.addr).await);
     // Reading answers pings; `silent` reads nothing for several intervals.
-    let until = tokio::time::Instant::now() + Duration::from_millis(1200);
+    let until = tokio::time::Instant::now() + Duration::from_millis(3500);
     while let Ok(message) = tokio::time::timeout_at(until, alive.next()).await {
         assert!(matches!(message, Some(Ok(Message::Ping(_)))), "{message:?}");
     }
