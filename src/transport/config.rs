@@ -61,6 +61,10 @@ pub fn ice_servers(config: &ClientConfig) -> JsValue {
 fn describe(error: JsValue) -> String {
     error
         .as_string()
-        .or_else(|| js_sys::JSON::stringify(&error).ok().and_then(|s| s.as_string()))
+        .or_else(|| {
+            js_sys::JSON::stringify(&error)
+                .ok()
+                .and_then(|s| s.as_string())
+        })
         .unwrap_or_else(|| "fetch failed".into())
 }

@@ -351,7 +351,8 @@ impl PeerConnection {
                             && field(s, "nominated").and_then(|v| v.as_bool()) == Some(true)
                     })
                 })?;
-            let candidate_type = |id| by_id(text(selected, id)).and_then(|c| text(c, "candidateType"));
+            let candidate_type =
+                |id| by_id(text(selected, id)).and_then(|c| text(c, "candidateType"));
             let rtt = field(selected, "currentRoundTripTime").and_then(|v| v.as_f64());
             Some(SelectedPair {
                 local: candidate_type("localCandidateId"),

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   setUpFile, server, openPerson, newRoomName, newRoomKey, roomUrl, keyedRoomUrl, waitForPeers, typeText,
-  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, until, editorValue, onlyRelayCandidates,
+  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, until, editorValue, onlyRelayCandidates, closeUsers,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 120_000;
@@ -55,6 +55,11 @@ test('two browsers with no direct path co-edit through the server, and see that 
     assert.match(st.text, /1 via the server/, `[${name}] #status says ${JSON.stringify(st.text)}`);
   }
   assertNoPageErrors(a, b);
+
+  // No connection closes when B goes: its goodbye through the server tells A at once (silence
+  // would take 45 s).
+  await closeUsers(b);
+  await waitForPeers(a, 0, { timeout: 10_000 });
 });
 
 test('in a keyed room the server relays only ciphertext, and a 300 KB notebook reaches a late joiner in chunks', { timeout: TEST_TIMEOUT_MS }, async (t) => {

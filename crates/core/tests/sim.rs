@@ -534,7 +534,10 @@ fn a_room_where_no_pair_connects_directly_still_syncs_and_keyed_relays_are_ciphe
             let readable = readable_by_the_server(&sim);
             assert!(readable.is_empty(), "seed {seed}: {readable:#?}");
         } else {
-            assert!(relays > 0, "seed {seed}: in an open room relays are plain publishes");
+            assert!(
+                relays > 0,
+                "seed {seed}: in an open room relays are plain publishes"
+            );
         }
     }
 }

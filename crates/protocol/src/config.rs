@@ -98,7 +98,11 @@ mod tests {
             expires_at: Some(hours(1)),
             ..ClientConfig::default()
         };
-        assert_eq!(short.renew_at(0), Some(60_000), "an hour or less: soon, not at once");
+        assert_eq!(
+            short.renew_at(0),
+            Some(60_000),
+            "an hour or less: soon, not at once"
+        );
         assert_eq!(ClientConfig::default().renew_at(0), None);
     }
 }

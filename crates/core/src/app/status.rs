@@ -118,8 +118,10 @@ pub fn connection_label(status: &SessionStatus) -> (&'static str, String, bool) 
             format!("Offline · {}", count(status.peers, "peer")),
         ),
     };
-    let kinds = std::iter::repeat_n(PathKind::Turn, status.via_turn)
-        .chain(std::iter::repeat_n(PathKind::ServerRelay, status.via_server));
+    let kinds = std::iter::repeat_n(PathKind::Turn, status.via_turn).chain(std::iter::repeat_n(
+        PathKind::ServerRelay,
+        status.via_server,
+    ));
     let paths = summary(kinds);
     if !paths.is_empty() {
         label.push_str(&format!(" ({paths})"));
@@ -250,7 +252,10 @@ mod tests {
         status.tabs = 0;
         assert_eq!(connection_label(&status).1, "Connected · 1 peer");
         status.via_server = 1;
-        assert_eq!(connection_label(&status).1, "Connected · 1 peer (1 via the server)");
+        assert_eq!(
+            connection_label(&status).1,
+            "Connected · 1 peer (1 via the server)"
+        );
         status.via_server = 0;
         status.signaling = SignalingState::Offline;
         status.peers = 0;

@@ -42,7 +42,7 @@ mod sync;
 mod tabs;
 
 pub use input::Input;
-pub use mesh::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS};
+pub use mesh::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS, RELAY_SILENCE_MS};
 pub use output::{Effect, Event, Output, Status, Transmit};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
@@ -216,6 +216,8 @@ impl Room {
         if let Ok(update) = self.awareness.update_with_clients([own]) {
             self.broadcast(&Message::Awareness(update), None);
         }
+        self.flush_relay();
+        self.relay_goodbye();
         self.signaling.leave(&mut self.out);
     }
 

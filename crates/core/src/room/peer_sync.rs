@@ -226,7 +226,11 @@ mod tests {
         );
         sync.on_their_state(100_000);
         assert!(sync.synced());
-        assert_eq!(sync.rtt(), Some(100_000 - 94_000), "answered 6 s after the last question");
+        assert_eq!(
+            sync.rtt(),
+            Some(100_000 - 94_000),
+            "answered 6 s after the last question"
+        );
         assert_eq!(sync.poll(100_001), None);
         assert_eq!(sync.poll_timeout(), Some(100_000 + RESYNC_MS));
         assert_eq!(sync.poll(100_000 + RESYNC_MS), Some(Nudge::Resync));

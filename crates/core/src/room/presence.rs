@@ -126,13 +126,16 @@ impl Presence {
         update.clients.remove(&awareness.client_id());
         // A person's own renewals are the newest; a peer passing them on repeats a clock seen.
         for (client, entry) in &update.clients {
-            let newer = awareness.meta(*client).is_none_or(|(clock, _)| entry.clock > clock);
+            let newer = awareness
+                .meta(*client)
+                .is_none_or(|(clock, _)| entry.clock > clock);
             if let (true, Some(from)) = (newer, from) {
                 self.heard_from.insert(*client, from.to_owned());
             }
         }
         if self.heard_from.len() > 2 * awareness.iter().count() + 16 {
-            self.heard_from.retain(|client, _| awareness.meta(*client).is_some());
+            self.heard_from
+                .retain(|client, _| awareness.meta(*client).is_some());
         }
         awareness
             .apply_update_summary(update)
@@ -338,15 +341,21 @@ mod tests {
     fn an_idle_person_stays_present_because_renewals_count() {
         let time = Arc::new(AtomicU64::new(0));
         let (mut ada, mut bob) = (awareness(1, &time), awareness(2, &time));
-        let (mut ada_presence, mut bob_presence) = (Presence::new(0, "a".into()), Presence::new(0, "b".into()));
+        let (mut ada_presence, mut bob_presence) =
+            (Presence::new(0, "a".into()), Presence::new(0, "b".into()));
         ada_presence.user = Some(("Ada".into(), "#123456".into()));
         let first = ada_presence.share(0, &mut ada).unwrap();
-        assert_eq!(bob_presence.on_update(&mut bob, Some("alice"), first), Ok(true));
+        assert_eq!(
+            bob_presence.on_update(&mut bob, Some("alice"), first),
+            Ok(true)
+        );
         // Ada does nothing for two minutes; her renewals reach Bob.
         for now in (1..=120).map(|s| s * 1_000) {
             time.store(now, Ordering::Relaxed);
             if let (Some(renewal), _) = ada_presence.on_timeout(now, &mut ada) {
-                bob_presence.on_update(&mut bob, Some("alice"), renewal).unwrap();
+                bob_presence
+                    .on_update(&mut bob, Some("alice"), renewal)
+                    .unwrap();
             }
             let (_, forgotten) = bob_presence.on_timeout(now, &mut bob);
             assert!(!forgotten, "Bob forgot Ada at {now} ms");

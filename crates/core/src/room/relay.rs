@@ -29,21 +29,50 @@ impl Room {
         }
     }
 
+    /// Tells the peers only the server reaches that this one is going: no connection closing
+    /// tells them (an empty frame says it).
+    pub(super) fn relay_goodbye(&mut self) {
+        let relayed: Vec<_> = self
+            .mesh
+            .paths()
+            .filter(|(_, path)| *path == Path::Relay)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in relayed {
+            let signal = RoomSignal::Relay {
+                from: self.peer_id.clone(),
+                to: peer,
+                frame: String::new(),
+            };
+            self.signaling.publish(signal, &mut self.out);
+        }
+    }
+
     /// A relayed frame for us from `from`.
     pub(super) fn on_relayed_frame(&mut self, from: &str, frame: &str) {
+        if frame.is_empty() {
+            if self.mesh.on_goodbye(from, &mut self.out) {
+                self.announce();
+            }
+            return;
+        }
         if frame.len() > MAX_RELAYED_BASE64 {
-            return self.out.dropped(format!("relayed frame from {from}: too long"));
+            return self
+                .out
+                .dropped(format!("relayed frame from {from}: too long"));
         }
         let bytes = match BASE64.decode(frame) {
             Ok(bytes) => bytes,
             Err(error) => {
-                return self.out.dropped(format!("relayed frame from {from}: {error}"));
+                return self
+                    .out
+                    .dropped(format!("relayed frame from {from}: {error}"));
             }
         };
         if !self.mesh.on_relayed(self.now, from) {
-            return self
-                .out
-                .dropped(format!("relayed frame from {from}: no room for another peer"));
+            return self.out.dropped(format!(
+                "relayed frame from {from}: no room for another peer"
+            ));
         }
         self.on_peer_frame(from, Path::Relay, &bytes);
     }

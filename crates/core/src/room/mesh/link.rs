@@ -17,6 +17,9 @@ pub const CONNECT_TIMEOUT_MS: u64 = 20_000;
 pub const RELAY_AFTER_MS: u64 = 5_000;
 /// A relayed peer is offered a direct connection again this long after the last one ended.
 pub const DIRECT_RETRY_MS: u64 = 60_000;
+/// A peer reached only through the server that has sent nothing for this long is gone (it
+/// renews its presence every 15 s): nothing else would tell, as no connection closes.
+pub const RELAY_SILENCE_MS: u64 = 45_000;
 
 /// How frames reach a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +33,8 @@ pub enum Path {
 /// What a link needs done, from [`Link::poll`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkStep {
-    /// The connection never opened and there is no relay: forget the peer, re-announce.
+    /// The connection never opened and there is no relay, or the relayed peer went silent:
+    /// forget the peer, re-announce.
     GiveUp,
     /// Close the connection attempt that never opened; the relay carries on.
     StopConnecting,
@@ -53,6 +57,8 @@ pub struct Link {
     pub relayed: bool,
     /// When to offer a direct connection again, while relayed without one.
     pub retry_direct_at: Option<u64>,
+    /// When a frame last came through the server (or the relay started).
+    pub relay_heard_at: u64,
     pub sync: PeerSync,
     /// The largest message the peer reassembles from chunks; `None`: a y-webrtc peer, which
     /// can be reached directly only.
@@ -72,6 +78,7 @@ impl Link {
             direct: false,
             relayed: false,
             retry_direct_at: None,
+            relay_heard_at: now,
             sync: PeerSync::new(now, false),
             chunks: None,
             next_chunked_id: 0,
@@ -122,6 +129,15 @@ impl Link {
 
     /// The WebRTC connection closed: true if the peer is gone (nothing else reaches it).
     pub fn on_closed(&mut self, now: u64) -> bool {
+        // ICE gave up before the channel ever opened: no need to wait out RELAY_AFTER_MS.
+        let never_opened = self.connecting_since.is_some() && !self.direct;
+        if never_opened && self.chunks.is_some() && !self.relayed {
+            self.start_relay(now);
+        }
+        if self.direct && self.relayed {
+            // The relay carries on from here: its silence counts from now.
+            self.relay_heard_at = now;
+        }
         self.connecting_since = None;
         self.direct = false;
         if self.relayed {
@@ -132,6 +148,7 @@ impl Link {
 
     /// The peer relays to us: we answer the same way (until a data channel opens).
     pub fn on_relayed(&mut self, now: u64) {
+        self.relay_heard_at = now;
         if !self.relayed {
             self.start_relay(now);
         }
@@ -139,6 +156,7 @@ impl Link {
 
     fn start_relay(&mut self, now: u64) {
         self.relayed = true;
+        self.relay_heard_at = now;
         if !self.direct {
             self.sync = PeerSync::new(now, false);
         }
@@ -153,6 +171,9 @@ impl Link {
 
     /// What is due now, if anything; call again until `None`.
     pub fn poll(&mut self, now: u64) -> Option<LinkStep> {
+        if self.relayed && !self.direct && now >= self.relay_heard_at + RELAY_SILENCE_MS {
+            return Some(LinkStep::GiveUp);
+        }
         if let Some(since) = self.connecting_since.filter(|_| !self.direct) {
             if self.chunks.is_some() && !self.relayed && now >= since + RELAY_AFTER_MS {
                 self.start_relay(now);
@@ -184,7 +205,9 @@ impl Link {
             }
         });
         let sync = self.is_up().then(|| self.sync.poll_timeout()).flatten();
-        [connecting, self.retry_direct_at, sync]
+        let silence =
+            (self.relayed && !self.direct).then_some(self.relay_heard_at + RELAY_SILENCE_MS);
+        [connecting, self.retry_direct_at, sync, silence]
             .into_iter()
             .flatten()
             .min()

@@ -21,7 +21,7 @@ use super::PeerId;
 mod link;
 
 use link::{Link, LinkStep};
-pub use link::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS};
+pub use link::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS, RELAY_SILENCE_MS};
 
 pub struct Mesh {
     peer_id: PeerId,
@@ -54,6 +54,18 @@ impl Mesh {
         self.links
             .iter()
             .filter_map(|(id, l)| l.path().map(|path| (id, path)))
+    }
+
+    /// A peer reached only through the server said it is leaving: true if it was.
+    pub fn on_goodbye(&mut self, peer: &str, out: &mut Outputs) -> bool {
+        let relayed_only = self.links.get(peer).and_then(Link::path) == Some(Path::Relay);
+        if relayed_only {
+            self.links.remove(peer);
+            out.effect(Effect::Disconnect {
+                peer: peer.to_owned(),
+            });
+        }
+        relayed_only
     }
 
     /// The last sync round trip with `peer`, ms.

@@ -152,33 +152,54 @@ fn a_peer_no_channel_reaches_is_relayed_then_moved_to_a_channel_that_opens() {
     assert!(!mesh.on_timeout(RELAY_AFTER_MS - 1, &mut out));
     assert_eq!(mesh.paths().count(), 0);
     assert!(!mesh.on_timeout(RELAY_AFTER_MS, &mut out));
-    assert_eq!(mesh.paths().collect::<Vec<_>>(), [(&"far".to_string(), Path::Relay)]);
+    assert_eq!(
+        mesh.paths().collect::<Vec<_>>(),
+        [(&"far".to_string(), Path::Relay)]
+    );
     // Frames for it go aside for the server, and it is greeted there.
     mesh.send("far", vec![0, 0, 1, 0], &mut out);
     assert_eq!(out.take_relayed(), [("far".to_string(), vec![0, 0, 1, 0])]);
     assert!(drain(&mut out).is_empty());
-    // The attempt that never opened is closed, and a direct one offered again later.
+    // The attempt that never opened is closed, and a direct one offered again later (the
+    // peer's presence renewals keep coming through the server meanwhile).
+    assert!(mesh.on_relayed(CONNECT_TIMEOUT_MS - 1, "far"));
     assert!(!mesh.on_timeout(CONNECT_TIMEOUT_MS, &mut out));
     assert_eq!(
         drain(&mut out),
         [Output::Effect(Effect::Disconnect { peer: "far".into() })]
     );
     let retry = CONNECT_TIMEOUT_MS + DIRECT_RETRY_MS;
+    for at in (CONNECT_TIMEOUT_MS..retry).step_by(15_000) {
+        mesh.on_relayed(at, "far");
+        assert!(!mesh.on_timeout(at, &mut out));
+    }
     assert_eq!(mesh.poll_timeout().map(|t| t <= retry), Some(true));
     mesh.on_timeout(retry, &mut out);
     assert_eq!(
         drain(&mut out),
-        [Output::Effect(Effect::Connect { peer: "far".into(), initiator: true })]
+        [Output::Effect(Effect::Connect {
+            peer: "far".into(),
+            initiator: true
+        })]
     );
     // This time the channel opens: frames go that way, the relay is still read.
-    assert!(!mesh.on_open(retry + 100, "far", false), "it was reachable already");
-    assert_eq!(mesh.paths().collect::<Vec<_>>(), [(&"far".to_string(), Path::Direct)]);
+    assert!(
+        !mesh.on_open(retry + 100, "far", false),
+        "it was reachable already"
+    );
+    assert_eq!(
+        mesh.paths().collect::<Vec<_>>(),
+        [(&"far".to_string(), Path::Direct)]
+    );
     mesh.send("far", vec![1, 2], &mut out);
     assert!(out.take_relayed().is_empty());
     assert_eq!(drain(&mut out).len(), 1);
     // And when it closes again, the relay carries on.
     assert!(!mesh.on_closed(retry + 200, "far"));
-    assert_eq!(mesh.paths().collect::<Vec<_>>(), [(&"far".to_string(), Path::Relay)]);
+    assert_eq!(
+        mesh.paths().collect::<Vec<_>>(),
+        [(&"far".to_string(), Path::Relay)]
+    );
 }
 
 #[test]
@@ -189,7 +210,10 @@ fn y_webrtc_peers_are_never_relayed() {
     mesh.on_remote_signal(0, "yjs".into(), None, offer, None, &mut out);
     assert!(!mesh.on_timeout(RELAY_AFTER_MS, &mut out));
     assert_eq!(mesh.paths().count(), 0);
-    assert!(mesh.on_timeout(CONNECT_TIMEOUT_MS, &mut out), "given up, re-announced");
+    assert!(
+        mesh.on_timeout(CONNECT_TIMEOUT_MS, &mut out),
+        "given up, re-announced"
+    );
     assert!(!mesh.knows("yjs"));
 }
 
@@ -198,18 +222,76 @@ fn a_peer_that_relays_to_us_is_met_there() {
     let mut mesh = mesh(1);
     let mut out = Outputs::default();
     assert!(mesh.on_relayed(0, "far"));
-    assert_eq!(mesh.paths().collect::<Vec<_>>(), [(&"far".to_string(), Path::Relay)]);
+    assert_eq!(
+        mesh.paths().collect::<Vec<_>>(),
+        [(&"far".to_string(), Path::Relay)]
+    );
     assert!(!mesh.on_relayed(0, "me"), "not ourselves");
-    assert!(!mesh.on_relayed(0, "another"), "max_conns holds for relays too");
+    assert!(
+        !mesh.on_relayed(0, "another"),
+        "max_conns holds for relays too"
+    );
     // Its offer later finds no connection in the shell: one is made for it.
     let offer = SignalData::Offer { sdp: "v=0".into() };
     mesh.on_remote_signal(10, "far".into(), Some(1.0), offer, Some(1 << 24), &mut out);
     assert!(matches!(
         &drain(&mut out)[..],
         [
-            Output::Effect(Effect::Connect { initiator: false, .. }),
+            Output::Effect(Effect::Connect {
+                initiator: false,
+                ..
+            }),
             Output::Effect(Effect::Signal { .. })
         ]
     ));
 }
 
+#[test]
+fn a_connection_that_fails_before_opening_goes_to_the_relay_at_once() {
+    let mut mesh = mesh(20);
+    let mut out = Outputs::default();
+    commonplace_peer(&mut mesh, "far", 0, &mut out);
+    drain(&mut out);
+    // ICE failed after a second: no need to wait out RELAY_AFTER_MS, nor to forget the peer.
+    assert!(!mesh.on_closed(1_000, "far"), "still reachable");
+    assert_eq!(
+        mesh.paths().collect::<Vec<_>>(),
+        [(&"far".to_string(), Path::Relay)]
+    );
+}
+
+#[test]
+fn a_relayed_peer_that_goes_silent_or_says_goodbye_is_forgotten() {
+    let mut mesh = mesh(20);
+    let mut out = Outputs::default();
+    assert!(mesh.on_relayed(0, "quiet"));
+    // Heard from every 15 s, a relayed peer stays; silent for RELAY_SILENCE_MS, it is gone.
+    mesh.on_relayed(15_000, "quiet");
+    assert!(!mesh.on_timeout(15_000 + RELAY_SILENCE_MS - 1, &mut out));
+    assert!(mesh.knows("quiet"));
+    assert!(
+        mesh.on_timeout(15_000 + RELAY_SILENCE_MS, &mut out),
+        "given up, re-announced"
+    );
+    assert!(!mesh.knows("quiet"));
+    // A peer with an open channel is never taken for gone by the relay's silence.
+    commonplace_peer(&mut mesh, "near", 0, &mut out);
+    mesh.on_open(100, "near", false);
+    assert!(!mesh.on_timeout(10 * RELAY_SILENCE_MS, &mut out));
+    assert!(mesh.knows("near"));
+    assert!(
+        !mesh.on_goodbye("near", &mut out),
+        "its channel's closing says it"
+    );
+    // A relayed peer that says goodbye is forgotten at once.
+    assert!(mesh.on_relayed(10 * RELAY_SILENCE_MS, "leaving"));
+    drain(&mut out);
+    assert!(mesh.on_goodbye("leaving", &mut out));
+    assert!(!mesh.knows("leaving"));
+    assert_eq!(
+        drain(&mut out),
+        [Output::Effect(Effect::Disconnect {
+            peer: "leaving".into()
+        })]
+    );
+}
