@@ -108,7 +108,7 @@ impl Outputs {
         self.queue.push_back(Output::Transmit(transmit));
     }
 
-    pub fn to_peer(&mut self, peer: &str, bytes: Vec<u8>) {
+    pub fn frame_to(&mut self, peer: &str, bytes: Vec<u8>) {
         self.transmit(Transmit::Peer {
             peer: peer.to_owned(),
             bytes,

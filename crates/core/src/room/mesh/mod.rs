@@ -260,7 +260,7 @@ impl Mesh {
             return;
         };
         let mut send = |frame| match path {
-            Path::Direct => out.to_peer(peer, frame),
+            Path::Direct => out.frame_to(peer, frame),
             Path::Relay => out.relay(peer, frame),
         };
         let chunked =
