@@ -1,12 +1,13 @@
-// A real coturn for tests and benchmarks, as `scripts/turn` runs one for a deployment: TURN REST
-// credentials (`use-auth-secret`) from the shared secret the Commonplace server is given with
-// `--turn-secret`, UDP only, on one address. `netns` runs it inside a network namespace.
+// A real coturn on loopback for tests and benchmarks, started by `scripts/turn` as a deployment
+// starts it (TURN REST credentials from the secret the Commonplace server gets as
+// `--turn-secret`), with loopback peers allowed back. The NAT lab starts its own in a namespace.
 
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { REPO_ROOT } from './harness.mjs';
 
 const START_TIMEOUT_MS = 10_000;
 
@@ -23,25 +24,25 @@ export function freeUdpPort(address = '127.0.0.1') {
 }
 
 /**
- * Starts coturn on `ip:port` relaying from `ip`, accepting credentials made with `secret`.
- * Resolves once it is listening: { url (a `turn:…?transport=udp` URL), port, stop(), output() }.
+ * Starts coturn on 127.0.0.1 accepting credentials made with `secret`. Resolves once it is
+ * listening: { url (a `turn:…?transport=udp` URL), port, stop(), output() }.
  */
-export async function startTurn({ secret, ip = '127.0.0.1', port, netns } = {}) {
-  const listen = port ?? (netns ? 3478 : await freeUdpPort(ip));
+export async function startTurn({ secret }) {
+  const port = await freeUdpPort();
   const dir = mkdtempSync(path.join(tmpdir(), 'cp-turn-'));
   // Relay ports: a small range picked at random, so two coturns rarely meet.
   const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
-  const args = [
-    '-n', '--listening-ip', ip, '--listening-port', String(listen), '--relay-ip', ip,
-    '--min-port', String(minPort), '--max-port', String(minPort + 99),
-    '--use-auth-secret', '--static-auth-secret', secret, '--realm', 'commonplace',
-    '--no-cli', '--no-tls', '--no-dtls', '--no-tcp-relay', '--log-file', 'stdout', '--simple-log',
+  const child = spawn(path.join(REPO_ROOT, 'scripts', 'turn'), [
+    // scripts/turn refuses private and special peers; here every peer is on loopback.
+    '--allow-loopback-peers', '--allowed-peer-ip=127.0.0.1',
     '--pidfile', path.join(dir, 'turnserver.pid'), '--userdb', path.join(dir, 'turndb'),
-  ];
-  // On loopback the peers' relayed addresses are loopback ones too; coturn refuses those unless told.
-  if (ip.startsWith('127.')) args.push('--allow-loopback-peers');
-  const [command, argv] = netns ? ['ip', ['netns', 'exec', netns, 'turnserver', ...args]] : ['turnserver', args];
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env, COMMONPLACE_TURN_SECRET: secret, TURN_LISTEN_IP: '127.0.0.1', TURN_PORT: String(port),
+      TURN_MIN_PORT: String(minPort), TURN_MAX_PORT: String(minPort + 99), TMPDIR: dir,
+    },
+  });
   let output = '';
   let exited = null;
   const exit = new Promise((resolve) => child.once('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
@@ -53,16 +54,16 @@ export async function startTurn({ secret, ip = '127.0.0.1', port, netns } = {}) 
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start coturn (apt-get install coturn): ${err.message}`)); });
-    exit.then(() => { clearTimeout(timer); reject(new Error(`coturn exited (${JSON.stringify(exited)}):\n${output}`)); });
+    child.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot run scripts/turn: ${err.message}`)); });
+    exit.then(() => { clearTimeout(timer); reject(new Error(`scripts/turn exited (${JSON.stringify(exited)}):\n${output}`)); });
   }).catch((err) => {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
   return {
-    url: `turn:${ip}:${listen}?transport=udp`,
-    port: listen,
+    url: `turn:127.0.0.1:${port}?transport=udp`,
+    port,
     output: () => output,
     async stop() {
       if (!exited) {
