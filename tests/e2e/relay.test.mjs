@@ -10,14 +10,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   setUpFile, server, openPerson, newRoomName, newRoomKey, roomUrl, keyedRoomUrl, waitForPeers, typeText,
-  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, until, editorValue, onlyRelayCandidates, closeUsers,
+  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, until, editorValue, onlyRelayCandidates, closeUsers, openYjsPeer, browser, yjsWebrtcBundle,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 120_000;
 /** The relay starts 5 s after a connection that does not open; PBKDF2 and a loaded machine add more. */
 const RELAY_TIMEOUT_MS = 30_000;
 
-setUpFile();
+setUpFile({ prepare: yjsWebrtcBundle });
 
 async function openBlocked(t, url, name, options = {}) {
   return openPerson(t, url, name, { setup: onlyRelayCandidates, ...options });
@@ -112,11 +112,18 @@ test('an unkeyed room relays in clear, as y-webrtc publishes everything there, a
   const spy = await signalingSpy(server, [room]);
   t.after(() => spy.close());
   const url = roomUrl(server, room);
+  // A stock y-webrtc peer in the room sees the relay publishes and must ignore them.
+  const yjs = await openYjsPeer(browser, server, room);
+  t.after(() => yjs.close());
   const a = await openBlocked(t, url, 'A');
   const b = await openBlocked(t, url, 'B');
   await waitForPeers(b, 1, { timeout: RELAY_TIMEOUT_MS });
   await typeText(a, 'open room');
   await waitForValue(b, 'open room', { name: 'B' });
+  assert.equal(await yjs.text(), '', 'the Yjs peer took something from a relayed frame');
+  const signaling = await yjs.page.evaluate(() => window.__yjs.provider.signalingConns.map((c) => c.connected));
+  assert.deepEqual(signaling, [true], 'the Yjs peer lost its signaling connection');
+  assertNoPageErrors(yjs.page);
   const relays = spy.frames.filter((f) => f.type === 'publish' && f.data?.type === 'relay');
   assert.ok(relays.length > 0, 'no relay publish was seen');
   for (const { data } of relays) {

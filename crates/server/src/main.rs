@@ -19,7 +19,9 @@ use tracing_subscriber::EnvFilter;
 /// wins over its variable. Lists (--stun, --turn) take the flag more than once, or a
 /// comma-separated variable. Logs go to stderr; RUST_LOG sets their filter (default info).
 #[derive(Parser, Debug, PartialEq)]
-#[command(name = "commonplace-server", version)]
+// A flag given twice: the last one counts (scripts and wrappers add to a command line); the
+// repeatable ones (--stun, --turn) collect every value.
+#[command(name = "commonplace-server", version, args_override_self = true)]
 struct Args {
     /// TCP port to listen on; 0 picks a free one.
     #[arg(long, env = "COMMONPLACE_PORT", default_value_t = 8080)]
@@ -300,6 +302,10 @@ mod tests {
         assert_eq!(args.client_queue, 1 << 20);
         let args = parse(&["--port", "0", "--bind", "::1", "--dist", "/tmp/d"]).unwrap();
         assert_eq!((args.port, args.dist), (0, PathBuf::from("/tmp/d")));
+        let args = parse(&["--dist", "a", "--port", "1", "--dist", "b", "--port", "2"]).unwrap();
+        assert_eq!((args.port, args.dist), (2, PathBuf::from("b")));
+        let args = parse(&["--stun", "stun:a", "--stun", "stun:b"]).unwrap();
+        assert_eq!(args.stun, ["stun:a", "stun:b"]);
         for bad in [
             &["--port"][..],
             &["--port", "70000"],
