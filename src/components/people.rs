@@ -38,12 +38,22 @@ pub fn People(props: &PeopleProps) -> Html {
             .as_deref()
             .filter(|id| props.notebook.pages.iter().any(|p| p.id == *id))
             .map(|id| shown_title(&props.notebook.title(id)));
+        // How this browser reaches them (see session::reach); nothing for itself.
+        let reach = person
+            .peer
+            .as_ref()
+            .filter(|_| !person.me)
+            .and_then(|peer| props.notebook.reach.get(peer));
+        let path = reach.map(|r| r.kind.attribute());
         html! {
-            <li class="person" data-client={person.client_id.to_string()} data-me={person.me.to_string()}>
+            <li class="person" data-client={person.client_id.to_string()} data-me={person.me.to_string()} data-path={path}>
                 <span class="swatch" style={format!("background:{}", person.color)} aria-hidden="true" />
                 <span class="person-name">{ person.name.clone() }</span>
                 if person.me { <span class="muted">{ " (you)" }</span> }
                 if let Some(page) = page { <span class="person-page muted">{ format!(" · {page}") }</span> }
+                if let Some(reach) = reach {
+                    <span class="person-path muted" title="How this browser reaches them">{ reach.describe() }</span>
+                }
             </li>
         }
     });

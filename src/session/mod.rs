@@ -22,6 +22,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
 mod notebook_view;
+mod reach;
 
 use editor::Editor;
 pub use notebook_view::NotebookState;
@@ -30,7 +31,7 @@ use crate::random;
 use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
-use crate::transport::webrtc::{self, PeerConnection, PeerEvent};
+use crate::transport::webrtc::{PeerConnection, PeerEvent};
 
 /// y-webrtc's default range is 20–34; a notebook group is small.
 const MAX_CONNS: usize = 20;
@@ -70,7 +71,12 @@ struct Inner {
     status: RefCell<StatusModel>,
     /// This browser's copy of the notebook was stored under another key.
     store_of_other_key: Cell<bool>,
-    ice_servers: JsValue,
+    /// `RTCConfiguration.iceServers` for new connections (see `reach`).
+    ice_servers: RefCell<JsValue>,
+    config_timer: RefCell<Option<Timeout>>,
+    paths_timer: RefCell<Option<gloo::timers::callback::Interval>>,
+    /// How each reachable peer is reached, by peer id.
+    reach: RefCell<HashMap<PeerId, commonplace_core::app::paths::Reach>>,
     on_status: Box<dyn Fn(SessionStatus)>,
     /// The one timer: when the room asked to be woken (`Room::poll_timeout`).
     wake: RefCell<Option<(u64, Timeout)>>,
@@ -131,7 +137,10 @@ impl Session {
             receiving: Cell::new(None),
             status: RefCell::new(StatusModel::default()),
             store_of_other_key: Cell::new(false),
-            ice_servers: webrtc::no_ice_servers(),
+            ice_servers: RefCell::new(js_sys::Array::new().into()),
+            config_timer: RefCell::new(None),
+            paths_timer: RefCell::new(None),
+            reach: RefCell::new(HashMap::new()),
             on_status: Box::new(on_status),
             wake: RefCell::new(None),
             sweep: RefCell::new(None),
@@ -146,6 +155,8 @@ impl Session {
                 }
             }),
         });
+        // How to reach peers across networks, fetched while the stored notebook opens.
+        inner.start_reach();
         let room_name = room_name.to_owned();
         let key_check = key.as_ref().map_or("none".to_owned(), RoomKey::fingerprint);
         let me = Rc::downgrade(&inner);
@@ -182,6 +193,8 @@ impl Drop for Session {
         self.inner.leave();
         self.inner.wake.borrow_mut().take();
         self.inner.sweep.borrow_mut().take();
+        self.inner.config_timer.borrow_mut().take();
+        self.inner.paths_timer.borrow_mut().take();
         self.inner.broadcast.borrow_mut().take();
         self.inner.signaling.borrow_mut().take();
         self.inner.peers.borrow_mut().clear();
@@ -406,7 +419,8 @@ impl Inner {
                 inner.on_peer_event(&peer_id, id, event);
             }
         };
-        match PeerConnection::new(initiator, &self.ice_servers, on_event) {
+        let ice_servers = self.ice_servers.borrow().clone();
+        match PeerConnection::new(initiator, &ice_servers, on_event) {
             Ok(pc) => {
                 self.peers.borrow_mut().insert(peer, Connection { id, pc });
             }
@@ -457,6 +471,7 @@ impl Inner {
             store_of_other_key: self.store_of_other_key.get(),
             has_text: self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty()),
             receiving: self.receiving.get(),
+            paths: self.reach.borrow().values().map(|r| r.kind).collect(),
         };
         let status = self.status.borrow_mut().view(room, facts);
         (self.on_status)(status);

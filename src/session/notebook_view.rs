@@ -2,10 +2,12 @@
 //! preview and backlinks, undo, export and import. Everything is decided by the core's room;
 //! this keeps the view of it up to date.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use commonplace_core::app::import_export;
 use commonplace_core::app::navigation::{self, Follow};
+use commonplace_core::app::paths::Reach;
 use commonplace_core::app::preview::{self, Preview};
 use commonplace_core::notebook::{PageInfo, SearchHit};
 use commonplace_core::room::Person;
@@ -29,6 +31,8 @@ pub struct NotebookState {
     pub people: Rc<Vec<Person>>,
     /// Pages linking to the open one.
     pub backlinks: Rc<Vec<PageInfo>>,
+    /// How each connected peer is reached, by peer id.
+    pub reach: Rc<HashMap<String, Reach>>,
 }
 
 impl NotebookState {
@@ -292,7 +296,7 @@ impl Inner {
     }
 
     /// Changes what the views show, telling them only if something did change.
-    fn update_view(&self, change: impl FnOnce(&mut NotebookState)) {
+    pub(super) fn update_view(&self, change: impl FnOnce(&mut NotebookState)) {
         let mut view = self.view.borrow().clone();
         change(&mut view);
         if view != *self.view.borrow() {

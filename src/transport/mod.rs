@@ -2,5 +2,6 @@
 //! signaling server, signals and binary frames to and from a WebRTC peer.
 
 pub mod broadcast;
+pub mod config;
 pub mod signaling;
 pub mod webrtc;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use commonplace_protocol::signaling::{IceCandidate, SignalData};
 use gloo::events::EventListener;
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
@@ -314,7 +314,51 @@ fn random_label() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `iceServers` for loopback and LAN use: none, so no traffic leaves for a STUN server.
-pub fn no_ice_servers() -> JsValue {
-    Array::new().into()
+/// The ICE candidate pair a connection uses, as its stats say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SelectedPair {
+    /// `host`, `srflx`, `prflx` or `relay`.
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub rtt_ms: Option<u64>,
+}
+
+impl PeerConnection {
+    /// The selected candidate pair (what path the channel takes), from `getStats()`.
+    pub fn selected_pair(&self) -> impl std::future::Future<Output = Option<SelectedPair>> {
+        let pc = self.pc.clone();
+        async move {
+            let report = JsFuture::from(pc.get_stats()).await.ok()?;
+            let values = Reflect::get(&report, &"values".into()).ok()?;
+            let values: js_sys::Function = values.dyn_into().ok()?;
+            let iterator = values.call0(&report).ok()?;
+            let stats: Vec<JsValue> = js_sys::try_iter(&iterator).ok()??.flatten().collect();
+            let field = |stat: &JsValue, name: &str| Reflect::get(stat, &name.into()).ok();
+            let text = |stat: &JsValue, name: &str| field(stat, name).and_then(|v| v.as_string());
+            let by_id = |id: Option<String>| {
+                let id = id?;
+                stats.iter().find(|s| text(s, "id").as_deref() == Some(&id))
+            };
+            // The transport names its selected pair; else the nominated pair that succeeded.
+            let selected = stats
+                .iter()
+                .filter(|s| text(s, "type").as_deref() == Some("transport"))
+                .find_map(|t| by_id(text(t, "selectedCandidatePairId")))
+                .or_else(|| {
+                    stats.iter().find(|s| {
+                        text(s, "type").as_deref() == Some("candidate-pair")
+                            && text(s, "state").as_deref() == Some("succeeded")
+                            && field(s, "nominated").and_then(|v| v.as_bool()) == Some(true)
+                    })
+                })?;
+            let candidate_type =
+                |id| by_id(text(selected, id)).and_then(|c| text(c, "candidateType"));
+            let rtt = field(selected, "currentRoundTripTime").and_then(|v| v.as_f64());
+            Some(SelectedPair {
+                local: candidate_type("localCandidateId"),
+                remote: candidate_type("remoteCandidateId"),
+                rtt_ms: rtt.map(|seconds| (seconds * 1000.0).round() as u64),
+            })
+        }
+    }
 }

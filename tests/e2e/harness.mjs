@@ -231,6 +231,25 @@ function fileBrowser() {
 const pageErrorLists = new WeakMap();
 
 /**
+ * Makes every RTCPeerConnection in `context` use relay candidates only: a TURN server's, if the
+ * app was given one (`turn: true`), else none at all, so no data channel can ever open (as
+ * between two symmetric NATs without TURN) and Commonplace falls back to the server relay. Use
+ * as openUser's `setup`.
+ */
+export async function onlyRelayCandidates(context, { turn = false } = {}) {
+  await context.addInitScript((keepServers) => {
+    const Native = window.RTCPeerConnection;
+    function Restricted(config, ...rest) {
+      const servers = keepServers ? (config?.iceServers ?? []) : [];
+      return new Native({ ...(config || {}), iceServers: servers, iceTransportPolicy: 'relay' }, ...rest);
+    }
+    Restricted.prototype = Native.prototype;
+    Object.setPrototypeOf(Restricted, Native);
+    window.RTCPeerConnection = Restricted;
+  }, turn);
+}
+
+/**
  * One person: a new browser context (own storage, made with `contextOptions`) with one page,
  * opened at `url` as openTab does (`setup(context, name)` runs before the page opens). Console
  * errors and uncaught page errors are printed; uncaught ones are also kept for
@@ -632,7 +651,8 @@ export function keyedRoomUrl(server, room, key) {
 
 /** ws://HOST:PORT/signal of a started server. */
 export function signalUrl(server) {
-  return `ws://127.0.0.1:${server.port}/signal`;
+  const scheme = server.url.startsWith('https:') ? 'wss' : 'ws';
+  return `${scheme}://127.0.0.1:${server.port}/signal`;
 }
 
 /**

@@ -1118,3 +1118,74 @@ fn overlapping_out_of_order_updates_do_not_crash_yrs() {
     }
     assert!(page.get_string(&doc.transact()).starts_with("Honest"));
 }
+
+#[test]
+fn hostile_relay_frames_are_dropped_whole() {
+    use base64::Engine;
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut net = target();
+    let me = net.peers[R].id.clone();
+    let text = net.room(R).text();
+    let relay = |from: &str, to: &str, frame: serde_json::Value| {
+        publish(serde_json::json!({"type": "relay", "from": from, "to": to, "frame": frame}))
+    };
+    // (frame, must R say it dropped something?)
+    let junk: Vec<(String, bool)> = vec![
+        (relay("x", &me, "not base64!".into()), true),
+        (relay("x", &me, "A".repeat(97 * 1024).into()), true),
+        (relay("x", &me, base64(&[0xFF; 12]).into()), true),
+        (
+            relay(
+                "x",
+                &me,
+                base64(&[0, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0]).into(),
+            ),
+            true,
+        ),
+        // A chunk header announcing a message far past the limit.
+        (
+            relay(
+                "x",
+                &me,
+                base64(&[0xFE, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0]).into(),
+            ),
+            true,
+        ),
+        (relay("x", &me, 5.into()), true),
+        (
+            publish(serde_json::json!({"type": "relay", "from": "x", "frame": "AAAA"})),
+            true,
+        ),
+        // Not for R, or claiming to be R: not read at all.
+        (
+            relay("x", "someone-else", base64(&[0xFF; 12]).into()),
+            false,
+        ),
+        (relay(&me, &me, base64(&[0xFF; 12]).into()), false),
+    ];
+    for (frame, must_drop) in &junk {
+        let outputs = attack(&mut net, Input::SignalingFrame(frame))
+            .unwrap_or_else(|panic| panic!("panicked ({panic}) on {frame:.200}"));
+        let dropped = outputs
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::Dropped(_))));
+        assert_eq!(dropped, *must_drop, "{frame:.200} → {outputs:?}");
+        for output in &outputs {
+            assert!(
+                matches!(
+                    output,
+                    Output::Event(Event::Dropped(_))
+                        | Output::Event(Event::StatusChanged(_))
+                        | Output::Transmit(Transmit::Server(_))
+                ),
+                "{frame:.200} → {output:?}"
+            );
+        }
+        assert_eq!(net.room(R).text(), text, "{frame:.200}");
+    }
+    // A stranger that only ever sent junk through the server is forgotten once silent.
+    net.now += commonplace_core::room::RELAY_SILENCE_MS + 1;
+    attack(&mut net, Input::Timeout).unwrap();
+    assert_eq!(net.room(R).status().peers, 2, "the honest peer and Mallory");
+    still_syncs(net, 0);
+}

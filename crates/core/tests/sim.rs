@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use commonplace_core::room::Path;
 use commonplace_protocol::crypto::RoomKey;
 use serde_json::Value;
 use support::sim::{Sim, SimConfig, SECOND};
@@ -488,6 +489,92 @@ fn keyed_peers_sync_and_the_server_sees_only_ciphertext() {
     sim.join_at(1, 0);
     assert!(sim.run_until_quiet(60 * SECOND));
     assert!(!readable_by_the_server(&sim).is_empty());
+}
+
+/// Issue 11: peers that can never open a data channel (symmetric NATs, no TURN) talk through
+/// the server, and the room converges as if they could. Peers 0 and 1 never connect directly;
+/// every other pair does. Odd seeds are keyed.
+#[test]
+fn pairs_that_never_connect_directly_converge_through_the_server() {
+    run_seeds(
+        "one pair behind symmetric NATs",
+        60,
+        |seed| {
+            let mut cfg = keyed_if_odd(SimConfig::new(seed ^ 0x5E1A, 3 + (seed % 2) as usize));
+            cfg.schedule.direct_path = |a, b, _| a.min(b) != 0 || a.max(b) != 1;
+            cfg
+        },
+        10,
+    );
+}
+
+/// Issue 11: a relayed pair moves to a data channel once one can open (the network changed),
+/// and keeps editing across the move.
+#[test]
+fn a_relayed_pair_moves_to_a_direct_path_once_one_opens() {
+    for seed in 0..10 {
+        let mut cfg = keyed_if_odd(SimConfig::new(seed ^ 0xD1EC, 2));
+        cfg.schedule.direct_path = |_, _, now| now >= 30 * SECOND;
+        let mut sim = Sim::new(cfg);
+        sim.join_at(0, 0);
+        sim.join_at(1, 700);
+        for i in 0..2 {
+            sim.edits(i, 30, 0, 150 * SECOND);
+        }
+        assert!(
+            sim.run_until_quiet(400 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sim.stats.links > 0, "seed {seed}: no channel ever opened");
+        if seed % 2 == 0 {
+            let relays = sim.hub_log.iter().filter(|f| f.contains("relay")).count();
+            assert!(relays > 0, "seed {seed}: the pair never relayed");
+        }
+        for i in 0..2 {
+            let paths = sim.room(i).paths();
+            assert!(
+                paths.len() == 1 && paths[0].1 == Path::Direct,
+                "seed {seed}: peer {i} reaches the other by {paths:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_room_where_no_pair_connects_directly_still_syncs_and_keyed_relays_are_ciphertext() {
+    for seed in 0..20 {
+        let mut cfg = SimConfig::new(seed ^ 0x4E1A, 2 + (seed % 3) as usize);
+        cfg.schedule.direct_path = |_, _, _| false;
+        if seed % 2 == 1 {
+            cfg = cfg.with_key(RoomKey::from_bytes([seed as u8 ^ 0x7E; 32]));
+        }
+        let keyed = seed % 2 == 1;
+        let mut sim = Sim::new(cfg);
+        for i in 0..sim.peers.len() {
+            sim.join_at(i, i as u64 * 900);
+            sim.edits(i, 10, 0, 15 * SECOND);
+        }
+        assert!(
+            sim.run_until_quiet(300 * SECOND),
+            "seed {seed}: did not settle\n{}",
+            sim.summary()
+        );
+        sim.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sim.stats.links, 0, "seed {seed}: no channel ever opened");
+        let relays = sim.hub_log.iter().filter(|f| f.contains("relay")).count();
+        if keyed {
+            assert_eq!(relays, 0, "seed {seed}: a relay the server can read");
+            let readable = readable_by_the_server(&sim);
+            assert!(readable.is_empty(), "seed {seed}: {readable:#?}");
+        } else {
+            assert!(
+                relays > 0,
+                "seed {seed}: in an open room relays are plain publishes"
+            );
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,9 @@
 //! - [`hub`] — the server's side: y-webrtc's topic pub/sub as a state machine, free of I/O;
 //!   takes peer → server frames and returns server → peer frames.
 //!
+//! Between a peer and its server over HTTP:
+//! - [`config`] — `GET /config` (server → peer): the ICE servers to reach peers with.
+//!
 //! Between peers (binary, peer ↔ peer):
 //! - [`frame`] — y-webrtc's data-channel and BroadcastChannel frames: a message type and
 //!   y-protocols' payload (sync, awareness), kept as encoded bytes; a tab's peer id.
@@ -21,6 +24,7 @@
 //! - [`lib0`] — the lib0 binary encoding they are written in, read without panics.
 
 pub mod chunk;
+pub mod config;
 pub mod crypto;
 pub mod frame;
 pub mod hub;

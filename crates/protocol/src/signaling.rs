@@ -59,6 +59,15 @@ pub enum RoomSignal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chunks: Option<u64>,
     },
+    /// Commonplace's addition: a data-channel frame from `from` to `to` (base64), carried by
+    /// the server because no direct path joins the two. Every subscriber of the topic receives
+    /// it (the server cannot read, let alone address, a keyed room's publishes); only `to`
+    /// reads it. y-webrtc peers ignore this type.
+    Relay {
+        from: String,
+        to: String,
+        frame: String,
+    },
 }
 
 /// simple-peer's signal objects, as y-webrtc peers exchange them.
@@ -138,6 +147,11 @@ impl RoomSignal {
                         .ok_or("missing signal")?,
                 )?,
                 chunks: optional(&value, "chunks", Value::as_u64)?,
+            }),
+            "relay" => Ok(RoomSignal::Relay {
+                from: string(&mut value, "from")?,
+                to: string(&mut value, "to")?,
+                frame: string(&mut value, "frame")?,
             }),
             other => Err(format!("unknown room signal type {other:?}")),
         }

@@ -3,33 +3,57 @@
 //! Peers exchange documents directly over WebRTC; the server only introduces them, so it
 //! never sees document content (and in rooms with a key, not even who signals whom).
 
+mod budget;
+pub mod ice;
+pub mod listen;
+mod outbox;
 mod signal;
 mod static_files;
 
+use axum::http::header::CACHE_CONTROL;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use commonplace_protocol::hub::Limits;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tower_http::trace::TraceLayer;
 
+use ice::IceConfig;
+
+/// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
+pub const DEFAULT_CLIENT_RATE: u64 = 1024 * 1024;
+/// 4 MiB: a 1 MB notebook relayed (base64, encrypted: ~1.8 MB) passes without waiting.
+pub const DEFAULT_CLIENT_BURST: u64 = 4 * 1024 * 1024;
+/// 8 MiB: over 30 of the largest frames.
+pub const DEFAULT_CLIENT_QUEUE: usize = 8 * 1024 * 1024;
+
 /// What the server serves and how much it lets each signaling connection use.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Options {
     /// The built app (Trunk's output).
     pub dist: PathBuf,
     pub limits: Limits,
     /// Largest WebSocket message or frame accepted; a bigger one closes the connection.
     pub max_message: usize,
-    /// Frames queued for one connection; a connection that falls this far behind is closed.
-    pub queue_len: usize,
+    /// Bytes per second each connection may send (0 counts as 1); beyond it the server reads
+    /// from that connection only as fast as this (it waits, dropping nothing).
+    pub client_rate: u64,
+    /// Bytes a connection may send at once before `client_rate` applies.
+    pub client_burst: u64,
+    /// Bytes queued toward one connection; a connection that falls this far behind is closed.
+    pub client_queue: usize,
     /// Each connection is pinged this often and closed if it did not answer the previous ping.
     pub ping_interval: Duration,
+    /// What `GET /config` tells the app: how to reach peers across networks.
+    pub ice: IceConfig,
+    /// HTTPS (and WSS) instead of plain HTTP.
+    pub tls: Option<TlsAcceptor>,
 }
 
 impl Options {
@@ -38,8 +62,12 @@ impl Options {
             dist: dist.into(),
             limits: Limits::default(),
             max_message: 256 * 1024,
-            queue_len: 256,
+            client_rate: DEFAULT_CLIENT_RATE,
+            client_burst: DEFAULT_CLIENT_BURST,
+            client_queue: DEFAULT_CLIENT_QUEUE,
             ping_interval: Duration::from_secs(30),
+            ice: IceConfig::none(),
+            tls: None,
         }
     }
 }
@@ -51,18 +79,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let signaling = Arc::new(signal::Signaling::new(&options));
+    let ice = Arc::new(options.ice);
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
+        .route("/config", get(move || client_config(ice.clone())))
         .fallback_service(static_files::service(options.dist))
         .layer(TraceLayer::new_for_http());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    // Upgraded connections are no longer axum's: they outlive its graceful shutdown.
+    listen::run(listener, options.tls, app, shutdown).await;
+    // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
     Ok(())
+}
+
+/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached.
+async fn client_config(ice: Arc<IceConfig>) -> impl IntoResponse {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut id = [0u8; 9];
+    let _ = getrandom::fill(&mut id);
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let config = ice.client_config(now, &id);
+    ([(CACHE_CONTROL, "no-store")], Json(config))
 }

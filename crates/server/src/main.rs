@@ -1,78 +1,193 @@
 //! `commonplace-server`: serves the built app and relays signaling until Ctrl-C or SIGTERM.
 
+use clap::Parser;
+use commonplace_server::ice::{IceConfig, TurnAuth};
+use commonplace_server::listen::{tls_acceptor, url};
 use commonplace_server::{serve, Options};
 use std::io::{IsTerminal, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "\
-usage: commonplace-server [--port N] [--bind ADDR] [--dist DIR]
-
-Serves the Commonplace app from DIR and relays its signaling at /signal.
-
-  --port N     TCP port to listen on (default 8080; 0 picks a free one)
-  --bind ADDR  IP address to listen on (default 127.0.0.1)
-  --dist DIR   the built app (default dist)
-  --help       show this help
-
-Logs go to stderr; RUST_LOG sets their filter (default info).";
-
-#[derive(Debug, PartialEq)]
-struct Config {
-    bind: IpAddr,
+/// Serves the Commonplace app and relays its signaling at /signal. It never sees a notebook.
+///
+/// Every flag can also be given as an environment variable (shown with each flag); a flag
+/// wins over its variable. Lists (--stun, --turn) take the flag more than once, or a
+/// comma-separated variable. Logs go to stderr; RUST_LOG sets their filter (default info).
+#[derive(Parser, Debug, PartialEq)]
+// A flag given twice: the last one counts (scripts and wrappers add to a command line); the
+// repeatable ones (--stun, --turn) collect every value.
+#[command(name = "commonplace-server", version, args_override_self = true)]
+struct Args {
+    /// TCP port to listen on; 0 picks a free one.
+    #[arg(long, env = "COMMONPLACE_PORT", default_value_t = 8080)]
     port: u16,
+    /// IP address to listen on; 0.0.0.0 for every interface.
+    #[arg(long, env = "COMMONPLACE_BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// The built app (Trunk's output).
+    #[arg(long, env = "COMMONPLACE_DIST", default_value = "dist")]
     dist: PathBuf,
+    /// A STUN server the app uses to find its public address, e.g. stun:stun.example.org:3478.
+    /// Without --stun or --turn the app uses none: peers meet on loopback and LANs only.
+    #[arg(
+        long = "stun",
+        value_name = "URL",
+        env = "COMMONPLACE_STUN",
+        value_delimiter = ','
+    )]
+    stun: Vec<String>,
+    /// A TURN server that relays between peers no direct path joins, e.g.
+    /// turn:turn.example.org:3478?transport=udp or turns:turn.example.org:5349?transport=tcp.
+    /// Needs --turn-secret, or --turn-user and --turn-pass.
+    #[arg(
+        long = "turn",
+        value_name = "URL",
+        env = "COMMONPLACE_TURN",
+        value_delimiter = ','
+    )]
+    turn: Vec<String>,
+    /// coturn's static-auth-secret (use-auth-secret): the app gets credentials made from it
+    /// that expire after --turn-ttl. Prefer the environment variable: flags show in `ps`.
+    #[arg(long, value_name = "SECRET", env = "COMMONPLACE_TURN_SECRET", hide_env_values = true,
+          conflicts_with_all = ["turn_user", "turn_pass"])]
+    turn_secret: Option<String>,
+    /// A static TURN username (with --turn-pass), handed to every app as it is.
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "COMMONPLACE_TURN_USER",
+        requires = "turn_pass"
+    )]
+    turn_user: Option<String>,
+    #[arg(
+        long,
+        value_name = "PASS",
+        env = "COMMONPLACE_TURN_PASS",
+        hide_env_values = true,
+        requires = "turn_user"
+    )]
+    turn_pass: Option<String>,
+    /// How long credentials made with --turn-secret last: 12h, 90m or 3600s.
+    #[arg(long, value_name = "DURATION", env = "COMMONPLACE_TURN_TTL", default_value = "12h",
+          value_parser = parse_duration)]
+    turn_ttl: Duration,
+    /// Serve HTTPS and WSS with this certificate chain (PEM), so phones and other machines
+    /// get a secure context (offline app, install, clipboard). Needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "COMMONPLACE_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "COMMONPLACE_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Bytes per second each connection may send (plain bytes, or with KiB or MiB). A client
+    /// sending more, e.g. relaying a notebook to a peer no direct path reaches, is read from
+    /// only this fast: slowed down, not cut off, while everyone else is served as usual.
+    #[arg(long, value_name = "BYTES_PER_SEC", env = "COMMONPLACE_CLIENT_RATE",
+          default_value = "1MiB", value_parser = parse_positive_bytes)]
+    client_rate: u64,
+    /// Bytes a connection may send at once before --client-rate applies.
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_BURST",
+          default_value = "4MiB", value_parser = parse_bytes)]
+    client_burst: u64,
+    /// Bytes waiting to be sent to one connection; a client that reads so slowly that more
+    /// pile up is disconnected (close code 1008, "reading too slowly").
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_QUEUE",
+          default_value = "8MiB", value_parser = parse_positive_bytes)]
+    client_queue: u64,
 }
 
-/// `Ok(None)` means help was asked for.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut config = Config {
-        bind: Ipv4Addr::LOCALHOST.into(),
-        port: 8080,
-        dist: PathBuf::from("dist"),
-    };
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let value = value()?;
-                config.port = value
-                    .parse()
-                    .map_err(|_| format!("--port: not a port number: {value}"))?;
-            }
-            "--bind" => {
-                let value = value()?;
-                config.bind = value
-                    .parse()
-                    .map_err(|_| format!("--bind: not an IP address: {value}"))?;
-            }
-            "--dist" => config.dist = value()?.into(),
-            _ => return Err(format!("unknown argument: {flag}")),
-        }
+impl Args {
+    fn ice(&self) -> Result<IceConfig, String> {
+        let auth = match (&self.turn_secret, &self.turn_user, &self.turn_pass) {
+            (Some(secret), _, _) => TurnAuth::Secret {
+                secret: secret.clone(),
+                ttl: self.turn_ttl,
+            },
+            (None, Some(user), Some(pass)) => TurnAuth::Static {
+                user: user.clone(),
+                pass: pass.clone(),
+            },
+            _ => TurnAuth::None,
+        };
+        let ice = IceConfig {
+            stun: self.stun.clone(),
+            turn: self.turn.clone(),
+            auth,
+        };
+        ice.validate()?;
+        Ok(ice)
     }
-    Ok(Some(config))
+}
+
+/// `1048576`, `1024KiB` or `1MiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a number of bytes: {text}"))?;
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1024,
+        "MiB" => 1024 * 1024,
+        "GiB" => 1024 * 1024 * 1024,
+        _ => {
+            return Err(format!(
+                "not a number of bytes (use KiB, MiB or GiB): {text}"
+            ))
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("too many bytes: {text}"))
+}
+
+fn parse_positive_bytes(text: &str) -> Result<u64, String> {
+    match parse_bytes(text)? {
+        0 => Err("must be more than 0".into()),
+        n => Ok(n),
+    }
+}
+
+/// `12h`, `90m`, `3600s` or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text}"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("not a duration (use s, m or h): {text}")),
+    };
+    if seconds == 0 {
+        return Err("a duration must be longer than 0".into());
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("commonplace-server: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -80,11 +195,31 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    let mut options = Options::new(args.dist.clone());
+    options.client_rate = args.client_rate;
+    options.client_burst = args.client_burst;
+    options.client_queue = usize::try_from(args.client_queue).unwrap_or(usize::MAX);
+    match args.ice() {
+        Ok(ice) => options.ice = ice,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match tls_acceptor(cert, key) {
+            Ok(tls) => options.tls = Some(tls),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
 
-    let listener = match TcpListener::bind((config.bind, config.port)).await {
+    let listener = match TcpListener::bind((args.bind, args.port)).await {
         Ok(listener) => listener,
         Err(e) => {
-            error!("cannot listen on {}:{}: {e}", config.bind, config.port);
+            error!("cannot listen on {}:{}: {e}", args.bind, args.port);
             return ExitCode::FAILURE;
         }
     };
@@ -95,14 +230,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if !config.dist.join("index.html").is_file() {
-        warn!(dist = %config.dist.display(), "no index.html: the app is not built yet, only signaling works");
+    if !args.dist.join("index.html").is_file() {
+        warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling works");
     }
     // The one line on stdout: scripts and tests read the URL (and with --port 0, the port) here.
-    println!("Commonplace is running: open http://{addr}/");
+    println!(
+        "Commonplace is running: open {}",
+        url(addr, options.tls.is_some())
+    );
     let _ = std::io::stdout().flush();
 
-    match serve(listener, Options::new(config.dist), shutdown_signal()).await {
+    match serve(listener, options, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("server failed: {e}");
@@ -141,36 +279,110 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonplace_server::{DEFAULT_CLIENT_BURST, DEFAULT_CLIENT_QUEUE, DEFAULT_CLIENT_RATE};
 
-    fn parse(args: &[&str]) -> Result<Option<Config>, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("commonplace-server").chain(args.iter().copied()))
     }
 
     #[test]
     fn flags() {
-        let defaults = Config {
-            bind: Ipv4Addr::LOCALHOST.into(),
-            port: 8080,
-            dist: "dist".into(),
-        };
-        assert_eq!(parse(&[]), Ok(Some(defaults)));
-        assert_eq!(
-            parse(&["--port", "0", "--bind", "::1", "--dist", "/tmp/d"]),
-            Ok(Some(Config {
-                bind: "::1".parse().unwrap(),
-                port: 0,
-                dist: "/tmp/d".into()
-            }))
-        );
-        assert_eq!(parse(&["--port", "8080", "--help"]), Ok(None));
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.port, 8080);
+        assert_eq!(defaults.bind, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(defaults.dist, PathBuf::from("dist"));
+        assert_eq!(defaults.ice().unwrap(), IceConfig::none());
+        // The flags' defaults are written for --help; they are the library's.
+        assert_eq!(defaults.client_rate, DEFAULT_CLIENT_RATE);
+        assert_eq!(defaults.client_burst, DEFAULT_CLIENT_BURST);
+        assert_eq!(defaults.client_queue, DEFAULT_CLIENT_QUEUE as u64);
+        let args = parse(&["--client-rate", "256KiB", "--client-burst", "0"]).unwrap();
+        assert_eq!((args.client_rate, args.client_burst), (256 * 1024, 0));
+        let args = parse(&["--client-queue", "1048576"]).unwrap();
+        assert_eq!(args.client_queue, 1 << 20);
+        let args = parse(&["--port", "0", "--bind", "::1", "--dist", "/tmp/d"]).unwrap();
+        assert_eq!((args.port, args.dist), (0, PathBuf::from("/tmp/d")));
+        let args = parse(&["--dist", "a", "--port", "1", "--dist", "b", "--port", "2"]).unwrap();
+        assert_eq!((args.port, args.dist), (2, PathBuf::from("b")));
+        let args = parse(&["--stun", "stun:a", "--stun", "stun:b"]).unwrap();
+        assert_eq!(args.stun, ["stun:a", "stun:b"]);
         for bad in [
             &["--port"][..],
             &["--port", "70000"],
             &["--bind", "localhost"],
             &["--verbose"],
             &["8080"],
+            &["--turn-user", "u"],
+            &["--turn-secret", "s", "--turn-user", "u", "--turn-pass", "p"],
+            &["--tls-cert", "c.pem"],
+            &["--turn-ttl", "0"],
+            &["--turn-ttl", "12d"],
+            &["--client-rate", "0"],
+            &["--client-rate", "1MB"],
+            &["--client-rate", "-1"],
+            &["--client-burst", "99999999999999999999"],
+            &["--client-burst", "17179869184GiB"],
+            &["--client-queue", "0MiB"],
+            &["--client-queue", "MiB"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ice_servers_from_flags() {
+        let args = parse(&[
+            "--stun",
+            "stun:198.18.0.1:3478",
+            "--turn",
+            "turn:198.18.0.1:3478?transport=udp",
+            "--turn",
+            "turns:198.18.0.1:5349?transport=tcp",
+            "--turn-secret",
+            "s",
+            "--turn-ttl",
+            "90m",
+        ])
+        .unwrap();
+        let ice = args.ice().unwrap();
+        assert_eq!(ice.turn.len(), 2);
+        assert_eq!(
+            ice.auth,
+            TurnAuth::Secret {
+                secret: "s".into(),
+                ttl: Duration::from_secs(90 * 60)
+            }
+        );
+        assert!(
+            parse(&["--turn", "turn:x"]).unwrap().ice().is_err(),
+            "TURN needs credentials"
+        );
+        assert!(parse(&["--stun", "http://x"]).unwrap().ice().is_err());
+    }
+
+    #[test]
+    fn help_documents_every_flag() {
+        use clap::CommandFactory;
+        let help = Args::command().render_long_help().to_string();
+        for flag in [
+            "--port",
+            "--bind",
+            "--dist",
+            "--stun",
+            "--turn",
+            "--turn-secret",
+            "--turn-user",
+            "--turn-pass",
+            "--turn-ttl",
+            "--tls-cert",
+            "--tls-key",
+            "--client-rate",
+            "--client-burst",
+            "--client-queue",
+            "COMMONPLACE_TURN_SECRET",
+            "COMMONPLACE_CLIENT_RATE",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The `/signal` WebSocket endpoint: carries frames between sockets and the [`Hub`].
 
+use crate::budget::Budget;
+use crate::outbox::{outbox, Backlog, Outbox};
 use crate::Options;
 use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -13,9 +15,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{interval_at, timeout, Instant};
+use tokio::sync::{oneshot, watch};
+use tokio::time::{interval_at, sleep, timeout, Instant};
 use tracing::{debug, info, warn};
 
 /// How long a closing connection may take to accept its close frame.
@@ -26,19 +27,21 @@ pub struct Signaling {
     /// Becomes true at shutdown. Every connection task holds a receiver until it has ended.
     closing: watch::Sender<bool>,
     max_message: usize,
-    queue_len: usize,
+    client_rate: u64,
+    client_burst: u64,
+    client_queue: usize,
     ping_interval: Duration,
 }
 
 struct Peers {
     hub: Hub,
-    outboxes: HashMap<ConnId, Outbox>,
+    conns: HashMap<ConnId, Conn>,
 }
 
 /// The way to a connection's task. Removing it closes the connection.
-struct Outbox {
-    frames: mpsc::Sender<Arc<str>>,
-    /// Dropped with the outbox, which wakes the task even while it is stuck writing.
+struct Conn {
+    outbox: Outbox,
+    /// Dropped with the connection, which wakes the task even while it is stuck writing.
     _evict: oneshot::Sender<()>,
 }
 
@@ -50,7 +53,7 @@ enum Ending {
     WriteFailed(axum::Error),
     WriteStalled,
     NoPong,
-    /// Its outbox filled up: it reads slower than others write to it.
+    /// Its outbox went over its byte bound: it reads slower than others write to it.
     TooSlow,
     Shutdown,
 }
@@ -63,7 +66,7 @@ impl fmt::Display for Ending {
             Ending::WriteFailed(e) => write!(f, "write failed: {e}"),
             Ending::WriteStalled => write!(f, "a write took longer than the ping interval"),
             Ending::NoPong => write!(f, "no pong since the previous ping"),
-            Ending::TooSlow => write!(f, "outgoing queue full"),
+            Ending::TooSlow => write!(f, "outgoing queue over its byte bound"),
             Ending::Shutdown => write!(f, "server shutting down"),
         }
     }
@@ -74,6 +77,8 @@ impl Ending {
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             Ending::ReadFailed(_) => (close_code::POLICY, "frame rejected"),
+            // Rarely seen: the socket is backed up, which is why the queue grew.
+            Ending::TooSlow => (close_code::POLICY, "reading too slowly"),
             Ending::Shutdown => (close_code::AWAY, "server shutting down"),
             _ => return None,
         };
@@ -100,11 +105,13 @@ impl Signaling {
         Signaling {
             peers: Mutex::new(Peers {
                 hub: Hub::new(options.limits),
-                outboxes: HashMap::new(),
+                conns: HashMap::new(),
             }),
             closing: watch::Sender::new(false),
             max_message: options.max_message,
-            queue_len: options.queue_len,
+            client_rate: options.client_rate,
+            client_burst: options.client_burst,
+            client_queue: options.client_queue,
             ping_interval: options.ping_interval,
         }
     }
@@ -127,15 +134,16 @@ impl Signaling {
 
     async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr) {
         let mut closing = self.closing.subscribe();
-        let (own_frames, mut outgoing) = mpsc::channel(self.queue_len);
+        let (outbox, mut inbox) = outbox(self.client_queue);
+        let backlog = outbox.backlog();
         let (evict, mut evicted) = oneshot::channel();
         let id = {
             let mut peers = self.peers();
             let id = peers.hub.connect();
-            peers.outboxes.insert(
+            peers.conns.insert(
                 id,
-                Outbox {
-                    frames: own_frames.clone(),
+                Conn {
+                    outbox,
                     _evict: evict,
                 },
             );
@@ -146,13 +154,13 @@ impl Signaling {
         let (mut sink, mut stream) = socket.split();
         let pong = AtomicBool::new(true);
         let reader = async {
+            let mut pacing = Pacing::new(self.client_rate, self.client_burst);
             loop {
-                // Read only while our own queue has room for an echo: a peer that publishes
-                // faster than it reads is slowed down instead of overflowing its own queue.
-                let _ = own_frames.reserve().await;
+                self.ready_to_read(id, &backlog, &mut pacing).await;
                 let Some(message) = stream.next().await else {
                     return Ending::ClosedByPeer;
                 };
+                pacing.budget.spend(message_len(&message), Instant::now());
                 match message {
                     Ok(Message::Text(text)) => self.receive(id, &text),
                     // server.js parses binary frames as text too.
@@ -171,14 +179,14 @@ impl Signaling {
             let mut keepalive =
                 interval_at(Instant::now() + self.ping_interval, self.ping_interval);
             loop {
-                let message = tokio::select! {
-                    // `own_frames` keeps the queue open: eviction is signalled by `evicted`.
-                    Some(frame) = outgoing.recv() => Message::Text((*frame).into()),
+                let (message, frame) = tokio::select! {
+                    // None once evicted, which `evicted` reports even mid-write.
+                    Some(frame) = inbox.next() => (Message::Text((*frame).into()), Some(frame)),
                     _ = keepalive.tick() => {
                         if !pong.swap(false, Ordering::Relaxed) {
                             return Ending::NoPong;
                         }
-                        Message::Ping(Bytes::new())
+                        (Message::Ping(Bytes::new()), None)
                     }
                 };
                 // A peer that stopped reading would block this write, and with it the keepalive.
@@ -186,6 +194,9 @@ impl Signaling {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Ending::WriteFailed(e),
                     Err(_) => return Ending::WriteStalled,
+                }
+                if let Some(frame) = frame {
+                    inbox.sent(&frame);
                 }
             }
         };
@@ -199,7 +210,7 @@ impl Signaling {
         {
             let mut peers = self.peers();
             peers.hub.disconnect(id);
-            peers.outboxes.remove(&id);
+            peers.conns.remove(&id);
         }
         if let Some(frame) = ending.close_frame() {
             let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
@@ -212,8 +223,8 @@ impl Signaling {
         }
     }
 
-    /// Feeds one frame to the hub and queues what it sends. A receiver whose queue is full is
-    /// dropped, so one slow peer cannot make the server buffer without bound.
+    /// Feeds one frame to the hub and queues what it sends. A receiver whose queue would go over
+    /// its byte bound is dropped, so one slow peer cannot make the server buffer without bound.
     fn receive(&self, from: ConnId, frame: &str) {
         let mut guard = self.peers();
         let peers = &mut *guard;
@@ -232,14 +243,74 @@ impl Signaling {
             }
         };
         for delivery in deliveries {
-            let Some(outbox) = peers.outboxes.get(&delivery.to) else {
+            let Some(conn) = peers.conns.get(&delivery.to) else {
                 continue;
             };
-            if let Err(TrySendError::Full(_)) = outbox.frames.try_send(delivery.frame) {
-                // Dropping the outbox ends that connection's task, which logs why.
+            if conn.outbox.push(delivery.frame).is_err() {
+                // Dropping the connection's entry ends its task, which logs why.
                 peers.hub.disconnect(delivery.to);
-                peers.outboxes.remove(&delivery.to);
+                peers.conns.remove(&delivery.to);
             }
         }
+    }
+
+    /// Waits until the connection may send more: until it is within its byte budget, and its
+    /// own queue has room for an echo or a pong (a peer that publishes faster than it reads is
+    /// slowed down instead of overflowing its own queue).
+    async fn ready_to_read(&self, id: ConnId, backlog: &Backlog, pacing: &mut Pacing) {
+        self.pace(id, pacing).await;
+        backlog.room_for(self.max_message).await;
+    }
+
+    async fn pace(&self, id: ConnId, pacing: &mut Pacing) {
+        let now = Instant::now();
+        match pacing.budget.wait(now) {
+            Some(wait) => {
+                if pacing.since.is_none() {
+                    pacing.since = Some(now);
+                    info!(
+                        conn = id.0,
+                        rate = self.client_rate,
+                        burst = self.client_burst,
+                        "over its byte budget: reading from it paced"
+                    );
+                }
+                // Not reading is the pacing: TCP holds the rest back at the sender.
+                sleep(wait).await;
+            }
+            None => {
+                if let Some(since) = pacing.since {
+                    if pacing.budget.is_full(now) {
+                        pacing.since = None;
+                        let secs = now.duration_since(since).as_secs();
+                        debug!(conn = id.0, secs, "back within its byte budget");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A connection's byte budget, and since when it has been paced (logged once per episode).
+struct Pacing {
+    budget: Budget,
+    since: Option<Instant>,
+}
+
+impl Pacing {
+    fn new(rate: u64, burst: u64) -> Self {
+        Pacing {
+            budget: Budget::new(rate, burst, Instant::now()),
+            since: None,
+        }
+    }
+}
+
+/// What a message costs against the sender's budget: its payload.
+fn message_len(message: &Result<Message, axum::Error>) -> usize {
+    match message {
+        Ok(Message::Text(text)) => text.len(),
+        Ok(Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes)) => bytes.len(),
+        Ok(Message::Close(_)) | Err(_) => 0,
     }
 }

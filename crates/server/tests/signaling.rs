@@ -1,103 +1,19 @@
 //! The real server on 127.0.0.1, driven by WebSocket and HTTP clients.
 
-use commonplace_server::{serve, Options};
+mod common;
+
+use common::*;
+use commonplace_server::Options;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Every wait is bounded, so a broken server fails the test instead of hanging it.
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Server {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(options: Options) -> Server {
-    let filter = tracing_subscriber::EnvFilter::from_default_env();
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(filter)
-        .try_init();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, options, async move { drop(stopped.await) }));
-    Server { addr, _stop: stop }
-}
-
-async fn signaling() -> Server {
-    start(Options::new(temp_dir("no-dist"))).await
-}
-
-async fn connect(addr: SocketAddr) -> Ws {
-    let url = format!("ws://{addr}/signal");
-    timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-}
-
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string())).await.unwrap();
-}
-
-/// The next text frame, as JSON.
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        match timeout(WAIT, ws.next()).await.expect("no frame in time") {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// Pings and waits for the pong: the server handles one connection's frames in order, so
-/// everything sent before has been handled.
-async fn sync(ws: &mut Ws) {
-    send(ws, json!({"type": "ping"})).await;
-    assert_eq!(recv(ws).await, json!({"type": "pong"}));
-}
-
-async fn subscribe(ws: &mut Ws, topics: &[&str]) {
-    send(ws, json!({"type": "subscribe", "topics": topics})).await;
-    sync(ws).await;
-}
-
-/// Reads until the connection ends, returning the close frame's code if there was one.
-async fn closed(ws: &mut Ws) -> Option<u16> {
-    loop {
-        match timeout(WAIT, ws.next())
-            .await
-            .expect("connection still open")
-        {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("commonplace-server-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 #[tokio::test]
 async fn publish_reaches_all_subscribers_with_clients_count() {
@@ -243,11 +159,13 @@ async fn sixty_fifth_topic_is_rejected() {
 #[tokio::test]
 async fn silent_connection_is_closed_by_keepalive() {
     let mut options = Options::new(temp_dir("no-dist"));
-    options.ping_interval = Duration::from_millis(250);
+    // `alive` must answer each ping within one interval: long enough for a loaded machine
+    // (at 250 ms, a busy CI box now and then closed `alive` too).
+    options.ping_interval = Duration::from_secs(1);
     let server = start(options).await;
     let (mut silent, mut alive) = (connect(server.addr).await, connect(server.addr).await);
     // Reading answers pings; `silent` reads nothing for several intervals.
-    let until = tokio::time::Instant::now() + Duration::from_millis(1200);
+    let until = tokio::time::Instant::now() + Duration::from_millis(3500);
     while let Ok(message) = tokio::time::timeout_at(until, alive.next()).await {
         assert!(matches!(message, Some(Ok(Message::Ping(_)))), "{message:?}");
     }
@@ -258,7 +176,9 @@ async fn silent_connection_is_closed_by_keepalive() {
 #[tokio::test]
 async fn slow_receiver_is_dropped() {
     let mut options = Options::new(temp_dir("no-dist"));
-    options.queue_len = 4;
+    options.client_queue = 256 * 1024;
+    // Only the queue is under test: the publisher is not paced.
+    options.client_rate = u64::MAX;
     let server = start(options).await;
     let (mut slow, fast) = (connect(server.addr).await, connect(server.addr).await);
     subscribe(&mut slow, &["room"]).await;
@@ -293,12 +213,11 @@ async fn slow_receiver_is_dropped() {
         .await
         .expect("slow receiver still subscribed");
     publisher.abort();
-    assert_eq!(
-        timeout(Duration::from_secs(30), closed(&mut slow))
-            .await
-            .unwrap(),
-        None
-    );
+    // The close frame queues behind what `slow` did not read, so it rarely gets through.
+    let code = timeout(Duration::from_secs(30), closed(&mut slow))
+        .await
+        .unwrap();
+    assert!(matches!(code, None | Some(1008)), "{code:?}");
 }
 
 async fn http_get(addr: SocketAddr, path: &str, headers: &str) -> (u16, String, String) {

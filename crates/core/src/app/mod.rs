@@ -6,11 +6,13 @@
 //! - [`navigation`] — following a wiki link, the page to show when the open one goes;
 //! - [`import_export`] — files out of and into the notebook, with the texts a person reads when
 //!   one cannot be imported;
+//! - [`paths`] — how this browser reaches each person (direct, STUN, TURN, the server);
 //! - [`preview`] — whether and how the open page's markdown is rendered;
 //! - [`identity`] — the names and colours people show: ours, and how others' are read.
 
 pub mod identity;
 pub mod import_export;
 pub mod navigation;
+pub mod paths;
 pub mod preview;
 pub mod status;

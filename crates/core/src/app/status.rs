@@ -1,6 +1,7 @@
 //! The connection and storage badges: what a person is told about the room's reach and this
 //! browser's copy, from the room's [`Status`] and what the shell knows.
 
+use super::paths::{summary, PathKind};
 use crate::room::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,13 +39,16 @@ pub struct SessionStatus {
     pub saving: SaveState,
     /// A large sync is arriving: bytes received of the total.
     pub receiving: Option<(usize, usize)>,
+    /// Peers reached through a TURN server, and through the signaling server.
+    pub via_turn: usize,
+    pub via_server: usize,
     /// Someone in the room uses another secret (or none), and nobody we can read is here:
     /// most likely this link's key is wrong.
     pub cannot_decrypt: bool,
 }
 
 /// What the shell knows that the room does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShellFacts {
     /// A first connection attempt to the signaling server ended (opened or failed).
     pub attempted: bool,
@@ -57,6 +61,8 @@ pub struct ShellFacts {
     /// The open page shows some text.
     pub has_text: bool,
     pub receiving: Option<(usize, usize)>,
+    /// How each connected peer is reached.
+    pub paths: Vec<PathKind>,
 }
 
 /// Turns room status and shell facts into what the badges show. Remembers one thing: whether
@@ -91,6 +97,8 @@ impl StatusModel {
             tabs: room.tabs,
             saving,
             receiving: shell.receiving,
+            via_turn: count_of(&shell.paths, PathKind::Turn),
+            via_server: count_of(&shell.paths, PathKind::ServerRelay),
             cannot_decrypt: shell.store_of_other_key || (room.undecryptable && !self.trusted),
         }
     }
@@ -110,6 +118,14 @@ pub fn connection_label(status: &SessionStatus) -> (&'static str, String, bool) 
             format!("Offline · {}", count(status.peers, "peer")),
         ),
     };
+    let kinds = std::iter::repeat_n(PathKind::Turn, status.via_turn).chain(std::iter::repeat_n(
+        PathKind::ServerRelay,
+        status.via_server,
+    ));
+    let paths = summary(kinds);
+    if !paths.is_empty() {
+        label.push_str(&format!(" ({paths})"));
+    }
     let syncing = status.peers > 0 && !status.synced;
     if syncing {
         label.push_str(" · syncing…");
@@ -132,6 +148,10 @@ pub fn saved_label(state: SaveState) -> (&'static str, &'static str) {
             "Not saved: this browser keeps this room under another key",
         ),
     }
+}
+
+fn count_of(paths: &[PathKind], kind: PathKind) -> usize {
+    paths.iter().filter(|&&k| k == kind).count()
 }
 
 fn count(n: usize, noun: &str) -> String {
@@ -231,6 +251,12 @@ mod tests {
         status.peers = 1;
         status.tabs = 0;
         assert_eq!(connection_label(&status).1, "Connected · 1 peer");
+        status.via_server = 1;
+        assert_eq!(
+            connection_label(&status).1,
+            "Connected · 1 peer (1 via the server)"
+        );
+        status.via_server = 0;
         status.signaling = SignalingState::Offline;
         status.peers = 0;
         assert_eq!(

@@ -36,12 +36,13 @@ mod output;
 mod pages;
 mod peer_sync;
 mod presence;
+mod relay;
 mod signaling;
 mod sync;
 mod tabs;
 
 pub use input::Input;
-pub use mesh::CONNECT_TIMEOUT_MS;
+pub use mesh::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS, RELAY_SILENCE_MS};
 pub use output::{Effect, Event, Output, Status, Transmit};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
@@ -122,7 +123,7 @@ impl Room {
             mesh: Mesh::new(peer_id.clone(), config.max_conns, rng(2)),
             tabs: Tabs::new(peer_id.clone(), key, rng(3)),
             pages: Pages::new(awareness.doc(), rng(4)),
-            presence: Presence::new(now),
+            presence: Presence::new(now, peer_id.clone()),
             sync: DocSync::default(),
             peer_id,
             now,
@@ -148,6 +149,7 @@ impl Room {
 
     /// The next thing for the shell to do.
     pub fn poll_output(&mut self) -> Option<Output> {
+        self.flush_relay();
         self.out.pop()
     }
 
@@ -192,9 +194,9 @@ impl Room {
                     self.nudge();
                 }
             }
-            Input::PeerFrame { peer, bytes } => self.on_peer_frame(peer, bytes),
+            Input::PeerFrame { peer, bytes } => self.on_peer_frame(peer, Path::Direct, bytes),
             Input::PeerClosed { peer } => {
-                if self.mesh.on_closed(peer) {
+                if self.mesh.on_closed(now, peer) {
                     self.announce();
                 }
             }
@@ -214,7 +216,22 @@ impl Room {
         if let Ok(update) = self.awareness.update_with_clients([own]) {
             self.broadcast(&Message::Awareness(update), None);
         }
+        self.flush_relay();
+        self.relay_goodbye();
         self.signaling.leave(&mut self.out);
+    }
+
+    /// The peers frames reach now, and how: over a data channel or through the server.
+    pub fn paths(&self) -> Vec<(PeerId, Path)> {
+        self.mesh
+            .paths()
+            .map(|(peer, path)| (peer.clone(), path))
+            .collect()
+    }
+
+    /// How long the last sync round trip with `peer` took (a question answered), ms.
+    pub fn rtt(&self, peer: &str) -> Option<u64> {
+        self.mesh.rtt(peer)
     }
 
     /// Where syncing with each peer stands, for a person debugging a room (and for tests that
@@ -233,7 +250,7 @@ impl Room {
     fn update_status(&mut self) {
         let status = Status {
             online: self.signaling.online(),
-            peers: self.mesh.open_peers().count(),
+            peers: self.mesh.paths().count(),
             tabs: self.tabs.count(),
             synced: self.mesh.all_synced(),
             undecryptable: self.undecryptable,
@@ -274,25 +291,33 @@ impl Room {
                 self.mesh
                     .on_remote_signal(self.now, from, token, signal, chunks, out);
             }
+            RoomSignal::Relay { from, to, frame }
+                if to == self.peer_id && from != self.peer_id && !self.tabs.contains(&from) =>
+            {
+                self.on_relayed_frame(&from, &frame);
+            }
             _ => {}
         }
     }
 
-    fn on_peer_frame(&mut self, peer: &str, bytes: &[u8]) {
+    /// A frame from `peer` over `path` (a data channel, or the server).
+    fn on_peer_frame(&mut self, peer: &str, path: Path, bytes: &[u8]) {
         if !self.mesh.knows(peer) {
             // A connection the room gave up (or never asked for): the shell closes those.
             return self
                 .out
                 .dropped(format!("frame from {peer}, who has no connection"));
         }
-        // A frame can only come over an open channel, and proves this end of it open too
-        // (see ANSWERER_WAIT_MS): greet the peer first if that was still to do.
-        self.mesh.on_open(self.now, peer, false);
+        // A frame on a data channel proves this end of it open (see ANSWERER_WAIT_MS): greet
+        // the peer first if that was still to do.
+        if path == Path::Direct {
+            self.mesh.on_open(self.now, peer, false);
+        }
         if let Some(sync) = self.mesh.sync_mut(peer) {
             sync.on_frame();
         }
         self.nudge();
-        let Some(frame) = self.mesh.on_frame(peer, bytes, &mut self.out) else {
+        let Some(frame) = self.mesh.on_frame(peer, path, bytes, &mut self.out) else {
             return;
         };
         match peer_message::decode(&frame) {
@@ -303,7 +328,7 @@ impl Room {
 
     fn on_timeout(&mut self) {
         self.signaling.on_timeout(self.now, &mut self.out);
-        if self.mesh.drop_stale(self.now, &mut self.out) {
+        if self.mesh.on_timeout(self.now, &mut self.out) {
             self.announce();
         }
         self.nudge();

@@ -84,18 +84,31 @@ pub struct Status {
 
 /// The queue the room's parts write to, with a short way to say each kind of thing.
 #[derive(Debug, Default)]
-pub(crate) struct Outputs(VecDeque<Output>);
+pub(crate) struct Outputs {
+    queue: VecDeque<Output>,
+    /// Frames for peers reached through the server: the room turns them into publishes.
+    relayed: Vec<(PeerId, Vec<u8>)>,
+}
 
 impl Outputs {
     pub fn pop(&mut self) -> Option<Output> {
-        self.0.pop_front()
+        self.queue.pop_front()
+    }
+
+    /// A frame for `peer`, through the server.
+    pub fn relay(&mut self, peer: &str, bytes: Vec<u8>) {
+        self.relayed.push((peer.to_owned(), bytes));
+    }
+
+    pub fn take_relayed(&mut self) -> Vec<(PeerId, Vec<u8>)> {
+        std::mem::take(&mut self.relayed)
     }
 
     pub fn transmit(&mut self, transmit: Transmit) {
-        self.0.push_back(Output::Transmit(transmit));
+        self.queue.push_back(Output::Transmit(transmit));
     }
 
-    pub fn to_peer(&mut self, peer: &str, bytes: Vec<u8>) {
+    pub fn frame_to(&mut self, peer: &str, bytes: Vec<u8>) {
         self.transmit(Transmit::Peer {
             peer: peer.to_owned(),
             bytes,
@@ -103,11 +116,11 @@ impl Outputs {
     }
 
     pub fn effect(&mut self, effect: Effect) {
-        self.0.push_back(Output::Effect(effect));
+        self.queue.push_back(Output::Effect(effect));
     }
 
     pub fn event(&mut self, event: Event) {
-        self.0.push_back(Output::Event(event));
+        self.queue.push_back(Output::Event(event));
     }
 
     pub fn dropped(&mut self, why: String) {

@@ -63,6 +63,10 @@ pub struct PeerSync {
     /// When to send our state unasked, and how often we did.
     next_unasked: u64,
     unasked: u8,
+    /// When our last question (sync step 1) went out, and how long the last answer took: the
+    /// round trip as a person feels it, over whatever path the frames take.
+    asked_at: Option<u64>,
+    rtt: Option<u64>,
 }
 
 impl PeerSync {
@@ -78,6 +82,8 @@ impl PeerSync {
             backoff: SYNC_RETRY_MS,
             next_unasked: u64::MAX,
             unasked: 0,
+            asked_at: None,
+            rtt: None,
         }
     }
 
@@ -93,6 +99,9 @@ impl PeerSync {
 
     /// The peer answered with its state (sync step 2).
     pub fn on_their_state(&mut self, now: u64) {
+        if let Some(asked_at) = self.asked_at.take() {
+            self.rtt = Some(now.saturating_sub(asked_at));
+        }
         self.has_theirs = true;
         self.next_ask = now + RESYNC_MS;
         self.backoff = SYNC_RETRY_MS;
@@ -113,7 +122,13 @@ impl PeerSync {
         }
         self.has_theirs = false;
         self.next_ask = now + self.backoff;
+        self.asked_at = Some(now);
         true
+    }
+
+    /// How long the last answer to our question took, ms.
+    pub fn rtt(&self) -> Option<u64> {
+        self.rtt
     }
 
     /// The exchange is done this way round: we hold what the peer had when it answered.
@@ -130,9 +145,11 @@ impl PeerSync {
             self.greeted = true;
             self.next_ask = now + self.backoff;
             self.next_unasked = now + SYNC_RETRY_MS;
+            self.asked_at = Some(now);
             return Some(Nudge::Greet);
         }
         if now >= self.next_ask {
+            self.asked_at = Some(now);
             if self.has_theirs {
                 self.next_ask = now + RESYNC_MS;
                 return Some(Nudge::Resync);
@@ -209,6 +226,11 @@ mod tests {
         );
         sync.on_their_state(100_000);
         assert!(sync.synced());
+        assert_eq!(
+            sync.rtt(),
+            Some(100_000 - 94_000),
+            "answered 6 s after the last question"
+        );
         assert_eq!(sync.poll(100_001), None);
         assert_eq!(sync.poll_timeout(), Some(100_000 + RESYNC_MS));
         assert_eq!(sync.poll(100_000 + RESYNC_MS), Some(Nudge::Resync));

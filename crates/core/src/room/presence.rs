@@ -7,6 +7,8 @@
 //! is the id of the page the person has open. Other peers' states are read defensively: names
 //! are cut short, colours must look like colours, and anything malformed is ignored.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Map, Value};
 use yrs::branch::{Branch, BranchPtr};
 use yrs::sync::{Awareness, AwarenessUpdate, Message};
@@ -36,6 +38,9 @@ pub struct Person {
     pub color: String,
     /// The page they have open, if they say (Yjs apps do not).
     pub page: Option<String>,
+    /// Their peer id (Commonplace says it; for Yjs apps, the peer their state came from):
+    /// which connection reaches them, for showing how ([`Room::paths`]).
+    pub peer: Option<String>,
     pub me: bool,
 }
 
@@ -52,6 +57,7 @@ pub struct RemoteCursor {
 /// This peer's own presence, and the upkeep of everyone's (y-protocols' timing).
 #[derive(Debug)]
 pub(super) struct Presence {
+    peer_id: String,
     user: Option<(String, String)>,
     page: Option<String>,
     cursor: Option<(StickyIndex, StickyIndex)>,
@@ -59,16 +65,21 @@ pub(super) struct Presence {
     /// in the text but not its relative position, so typing shares nothing).
     shared: Option<String>,
     last_renewal: u64,
+    /// The peer whose frame last brought each person a newer state (not another tab's): for Yjs apps, which do
+    /// not say their peer id, the connection that reaches them.
+    heard_from: HashMap<ClientID, String>,
 }
 
 impl Presence {
-    pub fn new(now: u64) -> Presence {
+    pub fn new(now: u64, peer_id: String) -> Presence {
         Presence {
+            peer_id,
             user: None,
             page: None,
             cursor: None,
             shared: None,
             last_renewal: now,
+            heard_from: HashMap::new(),
         }
     }
 
@@ -107,11 +118,25 @@ impl Presence {
     pub fn on_update(
         &mut self,
         awareness: &mut Awareness,
+        from: Option<&str>,
         mut update: AwarenessUpdate,
     ) -> Result<bool, String> {
         // Only this peer speaks for itself: a peer replaying our client id (with a higher
         // clock) would otherwise replace our name, and we would pass it on.
         update.clients.remove(&awareness.client_id());
+        // A person's own renewals are the newest; a peer passing them on repeats a clock seen.
+        for (client, entry) in &update.clients {
+            let newer = awareness
+                .meta(*client)
+                .is_none_or(|(clock, _)| entry.clock > clock);
+            if let (true, Some(from)) = (newer, from) {
+                self.heard_from.insert(*client, from.to_owned());
+            }
+        }
+        if self.heard_from.len() > 2 * awareness.iter().count() + 16 {
+            self.heard_from
+                .retain(|client, _| awareness.meta(*client).is_some());
+        }
         awareness
             .apply_update_summary(update)
             .map(|summary| summary.is_some())
@@ -160,6 +185,7 @@ impl Presence {
         if let Some(page) = &self.page {
             state.insert("page".into(), json!(page));
         }
+        state.insert("peer".into(), json!(self.peer_id));
         let cursor = match &self.cursor {
             Some((anchor, head)) => json!({ "anchor": anchor, "head": head }),
             None => Value::Null,
@@ -209,7 +235,11 @@ impl Room {
             .iter()
             .filter_map(|(id, state)| {
                 let state: Value = serde_json::from_str(state.data.as_deref()?).ok()?;
-                Some(person(id.get(), own.get(), &state))
+                let mut person = person(id.get(), own.get(), &state);
+                if person.peer.is_none() && !person.me {
+                    person.peer = self.presence.heard_from.get(&id).cloned();
+                }
+                Some(person)
             })
             .collect();
         people.sort_by(|a, b| b.me.cmp(&a.me).then(a.name.cmp(&b.name)));
@@ -273,7 +303,14 @@ fn person(id: u64, own: u64, state: &Value) -> Person {
         .map_or(identity::DEFAULT_COLOR, identity::color_or_default)
         .to_owned();
     let page = state.get("page").and_then(Value::as_str).map(str::to_owned);
+    // A peer id is a UUID: anything longer is not one.
+    let peer = state
+        .get("peer")
+        .and_then(Value::as_str)
+        .filter(|p| p.len() <= 64)
+        .map(str::to_owned);
     Person {
+        peer,
         client_id: id,
         name,
         color,
@@ -304,15 +341,21 @@ mod tests {
     fn an_idle_person_stays_present_because_renewals_count() {
         let time = Arc::new(AtomicU64::new(0));
         let (mut ada, mut bob) = (awareness(1, &time), awareness(2, &time));
-        let (mut ada_presence, mut bob_presence) = (Presence::new(0), Presence::new(0));
+        let (mut ada_presence, mut bob_presence) =
+            (Presence::new(0, "a".into()), Presence::new(0, "b".into()));
         ada_presence.user = Some(("Ada".into(), "#123456".into()));
         let first = ada_presence.share(0, &mut ada).unwrap();
-        assert_eq!(bob_presence.on_update(&mut bob, first), Ok(true));
+        assert_eq!(
+            bob_presence.on_update(&mut bob, Some("alice"), first),
+            Ok(true)
+        );
         // Ada does nothing for two minutes; her renewals reach Bob.
         for now in (1..=120).map(|s| s * 1_000) {
             time.store(now, Ordering::Relaxed);
             if let (Some(renewal), _) = ada_presence.on_timeout(now, &mut ada) {
-                bob_presence.on_update(&mut bob, renewal).unwrap();
+                bob_presence
+                    .on_update(&mut bob, Some("alice"), renewal)
+                    .unwrap();
             }
             let (_, forgotten) = bob_presence.on_timeout(now, &mut bob);
             assert!(!forgotten, "Bob forgot Ada at {now} ms");

@@ -177,7 +177,11 @@ impl Room {
                 }
             }
             Message::Awareness(update) => {
-                let applied = self.presence.on_update(&mut self.awareness, update);
+                let peer = match from {
+                    Source::Peer(peer) => Some(peer),
+                    Source::Broadcast => None,
+                };
+                let applied = self.presence.on_update(&mut self.awareness, peer, update);
                 match applied {
                     Ok(true) => self.out.event(Event::PresenceChanged),
                     Ok(false) => {}

@@ -385,6 +385,7 @@ impl Net {
                     && offer == id
                     && remote_ready
                     && self.reachable(i, r)
+                    && (self.schedule.direct_path)(i, r, self.now)
                 {
                     self.establish(i, id, r, answerer);
                 } else {

@@ -38,6 +38,10 @@ pub struct Schedule {
     /// delivers them ([`super::net::Net::deliver_held`]): for replays that follow a causal
     /// graph, and for reordering by hand. A held frame takes its wire's latency when delivered.
     pub hold_frames: bool,
+    /// Whether two peers can open a data channel at a time: `false` for a pair behind
+    /// symmetric NATs with no TURN (their connections fail); they can still meet through the
+    /// server.
+    pub direct_path: fn(usize, usize, u64) -> bool,
     /// Rooms are woken when [`commonplace_core::room::Room::poll_timeout`] asks, as the
     /// browser's shell does. Off, time passes only as the test says, and a test that wants a
     /// room's timeouts gives it `Input::Timeout` itself.
@@ -58,6 +62,7 @@ impl Schedule {
             lose_frames: 0.0,
             lose_only_from: None,
             hold_frames: false,
+            direct_path: |_, _, _| true,
             timers: true,
         }
     }

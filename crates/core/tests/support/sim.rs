@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::ops::{Deref, DerefMut};
 
-use commonplace_core::room::Room;
+use commonplace_core::room::{Path, Room};
 use commonplace_protocol::crypto::RoomKey;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -274,7 +274,7 @@ impl Sim {
                 .count();
             let mut open = 0;
             for &j in joined.iter().filter(|&&j| j != i) {
-                let linked = self.linked(i, j);
+                let linked = self.linked(i, j) || self.relayed(i, j);
                 open += usize::from(linked);
                 // Tabs of one browser meet on the BroadcastChannel instead.
                 if !linked && !self.same_browser(i, j) {
@@ -287,6 +287,18 @@ impl Sim {
         }
         let sv = self.state_vector(joined[0]);
         self.converged() && joined.iter().all(|&i| self.state_vector(i) == sv)
+    }
+
+    /// Both rooms reach each other through the server.
+    fn relayed(&self, a: usize, b: usize) -> bool {
+        let through_server = |from: usize, to: usize| {
+            let id = &self.peers[to].id;
+            self.room(from)
+                .paths()
+                .iter()
+                .any(|(peer, path)| peer == id && *path == Path::Relay)
+        };
+        through_server(a, b) && through_server(b, a)
     }
 
     /// Everything the run must satisfy once settled; the message names the seed.

@@ -1,0 +1,131 @@
+//! How this browser reaches each person: what the people list and the status line say.
+
+use crate::room::Path;
+
+/// The way frames travel to a peer, as a person would name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathKind {
+    /// A data channel between host addresses: the same machine or network.
+    Direct,
+    /// A data channel through NATs, found with STUN (server-reflexive candidates).
+    Stun,
+    /// A data channel relayed by a TURN server.
+    Turn,
+    /// No data channel: frames go through the signaling server.
+    ServerRelay,
+}
+
+impl PathKind {
+    /// From the room's path and, for a data channel, the types of the selected ICE candidate
+    /// pair (`host`, `srflx`, `prflx`, `relay`; `None` before the browser says).
+    pub fn of(path: Path, local: Option<&str>, remote: Option<&str>) -> PathKind {
+        match path {
+            Path::Relay => PathKind::ServerRelay,
+            Path::Direct => {
+                let types = [local, remote];
+                if types.contains(&Some("relay")) {
+                    PathKind::Turn
+                } else if types.contains(&Some("srflx")) {
+                    PathKind::Stun
+                } else {
+                    // host, or prflx (an address learned in the checks: on a LAN, a host's).
+                    PathKind::Direct
+                }
+            }
+        }
+    }
+
+    /// `data-path` in the DOM.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            PathKind::Direct => "direct",
+            PathKind::Stun => "stun",
+            PathKind::Turn => "turn",
+            PathKind::ServerRelay => "relay",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PathKind::Direct => "direct",
+            PathKind::Stun => "direct via STUN",
+            PathKind::Turn => "TURN relay",
+            PathKind::ServerRelay => "server relay",
+        }
+    }
+}
+
+/// How one person is reached: the kind, and the round trip if known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    pub kind: PathKind,
+    pub rtt_ms: Option<u64>,
+}
+
+impl Reach {
+    /// `direct · 3 ms`
+    pub fn describe(&self) -> String {
+        match self.rtt_ms {
+            Some(ms) => format!("{} · {ms} ms", self.kind.label()),
+            None => self.kind.label().to_owned(),
+        }
+    }
+}
+
+/// The status line's summary of the paths that are not plain direct ones, e.g.
+/// `1 via TURN, 2 via the server`; empty when every peer is direct (or via STUN: still a
+/// direct path).
+pub fn summary(kinds: impl IntoIterator<Item = PathKind>) -> String {
+    let (mut turn, mut server) = (0, 0);
+    for kind in kinds {
+        match kind {
+            PathKind::Turn => turn += 1,
+            PathKind::ServerRelay => server += 1,
+            PathKind::Direct | PathKind::Stun => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if turn > 0 {
+        parts.push(format!("{turn} via TURN"));
+    }
+    if server > 0 {
+        parts.push(format!("{server} via the server"));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_types_name_the_path() {
+        let direct = |l, r| PathKind::of(Path::Direct, l, r);
+        assert_eq!(direct(Some("host"), Some("host")), PathKind::Direct);
+        assert_eq!(direct(Some("host"), Some("prflx")), PathKind::Direct);
+        assert_eq!(direct(None, None), PathKind::Direct);
+        assert_eq!(direct(Some("srflx"), Some("prflx")), PathKind::Stun);
+        assert_eq!(direct(Some("host"), Some("srflx")), PathKind::Stun);
+        assert_eq!(direct(Some("relay"), Some("srflx")), PathKind::Turn);
+        assert_eq!(direct(Some("srflx"), Some("relay")), PathKind::Turn);
+        assert_eq!(
+            PathKind::of(Path::Relay, Some("relay"), None),
+            PathKind::ServerRelay
+        );
+    }
+
+    #[test]
+    fn words_for_people() {
+        let reach = Reach {
+            kind: PathKind::Stun,
+            rtt_ms: Some(42),
+        };
+        assert_eq!(reach.describe(), "direct via STUN · 42 ms");
+        assert_eq!(PathKind::ServerRelay.attribute(), "relay");
+        assert_eq!(summary([PathKind::Direct, PathKind::Stun]), "");
+        assert_eq!(
+            summary([PathKind::Turn, PathKind::ServerRelay, PathKind::ServerRelay]),
+            "1 via TURN, 2 via the server"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! What the app asks of its own server before it connects: `GET /config` (server → peer, JSON).
+//!
+//! Today that is how to reach other peers across networks: the ICE servers (STUN, TURN) to
+//! hand to every `RTCPeerConnection`. A TURN credential in it is short-lived (coturn's TURN
+//! REST scheme); `expires_at` says when to fetch a fresh one.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of `GET /config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientConfig {
+    /// As `RTCConfiguration.iceServers` takes them. Empty: loopback and LAN only.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
+    /// When the first credential in `ice_servers` stops working, in ms since the Unix epoch;
+    /// `None`: nothing expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+/// One `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl ClientConfig {
+    /// Parses a `/config` body; anything malformed is an error, not a half-read config.
+    pub fn parse(json: &str) -> Result<ClientConfig, String> {
+        let config: ClientConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        for server in &config.ice_servers {
+            for url in &server.urls {
+                if !is_ice_url(url) {
+                    return Err(format!("not a STUN or TURN URL: {url}"));
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// When to fetch a fresh config, given when this one was fetched (ms since the Unix epoch):
+    /// once three quarters of a credential's life is over, or an hour before it ends, but not
+    /// within a minute of the last fetch. `None`: nothing expires.
+    pub fn renew_at(&self, fetched_at: u64) -> Option<u64> {
+        let expires = self.expires_at?;
+        let life = expires.saturating_sub(fetched_at);
+        let at = (fetched_at + life / 4 * 3).min(expires.saturating_sub(3_600_000));
+        Some(at.max(fetched_at + 60_000))
+    }
+}
+
+/// `stun:`, `stuns:`, `turn:` or `turns:` and something after it.
+pub fn is_ice_url(url: &str) -> bool {
+    ["stun:", "stuns:", "turn:", "turns:"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_the_server_writes_and_refuses_other_urls() {
+        let config = ClientConfig {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:198.18.0.1:3478?transport=udp".into()],
+                username: Some("1700000000:abc".into()),
+                credential: Some("c2VjcmV0".into()),
+            }],
+            expires_at: Some(1_700_000_000_000),
+        };
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains(r#""iceServers":[{"urls":["turn:"#), "{json}");
+        assert_eq!(ClientConfig::parse(&json), Ok(config));
+        assert_eq!(ClientConfig::parse("{}"), Ok(ClientConfig::default()));
+        let bad = r#"{"iceServers":[{"urls":["http://example.invalid"]}]}"#;
+        assert!(ClientConfig::parse(bad).is_err());
+        assert!(ClientConfig::parse("[").is_err());
+        assert!(is_ice_url("stun:x") && !is_ice_url("stun:") && !is_ice_url("turnx:y"));
+    }
+
+    #[test]
+    fn an_expiring_credential_is_renewed_before_it_runs_out() {
+        let hours = |h: u64| h * 3_600_000;
+        let config = ClientConfig {
+            expires_at: Some(hours(12)),
+            ..ClientConfig::default()
+        };
+        assert_eq!(config.renew_at(0), Some(hours(9)));
+        let short = ClientConfig {
+            expires_at: Some(hours(1)),
+            ..ClientConfig::default()
+        };
+        assert_eq!(
+            short.renew_at(0),
+            Some(60_000),
+            "an hour or less: soon, not at once"
+        );
+        assert_eq!(ClientConfig::default().renew_at(0), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! What the server's integration tests share: a real server on a free loopback port and
+//! WebSocket clients speaking y-webrtc's signaling to it.
+#![allow(dead_code)] // each test file uses its own part
+
+use commonplace_server::{serve, Options};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Every wait is bounded, so a broken server fails the test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+pub async fn start(options: Options) -> Server {
+    let filter = tracing_subscriber::EnvFilter::from_default_env();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(filter)
+        .try_init();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(serve(listener, options, async move { drop(stopped.await) }));
+    Server { addr, _stop: stop }
+}
+
+pub async fn signaling() -> Server {
+    start(Options::new(temp_dir("no-dist"))).await
+}
+
+pub async fn connect(addr: SocketAddr) -> Ws {
+    let url = format!("ws://{addr}/signal");
+    timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+}
+
+pub async fn send(ws: &mut Ws, message: Value) {
+    ws.send(Message::text(message.to_string())).await.unwrap();
+}
+
+/// The next text frame, as JSON.
+pub async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        match timeout(WAIT, ws.next()).await.expect("no frame in time") {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Pings and waits for the pong: the server handles one connection's frames in order, so
+/// everything sent before has been handled.
+pub async fn sync(ws: &mut Ws) {
+    send(ws, json!({"type": "ping"})).await;
+    assert_eq!(recv(ws).await, json!({"type": "pong"}));
+}
+
+pub async fn subscribe(ws: &mut Ws, topics: &[&str]) {
+    send(ws, json!({"type": "subscribe", "topics": topics})).await;
+    sync(ws).await;
+}
+
+/// Reads until the connection ends, returning the close frame's code if there was one.
+pub async fn closed(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match timeout(WAIT, ws.next())
+            .await
+            .expect("connection still open")
+        {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("commonplace-server-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}

@@ -1,0 +1,70 @@
+//! The app's own server says how to reach peers across networks (`GET /config`: ICE servers,
+//! short-lived TURN credentials). The last answer is kept in this browser, so an offline start
+//! still knows the way once the network is back.
+
+use commonplace_protocol::config::ClientConfig;
+use serde_json::json;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Response;
+
+const KEY: &str = "commonplace.config";
+
+/// The config and when it was fetched (ms since the Unix epoch).
+pub type Fetched = (ClientConfig, u64);
+
+/// The last config this browser fetched, if any (and readable).
+pub fn cached() -> Option<Fetched> {
+    let storage = gloo::utils::window().local_storage().ok().flatten()?;
+    let text = storage.get_item(KEY).ok().flatten()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let fetched_at = value.get("fetchedAt")?.as_u64()?;
+    let config = ClientConfig::parse(&value.get("config")?.to_string()).ok()?;
+    Some((config, fetched_at))
+}
+
+fn remember((config, fetched_at): &Fetched) {
+    let Some(storage) = gloo::utils::window().local_storage().ok().flatten() else {
+        return;
+    };
+    let value = json!({ "fetchedAt": fetched_at, "config": config });
+    let _ = storage.set_item(KEY, &value.to_string());
+}
+
+/// Asks the server the app came from, and keeps the answer.
+pub async fn fetch(now: u64) -> Result<Fetched, String> {
+    let promise = gloo::utils::window().fetch_with_str("/config");
+    let response: Response = JsFuture::from(promise)
+        .await
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)?;
+    if !response.ok() {
+        return Err(format!("GET /config: {}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(describe)?)
+        .await
+        .map_err(describe)?
+        .as_string()
+        .unwrap_or_default();
+    let fetched = (ClientConfig::parse(&text)?, now);
+    remember(&fetched);
+    Ok(fetched)
+}
+
+/// `RTCConfiguration.iceServers` for this config.
+pub fn ice_servers(config: &ClientConfig) -> JsValue {
+    let json = serde_json::to_string(&config.ice_servers).unwrap_or_else(|_| "[]".into());
+    js_sys::JSON::parse(&json).unwrap_or_else(|_| js_sys::Array::new().into())
+}
+
+fn describe(error: JsValue) -> String {
+    error
+        .as_string()
+        .or_else(|| {
+            js_sys::JSON::stringify(&error)
+                .ok()
+                .and_then(|s| s.as_string())
+        })
+        .unwrap_or_else(|| "fetch failed".into())
+}
