@@ -72,26 +72,38 @@ impl Reach {
     }
 }
 
-/// The status line's summary of the paths that are not plain direct ones, e.g.
-/// `1 via TURN, 2 via the server`; empty when every peer is direct (or via STUN: still a
-/// direct path).
-pub fn summary(kinds: impl IntoIterator<Item = PathKind>) -> String {
-    let (mut turn, mut server) = (0, 0);
-    for kind in kinds {
-        match kind {
-            PathKind::Turn => turn += 1,
-            PathKind::ServerRelay => server += 1,
-            PathKind::Direct | PathKind::Stun => {}
+/// How many peers are reached by a path that is not a plain direct one (STUN's is direct too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PathCounts {
+    pub turn: usize,
+    pub server: usize,
+}
+
+impl PathCounts {
+    pub fn of(kinds: impl IntoIterator<Item = PathKind>) -> PathCounts {
+        let mut counts = PathCounts::default();
+        for kind in kinds {
+            match kind {
+                PathKind::Turn => counts.turn += 1,
+                PathKind::ServerRelay => counts.server += 1,
+                PathKind::Direct | PathKind::Stun => {}
+            }
         }
+        counts
     }
-    let mut parts = Vec::new();
-    if turn > 0 {
-        parts.push(format!("{turn} via TURN"));
+
+    /// The status line's words, e.g. `1 via TURN, 2 via the server`; empty when every peer
+    /// is reached directly.
+    pub fn summary(self) -> String {
+        let mut parts = Vec::new();
+        if self.turn > 0 {
+            parts.push(format!("{} via TURN", self.turn));
+        }
+        if self.server > 0 {
+            parts.push(format!("{} via the server", self.server));
+        }
+        parts.join(", ")
     }
-    if server > 0 {
-        parts.push(format!("{server} via the server"));
-    }
-    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -122,9 +134,13 @@ mod tests {
         };
         assert_eq!(reach.describe(), "direct via STUN · 42 ms");
         assert_eq!(PathKind::ServerRelay.attribute(), "relay");
-        assert_eq!(summary([PathKind::Direct, PathKind::Stun]), "");
         assert_eq!(
-            summary([PathKind::Turn, PathKind::ServerRelay, PathKind::ServerRelay]),
+            PathCounts::of([PathKind::Direct, PathKind::Stun]).summary(),
+            ""
+        );
+        assert_eq!(
+            PathCounts::of([PathKind::Turn, PathKind::ServerRelay, PathKind::ServerRelay])
+                .summary(),
             "1 via TURN, 2 via the server"
         );
     }

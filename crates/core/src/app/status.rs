@@ -1,7 +1,7 @@
 //! The connection and storage badges: what a person is told about the room's reach and this
 //! browser's copy, from the room's [`Status`] and what the shell knows.
 
-use super::paths::{summary, PathKind};
+use super::paths::{PathCounts, PathKind};
 use crate::room::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,8 +40,7 @@ pub struct SessionStatus {
     /// A large sync is arriving: bytes received of the total.
     pub receiving: Option<(usize, usize)>,
     /// Peers reached through a TURN server, and through the signaling server.
-    pub via_turn: usize,
-    pub via_server: usize,
+    pub paths: PathCounts,
     /// Someone in the room uses another secret (or none), and nobody we can read is here:
     /// most likely this link's key is wrong.
     pub cannot_decrypt: bool,
@@ -97,8 +96,7 @@ impl StatusModel {
             tabs: room.tabs,
             saving,
             receiving: shell.receiving,
-            via_turn: count_of(&shell.paths, PathKind::Turn),
-            via_server: count_of(&shell.paths, PathKind::ServerRelay),
+            paths: PathCounts::of(shell.paths.iter().copied()),
             cannot_decrypt: shell.store_of_other_key || (room.undecryptable && !self.trusted),
         }
     }
@@ -118,11 +116,7 @@ pub fn connection_label(status: &SessionStatus) -> (&'static str, String, bool) 
             format!("Offline · {}", count(status.peers, "peer")),
         ),
     };
-    let kinds = std::iter::repeat_n(PathKind::Turn, status.via_turn).chain(std::iter::repeat_n(
-        PathKind::ServerRelay,
-        status.via_server,
-    ));
-    let paths = summary(kinds);
+    let paths = status.paths.summary();
     if !paths.is_empty() {
         label.push_str(&format!(" ({paths})"));
     }
@@ -148,10 +142,6 @@ pub fn saved_label(state: SaveState) -> (&'static str, &'static str) {
             "Not saved: this browser keeps this room under another key",
         ),
     }
-}
-
-fn count_of(paths: &[PathKind], kind: PathKind) -> usize {
-    paths.iter().filter(|&&k| k == kind).count()
 }
 
 fn count(n: usize, noun: &str) -> String {
@@ -251,12 +241,12 @@ mod tests {
         status.peers = 1;
         status.tabs = 0;
         assert_eq!(connection_label(&status).1, "Connected · 1 peer");
-        status.via_server = 1;
+        status.paths.server = 1;
         assert_eq!(
             connection_label(&status).1,
             "Connected · 1 peer (1 via the server)"
         );
-        status.via_server = 0;
+        status.paths.server = 0;
         status.signaling = SignalingState::Offline;
         status.peers = 0;
         assert_eq!(
