@@ -216,8 +216,8 @@ impl Room {
         if let Ok(update) = self.awareness.update_with_clients([own]) {
             self.broadcast(&Message::Awareness(update), None);
         }
-        self.flush_relay();
         self.relay_goodbye();
+        self.flush_relay();
         self.signaling.leave(&mut self.out);
     }
 

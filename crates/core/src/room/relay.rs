@@ -30,7 +30,7 @@ impl Room {
     }
 
     /// Tells the peers only the server reaches that this one is going: no connection closing
-    /// tells them (an empty frame says it).
+    /// tells them. An empty frame says it.
     pub(super) fn relay_goodbye(&mut self) {
         let relayed: Vec<_> = self
             .mesh
@@ -39,12 +39,7 @@ impl Room {
             .map(|(peer, _)| peer.clone())
             .collect();
         for peer in relayed {
-            let signal = RoomSignal::Relay {
-                from: self.peer_id.clone(),
-                to: peer,
-                frame: String::new(),
-            };
-            self.signaling.publish(signal, &mut self.out);
+            self.out.relay(&peer, Vec::new());
         }
     }
 
