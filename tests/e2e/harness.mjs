@@ -431,6 +431,23 @@ export function firstLine(err) {
 }
 
 /**
+ * How this page reaches the other people, as its people list says: [{ path, text }] with
+ * `path` the `data-path` (direct, stun, turn, relay) and `text` the words shown.
+ */
+export function peoplePaths(page) {
+  return page.$$eval('#people-list li.person[data-me="false"]', (items) => items.map((li) => ({
+    path: li.getAttribute('data-path'),
+    text: li.querySelector('.person-path')?.textContent ?? null,
+  })));
+}
+
+/** Waits until the people list shows exactly one other person, reached by `path`; returns the list. */
+export function waitForPath(page, path, { name = 'page', timeout = DEFAULT_TIMEOUT_MS } = {}) {
+  return until(`[${name}] the people list to show one person reached by "${path}"`, () => peoplePaths(page),
+    (people) => people.length === 1 && people[0].path === path, { timeout });
+}
+
+/**
  * Reads `read()` until `ok(value)`, at most `timeout` ms; returns the value. On timeout it throws
  * "`what`" with the last value seen (a read that fails counts as not yet).
  */

@@ -13,7 +13,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  openUser, waitForPeers, typeText, waitForValue, editorValue, status, until, newRoomName, newRoomKey,
+  openUser, waitForPeers, typeText, waitForValue, editorValue, status, peoplePaths, waitForPath, newRoomName, newRoomKey,
   keyedRoomUrl, roomUrl, decryptSignal, assertNoPageErrors, firstLine,
 } from './harness.mjs';
 import { ORIGIN, SERVER_IP, STUN_URL, TURN_URL, createLab, labUnavailable } from './natlab.mjs';
@@ -87,14 +87,6 @@ function describePairs(report) {
   return pairs.length ? pairs.join(' / ') : 'none';
 }
 
-/** The people list's other people: [{ path, text }]. */
-function peopleList(page) {
-  return page.$$eval('#people-list li.person[data-me="false"]', (items) => items.map((li) => ({
-    path: li.getAttribute('data-path'),
-    text: li.querySelector('.person-path')?.textContent ?? null,
-  })));
-}
-
 /**
  * Builds the lab, starts coturn and the server with `serverArgs`, opens person A behind router 1
  * and B behind router 2 in one room, and waits until each sees the other and names the path
@@ -126,10 +118,8 @@ async function meetThroughTheLab(t, { nat, dropUdp = false, serverArgs, expectPa
     throw new Error(`${err.message}\n${await diagnose()}`);
   }
   const connectedMs = Date.now() - t0;
-  const paths = await Promise.all([['A', a], ['B', b]].map(([name, p]) => until(
-    `[${name}] the people list should name the path "${expectPath}" for the other person`,
-    () => peopleList(p), (people) => people.length === 1 && people[0].path === expectPath, { timeout: PATH_TIMEOUT_MS },
-  ).catch(async (err) => { throw new Error(`${err.message}\n${await diagnose()}`); })));
+  const paths = await Promise.all([['A', a], ['B', b]].map(([name, p]) => waitForPath(p, expectPath, { name, timeout: PATH_TIMEOUT_MS })
+    .catch(async (err) => { throw new Error(`${err.message}\n${await diagnose()}`); })));
   const pathMs = Date.now() - t0;
 
   // Co-editing, both ways, over whatever path joined them.
@@ -143,7 +133,7 @@ async function meetThroughTheLab(t, { nat, dropUdp = false, serverArgs, expectPa
 
   // Still the same path after the edits.
   for (const [name, p] of [['A', a], ['B', b]]) {
-    const people = await peopleList(p);
+    const people = await peoplePaths(p);
     if (people[0]?.path !== expectPath) assert.fail(`[${name}] the path changed after editing: ${JSON.stringify(people)}\n${await diagnose()}`);
   }
   const ice = await Promise.all([a, b].map(iceReport));

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
   startServer, launchBrowser, openUser, closeUsers, newRoomName, roomUrl, keyedRoomUrl, newRoomKey, waitForPeers,
-  waitForReady, fillEditor, editorDigest, withTimeout, onlyRelayCandidates, until, finishBenchmark,
+  waitForReady, fillEditor, editorDigest, withTimeout, onlyRelayCandidates, waitForPath, finishBenchmark,
 } from './harness.mjs';
 import { keystrokesAcross, quantile } from './probes.mjs';
 import { startTurn } from './turn.mjs';
@@ -41,12 +41,6 @@ const PATHS = [
   { name: 'server relay', attribute: 'relay', setup: (context) => onlyRelayCandidates(context), turn: false },
 ];
 
-async function waitForPath(page, attribute) {
-  await until(`B's people list to show A reached by ${attribute}`,
-    () => page.$$eval('#people-list li.person[data-me="false"]', (items) => items.map((li) => li.getAttribute('data-path'))),
-    (paths) => paths.length === 1 && paths[0] === attribute, { timeout: 30_000 });
-}
-
 async function connectTimes(browser, server, path) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
@@ -61,7 +55,7 @@ async function connectTimes(browser, server, path) {
       await b.goto(url);
       await waitForPeers(b, 1, { timeout: 60_000 });
       times.push(performance.now() - t0);
-      await waitForPath(b, path.attribute);
+      await waitForPath(b, path.attribute, { name: 'B', timeout: 30_000 });
     } finally {
       await closeUsers(a);
       await context?.close();
@@ -76,7 +70,7 @@ async function keystrokes(browser, server, path) {
   const b = await openUser(browser, url, { name: 'B', setup: path.setup });
   try {
     await Promise.all([waitForPeers(a, 1, { timeout: 60_000 }), waitForPeers(b, 1, { timeout: 60_000 })]);
-    await waitForPath(b, path.attribute);
+    await waitForPath(b, path.attribute, { name: 'B', timeout: 30_000 });
     return await keystrokesAcross(a, b, { warmup: 10, keys: KEYS });
   } finally {
     await closeUsers(a, b);
@@ -101,7 +95,7 @@ async function lateJoin(browser, server, path) {
     const ms = performance.now() - t0;
     const got = await editorDigest(b);
     if (got.sha256 !== want.sha256) throw new Error(`B's notebook differs from A's (${got.length} vs ${want.length} units)`);
-    await waitForPath(b, path.attribute);
+    await waitForPath(b, path.attribute, { name: 'B', timeout: 30_000 });
     return { ms: round1(ms) };
   } finally {
     await closeUsers(a);

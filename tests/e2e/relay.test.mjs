@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   setUpFile, server, openPerson, newRoomName, newRoomKey, roomUrl, keyedRoomUrl, waitForPeers, typeText,
-  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, until, editorValue, onlyRelayCandidates, closeUsers, openYjsPeer, browser, yjsWebrtcBundle,
+  waitForValue, assertNoPageErrors, status, signalingSpy, decryptSignal, waitForPath, editorValue, onlyRelayCandidates, closeUsers, openYjsPeer, browser, yjsWebrtcBundle,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 120_000;
@@ -21,19 +21,6 @@ setUpFile({ prepare: yjsWebrtcBundle });
 
 async function openBlocked(t, url, name, options = {}) {
   return openPerson(t, url, name, { setup: onlyRelayCandidates, ...options });
-}
-
-/** The other people's paths as the people list shows them: [{ path, text }]. */
-function paths(page) {
-  return page.$$eval('#people-list li.person[data-me="false"]', (items) => items.map((li) => ({
-    path: li.getAttribute('data-path'),
-    text: li.querySelector('.person-path')?.textContent ?? null,
-  })));
-}
-
-async function waitForPath(page, name, want) {
-  await until(`[${name}] the people list to show one person reached by ${want}`, () => paths(page),
-    (seen) => seen.length === 1 && seen[0].path === want, { timeout: RELAY_TIMEOUT_MS });
 }
 
 test('two browsers with no direct path co-edit through the server, and see that they do', { timeout: TEST_TIMEOUT_MS }, async (t) => {
@@ -48,8 +35,7 @@ test('two browsers with no direct path co-edit through the server, and see that 
   await waitForValue(a, 'Written on one network. Read on another.', { name: 'A' });
 
   for (const [page, name] of [[a, 'A'], [b, 'B']]) {
-    await waitForPath(page, name, 'relay');
-    const [seen] = await paths(page);
+    const [seen] = await waitForPath(page, 'relay', { name, timeout: RELAY_TIMEOUT_MS });
     assert.match(seen.text, /^server relay/, `[${name}] the person's path reads ${JSON.stringify(seen.text)}`);
     const st = await status(page);
     assert.match(st.text, /1 via the server/, `[${name}] #status says ${JSON.stringify(st.text)}`);
@@ -83,7 +69,7 @@ test('in a keyed room the server relays only ciphertext, and a 300 KB notebook r
 
   const b = await openBlocked(t, url, 'B');
   await waitForValue(b, text, { name: 'B (late, relayed)', timeout: RELAY_TIMEOUT_MS + 30_000 });
-  await waitForPath(b, 'B', 'relay');
+  await waitForPath(b, 'relay', { name: 'B', timeout: RELAY_TIMEOUT_MS });
   await typeText(b, 'and a reply. ', { at: 0 });
   await waitForValue(a, `and a reply. ${text}`, { name: 'A', timeout: RELAY_TIMEOUT_MS });
 
