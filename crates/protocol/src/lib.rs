@@ -11,6 +11,8 @@
 //!
 //! Between a peer and its server over HTTP:
 //! - [`config`] — `GET /config` (server → peer): the ICE servers to reach peers with.
+//! - [`store`] — the end-to-end encrypted store under `/store/` (peer ↔ server): store ids,
+//!   write tokens, the binary framing of a read, the JSON replies and errors.
 //!
 //! Between peers (binary, peer ↔ peer):
 //! - [`frame`] — y-webrtc's data-channel and BroadcastChannel frames: a message type and
@@ -30,3 +32,4 @@ pub mod frame;
 pub mod hub;
 pub mod lib0;
 pub mod signaling;
+pub mod store;

@@ -1,7 +1,8 @@
 //! Commonplace's server: serves the built app and relays y-webrtc signaling at `/signal`.
 //!
 //! Peers exchange documents directly over WebRTC; the server only introduces them, so it
-//! never sees document content (and in rooms with a key, not even who signals whom).
+//! never sees document content (and in rooms with a key, not even who signals whom). It also
+//! keeps an end-to-end encrypted store under `/store/` (`store/`): ciphertext it cannot read.
 
 mod budget;
 pub mod ice;
@@ -9,6 +10,7 @@ pub mod listen;
 mod outbox;
 mod signal;
 mod static_files;
+pub mod store;
 
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
@@ -25,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_http::trace::TraceLayer;
 
 use ice::IceConfig;
+use store::StoreOptions;
 
 /// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
 pub const DEFAULT_CLIENT_RATE: u64 = 1024 * 1024;
@@ -54,6 +57,8 @@ pub struct Options {
     pub ice: IceConfig,
     /// HTTPS (and WSS) instead of plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// The encrypted store under `/store/`; `None`: its routes answer 503.
+    pub store: Option<StoreOptions>,
 }
 
 impl Options {
@@ -68,6 +73,7 @@ impl Options {
             ping_interval: Duration::from_secs(30),
             ice: IceConfig::none(),
             tls: None,
+            store: None,
         }
     }
 }
@@ -80,15 +86,21 @@ pub async fn serve(
 ) -> io::Result<()> {
     let signaling = Arc::new(signal::Signaling::new(&options));
     let ice = Arc::new(options.ice);
+    let backend = options.store.as_ref().map(|store| store.backend.clone());
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
         .route("/config", get(move || client_config(ice.clone())))
+        .merge(store::routes(options.store))
         .fallback_service(static_files::service(options.dist))
         .layer(TraceLayer::new_for_http());
     listen::run(listener, options.tls, app, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
+    // What was written is committed; the database is closed and its folder unlocked.
+    if let Some(backend) = backend {
+        let _ = backend.close().await;
+    }
     Ok(())
 }
 
