@@ -529,7 +529,12 @@ mod tests {
         let token = WriteToken::from_bytes([0; 32]);
         // SHA-256 of 32 zero bytes.
         let expected = "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925";
-        let hex: String = token.digest().0.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = token
+            .digest()
+            .0
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, expected);
         assert_eq!(token.digest(), token.digest());
         assert_ne!(token.digest(), WriteToken::from_bytes([1; 32]).digest());

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use ice::IceConfig;
 use store::StoreOptions;
@@ -93,7 +93,12 @@ pub async fn serve(
         .route("/config", get(move || client_config(ice.clone())))
         .merge(store::routes(options.store))
         .fallback_service(static_files::service(options.dist))
-        .layer(TraceLayer::new_for_http());
+        // A 5xx is no news by itself (a full store answers 507 to every append); the handlers
+        // log real failures.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        );
     listen::run(listener, options.tls, app, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;

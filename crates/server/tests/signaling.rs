@@ -289,6 +289,8 @@ async fn binary_prints_its_address_and_exits_cleanly_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_commonplace-server"))
         .args(["--port", "0", "--dist"])
         .arg(temp_dir("no-dist"))
+        .arg("--data")
+        .arg(temp_dir("sigterm-data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

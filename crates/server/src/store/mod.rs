@@ -150,24 +150,27 @@ pub fn routes(store: Option<StoreOptions>) -> Router {
         rates: ClientRates::new(options.rate, options.burst),
         options,
     });
-    Router::new()
+    let routes = Router::new()
         .route(
-            "/store/{id}",
+            "/{id}",
             get(read)
                 .delete(delete)
                 .fallback(|| async { not_allowed("GET, DELETE") }),
         )
         .route(
-            "/store/{id}/records",
+            "/{id}/records",
             post(append).fallback(|| async { not_allowed("POST") }),
         )
         .route(
-            "/store/{id}/snapshot",
+            "/{id}/snapshot",
             put(snapshot).fallback(|| async { not_allowed("PUT") }),
         )
-        .route("/store", any(no_route))
-        .route("/store/{*rest}", any(no_route))
-        .with_state(state)
+        .fallback(no_route)
+        .with_state(state);
+    // `nest` leaves out the bare "/store/".
+    Router::new()
+        .nest("/store", routes)
+        .route("/store/", any(no_route))
 }
 
 async fn no_store() -> Response {
@@ -195,8 +198,25 @@ fn not_allowed(allow: &'static str) -> Response {
     response
 }
 
-/// A reply's failure: its status and body, already made.
-type Refused = Response;
+/// A request refused: its reply, already made (boxed: a `Response` is large to move around in
+/// every `Result`).
+struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Self {
+        Refused(Box::new(response))
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(error: StoreError) -> Self {
+        Refused(Box::new(error.into_response()))
+    }
+}
+
+fn refused(status: StatusCode, error: &str) -> Refused {
+    reply_error(status, error).into()
+}
 
 fn reply_error(status: StatusCode, error: &str) -> Response {
     json(status, ErrorBody::new(error).to_json())
@@ -238,12 +258,12 @@ impl IntoResponse for StoreError {
 
 fn store_id(path: Result<Path<String>, PathRejection>) -> Result<StoreId, Refused> {
     let Ok(Path(text)) = path else {
-        return Err(reply_error(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
             "a store id is 32 lowercase hex digits",
         ));
     };
-    StoreId::parse(&text).map_err(|e| reply_error(StatusCode::BAD_REQUEST, &e.0))
+    StoreId::parse(&text).map_err(|e| refused(StatusCode::BAD_REQUEST, &e.0))
 }
 
 fn write_token(headers: &HeaderMap) -> Result<TokenDigest, Refused> {
@@ -252,16 +272,16 @@ fn write_token(headers: &HeaderMap) -> Result<TokenDigest, Refused> {
         response
             .headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        Refused::from(response)
     };
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(unauthorized(
             "writing a store takes its write token: Authorization: Bearer <token>",
         ));
     };
-    let value = value.to_str().map_err(|_| {
-        unauthorized("the Authorization header must be \"Bearer <write token>\"")
-    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header must be \"Bearer <write token>\""))?;
     WriteToken::from_authorization(value)
         .map(|token| token.digest())
         .map_err(|e| unauthorized(&e.0))
@@ -273,7 +293,7 @@ fn numbers<const N: usize>(
     names: [&'static str; N],
 ) -> Result<[Option<u64>; N], Refused> {
     let mut values = [None; N];
-    let bad = |why: String| reply_error(StatusCode::BAD_REQUEST, &why);
+    let bad = |why: String| refused(StatusCode::BAD_REQUEST, &why);
     for pair in query.unwrap_or_default().split('&') {
         if pair.is_empty() {
             continue;
@@ -316,7 +336,7 @@ impl Store {
             &format!("too many store writes from this address: try again in {secs} s"),
         );
         response.headers_mut().insert(RETRY_AFTER, secs.into());
-        Err(response)
+        Err(response.into())
     }
 
     /// Admits a write with a body of at most `max` bytes, reads it, and charges the client.
@@ -329,7 +349,7 @@ impl Store {
         what: &str,
     ) -> Result<Bytes, Refused> {
         let too_large = || {
-            reply_error(
+            refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the {what} is larger than this server's limit of {max} bytes"),
             )
@@ -338,7 +358,7 @@ impl Store {
             None => None,
             Some(value) => match value.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
                 Some(len) => Some(len),
-                None => return Err(reply_error(StatusCode::BAD_REQUEST, "a bad Content-Length")),
+                None => return Err(refused(StatusCode::BAD_REQUEST, "a bad Content-Length")),
             },
         };
         if declared.is_some_and(|len| len > max) {
@@ -351,7 +371,7 @@ impl Store {
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
             Err(e) => {
                 debug!("store: a request body could not be read: {e}");
-                return Err(reply_error(
+                return Err(refused(
                     StatusCode::BAD_REQUEST,
                     "the request body could not be read",
                 ));
@@ -362,7 +382,7 @@ impl Store {
                 .spend(remote.ip(), bytes.len() as u64, Instant::now());
         }
         if bytes.is_empty() {
-            return Err(reply_error(
+            return Err(refused(
                 StatusCode::BAD_REQUEST,
                 &format!("the {what} is empty"),
             ));
@@ -379,11 +399,11 @@ async fn read(
 ) -> Response {
     let id = match store_id(path) {
         Ok(id) => id,
-        Err(refused) => return refused,
+        Err(refused) => return *refused.0,
     };
     let after = match numbers(query.as_deref(), ["after"]) {
         Ok([after]) => after.unwrap_or(0),
-        Err(refused) => return refused,
+        Err(refused) => return *refused.0,
     };
     debug!(store = %id, after, "store read");
     match store.options.backend.read(id, after, REPLY_LIMIT).await {
@@ -422,11 +442,11 @@ async fn append(
             .backend
             .append(id, token, record)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(Refused::from)?;
         let body = serde_json::to_string(&AppendReply { seq }).unwrap_or_default();
         Ok::<_, Refused>(json(StatusCode::CREATED, body))
     };
-    result.await.unwrap_or_else(|refused| refused)
+    result.await.unwrap_or_else(|refused| *refused.0)
 }
 
 /// `PUT /store/{id}/snapshot?covers=S&replaces=P`
@@ -442,13 +462,13 @@ async fn snapshot(
         let id = store_id(path)?;
         let [covers, replaces] = numbers(query.as_deref(), ["covers", "replaces"])?;
         let (Some(covers), Some(replaces)) = (covers, replaces) else {
-            return Err(reply_error(
+            return Err(refused(
                 StatusCode::BAD_REQUEST,
                 "a snapshot takes ?covers=S&replaces=P: the last record it covers, and what the snapshot it replaces covers (0: none)",
             ));
         };
         if covers <= replaces {
-            return Err(reply_error(
+            return Err(refused(
                 StatusCode::BAD_REQUEST,
                 "a snapshot must cover more than the one it replaces (covers > replaces)",
             ));
@@ -462,11 +482,11 @@ async fn snapshot(
             .backend
             .put_snapshot(id, token, covers, replaces, snapshot)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(Refused::from)?;
         let body = serde_json::to_string(&SnapshotReply { covers }).unwrap_or_default();
         Ok::<_, Refused>(json(StatusCode::OK, body))
     };
-    result.await.unwrap_or_else(|refused| refused)
+    result.await.unwrap_or_else(|refused| *refused.0)
 }
 
 /// `DELETE /store/{id}`
@@ -486,8 +506,8 @@ async fn delete(
             .backend
             .delete(id, token)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(Refused::from)?;
         Ok::<_, Refused>(StatusCode::NO_CONTENT.into_response())
     };
-    result.await.unwrap_or_else(|refused| refused)
+    result.await.unwrap_or_else(|refused| *refused.0)
 }

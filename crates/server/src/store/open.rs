@@ -155,7 +155,9 @@ fn check_header(db: &Path, len: u64) -> Result<(), String> {
         .map_err(|e| format!("cannot read {}: {e}", db.display()))?;
     const MAGIC: &[u8] = b"SQLite format 3\0";
     if len == 0 {
-        return Err(restore("is empty, which a store's database never is".into()));
+        return Err(restore(
+            "is empty, which a store's database never is".into(),
+        ));
     }
     if !header.starts_with(MAGIC) {
         if MAGIC.starts_with(&header) {
@@ -173,7 +175,9 @@ fn check_header(db: &Path, len: u64) -> Result<(), String> {
         size if size >= 512 && size.is_power_of_two() => u64::from(size),
         _ => return Err(restore("has a damaged header (its page size)".into())),
     };
-    let word = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let word = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     let (change_counter, pages, valid_for) = (word(24), u64::from(word(28)), word(92));
     // The header's page count is meaningful when it was written by the same change as the
     // rest of the header (SQLite's own rule).
@@ -182,7 +186,7 @@ fn check_header(db: &Path, len: u64) -> Result<(), String> {
             "is truncated: its header says {pages} pages of {page_size} bytes, but it has only {len} bytes"
         )));
     }
-    if len % page_size != 0 {
+    if len / page_size * page_size != len {
         return Err(restore(format!(
             "is truncated: {len} bytes is not a whole number of {page_size}-byte pages"
         )));
@@ -190,67 +194,111 @@ fn check_header(db: &Path, len: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens an existing database and checks it before anything may write: read-only queries,
-/// no checkpoint when this connection closes (which would write the WAL into the file).
+/// Opens an existing database after checking it. After a clean shutdown the file is the
+/// whole database (no `-wal` beside it): it is checked read as immutable, which creates and
+/// writes nothing. After a crash the WAL must be read too, which takes a connection that can
+/// write: it makes no query that writes, and does not checkpoint when it closes (which would
+/// write the WAL into the file).
 fn open_existing(db: &Path) -> Result<Connection, String> {
-    let damaged = |what: String| {
+    let cannot_read = |e: rusqlite::Error| {
         format!(
-            "{} {what}. The server has left it as it is: restore it from a backup, or move it away to start with an empty store",
+            "{} cannot be read as a database ({e}). The server has left it as it is: restore it from a backup, or move it away to start with an empty store",
             db.display()
         )
     };
+    let after_crash = wal_of(db).exists();
+    if !after_crash {
+        let conn = Connection::open_with_flags(
+            immutable_uri(db),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        check(&conn, db).map_err(cannot_read)??;
+    }
     let conn = Connection::open_with_flags(
         db,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
-    let checks = || -> rusqlite::Result<Result<(), String>> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        conn.pragma_update(None, "query_only", true)?;
-        let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
-        if verdict != "ok" {
-            return Ok(Err(damaged(format!(
-                "is damaged (SQLite's quick_check: {})",
-                verdict.lines().next().unwrap_or_default()
-            ))));
-        }
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version == 0 {
-            return Ok(Err(damaged(
-                "is an SQLite database but not a Commonplace store (schema version 0)".into(),
-            )));
-        }
-        if version != SCHEMA_VERSION {
-            return Ok(Err(format!(
-                "{} has store schema version {version}, which this server does not know (it knows {SCHEMA_VERSION}): run the newer commonplace-server that wrote it. The server has left the file as it is",
-                db.display()
-            )));
-        }
-        let tables: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('stores', 'records', 'snapshots')",
-            [],
-            |row| row.get(0),
-        )?;
-        if tables != 3 {
-            return Ok(Err(damaged(
-                "says it is a Commonplace store but lacks its tables".into(),
-            )));
-        }
-        Ok(Ok(()))
-    };
-    match checks() {
-        Ok(Ok(())) => {}
-        Ok(Err(refused)) => return Err(refused),
-        Err(e) => return Err(damaged(format!("cannot be read as a database ({e})"))),
+    if after_crash {
+        let checked = || -> rusqlite::Result<Result<(), String>> {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+            conn.pragma_update(None, "query_only", true)?;
+            let verdict = check(&conn, db)?;
+            conn.pragma_update(None, "query_only", false)?;
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+            Ok(verdict)
+        };
+        checked().map_err(cannot_read)??;
     }
-    let ready = || -> rusqlite::Result<()> {
-        conn.pragma_update(None, "query_only", false)?;
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
-        configure(&conn)
-    };
-    ready().map_err(|e| format!("cannot open {} for writing: {e}", db.display()))?;
+    configure(&conn).map_err(|e| format!("cannot open {} for writing: {e}", db.display()))?;
     Ok(conn)
+}
+
+/// `PRAGMA quick_check`, the schema version and the tables. The outer error: SQLite could not
+/// read it; the inner: what is wrong with it, as a sentence.
+fn check(conn: &Connection, db: &Path) -> rusqlite::Result<Result<(), String>> {
+    let refuse = |what: String| {
+        Ok(Err(format!(
+            "{} {what}. The server has left it as it is: restore it from a backup, or move it away to start with an empty store",
+            db.display()
+        )))
+    };
+    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
+    if verdict != "ok" {
+        return refuse(format!(
+            "is damaged (SQLite's quick_check: {})",
+            verdict
+                .lines()
+                .find(|line| !line.starts_with("***"))
+                .unwrap_or(&verdict)
+        ));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 0 {
+        return refuse(
+            "is an SQLite database but not a Commonplace store (schema version 0)".into(),
+        );
+    }
+    if version != SCHEMA_VERSION {
+        return Ok(Err(format!(
+            "{} has store schema version {version}, which this server does not know (it knows {SCHEMA_VERSION}): run the newer commonplace-server that wrote it. The server has left the file as it is",
+            db.display()
+        )));
+    }
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('stores', 'records', 'snapshots')",
+        [],
+        |row| row.get(0),
+    )?;
+    if tables != 3 {
+        return refuse("says it is a Commonplace store but lacks its tables".into());
+    }
+    Ok(Ok(()))
+}
+
+fn wal_of(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URIs want.
+fn immutable_uri(db: &Path) -> String {
+    let path = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/._-~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 fn create(db: &Path) -> Result<Connection, String> {
@@ -348,7 +396,9 @@ mod tests {
         };
         assert!(check(b"").unwrap_err().contains("is empty"));
         assert!(check(b"SQLite for").unwrap_err().contains("truncated"));
-        assert!(check(b"PK\x03\x04 a zip file").unwrap_err().contains("not an SQLite"));
+        assert!(check(b"PK\x03\x04 a zip file")
+            .unwrap_err()
+            .contains("not an SQLite"));
         let mut header = vec![0u8; 100];
         header[..16].copy_from_slice(b"SQLite format 3\0");
         header[16..18].copy_from_slice(&4096u16.to_be_bytes());

@@ -204,10 +204,16 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(rates.admit(a, 1500, now).is_ok());
-        assert!(rates.admit(a, 1500, now).is_ok(), "not in debt yet: admitted");
+        assert!(
+            rates.admit(a, 1500, now).is_ok(),
+            "not in debt yet: admitted"
+        );
         let wait = rates.admit(a, 1, now).unwrap_err();
         assert_eq!(wait, Duration::from_secs(1));
-        assert!(rates.admit(b, 1500, now).is_ok(), "another client is not slowed");
+        assert!(
+            rates.admit(b, 1500, now).is_ok(),
+            "another client is not slowed"
+        );
         assert!(rates.admit(a, 1, now + Duration::from_secs(1)).is_ok());
         rates.spend(a, 5000, now + Duration::from_secs(1));
         assert!(rates.admit(a, 1, now + Duration::from_secs(5)).is_err());
@@ -233,7 +239,9 @@ mod tests {
         let rates = ClientRates::new(1_000_000, 10);
         for i in 0..5000u32 {
             let ip = IpAddr::from(i.to_be_bytes());
-            assert!(rates.admit(ip, 10, now + Duration::from_millis(u64::from(i))).is_ok());
+            assert!(rates
+                .admit(ip, 10, now + Duration::from_millis(u64::from(i)))
+                .is_ok());
         }
         let kept = rates.clients.lock().unwrap().budgets.len();
         assert!(kept < 1100, "{kept} budgets kept");

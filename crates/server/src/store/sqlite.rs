@@ -83,9 +83,11 @@ impl SqliteStore {
         let opened = open::open(dir)?;
         let (stores, bytes): (i64, i64) = opened
             .conn
-            .query_row("SELECT count(*), coalesce(sum(bytes), 0) FROM stores", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row(
+                "SELECT count(*), coalesce(sum(bytes), 0) FROM stores",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .map_err(|e| format!("cannot read {}: {e}", opened.db.display()))?;
         info!(db = %opened.db.display(), stores, bytes, "store open");
         let (sender, receiver) = mpsc::channel(QUEUE);
@@ -188,14 +190,22 @@ impl StoreBackend for SqliteStore {
 
     fn close(&self) -> Pending<()> {
         // Dropping the sender ends the writer once it has done what was queued.
-        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         drop(jobs);
         let writer = self
             .writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let lock = self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let lock = self
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let readers = self.readers.clone();
         let reads = self.reads.clone();
         Box::pin(async move {
@@ -223,7 +233,11 @@ impl StoreBackend for SqliteStore {
 
 impl Readers {
     fn take(&self) -> Result<Connection, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         match idle {
             Some(conn) => Ok(conn),
             None => open_reader(&self.db).map_err(|e| failed("open a reader", e)),
@@ -347,14 +361,17 @@ fn commit(conn: &mut Connection, batch: &[Job], quota: Quota) -> Vec<Result<u64,
     }
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        let attempt = conn.execute_batch("SAVEPOINT job").sql("write").and_then(|()| {
-            let result = apply(conn, job, quota);
-            if result.is_err() {
-                conn.execute_batch("ROLLBACK TO job").sql("write")?;
-            }
-            conn.execute_batch("RELEASE job").sql("write")?;
-            Ok(result)
-        });
+        let attempt = conn
+            .execute_batch("SAVEPOINT job")
+            .sql("write")
+            .and_then(|()| {
+                let result = apply(conn, job, quota);
+                if result.is_err() {
+                    conn.execute_batch("ROLLBACK TO job").sql("write")?;
+                }
+                conn.execute_batch("RELEASE job").sql("write")?;
+                Ok(result)
+            });
         match attempt {
             Ok(result) => results.push(result),
             Err(e) => {
@@ -460,7 +477,8 @@ fn apply(conn: &Connection, job: &Job, quota: Quota) -> Result<u64, StoreError> 
                         .optional()
                 })
                 .sql("read a snapshot")?;
-            let (current_covers, current_len) = current.map_or((0, 0), |(c, l)| (c as u64, l as u64));
+            let (current_covers, current_len) =
+                current.map_or((0, 0), |(c, l)| (c as u64, l as u64));
             if current_covers != *replaces {
                 return Err(StoreError::Stale {
                     covers: current_covers,
@@ -468,7 +486,8 @@ fn apply(conn: &Connection, job: &Job, quota: Quota) -> Result<u64, StoreError> 
             }
             if covers <= replaces {
                 return Err(StoreError::Invalid(
-                    "a snapshot must cover more than the one it replaces (covers > replaces)".into(),
+                    "a snapshot must cover more than the one it replaces (covers > replaces)"
+                        .into(),
                 ));
             }
             if *covers > row.last_seq {
@@ -502,9 +521,7 @@ fn apply(conn: &Connection, job: &Job, quota: Quota) -> Result<u64, StoreError> 
             .and_then(|mut stmt| stmt.execute((row.key, int(*covers), &bytes[..])))
             .sql("store a snapshot")?;
             conn.prepare_cached("UPDATE stores SET bytes = ?2, records = ?3 WHERE key = ?1")
-                .and_then(|mut stmt| {
-                    stmt.execute((row.key, int(after.bytes), int(after.records)))
-                })
+                .and_then(|mut stmt| stmt.execute((row.key, int(after.bytes), int(after.records))))
                 .sql("store a snapshot")?;
             Ok(*covers)
         }
