@@ -290,8 +290,9 @@ async fn main() -> ExitCode {
         }
     };
     if !args.dist.join("index.html").is_file() {
-        warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling works");
+        warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling and the store work");
     }
+    let shutdown = shutdown_signal();
     // The one line on stdout: scripts and tests read the URL (and with --port 0, the port) here.
     println!(
         "Commonplace is running: open {}",
@@ -299,7 +300,7 @@ async fn main() -> ExitCode {
     );
     let _ = std::io::stdout().flush();
 
-    match serve(listener, options, shutdown_signal()).await {
+    match serve(listener, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("server failed: {e}");
@@ -326,31 +327,44 @@ async fn open_store(args: &Args) -> Result<StoreOptions, String> {
     Ok(store)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed by the time this returns, before
+/// the address is printed: a signal sent as soon as a script has read it must not kill the
+/// server uncleanly (its default action) before they exist.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(|e| warn!("cannot listen for {name}: {e}"))
+                .ok()
+        };
+        (
+            listen(SignalKind::interrupt(), "Ctrl-C"),
+            listen(SignalKind::terminate(), "SIGTERM"),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => drop(signal.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             warn!("cannot listen for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => drop(sigterm.recv().await),
-            Err(e) => {
-                warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        info!("shutting down");
     }
-    info!("shutting down");
 }
 
 #[cfg(test)]

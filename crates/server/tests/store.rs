@@ -460,8 +460,9 @@ async fn a_client_writing_too_fast_gets_429_and_others_do_not() {
         }
         assert!(accepted < 20, "never limited");
     };
-    // 16 KiB of burst at 4 KiB per write (body and 1 KiB): four, and the one into debt.
-    assert_eq!(accepted, 5);
+    // 16 KiB of burst at 4 KiB per write (body and 1 KiB): four, and the one into debt (and
+    // one more for each second a slow machine took meanwhile).
+    assert!((5..=7).contains(&accepted), "{accepted} accepted");
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=5).contains(&retry), "Retry-After: {retry}");
     assert!(limited.error().contains("try again"), "{}", limited.error());
