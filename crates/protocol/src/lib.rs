@@ -11,6 +11,8 @@
 //!
 //! Between a peer and its server over HTTP:
 //! - [`config`] — `GET /config` (server → peer): the ICE servers to reach peers with.
+//! - [`store_crypto`] — the encrypted store's id, key and write token, derived from the room
+//!   key, and its sealed records (the server keeps them and cannot read them).
 //!
 //! Between peers (binary, peer ↔ peer):
 //! - [`frame`] — y-webrtc's data-channel and BroadcastChannel frames: a message type and
@@ -30,3 +32,4 @@ pub mod frame;
 pub mod hub;
 pub mod lib0;
 pub mod signaling;
+pub mod store_crypto;
