@@ -37,6 +37,7 @@ mod pages;
 mod peer_sync;
 mod presence;
 mod relay;
+pub mod server_store;
 mod signaling;
 mod sync;
 mod tabs;
