@@ -317,7 +317,7 @@ fn refused_and_removed_say_so() {
     let mut a = Browser::new(1, false);
     a.pump(0, &mut store);
     a.type_at_end(0, "x");
-    assert_eq!(a.store.poll_request(FLUSH_MS, &a.doc).is_some(), true);
+    assert!(a.store.poll_request(FLUSH_MS, &a.doc).is_some());
     a.store.on_reply(
         FLUSH_MS,
         StoreReply::Refused {
