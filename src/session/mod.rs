@@ -113,6 +113,8 @@ impl Session {
             entropy,
             max_conns: MAX_CONNS,
             key: key.clone(),
+            // The server's store: wired in the shell next (issue 12).
+            store: None,
         };
         let doc = notebook::new_doc(config.client_id);
         let inner = Rc::new_cyclic(|me| Inner {

@@ -85,15 +85,18 @@ pub enum StoreReply {
 }
 
 /// What the person is told about the server's copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ServerCopy {
+    /// There is none: an open room (no key to seal with), or no store on the server.
+    #[default]
+    None,
     /// Every change this browser knows of is in the store.
     Saved,
     /// Some are not yet.
     Pending,
-    /// The store refuses this browser's changes (`why`).
-    Refused(String),
-    /// There is none: removed by this person.
+    /// The store refuses this browser's changes (why: in a `Dropped` event).
+    Refused,
+    /// Removed by this person; the notebook stays in the browsers.
     Removed,
 }
 
@@ -215,8 +218,8 @@ impl ServerStore {
     pub fn server_copy(&self) -> ServerCopy {
         if self.removed {
             ServerCopy::Removed
-        } else if let Some(why) = &self.refused {
-            ServerCopy::Refused(why.clone())
+        } else if self.refused.is_some() {
+            ServerCopy::Refused
         } else if self.has_unsent_changes() || !self.read_once {
             ServerCopy::Pending
         } else {

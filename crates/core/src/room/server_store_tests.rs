@@ -324,13 +324,95 @@ fn refused_and_removed_say_so() {
             why: "this store is full".into(),
         },
     );
-    assert_eq!(
-        a.store.server_copy(),
-        ServerCopy::Refused("this store is full".into())
-    );
+    assert_eq!(a.store.server_copy(), ServerCopy::Refused);
     let request = a.store.delete_request();
     assert_eq!(store.serve(request), StoreReply::Deleted);
     assert_eq!(a.store.server_copy(), ServerCopy::Removed);
     a.type_at_end(10_000, "y");
     assert_eq!(a.store.poll_request(20_000, &a.doc), None);
+}
+
+/// A room wired to the store as the shell wires it: requests out, replies in.
+fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<Effect> {
+    use crate::room::{Input, Output, Transmit};
+    let mut effects = Vec::new();
+    for _ in 0..100 {
+        let mut replies = Vec::new();
+        while let Some(output) = room.poll_output() {
+            match output {
+                Output::Transmit(Transmit::Store(request)) => replies.push(store.serve(request)),
+                Output::Effect(effect) => effects.push(effect),
+                _ => {}
+            }
+        }
+        if replies.is_empty() {
+            return effects;
+        }
+        for reply in replies {
+            room.handle(now, Input::StoreReply(reply));
+        }
+    }
+    panic!("the room never stops asking the store");
+}
+
+fn keyed_room(writer: u8, unsent_changes: bool) -> crate::room::Room {
+    use crate::room::{Room, RoomConfig, StoreSession};
+    let config = RoomConfig {
+        name: "stored".into(),
+        peer_id: format!("peer-{writer}"),
+        client_id: writer as u64 + 10,
+        entropy: [writer; 32],
+        max_conns: 20,
+        key: Some(RoomKey::from_bytes([5; 32])),
+        store: Some(StoreSession {
+            writer: [writer; 16],
+            unsent_changes,
+        }),
+    };
+    Room::new(config, crate::notebook::new_doc(writer as u64 + 10), 0)
+}
+
+use crate::room::Effect;
+
+#[test]
+fn a_room_keeps_its_notebook_in_the_store_and_another_opens_it_with_nobody_online() {
+    use crate::notebook::HOME;
+    use crate::room::Status;
+    use crate::text::Splice;
+    let mut store = Store::default();
+    let mut a = keyed_room(1, false);
+    pump_room(&mut a, 0, &mut store);
+    let splice = Splice {
+        index: 0,
+        delete: 0,
+        insert: "kept by the server, read by nobody there".into(),
+    };
+    a.edit(10, HOME, &[splice], None);
+    let effects = pump_room(&mut a, 10, &mut store);
+    assert!(
+        effects.contains(&Effect::RememberUnsent(true)),
+        "{effects:?}"
+    );
+    assert_eq!(a.status().server_copy, ServerCopy::Pending);
+    a.handle(10 + FLUSH_MS, crate::room::Input::Timeout);
+    let effects = pump_room(&mut a, 10 + FLUSH_MS, &mut store);
+    assert!(
+        effects.contains(&Effect::RememberUnsent(false)),
+        "{effects:?}"
+    );
+    assert_eq!(a.status().server_copy, ServerCopy::Saved);
+    // Nobody else is online: a new browser opens the link and reads the store alone.
+    let mut b = keyed_room(2, false);
+    let effects = pump_room(&mut b, 1_000, &mut store);
+    assert_eq!(
+        b.page_text(HOME).as_deref(),
+        Some("kept by the server, read by nobody there")
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Store(_))),
+        "kept in b's own copy too"
+    );
+    assert_eq!(b.status().server_copy, ServerCopy::Saved);
+    // An open room keeps no server copy.
+    assert_eq!(Status::default().server_copy, ServerCopy::None);
 }
