@@ -329,6 +329,8 @@ impl Inner {
                     broadcast.send(&bytes);
                 }
             }
+            // The room is made without a server store until the shell speaks to it (issue 12).
+            Transmit::Store(_) => {}
         }
     }
 
@@ -346,6 +348,7 @@ impl Inner {
                 }
             }
             Effect::Disconnect { peer } => self.retire(&peer),
+            Effect::RememberUnsent(_) => {}
             Effect::Store(update) => {
                 if let Some(saver) = &*self.saver.borrow() {
                     saver.save(update);
