@@ -113,6 +113,8 @@ impl Session {
             entropy,
             max_conns: MAX_CONNS,
             key: key.clone(),
+            // The server's store: wired in the shell next (issue 12).
+            store: None,
         };
         let doc = notebook::new_doc(config.client_id);
         let inner = Rc::new_cyclic(|me| Inner {
@@ -327,6 +329,8 @@ impl Inner {
                     broadcast.send(&bytes);
                 }
             }
+            // The room is made without a server store until the shell speaks to it (issue 12).
+            Transmit::Store(_) => {}
         }
     }
 
@@ -344,6 +348,7 @@ impl Inner {
                 }
             }
             Effect::Disconnect { peer } => self.retire(&peer),
+            Effect::RememberUnsent(_) => {}
             Effect::Store(update) => {
                 if let Some(saver) = &*self.saver.borrow() {
                     saver.save(update);

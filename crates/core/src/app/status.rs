@@ -172,6 +172,7 @@ mod tests {
             tabs: 0,
             synced: true,
             undecryptable,
+            ..Status::default()
         }
     }
 

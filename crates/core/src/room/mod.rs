@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use commonplace_protocol::crypto::RoomKey;
 use commonplace_protocol::signaling::RoomSignal;
+use commonplace_protocol::store_crypto::{StoreKeys, WriterId};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use yrs::sync::{Awareness, Message};
@@ -37,6 +38,8 @@ mod pages;
 mod peer_sync;
 mod presence;
 mod relay;
+mod server_copy;
+pub mod server_store;
 mod signaling;
 mod sync;
 mod tabs;
@@ -53,6 +56,7 @@ use mesh::Mesh;
 use output::Outputs;
 use pages::Pages;
 use presence::Presence;
+use server_store::{ServerCopy, ServerStore};
 use signaling::{Heard, SignalingClient};
 use sync::DocSync;
 use tabs::Tabs;
@@ -80,6 +84,17 @@ pub struct RoomConfig {
     pub max_conns: usize,
     /// The key from the room's secret ([`RoomKey::derive`]); `None`: an open room.
     pub key: Option<RoomKey>,
+    /// Keep a copy in the server's encrypted store (keyed rooms only).
+    pub store: Option<StoreSession>,
+}
+
+/// This session's part in the server's store.
+#[derive(Debug, Clone)]
+pub struct StoreSession {
+    /// Random per session: names this session's records.
+    pub writer: WriterId,
+    /// The last session left changes the store never acknowledged ([`Effect::RememberUnsent`]).
+    pub unsent_changes: bool,
 }
 
 pub struct Room {
@@ -95,6 +110,9 @@ pub struct Room {
     sync: DocSync,
     pages: Pages,
     presence: Presence,
+    server_store: Option<ServerStore>,
+    /// What the shell was last told to remember ([`Effect::RememberUnsent`]).
+    unsent_remembered: bool,
     undecryptable: bool,
     status: Status,
     out: Outputs,
@@ -116,14 +134,36 @@ impl Room {
             rng
         };
         let RoomConfig {
-            name, peer_id, key, ..
+            name,
+            peer_id,
+            key,
+            store,
+            ..
         } = config;
+        let server_store = key.as_ref().zip(store).map(|(key, session)| {
+            let mut nonces = rng(5);
+            ServerStore::new(
+                StoreKeys::derive(key),
+                session.writer,
+                session.unsent_changes,
+                move || {
+                    let mut nonce = [0; 12];
+                    nonces.fill_bytes(&mut nonce);
+                    nonce
+                },
+            )
+        });
+        let unsent_remembered = server_store
+            .as_ref()
+            .is_some_and(ServerStore::has_unsent_changes);
         Room {
             signaling: SignalingClient::new(name, key.clone(), rng(1)),
             mesh: Mesh::new(peer_id.clone(), config.max_conns, rng(2)),
             tabs: Tabs::new(peer_id.clone(), key, rng(3)),
             pages: Pages::new(awareness.doc(), rng(4)),
             presence: Presence::new(now, peer_id.clone()),
+            server_store,
+            unsent_remembered,
             sync: DocSync::default(),
             peer_id,
             now,
@@ -150,6 +190,7 @@ impl Room {
     /// The next thing for the shell to do.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.flush_relay();
+        self.flush_server_store();
         self.out.pop()
     }
 
@@ -160,6 +201,9 @@ impl Room {
             self.signaling.poll_timeout(),
             self.mesh.poll_timeout(),
             self.presence.poll_timeout(&self.awareness),
+            self.server_store
+                .as_ref()
+                .and_then(ServerStore::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -203,6 +247,12 @@ impl Room {
             Input::BroadcastOpen => self.on_broadcast_open(),
             Input::BroadcastFrame(bytes) => self.on_broadcast_frame(bytes),
             Input::Timeout => self.on_timeout(),
+            Input::StoreReply(reply) => self.on_store_reply(reply),
+            Input::Online => {
+                if let Some(store) = &mut self.server_store {
+                    store.on_online(now);
+                }
+            }
         }
         self.update_status();
     }
@@ -254,6 +304,10 @@ impl Room {
             tabs: self.tabs.count(),
             synced: self.mesh.all_synced(),
             undecryptable: self.undecryptable,
+            server_copy: self
+                .server_store
+                .as_ref()
+                .map_or(ServerCopy::None, ServerStore::server_copy),
         };
         if status != self.status {
             self.status = status;
