@@ -23,6 +23,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 mod editor;
 mod notebook_view;
 mod reach;
+mod server_copy;
 
 use editor::Editor;
 pub use notebook_view::NotebookState;
@@ -71,6 +72,13 @@ struct Inner {
     status: RefCell<StatusModel>,
     /// This browser's copy of the notebook was stored under another key.
     store_of_other_key: Cell<bool>,
+    /// The room has a key: only then can it keep a server copy.
+    keyed: bool,
+    /// The server keeps encrypted copies (`/config`); `None`: not heard yet.
+    server_keeps_copies: Cell<Option<bool>>,
+    /// From this browser's copy: the last session left changes the store never acknowledged.
+    /// `None` until the copy is read.
+    unsent_at_start: Cell<Option<bool>>,
     /// `RTCConfiguration.iceServers` for new connections (see `reach`).
     ice_servers: RefCell<JsValue>,
     config_timer: RefCell<Option<Timeout>>,
@@ -86,6 +94,8 @@ struct Inner {
     /// from the console (and for tests that print it when a peer is left behind).
     _sync_state: Closure<dyn Fn() -> String>,
     _on_pagehide: EventListener,
+    /// The network is back: the server's store is tried again at once.
+    _on_online: EventListener,
 }
 
 struct Connection {
@@ -113,8 +123,6 @@ impl Session {
             entropy,
             max_conns: MAX_CONNS,
             key: key.clone(),
-            // The server's store: wired in the shell next (issue 12).
-            store: None,
         };
         let doc = notebook::new_doc(config.client_id);
         let inner = Rc::new_cyclic(|me| Inner {
@@ -139,6 +147,9 @@ impl Session {
             receiving: Cell::new(None),
             status: RefCell::new(StatusModel::default()),
             store_of_other_key: Cell::new(false),
+            keyed: key.is_some(),
+            server_keeps_copies: Cell::new(None),
+            unsent_at_start: Cell::new(None),
             ice_servers: RefCell::new(js_sys::Array::new().into()),
             config_timer: RefCell::new(None),
             paths_timer: RefCell::new(None),
@@ -153,6 +164,14 @@ impl Session {
                 move |_| {
                     if let Some(inner) = me.upgrade() {
                         inner.leave();
+                    }
+                }
+            }),
+            _on_online: EventListener::new(&gloo::utils::window(), "online", {
+                let me = me.clone();
+                move |_| {
+                    if let Some(inner) = me.upgrade() {
+                        inner.handle(Input::Online);
                     }
                 }
             }),
@@ -206,7 +225,8 @@ impl Drop for Session {
 
 /// What opening the room's IndexedDB found.
 enum Stored {
-    Notebook(Store, Vec<Vec<u8>>),
+    /// The store, its updates, and whether changes wait to reach the server's store.
+    Notebook(Store, Vec<Vec<u8>>, bool),
     /// Written under another key (or without one): not ours to show or to add to.
     OtherKey,
     Unavailable,
@@ -219,7 +239,8 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
             return Ok(Stored::OtherKey);
         }
         let updates = store.load().await?;
-        Ok::<_, idb::Error>(Stored::Notebook(store, updates))
+        let unsent = store.unsent().await?;
+        Ok::<_, idb::Error>(Stored::Notebook(store, updates, unsent))
     };
     opened.await.unwrap_or_else(|error| {
         let error = error.to_string();
@@ -236,7 +257,11 @@ impl Inner {
     fn start(&self, room_name: &str, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
-        if let Stored::Notebook(store, updates) = stored {
+        self.unsent_at_start.set(Some(match &stored {
+            Stored::Notebook(_, _, unsent) => *unsent,
+            _ => false,
+        }));
+        if let Stored::Notebook(store, updates, _) = stored {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
@@ -257,6 +282,7 @@ impl Inner {
         }
         self.pump();
         self.loaded.set(true);
+        self.open_server_store();
         let active = self.active.borrow().clone();
         self.open_page(&active);
         if let Some(editor) = &*self.editor.borrow() {
@@ -329,8 +355,7 @@ impl Inner {
                     broadcast.send(&bytes);
                 }
             }
-            // The room is made without a server store until the shell speaks to it (issue 12).
-            Transmit::Store(_) => {}
+            Transmit::Store(request) => self.send_to_store(request),
         }
     }
 
@@ -348,7 +373,11 @@ impl Inner {
                 }
             }
             Effect::Disconnect { peer } => self.retire(&peer),
-            Effect::RememberUnsent(_) => {}
+            Effect::RememberUnsent(unsent) => {
+                if let Some(saver) = &*self.saver.borrow() {
+                    saver.remember_unsent(unsent);
+                }
+            }
             Effect::Store(update) => {
                 if let Some(saver) = &*self.saver.borrow() {
                     saver.save(update);
@@ -477,6 +506,8 @@ impl Inner {
             has_text: self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty()),
             receiving: self.receiving.get(),
             paths: self.reach.borrow().values().map(|r| r.kind).collect(),
+            keyed: self.keyed,
+            server_keeps_copies: self.server_keeps_copies.get(),
         };
         let status = self.status.borrow_mut().view(room, facts);
         (self.on_status)(status);

@@ -542,6 +542,24 @@ export async function waitForSaved(page, { timeout = DEFAULT_TIMEOUT_MS, name = 
   }
 }
 
+/** #server-copy: { state, label, saved (#status[data-server-saved]) }, or { missing: true }. */
+export async function serverCopyState(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('#server-copy');
+    const saved = document.querySelector('#status')?.getAttribute('data-server-saved');
+    return el ? { state: el.getAttribute('data-state'), label: el.textContent, saved } : { missing: true, saved };
+  });
+}
+
+/** Waits until #status[data-server-saved="yes"]: every change here is in the server's store. */
+export async function waitForServerSaved(page, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
+  try {
+    await page.waitForSelector('#status[data-server-saved="yes"]', { state: 'attached', timeout });
+  } catch (err) {
+    throw new Error(`[${name}] #status[data-server-saved="yes"] did not appear within ${timeout} ms; the server copy is ${JSON.stringify(await serverCopyState(page).catch((e) => firstLine(e)))} (${firstLine(err)})`);
+  }
+}
+
 /**
  * What the database `dbName` of the page's origin holds, read from the page without creating it
  * (an open that would create it is aborted): { exists: false } or

@@ -19,6 +19,11 @@
 //!
 //! Other replies are JSON: [`AppendReply`], [`SnapshotReply`] and, for every error,
 //! [`ErrorBody`]. `docs/store.md` describes the whole API.
+//!
+//! `DELETE /store/{id}` leaves a tombstone: from then on a read, an append or a snapshot on
+//! that id answers `410 Gone` (whatever the token; a `DELETE` with its token: `204`), so that a
+//! browser still holding the notebook learns that its server copy was removed, and does not
+//! create it again.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -119,6 +119,16 @@ impl StoreKeys {
         StoreKeys { id, key, token }
     }
 
+    /// The store id, to address requests with.
+    pub fn store_id(&self) -> crate::store::StoreId {
+        crate::store::StoreId::from_bytes(self.id)
+    }
+
+    /// The write token, to authorize writes with.
+    pub fn token(&self) -> crate::store::WriteToken {
+        crate::store::WriteToken::from_bytes(self.token)
+    }
+
     /// The store id as the server sees it: 32 lowercase hex characters.
     pub fn id(&self) -> String {
         self.id.iter().map(|b| format!("{b:02x}")).collect()

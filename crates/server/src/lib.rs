@@ -53,7 +53,8 @@ pub struct Options {
     pub client_queue: usize,
     /// Each connection is pinged this often and closed if it did not answer the previous ping.
     pub ping_interval: Duration,
-    /// What `GET /config` tells the app: how to reach peers across networks.
+    /// What `GET /config` tells the app: how to reach peers across networks (and, from
+    /// `store`, whether this server keeps notebooks).
     pub ice: IceConfig,
     /// HTTPS (and WSS) instead of plain HTTP.
     pub tls: Option<TlsAcceptor>,
@@ -87,10 +88,14 @@ pub async fn serve(
     let signaling = Arc::new(signal::Signaling::new(&options));
     let ice = Arc::new(options.ice);
     let backend = options.store.as_ref().map(|store| store.backend.clone());
+    let keeps_store = backend.is_some();
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
-        .route("/config", get(move || client_config(ice.clone())))
+        .route(
+            "/config",
+            get(move || client_config(ice.clone(), keeps_store)),
+        )
         .merge(store::routes(options.store))
         .fallback_service(static_files::service(options.dist))
         // A 5xx is no news by itself (a full store answers 507 to every append); the handlers
@@ -109,14 +114,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached.
-async fn client_config(ice: Arc<IceConfig>) -> impl IntoResponse {
+/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached. It
+/// also says whether this server keeps a store (`store`: not started with `--no-store`).
+async fn client_config(ice: Arc<IceConfig>, keeps_store: bool) -> impl IntoResponse {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut id = [0u8; 9];
     let _ = getrandom::fill(&mut id);
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let config = ice.client_config(now, &id);
+    let mut config = ice.client_config(now, &id);
+    config.store = keeps_store;
     ([(CACHE_CONTROL, "no-store")], Json(config))
 }

@@ -328,8 +328,43 @@ async fn of_concurrent_snapshots_exactly_one_wins() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+const GONE: &str = "the server copy of this notebook was removed by someone who holds its key";
+
+async fn delete(addr: SocketAddr, store: &str, token: u8) -> Reply {
+    let auth = bearer(token);
+    let path = format!("/store/{store}");
+    Http::once(addr, "DELETE", &path, &[("Authorization", &auth)], &[]).await
+}
+
+/// `410` with the JSON error saying the store was removed.
+fn assert_gone(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, 410, "{what}: {reply:?}");
+    assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}");
+    assert_eq!(reply.error(), GONE, "{what}");
+}
+
+/// After a delete, every request on the id but a DELETE with its token is `410`.
+async fn assert_tombstone(addr: SocketAddr, store: &str, token: u8) {
+    assert_gone(&read(addr, store, 0).await, "a read");
+    assert_gone(&read(addr, store, 7).await, "a read after 7");
+    for writer in [token, token.wrapping_add(100)] {
+        let reply = append(addr, store, writer, b"recreate").await;
+        assert_gone(&reply, &format!("an append with token {writer}"));
+        for (covers, replaces) in [(1, 0), (3, 2)] {
+            let reply = put_snapshot(addr, store, writer, covers, replaces, b"snap").await;
+            assert_gone(&reply, &format!("a snapshot with token {writer}"));
+        }
+    }
+    let again = delete(addr, store, token).await;
+    assert_eq!((again.status, again.body.len()), (204, 0), "deleting again");
+    let reply = delete(addr, store, token.wrapping_add(100)).await;
+    assert_eq!(reply.status, 403, "another token cannot delete: {reply:?}");
+    assert_eq!(reply.error(), "wrong write token for this store");
+    assert_gone(&read(addr, store, 0).await, "a read after all that");
+}
+
 #[tokio::test]
-async fn delete_takes_everything() {
+async fn delete_leaves_a_tombstone() {
     let (server, dir) = default_server("delete").await;
     let addr = server.addr;
     let a = id(1);
@@ -341,31 +376,84 @@ async fn delete_takes_everything() {
     let other = id(2);
     appended(addr, &other, 2, b"kept").await;
 
-    let store = format!("/store/{a}");
-    let reply = Http::once(
-        addr,
-        "DELETE",
-        &store,
-        &[("Authorization", &bearer(1))],
-        &[],
-    )
-    .await;
+    // A wrong token deletes nothing.
+    let before = read(addr, &a, 0).await.body;
+    let reply = delete(addr, &a, 2).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.error(), "wrong write token for this store");
+    assert_eq!(read(addr, &a, 0).await.body, before);
+
+    let reply = delete(addr, &a, 1).await;
     assert_eq!((reply.status, reply.body.len()), (204, 0));
-    assert_eq!(read(addr, &a, 0).await.status, 404);
-    let again = Http::once(
-        addr,
-        "DELETE",
-        &store,
-        &[("Authorization", &bearer(1))],
-        &[],
-    )
-    .await;
-    assert_eq!(again.status, 404);
-    // The id is free again: whoever writes first owns it, from 1.
-    assert_eq!(appended(addr, &a, 3, b"new").await, 1);
-    assert_eq!(append(addr, &a, 1, b"old owner").await.status, 403);
+    // Gone for good: no browser that still has the notebook can create it again.
+    assert_tombstone(addr, &a, 1).await;
+    // A store that never was: 404, to a delete too.
+    assert_eq!(delete(addr, &id(3), 1).await.status, 404);
+    assert_eq!(read(addr, &id(3), 0).await.status, 404);
+    // Another store goes on as it was.
     let (_, records, _) = read_ok(addr, &other, 0).await;
     assert_eq!(records, [(1, b"kept".to_vec())]);
+    assert_eq!(appended(addr, &other, 2, b"more").await, 2);
+    assert_eq!(put_snapshot(addr, &other, 2, 2, 0, b"s").await.status, 200);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_tombstone_keeps_only_the_id_and_the_token_digest() {
+    let (server, dir) = default_server("tombstone-row").await;
+    let addr = server.addr;
+    for n in 1..=5 {
+        appended(addr, &id(1), 1, &record(n)).await;
+        appended(addr, &id(2), 2, &record(n)).await;
+    }
+    put_snapshot(addr, &id(1), 1, 3, 0, b"snap").await;
+    assert_eq!(delete(addr, &id(1), 1).await.status, 204);
+
+    // What the database holds, read beside the running server (WAL: readers do not wait).
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("store.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let row = |n: u8| {
+        db.query_row(
+            "SELECT key, token, removed, last_seq, bytes, records FROM stores WHERE id = ?1",
+            [&StoreId::from_bytes([n; 16]).as_bytes()[..]],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            },
+        )
+        .unwrap()
+    };
+    let count = |table: &str, key: i64| -> i64 {
+        db.query_row(
+            &format!("SELECT count(*) FROM {table} WHERE store = ?1"),
+            [key],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let (key, token, removed, last_seq, bytes, records) = row(1);
+    let digest = WriteToken::from_bytes([1; 32]).digest();
+    assert_eq!(token, digest.0, "the token's digest is kept");
+    assert_eq!(
+        (removed, last_seq, bytes, records),
+        (1, 0, 0, 0),
+        "marked removed, holding nothing, counting nothing against the quota"
+    );
+    assert_eq!((count("records", key), count("snapshots", key)), (0, 0));
+    let (key, _, removed, last_seq, _, records) = row(2);
+    assert_eq!((removed, last_seq, records), (0, 5, 5));
+    assert_eq!(count("records", key), 5);
+    drop(db);
+    assert_tombstone(addr, &id(1), 1).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -666,6 +754,18 @@ async fn without_a_store_the_routes_say_so() {
     }
 }
 
+#[tokio::test]
+async fn config_says_whether_the_server_keeps_stores() {
+    let (server, dir) = default_server("config").await;
+    let reply = Http::once(server.addr, "GET", "/config", &[], &[]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"iceServers": [], "store": true}));
+    let without = signaling().await;
+    let reply = Http::once(without.addr, "GET", "/config", &[], &[]).await;
+    assert_eq!(reply.json(), json!({"iceServers": [], "store": false}));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 // The real binary: restarts, crashes and the startup checks.
 
 fn data_args(dir: &Path) -> Vec<&OsStr> {
@@ -761,6 +861,89 @@ async fn a_restarted_server_has_everything() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// How often `needle` occurs in each of the database's files (`store.sqlite3` and, while it is
+/// open, its `-wal` and `-shm`), by name.
+fn occurrences(dir: &Path, needle: &[u8]) -> Vec<(String, usize)> {
+    files(dir)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("store.sqlite3"))
+        .map(|(name, bytes)| {
+            let found = bytes.windows(needle.len()).filter(|w| *w == needle).count();
+            (name, found)
+        })
+        .collect()
+}
+
+fn total(found: &[(String, usize)]) -> usize {
+    found.iter().map(|(_, n)| n).sum()
+}
+
+#[tokio::test]
+async fn a_deleted_store_stays_deleted_and_its_bytes_are_gone() {
+    let dir = temp_dir("tombstone");
+    let marker = format!("{:=^64}", " a deleted store's ciphertext 7f3a9c ").into_bytes();
+    let kept = format!("{:-^64}", " a kept store's ciphertext 2b8e51 ").into_bytes();
+    assert_eq!((marker.len(), kept.len()), (64, 64));
+    let (a, b) = (id(1), id(2));
+    let running = start_binary(&data_args(&dir)).unwrap();
+    let addr = running.addr;
+    // The two stores' records side by side in the same pages; some of the deleted store's
+    // larger than a page; a snapshot that deletes records it covers, and one replaced.
+    for n in 1..=60 {
+        let copies = if n % 10 == 0 { 300 } else { 1 };
+        appended(addr, &a, 1, &marker.repeat(copies)).await;
+        appended(addr, &b, 2, &kept).await;
+        if n == 20 || n == 40 {
+            let replaces = if n == 20 { 0 } else { 20 };
+            let reply = put_snapshot(addr, &a, 1, n, replaces, &marker.repeat(100)).await;
+            assert_eq!(reply.status, 200);
+        }
+    }
+    let b_before = read(addr, &b, 0).await.body;
+    assert!(
+        total(&occurrences(&dir, &marker)) > 0,
+        "the scan finds what is stored"
+    );
+    assert_eq!(delete(addr, &a, 2).await.status, 403);
+    assert_eq!(
+        read_ok(addr, &a, 0).await.1.len(),
+        20,
+        "a wrong token deletes nothing"
+    );
+
+    assert_eq!(delete(addr, &a, 1).await.status, 204);
+    // Once the delete is answered, no file holds the deleted bytes (but the other store's).
+    let found = occurrences(&dir, &marker);
+    assert_eq!(total(&found), 0, "the deleted store's bytes: {found:?}");
+    assert!(total(&occurrences(&dir, &kept)) >= 60);
+    assert_tombstone(addr, &a, 1).await;
+    let stderr = running.stop();
+    assert!(
+        stderr.contains("stores=0 removed=0 bytes=0"),
+        "the first start found nothing:\n{stderr}"
+    );
+    let found = occurrences(&dir, &marker);
+    assert_eq!(total(&found), 0, "after a clean stop: {found:?}");
+    assert!(total(&occurrences(&dir, &kept)) >= 60);
+
+    // After a restart: still gone, still owned by its token; the other store as it was.
+    let running = start_binary(&data_args(&dir)).unwrap();
+    let addr = running.addr;
+    assert_tombstone(addr, &a, 1).await;
+    assert!(read(addr, &b, 0).await.body == b_before);
+    assert_eq!(appended(addr, &b, 2, &kept).await, 61);
+    let reply = Http::once(addr, "GET", "/config", &[], &[]).await;
+    assert_eq!(reply.json()["store"], json!(true));
+    let stderr = running.stop();
+    let bytes = 60 * 64;
+    assert!(
+        stderr.contains(&format!("stores=1 removed=1 bytes={bytes}")),
+        "the tombstone is counted apart and holds nothing:\n{stderr}"
+    );
+    assert_eq!(total(&occurrences(&dir, &marker)), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[tokio::test]
 async fn a_killed_server_loses_no_acknowledged_write() {
     let dir = temp_dir("crash");
@@ -840,6 +1023,13 @@ async fn startup_refuses_an_unknown_schema_version() {
     conn.pragma_update(None, "user_version", 2).unwrap();
     drop(conn);
     refuses(&dir, "schema version 2");
+    // Schema 1 as development builds wrote it before tombstones.
+    let conn = rusqlite::Connection::open(dir.join("store.sqlite3")).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute_batch("ALTER TABLE stores DROP COLUMN removed")
+        .unwrap();
+    drop(conn);
+    refuses(&dir, "lacks the removed column");
     // An SQLite file that is not a store at all.
     let other = temp_dir("version-other");
     std::fs::create_dir_all(&other).unwrap();
@@ -873,6 +1063,8 @@ async fn no_store_opens_no_database() {
     let running = start_binary(&args).unwrap();
     let reply = read(running.addr, &id(1), 0).await;
     assert_eq!(reply.status, 503);
+    let reply = Http::once(running.addr, "GET", "/config", &[], &[]).await;
+    assert_eq!(reply.json()["store"], json!(false));
     running.stop();
     assert!(!dir.exists(), "--no-store touches no folder");
 }

@@ -53,7 +53,6 @@ mod tests {
             entropy: [1; 32],
             max_conns: 20,
             key: None,
-            store: None,
         };
         Room::new(config, notebook::new_doc(1), 0)
     }

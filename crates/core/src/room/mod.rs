@@ -41,6 +41,7 @@ mod relay;
 mod server_copy;
 pub mod server_store;
 mod signaling;
+mod store_http;
 mod sync;
 mod tabs;
 
@@ -50,6 +51,7 @@ pub use output::{Effect, Event, Output, Status, Transmit};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
 pub use signaling::{SIGNALING_PING_MS, SIGNALING_TIMEOUT_MS, STRANGER_ANNOUNCE_MS};
+pub use store_http::HttpRequest;
 
 use crate::peer_message;
 use mesh::Mesh;
@@ -84,11 +86,9 @@ pub struct RoomConfig {
     pub max_conns: usize,
     /// The key from the room's secret ([`RoomKey::derive`]); `None`: an open room.
     pub key: Option<RoomKey>,
-    /// Keep a copy in the server's encrypted store (keyed rooms only).
-    pub store: Option<StoreSession>,
 }
 
-/// This session's part in the server's store.
+/// This session's part in the server's store ([`Room::open_server_store`]).
 #[derive(Debug, Clone)]
 pub struct StoreSession {
     /// Random per session: names this session's records.
@@ -111,6 +111,9 @@ pub struct Room {
     pages: Pages,
     presence: Presence,
     server_store: Option<ServerStore>,
+    /// A keyed room's store keys and its nonces' CSPRNG stream, until the shell opens the
+    /// server store ([`Room::open_server_store`]).
+    unopened_store: Option<(StoreKeys, ChaCha20Rng)>,
     /// What the shell was last told to remember ([`Effect::RememberUnsent`]).
     unsent_remembered: bool,
     undecryptable: bool,
@@ -134,36 +137,18 @@ impl Room {
             rng
         };
         let RoomConfig {
-            name,
-            peer_id,
-            key,
-            store,
-            ..
+            name, peer_id, key, ..
         } = config;
-        let server_store = key.as_ref().zip(store).map(|(key, session)| {
-            let mut nonces = rng(5);
-            ServerStore::new(
-                StoreKeys::derive(key),
-                session.writer,
-                session.unsent_changes,
-                move || {
-                    let mut nonce = [0; 12];
-                    nonces.fill_bytes(&mut nonce);
-                    nonce
-                },
-            )
-        });
-        let unsent_remembered = server_store
-            .as_ref()
-            .is_some_and(ServerStore::has_unsent_changes);
+        let unopened_store = key.as_ref().map(|key| (StoreKeys::derive(key), rng(5)));
         Room {
             signaling: SignalingClient::new(name, key.clone(), rng(1)),
             mesh: Mesh::new(peer_id.clone(), config.max_conns, rng(2)),
             tabs: Tabs::new(peer_id.clone(), key, rng(3)),
             pages: Pages::new(awareness.doc(), rng(4)),
             presence: Presence::new(now, peer_id.clone()),
-            server_store,
-            unsent_remembered,
+            server_store: None,
+            unopened_store,
+            unsent_remembered: false,
             sync: DocSync::default(),
             peer_id,
             now,

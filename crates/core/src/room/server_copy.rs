@@ -6,11 +6,35 @@
 use commonplace_protocol::store_crypto::StoreKeys;
 use yrs::sync::{Message, SyncMessage};
 
+use rand_chacha::rand_core::RngCore;
+
 use super::output::{Effect, Transmit};
-use super::server_store::StoreReply;
-use super::Room;
+use super::server_store::{ServerStore, StoreReply};
+use super::{Room, StoreSession};
 
 impl Room {
+    /// Keeps a copy in the server's store, once this browser's own copy is loaded: it is read,
+    /// then changes go up. Only a keyed room can (the store is sealed with its key); an open
+    /// room stays without a server copy, and a second call changes nothing.
+    pub fn open_server_store(&mut self, now: u64, session: StoreSession) {
+        self.set_time(now);
+        let Some((keys, mut nonces)) = self.unopened_store.take() else {
+            return;
+        };
+        self.server_store = Some(ServerStore::new(
+            keys,
+            session.writer,
+            session.unsent_changes,
+            move || {
+                let mut nonce = [0; 12];
+                nonces.fill_bytes(&mut nonce);
+                nonce
+            },
+        ));
+        self.unsent_remembered = session.unsent_changes;
+        self.update_status();
+    }
+
     /// The store id and write token to address [`Transmit::Store`] with; `None` without a
     /// server copy.
     pub fn store_keys(&self) -> Option<&StoreKeys> {

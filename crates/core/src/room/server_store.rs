@@ -31,6 +31,10 @@ pub const SNAPSHOT_RECORDS: u64 = 300;
 pub const SNAPSHOT_BYTES: u64 = 1 << 20;
 /// The store is read again this often (others may write while no peer connects us).
 pub const READ_EVERY_MS: u64 = 60_000;
+/// A change larger than this goes up inside a snapshot rather than as a record: the server
+/// refuses records past `--store-max-record` (256 KiB by default), snapshots only past the
+/// store's quota. (A first upload of a large notebook, a large paste.)
+pub const MAX_RECORD_BYTES: usize = 192 * 1024;
 const RETRY_MS: u64 = 1_000;
 const RETRY_MAX_MS: u64 = 60_000;
 
@@ -58,9 +62,13 @@ pub enum StoreReply {
     Read {
         snapshot: Option<(u64, Vec<u8>)>,
         records: Vec<(u64, Vec<u8>)>,
+        /// The reply was cut at its size bound: there is more to read at once.
+        more: bool,
     },
     /// There is no store yet (a read), or no longer (anything else).
     NotFound,
+    /// Someone holding the key removed the server copy: it stays removed.
+    Gone,
     /// An append was committed as `seq`.
     Appended {
         seq: u64,
@@ -107,9 +115,15 @@ enum InFlight {
     Append {
         batched: usize,
         diff: bool,
+        /// The record's size, counted towards the next snapshot once it is stored.
+        bytes: usize,
     },
+    /// `batched`, `diff`: local changes the snapshot carries up (a change too large for a
+    /// record), settled once it is taken.
     Snapshot {
         covers: u64,
+        batched: usize,
+        diff: bool,
     },
     Delete,
 }
@@ -136,6 +150,8 @@ pub struct ServerStore {
     unsent_changes: bool,
     read_once: bool,
     in_flight: Option<InFlight>,
+    /// What the snapshot in flight holds: the store's known state once it is taken.
+    snapshot_sv: Option<StateVector>,
     flush_at: Option<u64>,
     read_at: u64,
     retry_at: Option<u64>,
@@ -185,6 +201,7 @@ impl ServerStore {
             unsent_changes,
             read_once: false,
             in_flight: None,
+            snapshot_sv: None,
             flush_at: None,
             read_at: 0,
             retry_at: None,
@@ -263,52 +280,77 @@ impl ServerStore {
                 self.unsent_changes = false;
                 return self.poll_request(now, doc);
             }
-            let record = self.seal(diff);
-            return self.send(
-                InFlight::Append {
-                    batched: self.queued.len(),
-                    diff: true,
-                },
-                StoreRequest::Append { record },
-            );
+            return self.upload(doc, diff, true);
         }
         if self.flush_at.is_some_and(|at| now >= at) && !self.queued.is_empty() {
-            let batched = self.queued.len();
             let merged = match yrs::merge_updates_v1(self.queued.iter()) {
                 Ok(merged) => merged,
                 // Our own updates always merge; if not, send the document's diff instead.
                 Err(_) => doc.transact().encode_state_as_update_v1(&self.store_sv),
             };
-            let record = self.seal(merged);
+            return self.upload(doc, merged, false);
+        }
+        let large = self.records_after >= SNAPSHOT_RECORDS || self.bytes_after >= SNAPSHOT_BYTES;
+        if large && self.seen > self.snapshot_covers {
+            return Some(self.snapshot(doc, 0, false));
+        }
+        None
+    }
+
+    /// Local changes up: as one record, or inside a snapshot when too large for one. A
+    /// snapshot must cover a record this browser has read; with none past the current
+    /// snapshot, an empty record goes first to make one.
+    fn upload(&mut self, doc: &yrs::Doc, update: Vec<u8>, diff: bool) -> Option<StoreRequest> {
+        let batched = self.queued.len();
+        if update.len() <= MAX_RECORD_BYTES {
+            let record = self.seal(update);
+            let bytes = record.len();
             return self.send(
                 InFlight::Append {
                     batched,
-                    diff: false,
+                    diff,
+                    bytes,
                 },
                 StoreRequest::Append { record },
             );
         }
-        let large = self.records_after >= SNAPSHOT_RECORDS || self.bytes_after >= SNAPSHOT_BYTES;
-        if large && self.seen > self.snapshot_covers {
-            let state = doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default());
-            let snapshot = store_crypto::Snapshot {
-                covers: self.seen,
-                writers: self.counters.clone(),
-                state,
-            };
-            let sealed = self.keys.seal_snapshot(&snapshot, (self.nonces)());
-            return self.send(
-                InFlight::Snapshot { covers: self.seen },
-                StoreRequest::Snapshot {
-                    covers: self.seen,
-                    replaces: self.snapshot_covers,
-                    snapshot: sealed,
-                },
-            );
+        if self.seen > self.snapshot_covers {
+            return Some(self.snapshot(doc, batched, diff));
         }
-        None
+        // Yjs's empty update: no structs, an empty delete set.
+        let record = self.seal(vec![0, 0]);
+        self.send(
+            InFlight::Append {
+                batched: 0,
+                diff: false,
+                bytes: record.len(),
+            },
+            StoreRequest::Append { record },
+        )
+    }
+
+    /// The whole document, covering every record read so far.
+    fn snapshot(&mut self, doc: &yrs::Doc, batched: usize, diff: bool) -> StoreRequest {
+        let txn = doc.transact();
+        let state = txn.encode_state_as_update_v1(&StateVector::default());
+        self.snapshot_sv = Some(txn.state_vector());
+        drop(txn);
+        let snapshot = store_crypto::Snapshot {
+            covers: self.seen,
+            writers: self.counters.clone(),
+            state,
+        };
+        let sealed = self.keys.seal_snapshot(&snapshot, (self.nonces)());
+        self.in_flight = Some(InFlight::Snapshot {
+            covers: self.seen,
+            batched,
+            diff,
+        });
+        StoreRequest::Snapshot {
+            covers: self.seen,
+            replaces: self.snapshot_covers,
+            snapshot: sealed,
+        }
     }
 
     /// The person's request to remove the server copy, to send now (before anything else).
@@ -335,10 +377,21 @@ impl ServerStore {
                 applied.dropped.push(format!("store unreachable: {why}"));
                 return applied;
             }
-            (InFlight::Read, StoreReply::Read { snapshot, records }) => {
+            (
+                InFlight::Read,
+                StoreReply::Read {
+                    snapshot,
+                    records,
+                    more,
+                },
+            ) => {
                 self.on_read(snapshot, records, &mut applied);
-                self.read_once = true;
-                self.read_at = now + READ_EVERY_MS;
+                if more {
+                    self.read_at = now;
+                } else {
+                    self.read_once = true;
+                    self.read_at = now + READ_EVERY_MS;
+                }
             }
             (InFlight::Read, StoreReply::NotFound) => {
                 // No store yet: the first append makes one, with everything this browser has.
@@ -348,17 +401,17 @@ impl ServerStore {
                 self.read_once = true;
                 self.read_at = now + READ_EVERY_MS;
             }
-            (InFlight::Append { batched, diff }, StoreReply::Appended { seq }) => {
-                self.queued.drain(..batched.min(self.queued.len()));
-                if diff {
-                    self.unsent_changes = false;
-                }
-                if self.queued.is_empty() {
-                    self.flush_at = None;
-                } else {
-                    self.flush_at = Some(now);
-                }
+            (
+                InFlight::Append {
+                    batched,
+                    diff,
+                    bytes,
+                },
+                StoreReply::Appended { seq },
+            ) => {
+                self.settle(now, batched, diff);
                 self.records_after += 1;
+                self.bytes_after += bytes as u64;
                 // Records between the last read and this one are others': read them soon.
                 if seq > self.seen + 1 {
                     self.read_at = self.read_at.min(now);
@@ -366,7 +419,18 @@ impl ServerStore {
                     self.seen = seq;
                 }
             }
-            (InFlight::Snapshot { covers }, StoreReply::SnapshotTaken { .. }) => {
+            (
+                InFlight::Snapshot {
+                    covers,
+                    batched,
+                    diff,
+                },
+                StoreReply::SnapshotTaken { .. },
+            ) => {
+                self.settle(now, batched, diff);
+                if let Some(sv) = self.snapshot_sv.take() {
+                    self.store_sv.merge(sv);
+                }
                 self.snapshot_covers = covers;
                 self.records_after = 0;
                 self.bytes_after = 0;
@@ -376,7 +440,14 @@ impl ServerStore {
                 self.snapshot_covers = covers;
                 self.read_at = now;
             }
-            (InFlight::Delete, StoreReply::Deleted | StoreReply::NotFound) => {}
+            (InFlight::Delete, StoreReply::Deleted | StoreReply::NotFound | StoreReply::Gone) => {}
+            (_, StoreReply::Gone) => {
+                self.remove();
+                applied.dropped.push(
+                    "the server copy was removed by someone holding the key; changes stay here"
+                        .into(),
+                );
+            }
             (_, StoreReply::NotFound) => {
                 // The store was removed meanwhile (elsewhere): this browser's changes make a
                 // new one, with everything it has.
@@ -453,6 +524,15 @@ impl ServerStore {
             self.learn(&opened.update);
             applied.updates.push(opened.update);
         }
+    }
+
+    /// The store acknowledged the first `batched` queued changes (and the diff of unsent ones).
+    fn settle(&mut self, now: u64, batched: usize, diff: bool) {
+        self.queued.drain(..batched.min(self.queued.len()));
+        if diff {
+            self.unsent_changes = false;
+        }
+        self.flush_at = (!self.queued.is_empty()).then_some(now);
     }
 
     /// What `update` adds to the store's known state.

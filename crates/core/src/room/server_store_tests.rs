@@ -15,7 +15,12 @@ struct Store {
     exists: bool,
     /// Fail every request (the network is down).
     down: bool,
+    /// Removed by someone holding the key: a tombstone.
+    gone: bool,
 }
+
+/// The server's default `--store-max-record`.
+const SERVER_MAX_RECORD: usize = 256 * 1024;
 
 impl Store {
     fn serve(&mut self, request: StoreRequest) -> StoreReply {
@@ -23,6 +28,9 @@ impl Store {
             return StoreReply::Failed {
                 why: "offline".into(),
             };
+        }
+        if self.gone && request != StoreRequest::Delete {
+            return StoreReply::Gone;
         }
         match request {
             StoreRequest::Read { after } => {
@@ -37,9 +45,18 @@ impl Store {
                     .filter(|(seq, _)| *seq > from)
                     .cloned()
                     .collect();
-                StoreReply::Read { snapshot, records }
+                StoreReply::Read {
+                    snapshot,
+                    records,
+                    more: false,
+                }
             }
             StoreRequest::Append { record } => {
+                if record.len() > SERVER_MAX_RECORD {
+                    return StoreReply::Refused {
+                        why: "this record is larger than the server takes".into(),
+                    };
+                }
                 self.exists = true;
                 self.last_seq += 1;
                 self.records.push((self.last_seq, record));
@@ -59,7 +76,10 @@ impl Store {
                 StoreReply::SnapshotTaken { covers }
             }
             StoreRequest::Delete => {
-                *self = Store::default();
+                *self = Store {
+                    gone: true,
+                    ..Store::default()
+                };
                 StoreReply::Deleted
             }
         }
@@ -332,6 +352,121 @@ fn refused_and_removed_say_so() {
     assert_eq!(a.store.poll_request(20_000, &a.doc), None);
 }
 
+#[test]
+fn a_change_too_large_for_a_record_goes_up_in_a_snapshot() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1, false);
+    a.pump(0, &mut store);
+    // A large paste into an empty store: no record past the snapshot to cover, so an empty
+    // record makes one, and the snapshot carries the paste.
+    let paste = "a paragraph pasted whole. ".repeat(40_000);
+    a.type_at_end(10, &paste);
+    a.pump(10 + FLUSH_MS, &mut store);
+    assert_eq!(a.store.server_copy(), ServerCopy::Saved, "{:?}", a.dropped);
+    assert!(store.records.is_empty(), "{:?}", store.records.len());
+    assert_eq!(store.snapshot.as_ref().map(|(covers, _)| *covers), Some(1));
+    // Then small changes go as records again, and a new browser reads both.
+    a.type_at_end(2_000, "and a last word");
+    a.pump(2_000 + FLUSH_MS, &mut store);
+    assert_eq!(store.records.len(), 1);
+    let mut b = Browser::new(2, false);
+    b.pump(5_000, &mut store);
+    assert_eq!(b.text(), a.text());
+    assert!(
+        a.dropped.is_empty() && b.dropped.is_empty(),
+        "{:?}",
+        b.dropped
+    );
+    // A large change while records follow the snapshot: a snapshot at once.
+    a.type_at_end(6_000, &paste);
+    a.pump(6_000 + FLUSH_MS, &mut store);
+    assert_eq!(a.store.server_copy(), ServerCopy::Saved);
+    assert_eq!(store.snapshot.as_ref().map(|(covers, _)| *covers), Some(2));
+    let mut c = Browser::new(3, false);
+    c.pump(9_000, &mut store);
+    assert_eq!(c.text(), a.text());
+}
+
+#[test]
+fn a_writer_alone_compacts_its_own_records_by_size() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1, false);
+    a.pump(0, &mut store);
+    let paste = "one of several long paragraphs. ".repeat(4_000);
+    for i in 0..10u64 {
+        let now = i * 1_000;
+        a.type_at_end(now, &paste);
+        a.pump(now + FLUSH_MS, &mut store);
+    }
+    assert!(
+        store.snapshot.is_some(),
+        "no snapshot past {SNAPSHOT_BYTES} bytes"
+    );
+    assert!(store.records.len() < 10, "{} records", store.records.len());
+    let mut b = Browser::new(2, false);
+    b.pump(20_000, &mut store);
+    assert_eq!(b.text(), a.text());
+}
+
+#[test]
+fn a_store_removed_elsewhere_stays_removed() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1, false);
+    let mut b = Browser::new(2, false);
+    a.type_at_end(0, "ours");
+    a.pump(FLUSH_MS, &mut store);
+    b.pump(FLUSH_MS, &mut store);
+    let request = a.store.delete_request();
+    assert_eq!(store.serve(request), StoreReply::Deleted);
+    // b still has the notebook and keeps writing: the store is not made again.
+    b.type_at_end(1_000, " and b's");
+    b.pump(1_000 + FLUSH_MS, &mut store);
+    assert_eq!(b.store.server_copy(), ServerCopy::Removed);
+    assert!(store.records.is_empty() && !store.exists);
+    assert!(
+        b.dropped.iter().any(|why| why.contains("removed")),
+        "{:?}",
+        b.dropped
+    );
+    assert_eq!(
+        b.text(),
+        "ours and b's",
+        "the notebook stays in the browser"
+    );
+    assert_eq!(b.store.poll_timeout(), None);
+}
+
+#[test]
+fn a_read_cut_at_its_size_bound_goes_on_at_once() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1, false);
+    for (i, word) in ["one ", "two ", "three"].into_iter().enumerate() {
+        let now = i as u64 * 1_000;
+        a.type_at_end(now, word);
+        a.pump(now + FLUSH_MS, &mut store);
+    }
+    let mut b = Browser::new(2, false);
+    assert_eq!(
+        b.store.poll_request(10_000, &b.doc),
+        Some(StoreRequest::Read { after: 0 })
+    );
+    // The server cut its reply after the first record.
+    let first = store.records[0].clone();
+    b.store.on_reply(
+        10_000,
+        StoreReply::Read {
+            snapshot: None,
+            records: vec![first],
+            more: true,
+        },
+    );
+    assert_eq!(b.store.server_copy(), ServerCopy::Pending);
+    assert_eq!(
+        b.store.poll_request(10_000, &b.doc),
+        Some(StoreRequest::Read { after: 1 })
+    );
+}
+
 /// A room wired to the store as the shell wires it: requests out, replies in.
 fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<Effect> {
     use crate::room::{Input, Output, Transmit};
@@ -364,12 +499,16 @@ fn keyed_room(writer: u8, unsent_changes: bool) -> crate::room::Room {
         entropy: [writer; 32],
         max_conns: 20,
         key: Some(RoomKey::from_bytes([5; 32])),
-        store: Some(StoreSession {
+    };
+    let mut room = Room::new(config, crate::notebook::new_doc(writer as u64 + 10), 0);
+    room.open_server_store(
+        0,
+        StoreSession {
             writer: [writer; 16],
             unsent_changes,
-        }),
-    };
-    Room::new(config, crate::notebook::new_doc(writer as u64 + 10), 0)
+        },
+    );
+    room
 }
 
 use crate::room::Effect;

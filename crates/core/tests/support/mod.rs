@@ -51,7 +51,6 @@ pub fn new_keyed_room(
         entropy,
         max_conns: 20,
         key,
-        store: None,
     };
     Room::new(config, notebook::new_doc(client_id), now)
 }

@@ -45,10 +45,15 @@ pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send 
 
 /// Where stores are kept. Every operation is atomic: it happens whole or not at all, and its
 /// answer comes only once it is durable.
+///
+/// A deleted store leaves a tombstone (its id and its token's digest): from then on `read`,
+/// `append` and `put_snapshot` on its id answer [`StoreError::Gone`], whatever the token;
+/// `delete` with its token does nothing and succeeds, with another is `WrongToken`.
 pub trait StoreBackend: Send + Sync + 'static {
     /// Appends a record and returns its sequence number: one more than the store's last
     /// (1 for a new store; never reused, even after a snapshot). A missing store is created,
-    /// keeping `token`; an existing one must have been created with the same token.
+    /// keeping `token`; an existing one must have been created with the same token. A deleted
+    /// one is not created again (`Gone`).
     fn append(&self, id: StoreId, token: TokenDigest, record: Bytes) -> Pending<u64>;
 
     /// The read reply for `?after=after` (the framing of `protocol::store`): the snapshot if it
@@ -66,7 +71,8 @@ pub trait StoreBackend: Send + Sync + 'static {
         snapshot: Bytes,
     ) -> Pending<u64>;
 
-    /// Deletes the store: its records, snapshot and token.
+    /// Deletes the store's records and snapshot, so that no file keeps them, and leaves a
+    /// tombstone. Again on a tombstone, with its token: nothing to do, `Ok`.
     fn delete(&self, id: StoreId, token: TokenDigest) -> Pending<()>;
 
     fn quota(&self) -> Quota;
@@ -85,6 +91,8 @@ pub enum StoreError {
     WrongToken,
     /// 404
     NotFound,
+    /// 410: the store was deleted; its id stays taken.
+    Gone,
     /// 409: the snapshot's compare-and-swap lost; what the current snapshot covers.
     Stale { covers: u64 },
     /// 507: the store's quota (or the server's disk).
@@ -104,6 +112,9 @@ impl fmt::Display for StoreError {
             | StoreError::Failed(why) => f.write_str(why),
             StoreError::WrongToken => f.write_str("wrong write token for this store"),
             StoreError::NotFound => f.write_str("no such store"),
+            StoreError::Gone => f.write_str(
+                "the server copy of this notebook was removed by someone who holds its key",
+            ),
             StoreError::Stale { covers } => write!(
                 f,
                 "the snapshot was replaced meanwhile: it now covers {covers}; read the store again"
@@ -240,6 +251,7 @@ impl IntoResponse for StoreError {
             StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
             StoreError::WrongToken => StatusCode::FORBIDDEN,
             StoreError::NotFound => StatusCode::NOT_FOUND,
+            StoreError::Gone => StatusCode::GONE,
             StoreError::Stale { .. } => StatusCode::CONFLICT,
             StoreError::Full(_) => StatusCode::INSUFFICIENT_STORAGE,
             StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -27,14 +27,17 @@ pub const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = "
 BEGIN;
 -- One row per store: its id (16 bytes), the SHA-256 of its write token, the last sequence
--- number given out, and what it holds (record and snapshot bytes, records).
+-- number given out, and what it holds (record and snapshot bytes, records). A deleted store
+-- is a tombstone: removed = 1, only its id and token kept (no records, no snapshot, zeros),
+-- so that it is not created again by a browser that still has the notebook.
 CREATE TABLE stores (
     key INTEGER PRIMARY KEY,
     id BLOB NOT NULL UNIQUE,
     token BLOB NOT NULL,
     last_seq INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
-    records INTEGER NOT NULL
+    records INTEGER NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE records (
     store INTEGER NOT NULL,
@@ -283,6 +286,18 @@ fn check(conn: &Connection, db: &Path) -> rusqlite::Result<Result<(), String>> {
     if tables != 3 {
         return refuse("says it is a Commonplace store but lacks its tables".into());
     }
+    // Schema 1 was changed in place before its release (tombstones): a store written by a
+    // development build before that lacks `stores.removed`.
+    let removed: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('stores') WHERE name = 'removed'",
+        [],
+        |row| row.get(0),
+    )?;
+    if removed != 1 {
+        return refuse(
+            "is a store from a development build that kept no tombstones (its stores table lacks the removed column), which this server cannot use".into(),
+        );
+    }
     Ok(Ok(()))
 }
 
@@ -323,7 +338,7 @@ fn create(db: &Path) -> Result<Connection, String> {
     made().map_err(|e| format!("cannot create {}: {e}", db.display()))
 }
 
-/// WAL, and a commit is on disk before it is answered.
+/// WAL, a commit is on disk before it is answered, and what is deleted is overwritten.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -334,6 +349,22 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         ));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Deleted ciphertext (a deleted store's records and snapshot, the records a snapshot
+    // covers, a replaced snapshot) is overwritten with zeros, in its page and in freed pages,
+    // instead of lingering in free space until reused. Cheap enough here: it adds no sync, and
+    // only deletes cost more: each deleted byte is written once more, as a zero, in the same
+    // transaction, and every deleted byte was first written by a client paced by
+    // `--store-rate`. Measured (WAL, synchronous=FULL): appends unchanged; a 2 MB snapshot
+    // replacing one of 2 MB and 300 records, 13 → 20 ms; deleting such a store, 7 → 16 ms.
+    // ("FAST" writes nothing more but leaves freed pages as they were: a record larger than a
+    // page, or a page whose records were all deleted, would stay readable.)
+    let secure: i64 = conn.query_row("PRAGMA secure_delete = ON", [], |row| row.get(0))?;
+    if secure != 1 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(format!("secure_delete is {secure}, not on")),
+        ));
+    }
     Ok(())
 }
 
