@@ -17,8 +17,6 @@ const UPDATES: &str = "updates";
 const CUSTOM: &str = "custom";
 /// In `custom`: which key the notebook was stored under (`RoomKey::fingerprint`, or "none").
 const KEY_CHECK: &str = "commonplace:key";
-/// In `custom`: `true` while changes made here wait to reach the server's store (issue 12).
-const UNSENT: &str = "commonplace:unsent";
 
 /// y-indexeddb's `PREFERRED_TRIM_SIZE`: past this many records, they are merged into one.
 pub const COMPACT_AT: u32 = 500;
@@ -55,26 +53,6 @@ impl Store {
         };
         txn.commit()?.await?;
         Ok(ours)
-    }
-
-    /// Whether the last session left changes the server's store never acknowledged.
-    pub async fn unsent(&self) -> Result<bool, Error> {
-        let txn = self.db.transaction(&[CUSTOM], TransactionMode::ReadOnly)?;
-        let stored: Option<JsValue> = txn
-            .object_store(CUSTOM)?
-            .get(JsValue::from_str(UNSENT))?
-            .await?;
-        Ok(stored.and_then(|value| value.as_bool()).unwrap_or(false))
-    }
-
-    pub async fn remember_unsent(&self, unsent: bool) -> Result<(), Error> {
-        let txn = self.db.transaction(&[CUSTOM], TransactionMode::ReadWrite)?;
-        txn.object_store(CUSTOM)?.put(
-            &JsValue::from_bool(unsent),
-            Some(&JsValue::from_str(UNSENT)),
-        )?;
-        txn.commit()?.await?;
-        Ok(())
     }
 
     /// Every stored update, oldest first; records that are not byte arrays are skipped.
@@ -180,16 +158,6 @@ impl Saver {
 
     pub fn state(&self) -> SaveState {
         self.state.get()
-    }
-
-    /// Keeps whether changes wait to reach the server's store, for the next session.
-    pub fn remember_unsent(&self, unsent: bool) {
-        let store = self.store.clone();
-        spawn_local(async move {
-            if let Err(error) = store.remember_unsent(unsent).await {
-                gloo::console::error!("IndexedDB:", error.to_string());
-            }
-        });
     }
 
     pub fn save(self: &Rc<Self>, update: Vec<u8>) {

@@ -76,9 +76,6 @@ struct Inner {
     keyed: bool,
     /// The server keeps encrypted copies (`/config`); `None`: not heard yet.
     server_keeps_copies: Cell<Option<bool>>,
-    /// From this browser's copy: the last session left changes the store never acknowledged.
-    /// `None` until the copy is read.
-    unsent_at_start: Cell<Option<bool>>,
     /// `RTCConfiguration.iceServers` for new connections (see `reach`).
     ice_servers: RefCell<JsValue>,
     config_timer: RefCell<Option<Timeout>>,
@@ -149,7 +146,6 @@ impl Session {
             store_of_other_key: Cell::new(false),
             keyed: key.is_some(),
             server_keeps_copies: Cell::new(None),
-            unsent_at_start: Cell::new(None),
             ice_servers: RefCell::new(js_sys::Array::new().into()),
             config_timer: RefCell::new(None),
             paths_timer: RefCell::new(None),
@@ -225,8 +221,7 @@ impl Drop for Session {
 
 /// What opening the room's IndexedDB found.
 enum Stored {
-    /// The store, its updates, and whether changes wait to reach the server's store.
-    Notebook(Store, Vec<Vec<u8>>, bool),
+    Notebook(Store, Vec<Vec<u8>>),
     /// Written under another key (or without one): not ours to show or to add to.
     OtherKey,
     Unavailable,
@@ -239,8 +234,7 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
             return Ok(Stored::OtherKey);
         }
         let updates = store.load().await?;
-        let unsent = store.unsent().await?;
-        Ok::<_, idb::Error>(Stored::Notebook(store, updates, unsent))
+        Ok::<_, idb::Error>(Stored::Notebook(store, updates))
     };
     opened.await.unwrap_or_else(|error| {
         let error = error.to_string();
@@ -257,11 +251,7 @@ impl Inner {
     fn start(&self, room_name: &str, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
-        self.unsent_at_start.set(Some(match &stored {
-            Stored::Notebook(_, _, unsent) => *unsent,
-            _ => false,
-        }));
-        if let Stored::Notebook(store, updates, _) = stored {
+        if let Stored::Notebook(store, updates) = stored {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
@@ -373,11 +363,6 @@ impl Inner {
                 }
             }
             Effect::Disconnect { peer } => self.retire(&peer),
-            Effect::RememberUnsent(unsent) => {
-                if let Some(saver) = &*self.saver.borrow() {
-                    saver.remember_unsent(unsent);
-                }
-            }
             Effect::Store(update) => {
                 if let Some(saver) = &*self.saver.borrow() {
                     saver.save(update);

@@ -4,7 +4,7 @@
 //! core's (`room::server_store`, `room::store_http`).
 
 use commonplace_core::room::server_store::{StoreReply, StoreRequest};
-use commonplace_core::room::{Input, StoreSession};
+use commonplace_core::room::Input;
 use wasm_bindgen_futures::spawn_local;
 
 use super::{now, Inner, Session};
@@ -30,21 +30,12 @@ impl Inner {
     /// Opens the store once both are known: this browser's copy (read first, so only what it
     /// lacks comes from the server) and that the server keeps copies. Open rooms keep none.
     pub(super) fn open_server_store(&self) {
-        let (Some(unsent_changes), Some(true)) =
-            (self.unsent_at_start.get(), self.server_keeps_copies.get())
-        else {
-            return;
-        };
-        if !self.keyed {
+        if !self.keyed || !self.loaded.get() || self.server_keeps_copies.get() != Some(true) {
             return;
         }
         let mut writer = [0; 16];
         random::fill(&mut writer);
-        let session = StoreSession {
-            writer,
-            unsent_changes,
-        };
-        self.room.borrow_mut().open_server_store(now(), session);
+        self.room.borrow_mut().open_server_store(now(), writer);
         self.pump();
     }
 

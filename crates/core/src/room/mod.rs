@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use commonplace_protocol::crypto::RoomKey;
 use commonplace_protocol::signaling::RoomSignal;
-use commonplace_protocol::store_crypto::{StoreKeys, WriterId};
+use commonplace_protocol::store_crypto::StoreKeys;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use yrs::sync::{Awareness, Message};
@@ -88,15 +88,6 @@ pub struct RoomConfig {
     pub key: Option<RoomKey>,
 }
 
-/// This session's part in the server's store ([`Room::open_server_store`]).
-#[derive(Debug, Clone)]
-pub struct StoreSession {
-    /// Random per session: names this session's records.
-    pub writer: WriterId,
-    /// The last session left changes the store never acknowledged ([`Effect::RememberUnsent`]).
-    pub unsent_changes: bool,
-}
-
 pub struct Room {
     peer_id: PeerId,
     /// The time of the input being handled, also read by awareness and undo.
@@ -114,8 +105,6 @@ pub struct Room {
     /// A keyed room's store keys and its nonces' CSPRNG stream, until the shell opens the
     /// server store ([`Room::open_server_store`]).
     unopened_store: Option<(StoreKeys, ChaCha20Rng)>,
-    /// What the shell was last told to remember ([`Effect::RememberUnsent`]).
-    unsent_remembered: bool,
     undecryptable: bool,
     status: Status,
     out: Outputs,
@@ -148,7 +137,6 @@ impl Room {
             presence: Presence::new(now, peer_id.clone()),
             server_store: None,
             unopened_store,
-            unsent_remembered: false,
             sync: DocSync::default(),
             peer_id,
             now,

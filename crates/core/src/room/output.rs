@@ -43,9 +43,6 @@ pub enum Effect {
     Disconnect { peer: PeerId },
     /// Store this update (a Yjs v1 update) durably: it changed the document.
     Store(Vec<u8>),
-    /// Keep with the browser's copy whether changes wait to reach the server's store: the next
-    /// session sends them ([`super::StoreSession::unsent_changes`]).
-    RememberUnsent(bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,35 +3,30 @@
 //! another peer's updates would (then on to the peers and tabs that lack them, and to this
 //! browser's copy). The machine itself is [`super::server_store`].
 
-use commonplace_protocol::store_crypto::StoreKeys;
+use commonplace_protocol::store_crypto::{StoreKeys, WriterId};
 use yrs::sync::{Message, SyncMessage};
 
 use rand_chacha::rand_core::RngCore;
 
 use super::output::{Effect, Transmit};
 use super::server_store::{ServerStore, StoreReply};
-use super::{Room, StoreSession};
+use super::Room;
 
 impl Room {
     /// Keeps a copy in the server's store, once this browser's own copy is loaded: it is read,
     /// then changes go up. Only a keyed room can (the store is sealed with its key); an open
     /// room stays without a server copy, and a second call changes nothing.
-    pub fn open_server_store(&mut self, now: u64, session: StoreSession) {
+    /// `writer` names this session's records: random, per session.
+    pub fn open_server_store(&mut self, now: u64, writer: WriterId) {
         self.set_time(now);
         let Some((keys, mut nonces)) = self.unopened_store.take() else {
             return;
         };
-        self.server_store = Some(ServerStore::new(
-            keys,
-            session.writer,
-            session.unsent_changes,
-            move || {
-                let mut nonce = [0; 12];
-                nonces.fill_bytes(&mut nonce);
-                nonce
-            },
-        ));
-        self.unsent_remembered = session.unsent_changes;
+        self.server_store = Some(ServerStore::new(keys, writer, move || {
+            let mut nonce = [0; 12];
+            nonces.fill_bytes(&mut nonce);
+            nonce
+        }));
         self.update_status();
     }
 
@@ -48,7 +43,6 @@ impl Room {
             let request = store.delete_request();
             self.out.transmit(Transmit::Store(request));
         }
-        self.remember_unsent();
         self.update_status();
     }
 
@@ -57,7 +51,6 @@ impl Room {
         if let Some(store) = &mut self.server_store {
             store.on_local_update(self.now, update.to_vec());
         }
-        self.remember_unsent();
     }
 
     /// The store's next request, when one is due.
@@ -69,7 +62,7 @@ impl Room {
             self.out.transmit(Transmit::Store(request));
         }
         // Deciding can settle it too (nothing the store lacks after all).
-        self.remember_unsent();
+        self.update_status();
     }
 
     pub(super) fn on_store_reply(&mut self, reply: StoreReply) {
@@ -93,18 +86,6 @@ impl Room {
                 self.broadcast(&Message::Sync(SyncMessage::Update(new.clone())), None);
                 self.out.effect(Effect::Store(new));
             }
-        }
-        self.remember_unsent();
-    }
-
-    fn remember_unsent(&mut self) {
-        let unsent = self
-            .server_store
-            .as_ref()
-            .is_some_and(|store| store.has_unsent_changes());
-        if unsent != self.unsent_remembered {
-            self.unsent_remembered = unsent;
-            self.out.effect(Effect::RememberUnsent(unsent));
         }
     }
 }

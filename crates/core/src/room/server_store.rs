@@ -6,8 +6,9 @@
 //! room. Then local changes go up batched (at most [`FLUSH_MS`] apart, merged into one record),
 //! one request at a time so that sequence numbers follow the order of the changes; a failed
 //! request is tried again with backoff, and the batch is kept until the store acknowledges it.
-//! Changes this browser made while the store could not hear them (offline, or a session that
-//! ended first) go up as one diff against what the store is known to hold. When the records
+//! After the first read of a session, whatever the document holds that the store lacks (changes
+//! made while it could not hear them, in a session that ended offline, or by a peer that keeps
+//! no copy) goes up as one diff: nothing has to be remembered between sessions for that. When the records
 //! after the snapshot pass [`SNAPSHOT_RECORDS`] or [`SNAPSHOT_BYTES`], a browser that has read
 //! them all writes a new snapshot, compare-and-swap on the sequence it replaces: two browsers
 //! doing so at once lose nothing, since the loser's records stay until a snapshot covers them.
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 
 use commonplace_protocol::store_crypto::{self, StoreKeys, WriterId};
 use yrs::updates::decoder::Decode;
-use yrs::{ReadTxn, StateVector, Transact, Update};
+use yrs::{IdSet, ReadTxn, StateVector, Transact, Update, ID};
 
 /// Local changes wait at most this long before they go to the store together.
 pub const FLUSH_MS: u64 = 500;
@@ -140,18 +141,20 @@ pub struct ServerStore {
     /// Records and bytes after that snapshot, as far as this browser knows.
     records_after: u64,
     bytes_after: u64,
-    /// The union of every update known to be in the store.
-    store_sv: StateVector,
+    /// The union of every update known to be in the store: what it inserted and deleted.
+    store_inserted: IdSet,
+    store_deleted: IdSet,
     /// Each writer's last counter read, to see records withheld from a run.
     counters: BTreeMap<WriterId, u64>,
     /// Local updates not yet sent, oldest first.
     queued: Vec<Vec<u8>>,
-    /// Changes made while the store could not hear them: send the diff once it has been read.
-    unsent_changes: bool,
+    /// Once the store has been read: send what it lacks of the document (changes made while it
+    /// could not hear them, in this session or an earlier one, or by a peer that keeps none).
+    diff_due: bool,
     read_once: bool,
     in_flight: Option<InFlight>,
     /// What the snapshot in flight holds: the store's known state once it is taken.
-    snapshot_sv: Option<StateVector>,
+    snapshot_state: Option<yrs::Snapshot>,
     flush_at: Option<u64>,
     read_at: u64,
     retry_at: Option<u64>,
@@ -169,7 +172,7 @@ impl std::fmt::Debug for ServerStore {
             .field("seen", &self.seen)
             .field("snapshot_covers", &self.snapshot_covers)
             .field("queued", &self.queued.len())
-            .field("unsent_changes", &self.unsent_changes)
+            .field("diff_due", &self.diff_due)
             .field("in_flight", &self.in_flight)
             .field("refused", &self.refused)
             .field("removed", &self.removed)
@@ -178,13 +181,10 @@ impl std::fmt::Debug for ServerStore {
 }
 
 impl ServerStore {
-    /// `unsent_changes`: the last session ended with changes the store had not acknowledged
-    /// (the shell keeps that flag with the browser's copy). `writer` and the nonces must be
-    /// random.
+    /// `writer` and the nonces must be random.
     pub fn new(
         keys: StoreKeys,
         writer: WriterId,
-        unsent_changes: bool,
         nonces: impl FnMut() -> [u8; 12] + 'static,
     ) -> ServerStore {
         ServerStore {
@@ -195,13 +195,14 @@ impl ServerStore {
             snapshot_covers: 0,
             records_after: 0,
             bytes_after: 0,
-            store_sv: StateVector::default(),
+            store_inserted: IdSet::default(),
+            store_deleted: IdSet::default(),
             counters: BTreeMap::new(),
             queued: Vec::new(),
-            unsent_changes,
+            diff_due: false,
             read_once: false,
             in_flight: None,
-            snapshot_sv: None,
+            snapshot_state: None,
             flush_at: None,
             read_at: 0,
             retry_at: None,
@@ -226,10 +227,9 @@ impl ServerStore {
         self.flush_at.get_or_insert(now + FLUSH_MS);
     }
 
-    /// Whether changes wait to reach the store: the shell keeps this with the browser's copy,
-    /// for the next session ([`ServerStore::new`]'s `unsent_changes`).
+    /// Whether changes may wait to reach the store (or it has not been read yet to tell).
     pub fn has_unsent_changes(&self) -> bool {
-        self.unsent_changes || !self.queued.is_empty()
+        self.diff_due || !self.queued.is_empty() || !self.read_once
     }
 
     pub fn server_copy(&self) -> ServerCopy {
@@ -237,7 +237,7 @@ impl ServerStore {
             ServerCopy::Removed
         } else if self.refused.is_some() {
             ServerCopy::Refused
-        } else if self.has_unsent_changes() || !self.read_once {
+        } else if self.has_unsent_changes() {
             ServerCopy::Pending
         } else {
             ServerCopy::Saved
@@ -248,7 +248,7 @@ impl ServerStore {
     pub fn remove(&mut self) {
         self.removed = true;
         self.queued.clear();
-        self.unsent_changes = false;
+        self.diff_due = false;
     }
 
     /// The network is back (or the signaling server reconnected): try now, and read again.
@@ -273,11 +273,11 @@ impl ServerStore {
         if self.refused.is_some() {
             return None;
         }
-        if self.unsent_changes {
-            let diff = doc.transact().encode_state_as_update_v1(&self.store_sv);
-            if Update::decode_v1(&diff).is_ok_and(|update| update.is_empty()) {
-                // Nothing the store lacks (an empty notebook meeting an empty store).
-                self.unsent_changes = false;
+        if self.diff_due {
+            let diff = doc.transact().encode_state_as_update_v1(&self.store_sv());
+            if !self.lacks(&diff) {
+                // The usual case: everything here is in the store already.
+                self.diff_due = false;
                 return self.poll_request(now, doc);
             }
             return self.upload(doc, diff, true);
@@ -286,7 +286,7 @@ impl ServerStore {
             let merged = match yrs::merge_updates_v1(self.queued.iter()) {
                 Ok(merged) => merged,
                 // Our own updates always merge; if not, send the document's diff instead.
-                Err(_) => doc.transact().encode_state_as_update_v1(&self.store_sv),
+                Err(_) => doc.transact().encode_state_as_update_v1(&self.store_sv()),
             };
             return self.upload(doc, merged, false);
         }
@@ -333,7 +333,7 @@ impl ServerStore {
     fn snapshot(&mut self, doc: &yrs::Doc, batched: usize, diff: bool) -> StoreRequest {
         let txn = doc.transact();
         let state = txn.encode_state_as_update_v1(&StateVector::default());
-        self.snapshot_sv = Some(txn.state_vector());
+        self.snapshot_state = Some(txn.snapshot());
         drop(txn);
         let snapshot = store_crypto::Snapshot {
             covers: self.seen,
@@ -389,15 +389,16 @@ impl ServerStore {
                 if more {
                     self.read_at = now;
                 } else {
+                    if !self.read_once {
+                        self.diff_due = true;
+                    }
                     self.read_once = true;
                     self.read_at = now + READ_EVERY_MS;
                 }
             }
             (InFlight::Read, StoreReply::NotFound) => {
                 // No store yet: the first append makes one, with everything this browser has.
-                if !self.read_once && self.seen == 0 {
-                    self.unsent_changes = true;
-                }
+                self.diff_due = true;
                 self.read_once = true;
                 self.read_at = now + READ_EVERY_MS;
             }
@@ -428,8 +429,11 @@ impl ServerStore {
                 StoreReply::SnapshotTaken { .. },
             ) => {
                 self.settle(now, batched, diff);
-                if let Some(sv) = self.snapshot_sv.take() {
-                    self.store_sv.merge(sv);
+                if let Some(state) = self.snapshot_state.take() {
+                    for (&client, &clock) in state.state_map.iter() {
+                        self.store_inserted.insert(ID::new(client, 0), clock);
+                    }
+                    self.store_deleted.merge_with(state.delete_set);
                 }
                 self.snapshot_covers = covers;
                 self.records_after = 0;
@@ -451,10 +455,11 @@ impl ServerStore {
             (_, StoreReply::NotFound) => {
                 // The store was removed meanwhile (elsewhere): this browser's changes make a
                 // new one, with everything it has.
-                self.unsent_changes = true;
+                self.diff_due = true;
                 self.seen = 0;
                 self.snapshot_covers = 0;
-                self.store_sv = StateVector::default();
+                self.store_inserted = IdSet::default();
+                self.store_deleted = IdSet::default();
             }
             (_, StoreReply::Refused { why }) => {
                 self.refused = Some(why.clone());
@@ -530,7 +535,7 @@ impl ServerStore {
     fn settle(&mut self, now: u64, batched: usize, diff: bool) {
         self.queued.drain(..batched.min(self.queued.len()));
         if diff {
-            self.unsent_changes = false;
+            self.diff_due = false;
         }
         self.flush_at = (!self.queued.is_empty()).then_some(now);
     }
@@ -538,8 +543,43 @@ impl ServerStore {
     /// What `update` adds to the store's known state.
     fn learn(&mut self, update: &[u8]) {
         if let Ok(update) = Update::decode_v1(update) {
-            self.store_sv.merge(update.state_vector());
+            self.store_inserted.merge_with(update.insertions(true));
+            self.store_deleted.merge_with(update.delete_set().clone());
         }
+    }
+
+    /// The store's state vector: for each client, how far from its first change the store
+    /// holds every one (a gap stops it, so a diff against it never leaves a gap out).
+    fn store_sv(&self) -> StateVector {
+        let mut sv = StateVector::default();
+        for (&client, ranges) in self.store_inserted.iter() {
+            let mut ranges: Vec<_> = ranges.iter().cloned().collect();
+            ranges.sort_by_key(|range| range.start);
+            let mut end = 0;
+            for range in ranges {
+                if range.start > end {
+                    break;
+                }
+                end = end.max(range.end);
+            }
+            if end > 0 {
+                sv.set_max(client, end);
+            }
+        }
+        sv
+    }
+
+    /// Whether `diff` (the document past the store's state vector) holds anything the store
+    /// lacks: insertions, or deletions it has not recorded (a diff always carries every one).
+    fn lacks(&self, diff: &[u8]) -> bool {
+        let Ok(update) = Update::decode_v1(diff) else {
+            return true;
+        };
+        let inserted = update.insertions(true).diff(&self.store_inserted);
+        let deleted = update.delete_set().diff(&self.store_deleted);
+        // A diff keeps a client whose every range it removed: look at the ranges.
+        let any = |set: &IdSet| set.iter().any(|(_, ranges)| !ranges.is_empty());
+        any(&inserted) || any(&deleted)
     }
 
     fn seal(&mut self, update: Vec<u8>) -> Vec<u8> {

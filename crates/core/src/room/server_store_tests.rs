@@ -98,11 +98,11 @@ fn keys() -> StoreKeys {
 }
 
 impl Browser {
-    fn new(writer: u8, unsent_changes: bool) -> Browser {
+    fn new(writer: u8) -> Browser {
         let doc = yrs::Doc::with_client_id(writer as u64 + 1);
         let text = doc.get_or_insert_text("page");
         let mut nonce = 0u64;
-        let store = ServerStore::new(keys(), [writer; 16], unsent_changes, move || {
+        let store = ServerStore::new(keys(), [writer; 16], move || {
             nonce += 1;
             let mut n = [writer; 12];
             n[..8].copy_from_slice(&nonce.to_be_bytes());
@@ -159,7 +159,7 @@ impl Browser {
 #[test]
 fn changes_reach_the_store_batched_and_a_new_browser_reads_them() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     for (i, word) in ["one ", "two ", "three"].into_iter().enumerate() {
         a.type_at_end(100 + i as u64 * 100, word);
@@ -172,7 +172,7 @@ fn changes_reach_the_store_batched_and_a_new_browser_reads_them() {
     assert_eq!(store.records.len(), 1, "three changes, one record");
     assert_eq!(a.store.server_copy(), ServerCopy::Saved);
 
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(1_000, &mut store);
     assert_eq!(b.text(), "one two three");
     assert!(b.dropped.is_empty(), "{:?}", b.dropped);
@@ -181,12 +181,12 @@ fn changes_reach_the_store_batched_and_a_new_browser_reads_them() {
 #[test]
 fn a_first_browser_with_a_notebook_fills_an_empty_store() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     // Written before the store was known (an existing notebook, or offline): not queued.
     a.text.insert(&mut a.doc.transact_mut(), 0, "from before");
     a.pump(0, &mut store);
     assert_eq!(store.records.len(), 1);
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(10, &mut store);
     assert_eq!(b.text(), "from before");
 }
@@ -194,7 +194,7 @@ fn a_first_browser_with_a_notebook_fills_an_empty_store() {
 #[test]
 fn offline_changes_wait_and_go_up_when_the_network_returns() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     store.down = true;
     a.type_at_end(10, "written offline");
@@ -207,7 +207,7 @@ fn offline_changes_wait_and_go_up_when_the_network_returns() {
     a.store.on_online(20_000);
     a.pump(20_000, &mut store);
     assert_eq!(a.store.server_copy(), ServerCopy::Saved);
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(30_000, &mut store);
     assert_eq!(b.text(), "written offline");
 }
@@ -215,7 +215,7 @@ fn offline_changes_wait_and_go_up_when_the_network_returns() {
 #[test]
 fn changes_a_closed_session_never_sent_go_up_as_one_diff_deletions_too() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     a.type_at_end(0, "kept then deleted");
     a.pump(FLUSH_MS, &mut store);
@@ -226,9 +226,9 @@ fn changes_a_closed_session_never_sent_go_up_as_one_diff_deletions_too() {
     a.pump(2_000, &mut store);
     assert!(a.store.has_unsent_changes());
     let doc = a.doc;
-    // The next session starts from the browser's copy, with the flag the shell kept.
+    // The next session starts from the browser's copy; reading the store shows what it lacks.
     store.down = false;
-    let mut again = Browser::new(1, true);
+    let mut again = Browser::new(9);
     let copy = doc
         .transact()
         .encode_state_as_update_v1(&StateVector::default());
@@ -239,7 +239,7 @@ fn changes_a_closed_session_never_sent_go_up_as_one_diff_deletions_too() {
         .unwrap();
     again.pump(10_000, &mut store);
     assert!(!again.store.has_unsent_changes());
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(20_000, &mut store);
     assert_eq!(b.text(), "new text");
 }
@@ -247,7 +247,7 @@ fn changes_a_closed_session_never_sent_go_up_as_one_diff_deletions_too() {
 #[test]
 fn what_the_server_alters_invents_or_withholds_is_dropped_and_said() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     for i in 0..4u64 {
         a.type_at_end(i * 1_000, &format!("<{i}>"));
@@ -260,7 +260,7 @@ fn what_the_server_alters_invents_or_withholds_is_dropped_and_said() {
     invented[15] ^= 0xFF;
     store.records.push((99, invented));
     store.records.remove(2);
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(10_000, &mut store);
     assert_eq!(
         b.text(),
@@ -279,7 +279,7 @@ fn what_the_server_alters_invents_or_withholds_is_dropped_and_said() {
 #[test]
 fn a_snapshot_served_under_another_sequence_is_dropped() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     for i in 0..SNAPSHOT_RECORDS + 1 {
         a.type_at_end(i * 1_000, "x");
@@ -287,7 +287,7 @@ fn a_snapshot_served_under_another_sequence_is_dropped() {
     }
     let (covers, sealed) = store.snapshot.clone().expect("a snapshot was taken");
     store.snapshot = Some((covers + 5, sealed));
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(10_000_000, &mut store);
     assert!(
         b.dropped.iter().any(|d| d.contains("sealed as covering")),
@@ -299,7 +299,7 @@ fn a_snapshot_served_under_another_sequence_is_dropped() {
 #[test]
 fn the_store_is_compacted_and_two_browsers_snapshotting_at_once_lose_nothing() {
     let mut store = Store::default();
-    let (mut a, mut b) = (Browser::new(1, false), Browser::new(2, false));
+    let (mut a, mut b) = (Browser::new(1), Browser::new(2));
     let mut now = 0;
     for round in 0..2 * SNAPSHOT_RECORDS {
         now += 1_000;
@@ -323,7 +323,7 @@ fn the_store_is_compacted_and_two_browsers_snapshotting_at_once_lose_nothing() {
         "{} records kept",
         store.records.len()
     );
-    let mut c = Browser::new(3, false);
+    let mut c = Browser::new(3);
     c.pump(now + 20_000, &mut store);
     assert_eq!(c.text().matches('a').count() as u64, 2 * SNAPSHOT_RECORDS);
     assert_eq!(c.text().matches('b').count() as u64, 2 * SNAPSHOT_RECORDS);
@@ -334,7 +334,7 @@ fn the_store_is_compacted_and_two_browsers_snapshotting_at_once_lose_nothing() {
 #[test]
 fn refused_and_removed_say_so() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     a.type_at_end(0, "x");
     assert!(a.store.poll_request(FLUSH_MS, &a.doc).is_some());
@@ -355,7 +355,7 @@ fn refused_and_removed_say_so() {
 #[test]
 fn a_change_too_large_for_a_record_goes_up_in_a_snapshot() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     // A large paste into an empty store: no record past the snapshot to cover, so an empty
     // record makes one, and the snapshot carries the paste.
@@ -369,7 +369,7 @@ fn a_change_too_large_for_a_record_goes_up_in_a_snapshot() {
     a.type_at_end(2_000, "and a last word");
     a.pump(2_000 + FLUSH_MS, &mut store);
     assert_eq!(store.records.len(), 1);
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(5_000, &mut store);
     assert_eq!(b.text(), a.text());
     assert!(
@@ -382,15 +382,55 @@ fn a_change_too_large_for_a_record_goes_up_in_a_snapshot() {
     a.pump(6_000 + FLUSH_MS, &mut store);
     assert_eq!(a.store.server_copy(), ServerCopy::Saved);
     assert_eq!(store.snapshot.as_ref().map(|(covers, _)| *covers), Some(2));
-    let mut c = Browser::new(3, false);
+    let mut c = Browser::new(3);
     c.pump(9_000, &mut store);
     assert_eq!(c.text(), a.text());
 }
 
 #[test]
+fn a_session_sends_only_what_the_store_lacks_deletions_included() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1);
+    a.type_at_end(0, "some words, then fewer");
+    a.pump(FLUSH_MS, &mut store);
+    a.delete_all(1_000);
+    a.type_at_end(1_000, "fewer");
+    a.pump(1_000 + FLUSH_MS, &mut store);
+    let records = store.records.len();
+    // A browser that holds exactly what the store holds writes nothing when it opens.
+    let copy = |from: &Browser, to: &mut Browser| {
+        let state = from
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        to.doc
+            .transact_mut()
+            .apply_update(Update::decode_v1(&state).unwrap())
+            .unwrap();
+    };
+    let mut b = Browser::new(2);
+    copy(&a, &mut b);
+    b.pump(5_000, &mut store);
+    assert_eq!(store.records.len(), records, "nothing new, nothing written");
+    assert_eq!(b.store.server_copy(), ServerCopy::Saved);
+    // One whose copy has a deletion the store never heard of sends it.
+    let mut c = Browser::new(3);
+    copy(&a, &mut c);
+    {
+        let mut txn = c.doc.transact_mut();
+        c.text.remove_range(&mut txn, 0, 1);
+    }
+    c.pump(6_000, &mut store);
+    assert_eq!(store.records.len(), records + 1);
+    let mut d = Browser::new(4);
+    d.pump(7_000, &mut store);
+    assert_eq!(d.text(), "ewer");
+}
+
+#[test]
 fn a_writer_alone_compacts_its_own_records_by_size() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     a.pump(0, &mut store);
     let paste = "one of several long paragraphs. ".repeat(4_000);
     for i in 0..10u64 {
@@ -403,7 +443,7 @@ fn a_writer_alone_compacts_its_own_records_by_size() {
         "no snapshot past {SNAPSHOT_BYTES} bytes"
     );
     assert!(store.records.len() < 10, "{} records", store.records.len());
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     b.pump(20_000, &mut store);
     assert_eq!(b.text(), a.text());
 }
@@ -411,8 +451,8 @@ fn a_writer_alone_compacts_its_own_records_by_size() {
 #[test]
 fn a_store_removed_elsewhere_stays_removed() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
-    let mut b = Browser::new(2, false);
+    let mut a = Browser::new(1);
+    let mut b = Browser::new(2);
     a.type_at_end(0, "ours");
     a.pump(FLUSH_MS, &mut store);
     b.pump(FLUSH_MS, &mut store);
@@ -439,13 +479,13 @@ fn a_store_removed_elsewhere_stays_removed() {
 #[test]
 fn a_read_cut_at_its_size_bound_goes_on_at_once() {
     let mut store = Store::default();
-    let mut a = Browser::new(1, false);
+    let mut a = Browser::new(1);
     for (i, word) in ["one ", "two ", "three"].into_iter().enumerate() {
         let now = i as u64 * 1_000;
         a.type_at_end(now, word);
         a.pump(now + FLUSH_MS, &mut store);
     }
-    let mut b = Browser::new(2, false);
+    let mut b = Browser::new(2);
     assert_eq!(
         b.store.poll_request(10_000, &b.doc),
         Some(StoreRequest::Read { after: 0 })
@@ -490,8 +530,8 @@ fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<E
     panic!("the room never stops asking the store");
 }
 
-fn keyed_room(writer: u8, unsent_changes: bool) -> crate::room::Room {
-    use crate::room::{Room, RoomConfig, StoreSession};
+fn keyed_room(writer: u8) -> crate::room::Room {
+    use crate::room::{Room, RoomConfig};
     let config = RoomConfig {
         name: "stored".into(),
         peer_id: format!("peer-{writer}"),
@@ -501,13 +541,7 @@ fn keyed_room(writer: u8, unsent_changes: bool) -> crate::room::Room {
         key: Some(RoomKey::from_bytes([5; 32])),
     };
     let mut room = Room::new(config, crate::notebook::new_doc(writer as u64 + 10), 0);
-    room.open_server_store(
-        0,
-        StoreSession {
-            writer: [writer; 16],
-            unsent_changes,
-        },
-    );
+    room.open_server_store(0, [writer; 16]);
     room
 }
 
@@ -519,7 +553,7 @@ fn a_room_keeps_its_notebook_in_the_store_and_another_opens_it_with_nobody_onlin
     use crate::room::Status;
     use crate::text::Splice;
     let mut store = Store::default();
-    let mut a = keyed_room(1, false);
+    let mut a = keyed_room(1);
     pump_room(&mut a, 0, &mut store);
     let splice = Splice {
         index: 0,
@@ -527,21 +561,13 @@ fn a_room_keeps_its_notebook_in_the_store_and_another_opens_it_with_nobody_onlin
         insert: "kept by the server, read by nobody there".into(),
     };
     a.edit(10, HOME, &[splice], None);
-    let effects = pump_room(&mut a, 10, &mut store);
-    assert!(
-        effects.contains(&Effect::RememberUnsent(true)),
-        "{effects:?}"
-    );
+    pump_room(&mut a, 10, &mut store);
     assert_eq!(a.status().server_copy, ServerCopy::Pending);
     a.handle(10 + FLUSH_MS, crate::room::Input::Timeout);
-    let effects = pump_room(&mut a, 10 + FLUSH_MS, &mut store);
-    assert!(
-        effects.contains(&Effect::RememberUnsent(false)),
-        "{effects:?}"
-    );
+    pump_room(&mut a, 10 + FLUSH_MS, &mut store);
     assert_eq!(a.status().server_copy, ServerCopy::Saved);
     // Nobody else is online: a new browser opens the link and reads the store alone.
-    let mut b = keyed_room(2, false);
+    let mut b = keyed_room(2);
     let effects = pump_room(&mut b, 1_000, &mut store);
     assert_eq!(
         b.page_text(HOME).as_deref(),

@@ -437,7 +437,6 @@ impl Net {
             Output::Transmit(Transmit::Store(request)) => {
                 panic!("peer {i} asked a server store the net does not run: {request:?}")
             }
-            Output::Effect(Effect::RememberUnsent(_)) => {}
             Output::Event(Event::PageChanged { page, splices }) => {
                 self.stats.page_changes += 1;
                 let peer = &mut self.peers[i];
