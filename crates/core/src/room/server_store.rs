@@ -439,6 +439,18 @@ impl ServerStore {
                 self.records_after = 0;
                 self.bytes_after = 0;
             }
+            (InFlight::Snapshot { .. }, StoreReply::SnapshotStale { covers })
+                if covers == self.snapshot_covers =>
+            {
+                // "Stale" against the very snapshot it replaced: not a race another browser
+                // won. Wait as after a failure rather than ask again at once, and again.
+                self.retry_at = Some(now + self.retry_ms);
+                self.retry_ms = (self.retry_ms * 2).min(RETRY_MAX_MS);
+                applied.dropped.push(format!(
+                    "a snapshot refused as stale against its own base {covers}"
+                ));
+                return applied;
+            }
             (InFlight::Snapshot { .. }, StoreReply::SnapshotStale { covers }) => {
                 // Another browser took one: read what it covers before any other.
                 self.snapshot_covers = covers;

@@ -428,6 +428,32 @@ fn a_session_sends_only_what_the_store_lacks_deletions_included() {
 }
 
 #[test]
+fn a_server_that_always_calls_snapshots_stale_is_not_asked_in_a_loop() {
+    let mut store = Store::default();
+    let mut a = Browser::new(1);
+    a.type_at_end(0, &"x".repeat(300_000));
+    a.pump(FLUSH_MS, &mut store);
+    a.type_at_end(1_000, &"y".repeat(300_000));
+    let now = 1_000 + FLUSH_MS;
+    let mut snapshots = 0;
+    for _ in 0..50 {
+        let Some(request) = a.store.poll_request(now, &a.doc) else {
+            break;
+        };
+        let reply = match request {
+            StoreRequest::Snapshot { replaces, .. } => {
+                snapshots += 1;
+                StoreReply::SnapshotStale { covers: replaces }
+            }
+            other => store.serve(other),
+        };
+        a.store.on_reply(now, reply);
+    }
+    assert_eq!(snapshots, 1, "asked again at once");
+    assert!(a.store.poll_timeout().is_some_and(|at| at > now));
+}
+
+#[test]
 fn a_writer_alone_compacts_its_own_records_by_size() {
     let mut store = Store::default();
     let mut a = Browser::new(1);
