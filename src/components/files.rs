@@ -1,3 +1,5 @@
+use commonplace_core::app::status::ServerCopyState;
+use commonplace_core::room::server_store::ServerCopy;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -8,9 +10,11 @@ use crate::hooks::use_session::SessionHandle;
 #[derive(Properties, PartialEq)]
 pub struct FilesProps {
     pub session: SessionHandle,
+    pub server_copy: ServerCopyState,
 }
 
-/// Export the page or the notebook (markdown files, or a Yjs update) and import them back.
+/// Export the page or the notebook (markdown files, or a Yjs update) and import them back;
+/// remove the server's copy.
 #[function_component]
 pub fn Files(props: &FilesProps) -> Html {
     let message = use_state_eq(String::new);
@@ -74,6 +78,24 @@ pub fn Files(props: &FilesProps) -> Html {
             });
         })
     };
+    let removable = matches!(
+        props.server_copy,
+        ServerCopyState::Copy(ServerCopy::Saved | ServerCopy::Pending | ServerCopy::Refused)
+    );
+    let remove_server_copy = {
+        let (session, message) = (session.clone(), message.clone());
+        Callback::from(move |_| {
+            let asked = gloo::utils::window().confirm_with_message(
+                "Remove the server's copy of this notebook? It stays in the browsers that \
+                 have it; nobody can open it from the server alone any more, and the server \
+                 keeps no new copy.",
+            );
+            if asked == Ok(true) {
+                session.with(|s| s.remove_server_copy());
+                message.set("The server's copy was removed.".to_owned());
+            }
+        })
+    };
     html! {
         <section class="files" aria-labelledby="files-title">
             <h2 id="files-title" class="section-title">{ "Files" }</h2>
@@ -88,6 +110,11 @@ pub fn Files(props: &FilesProps) -> Html {
                 <label class="file-button">{ "Import notebook (Yjs)" }
                     <input type="file" id="import-yjs" accept=".yjs,.bin" onchange={import(true)} />
                 </label>
+                if removable {
+                    <button type="button" id="remove-server-copy" onclick={remove_server_copy}>
+                        { "Remove server copy" }
+                    </button>
+                }
             </div>
             <p id="files-message" role="status">{ (*message).clone() }</p>
         </section>

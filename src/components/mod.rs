@@ -7,6 +7,7 @@ pub mod people;
 pub mod room_view;
 pub mod saved_badge;
 pub mod search;
+pub mod server_copy_badge;
 pub mod share_link;
 pub mod sidebar;
 pub mod status_badge;

@@ -3,6 +3,7 @@ use yew::prelude::*;
 
 use crate::components::backlinks::Backlinks;
 use crate::components::saved_badge::SavedBadge;
+use crate::components::server_copy_badge::ServerCopyBadge;
 use crate::components::share_link::ShareLink;
 use crate::components::shown_title;
 use crate::components::sidebar::Sidebar;
@@ -64,6 +65,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <span class="room" title="Room">{ props.room.clone() }</span>
                 <StatusBadge status={status} />
                 <SavedBadge state={status.saving} />
+                <ServerCopyBadge state={status.server_copy} />
                 <ShareLink />
             </header>
             if status.cannot_decrypt {
@@ -76,7 +78,8 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                     value={received.to_string()} aria-label="Receiving the notebook" />
             }
             <div class="layout">
-                <Sidebar notebook={notebook.clone()} session={session.clone()} />
+                <Sidebar notebook={notebook.clone()} session={session.clone()}
+                    server_copy={status.server_copy} />
                 <main class="page" aria-labelledby="page-title">
                     <h2 id="page-title">{ title.clone() }</h2>
                     <div class="panes">

@@ -1,3 +1,4 @@
+use commonplace_core::app::status::ServerCopyState;
 use yew::prelude::*;
 
 use crate::components::files::Files;
@@ -11,6 +12,7 @@ use crate::session::NotebookState;
 pub struct SidebarProps {
     pub notebook: NotebookState,
     pub session: SessionHandle,
+    pub server_copy: ServerCopyState,
 }
 
 /// Search, the pages, who is here, files, and the keyboard shortcuts.
@@ -22,7 +24,7 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             <Search session={session.clone()} />
             <PageList notebook={props.notebook.clone()} session={session.clone()} />
             <People notebook={props.notebook.clone()} session={session.clone()} />
-            <Files session={session} />
+            <Files session={session} server_copy={props.server_copy} />
             <details class="shortcuts">
                 <summary>{ "Keyboard shortcuts" }</summary>
                 <dl>

@@ -23,6 +23,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 mod editor;
 mod notebook_view;
 mod reach;
+mod server_copy;
 
 use editor::Editor;
 pub use notebook_view::NotebookState;
@@ -71,6 +72,10 @@ struct Inner {
     status: RefCell<StatusModel>,
     /// This browser's copy of the notebook was stored under another key.
     store_of_other_key: Cell<bool>,
+    /// The room has a key: only then can it keep a server copy.
+    keyed: bool,
+    /// The server keeps encrypted copies (`/config`); `None`: not heard yet.
+    server_keeps_copies: Cell<Option<bool>>,
     /// `RTCConfiguration.iceServers` for new connections (see `reach`).
     ice_servers: RefCell<JsValue>,
     config_timer: RefCell<Option<Timeout>>,
@@ -86,6 +91,8 @@ struct Inner {
     /// from the console (and for tests that print it when a peer is left behind).
     _sync_state: Closure<dyn Fn() -> String>,
     _on_pagehide: EventListener,
+    /// The network is back: the server's store is tried again at once.
+    _on_online: EventListener,
 }
 
 struct Connection {
@@ -137,6 +144,8 @@ impl Session {
             receiving: Cell::new(None),
             status: RefCell::new(StatusModel::default()),
             store_of_other_key: Cell::new(false),
+            keyed: key.is_some(),
+            server_keeps_copies: Cell::new(None),
             ice_servers: RefCell::new(js_sys::Array::new().into()),
             config_timer: RefCell::new(None),
             paths_timer: RefCell::new(None),
@@ -151,6 +160,14 @@ impl Session {
                 move |_| {
                     if let Some(inner) = me.upgrade() {
                         inner.leave();
+                    }
+                }
+            }),
+            _on_online: EventListener::new(&gloo::utils::window(), "online", {
+                let me = me.clone();
+                move |_| {
+                    if let Some(inner) = me.upgrade() {
+                        inner.handle(Input::Online);
                     }
                 }
             }),
@@ -255,6 +272,7 @@ impl Inner {
         }
         self.pump();
         self.loaded.set(true);
+        self.open_server_store();
         let active = self.active.borrow().clone();
         self.open_page(&active);
         if let Some(editor) = &*self.editor.borrow() {
@@ -327,6 +345,7 @@ impl Inner {
                     broadcast.send(&bytes);
                 }
             }
+            Transmit::Store(request) => self.send_to_store(request),
         }
     }
 
@@ -472,6 +491,8 @@ impl Inner {
             has_text: self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty()),
             receiving: self.receiving.get(),
             paths: self.reach.borrow().values().map(|r| r.kind).collect(),
+            keyed: self.keyed,
+            server_keeps_copies: self.server_keeps_copies.get(),
         };
         let status = self.status.borrow_mut().view(room, facts);
         (self.on_status)(status);

@@ -1,6 +1,6 @@
 //! How this session reaches peers across networks: the ICE servers its server hands out at
 //! `/config` (the last ones kept for offline starts, fresh ones fetched before their
-//! credentials expire), and which path each connected person's frames take (direct, STUN,
+//! credentials expire; the same answer says whether the server keeps encrypted copies), and which path each connected person's frames take (direct, STUN,
 //! TURN, the server) with its round trip, for the people list and the status line.
 
 use std::collections::HashMap;
@@ -53,6 +53,7 @@ impl Inner {
     /// New connections use these servers; credentials that expire are renewed in time.
     fn use_config(&self, (config, fetched_at): &Fetched) {
         *self.ice_servers.borrow_mut() = config::ice_servers(config);
+        self.server_keeps_copies(config.store);
         if let Some(at) = config.renew_at(*fetched_at) {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
             self.refetch_in(delay);

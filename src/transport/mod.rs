@@ -3,5 +3,6 @@
 
 pub mod broadcast;
 pub mod config;
+pub mod server_store;
 pub mod signaling;
 pub mod webrtc;

@@ -8,9 +8,10 @@
 // scripts/test does both.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,14 +73,17 @@ export async function serverFor(t, options) {
  * Starts target/release/commonplace-server on a free loopback port, serving dist/.
  * Resolves once it prints "Commonplace is running: open http://ADDR:PORT/". `port` picks the port
  * (e.g. to bring a stopped server back at the same address); `stop()` shuts it down cleanly,
- * `kill()` abruptly.
- * @returns {Promise<{url: string, port: number, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
+ * `kill()` abruptly. `data` is the store's folder (`--data`); by default each server gets a new
+ * one (a store folder takes one server at a time), removed once the server has exited.
+ * @returns {Promise<{url: string, port: number, data: string, output: () => string, stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
-export async function startServer({ args = [], port = 0 } = {}) {
+export async function startServer({ args = [], port = 0, data } = {}) {
   for (const [what, p] of [['server binary', SERVER_BIN], ['dist/index.html', path.join(DIST_DIR, 'index.html')]]) {
     if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run scripts/test (or trunk build --release and cargo build --release -p commonplace-server)`);
   }
-  const child = spawn(SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--dist', DIST_DIR, ...args], {
+  const dataDir = data ?? mkdtempSync(path.join(os.tmpdir(), 'commonplace-store-'));
+  const removeData = () => { if (data === undefined) rmSync(dataDir, { recursive: true, force: true }); };
+  const child = spawn(SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--dist', DIST_DIR, '--data', dataDir, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { RUST_LOG: 'warn', ...process.env },
@@ -88,6 +92,7 @@ export async function startServer({ args = [], port = 0 } = {}) {
   let exited = null;
   const exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => {
     exited = { code, signal };
+    removeData();
     resolve(exited);
   }));
 
@@ -118,6 +123,7 @@ export async function startServer({ args = [], port = 0 } = {}) {
   return {
     url,
     port: Number(new URL(url).port),
+    data: dataDir,
     output: () => output,
     /** Kills the server abruptly (SIGKILL: no clean shutdown, sockets reset). */
     async kill() {
@@ -550,6 +556,24 @@ export async function waitForSaved(page, { timeout = DEFAULT_TIMEOUT_MS, name = 
     await page.waitForSelector('#saved[data-state="saved"]', { state: 'attached', timeout });
   } catch (err) {
     throw new Error(`[${name}] #saved[data-state="saved"] did not appear within ${timeout} ms; #saved is ${JSON.stringify(await savedState(page).catch((e) => firstLine(e)))} (${firstLine(err)})`);
+  }
+}
+
+/** #server-copy: { state, label, saved (#status[data-server-saved]) }, or { missing: true }. */
+export async function serverCopyState(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('#server-copy');
+    const saved = document.querySelector('#status')?.getAttribute('data-server-saved');
+    return el ? { state: el.getAttribute('data-state'), label: el.textContent, saved } : { missing: true, saved };
+  });
+}
+
+/** Waits until #status[data-server-saved="yes"]: every change here is in the server's store. */
+export async function waitForServerSaved(page, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
+  try {
+    await page.waitForSelector('#status[data-server-saved="yes"]', { state: 'attached', timeout });
+  } catch (err) {
+    throw new Error(`[${name}] #status[data-server-saved="yes"] did not appear within ${timeout} ms; the server copy is ${JSON.stringify(await serverCopyState(page).catch((e) => firstLine(e)))} (${firstLine(err)})`);
   }
 }
 

@@ -263,7 +263,8 @@ class Lab {
       if (!existsSync(file)) throw new Error(`${what} missing at ${file}: run scripts/test (or trunk build --release and cargo build --release -p commonplace-server)`);
     }
     this.server = await this.spawnIn(this.ns.wan, 'server', [
-      SERVER_BIN, '--bind', SERVER_IP, '--port', String(SERVER_PORT), '--dist', DIST_DIR, ...args,
+      SERVER_BIN, '--bind', SERVER_IP, '--port', String(SERVER_PORT), '--dist', DIST_DIR,
+      '--data', path.join(this.dir, 'store'), ...args,
     ], /Commonplace is running: open http:\/\/\S+/, { env: { RUST_LOG: 'warn', ...env } });
     return this.server;
   }

@@ -2,7 +2,8 @@
 //!
 //! Today that is how to reach other peers across networks: the ICE servers (STUN, TURN) to
 //! hand to every `RTCPeerConnection`. A TURN credential in it is short-lived (coturn's TURN
-//! REST scheme); `expires_at` says when to fetch a fresh one.
+//! REST scheme); `expires_at` says when to fetch a fresh one. And whether the server keeps
+//! encrypted copies of notebooks (`store`, `docs/store.md`).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,10 @@ pub struct ClientConfig {
     /// `None`: nothing expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// This server keeps encrypted copies of notebooks (`/store/`, see `docs/store.md`): false
+    /// when it was started with `--no-store`, and when the field is missing (an older server).
+    #[serde(default)]
+    pub store: bool,
 }
 
 /// One `RTCIceServer`.
@@ -75,15 +80,32 @@ mod tests {
                 credential: Some("c2VjcmV0".into()),
             }],
             expires_at: Some(1_700_000_000_000),
+            store: true,
         };
         let json = serde_json::to_string(&config).unwrap();
         assert!(json.contains(r#""iceServers":[{"urls":["turn:"#), "{json}");
+        assert!(json.ends_with(r#""store":true}"#), "{json}");
         assert_eq!(ClientConfig::parse(&json), Ok(config));
         assert_eq!(ClientConfig::parse("{}"), Ok(ClientConfig::default()));
         let bad = r#"{"iceServers":[{"urls":["http://example.invalid"]}]}"#;
         assert!(ClientConfig::parse(bad).is_err());
         assert!(ClientConfig::parse("[").is_err());
         assert!(is_ice_url("stun:x") && !is_ice_url("stun:") && !is_ice_url("turnx:y"));
+    }
+
+    #[test]
+    fn store_says_whether_the_server_keeps_notebooks() {
+        let without = ClientConfig::default();
+        assert!(!without.store);
+        let json = serde_json::to_string(&without).unwrap();
+        assert_eq!(json, r#"{"iceServers":[],"store":false}"#);
+        assert_eq!(ClientConfig::parse(&json), Ok(without));
+        let with = ClientConfig::parse(r#"{"iceServers":[],"store":true}"#).unwrap();
+        assert!(with.store);
+        // An older server's config has no such field: it keeps no store.
+        let older = ClientConfig::parse(r#"{"iceServers":[{"urls":["stun:x"]}]}"#).unwrap();
+        assert!(!older.store);
+        assert!(ClientConfig::parse(r#"{"store":"yes"}"#).is_err());
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //!
 //! Between a peer and its server over HTTP:
 //! - [`config`] — `GET /config` (server → peer): the ICE servers to reach peers with.
+//! - [`store`] — the end-to-end encrypted store under `/store/` (peer ↔ server): store ids,
+//!   write tokens, the binary framing of a read, the JSON replies and errors.
+//! - [`store_crypto`] — the encrypted store's id, key and write token, derived from the room
+//!   key, and its sealed records (the server keeps them and cannot read them).
 //!
 //! Between peers (binary, peer ↔ peer):
 //! - [`frame`] — y-webrtc's data-channel and BroadcastChannel frames: a message type and
@@ -30,3 +34,5 @@ pub mod frame;
 pub mod hub;
 pub mod lib0;
 pub mod signaling;
+pub mod store;
+pub mod store_crypto;

@@ -1,7 +1,8 @@
 //! Commonplace's server: serves the built app and relays y-webrtc signaling at `/signal`.
 //!
 //! Peers exchange documents directly over WebRTC; the server only introduces them, so it
-//! never sees document content (and in rooms with a key, not even who signals whom).
+//! never sees document content (and in rooms with a key, not even who signals whom). It also
+//! keeps an end-to-end encrypted store under `/store/` (`store/`): ciphertext it cannot read.
 
 mod budget;
 pub mod ice;
@@ -9,6 +10,7 @@ pub mod listen;
 mod outbox;
 mod signal;
 mod static_files;
+pub mod store;
 
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
@@ -22,9 +24,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use ice::IceConfig;
+use store::StoreOptions;
 
 /// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
 pub const DEFAULT_CLIENT_RATE: u64 = 1024 * 1024;
@@ -50,10 +53,13 @@ pub struct Options {
     pub client_queue: usize,
     /// Each connection is pinged this often and closed if it did not answer the previous ping.
     pub ping_interval: Duration,
-    /// What `GET /config` tells the app: how to reach peers across networks.
+    /// What `GET /config` tells the app: how to reach peers across networks (and, from
+    /// `store`, whether this server keeps notebooks).
     pub ice: IceConfig,
     /// HTTPS (and WSS) instead of plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// The encrypted store under `/store/`; `None`: its routes answer 503.
+    pub store: Option<StoreOptions>,
 }
 
 impl Options {
@@ -68,6 +74,7 @@ impl Options {
             ping_interval: Duration::from_secs(30),
             ice: IceConfig::none(),
             tls: None,
+            store: None,
         }
     }
 }
@@ -80,26 +87,43 @@ pub async fn serve(
 ) -> io::Result<()> {
     let signaling = Arc::new(signal::Signaling::new(&options));
     let ice = Arc::new(options.ice);
+    let backend = options.store.as_ref().map(|store| store.backend.clone());
+    let keeps_store = backend.is_some();
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
-        .route("/config", get(move || client_config(ice.clone())))
+        .route(
+            "/config",
+            get(move || client_config(ice.clone(), keeps_store)),
+        )
+        .merge(store::routes(options.store))
         .fallback_service(static_files::service(options.dist))
-        .layer(TraceLayer::new_for_http());
+        // A 5xx is no news by itself (a full store answers 507 to every append); the handlers
+        // log real failures.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        );
     listen::run(listener, options.tls, app, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
+    // What was written is committed; the database is closed and its folder unlocked.
+    if let Some(backend) = backend {
+        let _ = backend.close().await;
+    }
     Ok(())
 }
 
-/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached.
-async fn client_config(ice: Arc<IceConfig>) -> impl IntoResponse {
+/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached. It
+/// also says whether this server keeps a store (`store`: not started with `--no-store`).
+async fn client_config(ice: Arc<IceConfig>, keeps_store: bool) -> impl IntoResponse {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut id = [0u8; 9];
     let _ = getrandom::fill(&mut id);
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let config = ice.client_config(now, &id);
+    let mut config = ice.client_config(now, &id);
+    config.store = keeps_store;
     ([(CACHE_CONTROL, "no-store")], Json(config))
 }

@@ -3,17 +3,22 @@
 use clap::Parser;
 use commonplace_server::ice::{IceConfig, TurnAuth};
 use commonplace_server::listen::{tls_acceptor, url};
+use commonplace_server::store::quota::{self, Quota};
+use commonplace_server::store::sqlite::SqliteStore;
+use commonplace_server::store::StoreOptions;
 use commonplace_server::{serve, Options};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-/// Serves the Commonplace app and relays its signaling at /signal. It never sees a notebook.
+/// Serves the Commonplace app and relays its signaling at /signal, and keeps rooms'
+/// end-to-end encrypted stores under /store/ (ciphertext: it never sees a notebook).
 ///
 /// Every flag can also be given as an environment variable (shown with each flag); a flag
 /// wins over its variable. Lists (--stun, --turn) take the flag more than once, or a
@@ -108,6 +113,42 @@ struct Args {
     #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_QUEUE",
           default_value = "8MiB", value_parser = parse_positive_bytes)]
     client_queue: u64,
+    /// The folder of the encrypted store: DIR/store.sqlite3 and its companions. Created if
+    /// missing; the server refuses to start (and changes nothing) if the database in it is
+    /// missing, damaged, or in use by another server.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "COMMONPLACE_DATA",
+        default_value = "data"
+    )]
+    data: PathBuf,
+    /// Keep no store: no database is opened, and /store/ answers 503.
+    #[arg(long, env = "COMMONPLACE_NO_STORE")]
+    no_store: bool,
+    /// Bytes one store may hold, records and snapshot together. Over it, appends are refused
+    /// (507) until a snapshot makes room.
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_STORE_QUOTA",
+          default_value = "64MiB", value_parser = parse_positive_bytes)]
+    store_quota: u64,
+    /// Records one store may hold at once (a snapshot's covered records no longer count).
+    #[arg(long, value_name = "N", env = "COMMONPLACE_STORE_MAX_RECORDS",
+          default_value_t = quota::DEFAULT_MAX_RECORDS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    store_max_records: u64,
+    /// The largest record accepted (413 over it).
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_STORE_MAX_RECORD",
+          default_value = "256KiB", value_parser = parse_record_bytes)]
+    store_max_record: u64,
+    /// Bytes per second of store writes each client (IP address; IPv6 /64) may send; over it,
+    /// 429 with Retry-After. Each write costs its body and 1 KiB.
+    #[arg(long, value_name = "BYTES_PER_SEC", env = "COMMONPLACE_STORE_RATE",
+          default_value = "1MiB", value_parser = parse_positive_bytes)]
+    store_rate: u64,
+    /// Bytes of store writes a client may send at once before --store-rate applies.
+    #[arg(long, value_name = "BYTES", env = "COMMONPLACE_STORE_BURST",
+          default_value = "16MiB", value_parser = parse_bytes)]
+    store_burst: u64,
 }
 
 impl Args {
@@ -164,6 +205,14 @@ fn parse_positive_bytes(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A record's size: what a read reply's 32-bit length holds, and at most 1 GiB.
+fn parse_record_bytes(text: &str) -> Result<u64, String> {
+    match parse_positive_bytes(text)? {
+        n if n > 1024 * 1024 * 1024 => Err("must be at most 1GiB".into()),
+        n => Ok(n),
+    }
+}
+
 /// `12h`, `90m`, `3600s` or plain seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -216,6 +265,16 @@ async fn main() -> ExitCode {
         }
     }
 
+    if !args.no_store {
+        match open_store(&args).await {
+            Ok(store) => options.store = Some(store),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
     let listener = match TcpListener::bind((args.bind, args.port)).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -231,8 +290,9 @@ async fn main() -> ExitCode {
         }
     };
     if !args.dist.join("index.html").is_file() {
-        warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling works");
+        warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling and the store work");
     }
+    let shutdown = shutdown_signal();
     // The one line on stdout: scripts and tests read the URL (and with --port 0, the port) here.
     println!(
         "Commonplace is running: open {}",
@@ -240,7 +300,7 @@ async fn main() -> ExitCode {
     );
     let _ = std::io::stdout().flush();
 
-    match serve(listener, options, shutdown_signal()).await {
+    match serve(listener, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("server failed: {e}");
@@ -249,31 +309,62 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// The store in --data, after its startup checks (off the runtime: `quick_check` reads the
+/// whole file).
+async fn open_store(args: &Args) -> Result<StoreOptions, String> {
+    let quota = Quota {
+        max_bytes: args.store_quota,
+        max_records: args.store_max_records,
+    };
+    let dir = args.data.clone();
+    let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, quota))
+        .await
+        .map_err(|e| format!("opening the store failed: {e}"))??;
+    let mut store = StoreOptions::new(Arc::new(opened));
+    store.max_record = args.store_max_record;
+    store.rate = args.store_rate;
+    store.burst = args.store_burst;
+    Ok(store)
+}
+
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed by the time this returns, before
+/// the address is printed: a signal sent as soon as a script has read it must not kill the
+/// server uncleanly (its default action) before they exist.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(|e| warn!("cannot listen for {name}: {e}"))
+                .ok()
+        };
+        (
+            listen(SignalKind::interrupt(), "Ctrl-C"),
+            listen(SignalKind::terminate(), "SIGTERM"),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => drop(signal.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             warn!("cannot listen for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => drop(sigterm.recv().await),
-            Err(e) => {
-                warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        info!("shutting down");
     }
-    info!("shutting down");
 }
 
 #[cfg(test)]
@@ -296,6 +387,19 @@ mod tests {
         assert_eq!(defaults.client_rate, DEFAULT_CLIENT_RATE);
         assert_eq!(defaults.client_burst, DEFAULT_CLIENT_BURST);
         assert_eq!(defaults.client_queue, DEFAULT_CLIENT_QUEUE as u64);
+        assert_eq!(defaults.data, PathBuf::from("data"));
+        assert!(!defaults.no_store);
+        assert_eq!(defaults.store_quota, quota::DEFAULT_QUOTA);
+        assert_eq!(defaults.store_max_records, quota::DEFAULT_MAX_RECORDS);
+        assert_eq!(defaults.store_max_record, quota::DEFAULT_MAX_RECORD);
+        assert_eq!(defaults.store_rate, quota::DEFAULT_RATE);
+        assert_eq!(defaults.store_burst, quota::DEFAULT_BURST);
+        let args = parse(&["--data", "/tmp/x", "--no-store", "--store-quota", "1GiB"]).unwrap();
+        assert_eq!(args.data, PathBuf::from("/tmp/x"));
+        assert!(args.no_store);
+        assert_eq!(args.store_quota, 1 << 30);
+        let args = parse(&["--store-max-records", "5", "--store-max-record", "1KiB"]).unwrap();
+        assert_eq!((args.store_max_records, args.store_max_record), (5, 1024));
         let args = parse(&["--client-rate", "256KiB", "--client-burst", "0"]).unwrap();
         assert_eq!((args.client_rate, args.client_burst), (256 * 1024, 0));
         let args = parse(&["--client-queue", "1048576"]).unwrap();
@@ -324,6 +428,11 @@ mod tests {
             &["--client-burst", "17179869184GiB"],
             &["--client-queue", "0MiB"],
             &["--client-queue", "MiB"],
+            &["--store-quota", "0"],
+            &["--store-max-records", "0"],
+            &["--store-max-record", "2GiB"],
+            &["--store-rate", "0"],
+            &["--no-store=maybe"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -381,6 +490,14 @@ mod tests {
             "--client-queue",
             "COMMONPLACE_TURN_SECRET",
             "COMMONPLACE_CLIENT_RATE",
+            "--data",
+            "--no-store",
+            "--store-quota",
+            "--store-max-records",
+            "--store-max-record",
+            "--store-rate",
+            "--store-burst",
+            "COMMONPLACE_DATA",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }

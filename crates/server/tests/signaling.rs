@@ -286,9 +286,12 @@ async fn unbuilt_app_is_a_clear_503_but_signaling_works() {
 
 #[tokio::test]
 async fn binary_prints_its_address_and_exits_cleanly_on_sigterm() {
+    let data = temp_dir("sigterm-data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_commonplace-server"))
         .args(["--port", "0", "--dist"])
         .arg(temp_dir("no-dist"))
+        .arg("--data")
+        .arg(&data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -337,4 +340,5 @@ async fn binary_prints_its_address_and_exits_cleanly_on_sigterm() {
         sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(status.code(), Some(0));
+    std::fs::remove_dir_all(data).unwrap();
 }

@@ -2,6 +2,7 @@
 //! browser's copy, from the room's [`Status`] and what the shell knows.
 
 use super::paths::{PathCounts, PathKind};
+use crate::room::server_store::ServerCopy;
 use crate::room::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,6 +28,19 @@ pub enum SaveState {
     OtherKey,
 }
 
+/// Where the server's encrypted copy of the notebook stands (`docs/store.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerCopyState {
+    /// Not known yet (the browser's copy is loading, the server not yet asked).
+    #[default]
+    Unknown,
+    /// An open room: there is no key to seal a copy with, so there is none.
+    OpenRoom,
+    /// This server keeps no copies (`--no-store`, or an older server).
+    NoStore,
+    Copy(ServerCopy),
+}
+
 /// Everything the badges show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SessionStatus {
@@ -44,6 +58,7 @@ pub struct SessionStatus {
     /// Someone in the room uses another secret (or none), and nobody we can read is here:
     /// most likely this link's key is wrong.
     pub cannot_decrypt: bool,
+    pub server_copy: ServerCopyState,
 }
 
 /// What the shell knows that the room does not.
@@ -62,6 +77,10 @@ pub struct ShellFacts {
     pub receiving: Option<(usize, usize)>,
     /// How each connected peer is reached.
     pub paths: Vec<PathKind>,
+    /// The room has a key (only a keyed room can keep a server copy).
+    pub keyed: bool,
+    /// The server keeps copies (`/config`'s `store`); `None`: not heard yet.
+    pub server_keeps_copies: Option<bool>,
 }
 
 /// Turns room status and shell facts into what the badges show. Remembers one thing: whether
@@ -98,6 +117,12 @@ impl StatusModel {
             receiving: shell.receiving,
             paths: PathCounts::of(shell.paths.iter().copied()),
             cannot_decrypt: shell.store_of_other_key || (room.undecryptable && !self.trusted),
+            server_copy: match (room.server_copy, shell.keyed, shell.server_keeps_copies) {
+                (_, false, _) => ServerCopyState::OpenRoom,
+                (ServerCopy::None, true, Some(false)) => ServerCopyState::NoStore,
+                (ServerCopy::None, true, _) => ServerCopyState::Unknown,
+                (copy, true, _) => ServerCopyState::Copy(copy),
+            },
         }
     }
 }
@@ -144,6 +169,32 @@ pub fn saved_label(state: SaveState) -> (&'static str, &'static str) {
     }
 }
 
+/// The server copy badge: its state (`data-state`), its text, and whether every change of
+/// this browser's is in the store (`#status[data-server-saved="yes"]`).
+pub fn server_copy_label(state: ServerCopyState) -> (&'static str, &'static str, bool) {
+    match state {
+        ServerCopyState::Unknown | ServerCopyState::Copy(ServerCopy::None) => {
+            ("pending", "Not yet on server", false)
+        }
+        ServerCopyState::Copy(ServerCopy::Pending) => ("pending", "Not yet on server", false),
+        ServerCopyState::Copy(ServerCopy::Saved) => ("saved", "Saved to server", true),
+        ServerCopyState::Copy(ServerCopy::Refused) => (
+            "error",
+            "Not on server: the server refused this notebook's changes",
+            false,
+        ),
+        ServerCopyState::Copy(ServerCopy::Removed) => {
+            ("none", "No server copy: it was removed", false)
+        }
+        ServerCopyState::OpenRoom => (
+            "none",
+            "No server copy: an open room (only a link with a key keeps one)",
+            false,
+        ),
+        ServerCopyState::NoStore => ("none", "No server copy: this server keeps none", false),
+    }
+}
+
 fn count(n: usize, noun: &str) -> String {
     match n {
         1 => format!("1 {noun}"),
@@ -162,6 +213,7 @@ mod tests {
             tabs: 0,
             synced: true,
             undecryptable,
+            ..Status::default()
         }
     }
 
@@ -254,5 +306,40 @@ mod tests {
             ("offline", "Offline · 0 peers".into(), false)
         );
         assert_eq!(saved_label(SaveState::Saved), ("saved", "Saved locally"));
+    }
+
+    #[test]
+    fn the_server_copy_badge_says_why_there_is_none() {
+        let with = |copy, keyed, keeps| {
+            let room = Status {
+                server_copy: copy,
+                ..Status::default()
+            };
+            let facts = ShellFacts {
+                keyed,
+                server_keeps_copies: keeps,
+                ..ShellFacts::default()
+            };
+            server_copy_label(StatusModel::default().view(room, facts).server_copy)
+        };
+        assert_eq!(with(ServerCopy::None, false, Some(true)).0, "none");
+        assert!(with(ServerCopy::None, false, Some(true))
+            .1
+            .contains("open room"));
+        assert!(with(ServerCopy::None, true, Some(false))
+            .1
+            .contains("keeps none"));
+        assert_eq!(with(ServerCopy::None, true, None).1, "Not yet on server");
+        assert_eq!(
+            with(ServerCopy::Saved, true, Some(true)),
+            ("saved", "Saved to server", true)
+        );
+        assert_eq!(
+            with(ServerCopy::Pending, true, None),
+            ("pending", "Not yet on server", false)
+        );
+        assert!(with(ServerCopy::Removed, true, Some(true))
+            .1
+            .contains("removed"));
     }
 }

@@ -4,6 +4,8 @@
 
 use commonplace_protocol::signaling::SignalData;
 
+use super::server_store::StoreReply;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input<'a> {
     /// The signaling WebSocket opened.
@@ -27,4 +29,8 @@ pub enum Input<'a> {
     BroadcastFrame(&'a [u8]),
     /// The time [`super::Room::poll_timeout`] asked for has come (a little late is fine).
     Timeout,
+    /// The server's store answered the request in flight.
+    StoreReply(StoreReply),
+    /// The network is back (`online` event): the store is tried again at once.
+    Online,
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use commonplace_protocol::crypto::RoomKey;
 use commonplace_protocol::signaling::RoomSignal;
+use commonplace_protocol::store_crypto::StoreKeys;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use yrs::sync::{Awareness, Message};
@@ -37,7 +38,10 @@ mod pages;
 mod peer_sync;
 mod presence;
 mod relay;
+mod server_copy;
+pub mod server_store;
 mod signaling;
+mod store_http;
 mod sync;
 mod tabs;
 
@@ -47,12 +51,14 @@ pub use output::{Effect, Event, Output, Status, Transmit};
 pub use peer_sync::{ANSWERER_WAIT_MS, RESYNC_MS, SYNC_RETRY_MAX_MS, SYNC_RETRY_MS};
 pub use presence::{Person, RemoteCursor, AWARENESS_RENEW_MS, AWARENESS_TIMEOUT_MS};
 pub use signaling::{SIGNALING_PING_MS, SIGNALING_TIMEOUT_MS, STRANGER_ANNOUNCE_MS};
+pub use store_http::HttpRequest;
 
 use crate::peer_message;
 use mesh::Mesh;
 use output::Outputs;
 use pages::Pages;
 use presence::Presence;
+use server_store::{ServerCopy, ServerStore};
 use signaling::{Heard, SignalingClient};
 use sync::DocSync;
 use tabs::Tabs;
@@ -95,6 +101,10 @@ pub struct Room {
     sync: DocSync,
     pages: Pages,
     presence: Presence,
+    server_store: Option<ServerStore>,
+    /// A keyed room's store keys and its nonces' CSPRNG stream, until the shell opens the
+    /// server store ([`Room::open_server_store`]).
+    unopened_store: Option<(StoreKeys, ChaCha20Rng)>,
     undecryptable: bool,
     status: Status,
     out: Outputs,
@@ -118,12 +128,15 @@ impl Room {
         let RoomConfig {
             name, peer_id, key, ..
         } = config;
+        let unopened_store = key.as_ref().map(|key| (StoreKeys::derive(key), rng(5)));
         Room {
             signaling: SignalingClient::new(name, key.clone(), rng(1)),
             mesh: Mesh::new(peer_id.clone(), config.max_conns, rng(2)),
             tabs: Tabs::new(peer_id.clone(), key, rng(3)),
             pages: Pages::new(awareness.doc(), rng(4)),
             presence: Presence::new(now, peer_id.clone()),
+            server_store: None,
+            unopened_store,
             sync: DocSync::default(),
             peer_id,
             now,
@@ -150,6 +163,7 @@ impl Room {
     /// The next thing for the shell to do.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.flush_relay();
+        self.flush_server_store();
         self.out.pop()
     }
 
@@ -160,6 +174,9 @@ impl Room {
             self.signaling.poll_timeout(),
             self.mesh.poll_timeout(),
             self.presence.poll_timeout(&self.awareness),
+            self.server_store
+                .as_ref()
+                .and_then(ServerStore::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -203,6 +220,12 @@ impl Room {
             Input::BroadcastOpen => self.on_broadcast_open(),
             Input::BroadcastFrame(bytes) => self.on_broadcast_frame(bytes),
             Input::Timeout => self.on_timeout(),
+            Input::StoreReply(reply) => self.on_store_reply(reply),
+            Input::Online => {
+                if let Some(store) = &mut self.server_store {
+                    store.on_online(now);
+                }
+            }
         }
         self.update_status();
     }
@@ -254,6 +277,10 @@ impl Room {
             tabs: self.tabs.count(),
             synced: self.mesh.all_synced(),
             undecryptable: self.undecryptable,
+            server_copy: self
+                .server_store
+                .as_ref()
+                .map_or(ServerCopy::None, ServerStore::server_copy),
         };
         if status != self.status {
             self.status = status;

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use crate::text::Splice;
 use commonplace_protocol::signaling::SignalData;
 
+use super::server_store::{ServerCopy, StoreRequest};
 use super::PeerId;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,9 @@ pub enum Transmit {
     Peer { peer: PeerId, bytes: Vec<u8> },
     /// A frame for the room's BroadcastChannel: this browser's other tabs.
     Tabs(Vec<u8>),
+    /// A request for the server's encrypted store (`docs/store.md`), addressed with
+    /// [`super::Room::store_keys`]; its answer comes back as [`super::Input::StoreReply`].
+    Store(StoreRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +84,8 @@ pub struct Status {
     /// Messages for this room arrived that this peer cannot read: someone in it uses another
     /// secret, or none. Stays set for the life of the room.
     pub undecryptable: bool,
+    /// Where the server's encrypted copy stands.
+    pub server_copy: ServerCopy,
 }
 
 /// The queue the room's parts write to, with a short way to say each kind of thing.

@@ -308,6 +308,7 @@ impl Room {
     fn send_update(&mut self, update: Vec<u8>) {
         if update != EMPTY_UPDATE {
             self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
+            self.store_local(&update);
             self.out.effect(Effect::Store(update));
         }
     }

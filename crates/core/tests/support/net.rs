@@ -432,6 +432,11 @@ impl Net {
                 }
             }
             Output::Effect(Effect::Store(update)) => self.peers[i].stored.push(update),
+            // The net's rooms keep no server copy (`RoomConfig::store` is `None`): the server
+            // store's machine has its own tests, against a store that keeps records.
+            Output::Transmit(Transmit::Store(request)) => {
+                panic!("peer {i} asked a server store the net does not run: {request:?}")
+            }
             Output::Event(Event::PageChanged { page, splices }) => {
                 self.stats.page_changes += 1;
                 let peer = &mut self.peers[i];

@@ -2,6 +2,8 @@
 //! WebSocket clients speaking y-webrtc's signaling to it.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod http;
+
 use commonplace_server::{serve, Options};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -96,4 +98,99 @@ pub fn temp_dir(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("commonplace-server-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// The real `commonplace-server` binary, running until stopped (or dropped: killed).
+pub struct Running {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts the binary with `args` (and `--port 0`): `Ok` once it prints its address, or `Err`
+/// with its exit code and everything it wrote to stderr if it exits first.
+pub fn start_binary(args: &[&std::ffi::OsStr]) -> Result<Running, (Option<i32>, String)> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commonplace-server"))
+        .args(["--port", "0", "--dist"])
+        .arg(temp_dir("no-dist"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let (err_tx, err_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        let _ = err_tx.send(text);
+    });
+    let line = line_rx.recv_timeout(WAIT).unwrap_or_default();
+    let addr = line
+        .strip_prefix("Commonplace is running: open http://")
+        .and_then(|rest| rest.strip_suffix("/\n"))
+        .and_then(|addr| addr.parse().ok());
+    match addr {
+        Some(addr) => Ok(Running {
+            child,
+            addr,
+            stderr: err_rx,
+        }),
+        None => {
+            let status = wait_exit(&mut child);
+            let stderr = err_rx.recv_timeout(WAIT).unwrap_or_default();
+            Err((status, stderr))
+        }
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child) -> Option<i32> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server neither started nor exited");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Running {
+    /// SIGTERM, and waits for a clean exit; returns what it wrote to stderr.
+    pub fn stop(mut self) -> String {
+        // SAFETY: signals a child this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        assert_eq!(
+            wait_exit(&mut self.child),
+            Some(0),
+            "exit code after SIGTERM"
+        );
+        self.stderr.recv_timeout(WAIT).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown at all, as in a crash or a power cut of the process.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
