@@ -172,8 +172,8 @@ export async function launchPersistentBrowser(userDataDir) {
  * the other is shut down again and the failure thrown. Returns { server, browser } (null for one
  * left out).
  */
-export async function startServerAndBrowser({ server = true, browser = true } = {}) {
-  const [s, b] = await Promise.allSettled([server ? startServer() : null, browser ? launchBrowser() : null]);
+export async function startServerAndBrowser({ server = true, browser = true, serverArgs = [] } = {}) {
+  const [s, b] = await Promise.allSettled([server ? startServer({ args: serverArgs }) : null, browser ? launchBrowser() : null]);
   if (s.status === 'rejected' || b.status === 'rejected') {
     await b.value?.close().catch(() => {});
     await s.value?.stop();
@@ -188,9 +188,12 @@ export async function stopServerAndBrowser({ server, browser }) {
   await server?.stop();
 }
 
-/** For scripts: runs `fn({ server, browser })` with a server and a browser started for it, stopped after. */
-export async function withServerAndBrowser(fn) {
-  const started = await startServerAndBrowser();
+/**
+ * For scripts: runs `fn({ server, browser })` with a server (given `serverArgs`) and a browser
+ * started for it, stopped after.
+ */
+export async function withServerAndBrowser(fn, { serverArgs = [] } = {}) {
+  const started = await startServerAndBrowser({ serverArgs });
   try {
     return await fn(started);
   } finally {
@@ -213,11 +216,13 @@ export { sharedServer as server, sharedBrowser as browser };
  * Sets up what the calling test file's tests share: registers node:test `before` and `after` hooks
  * that start one server and one browser (the exported `server` and `browser`) and stop them after
  * the last test. `server: false` or `browser: false` leaves one out (files whose tests start
- * servers of their own); `prepare` is run alongside (e.g. building a bundle the tests load).
+ * servers of their own); `serverArgs` are the server's extra flags (`--no-store` for files that
+ * prove what peers send each other: the server's copy would hand a late joiner the notebook
+ * even if no peer did); `prepare` is run alongside (e.g. building a bundle the tests load).
  */
-export function setUpFile({ server = true, browser = true, prepare } = {}) {
+export function setUpFile({ server = true, browser = true, serverArgs = [], prepare } = {}) {
   before(async () => {
-    const [started, prepared] = await Promise.allSettled([startServerAndBrowser({ server, browser }), prepare?.()]);
+    const [started, prepared] = await Promise.allSettled([startServerAndBrowser({ server, browser, serverArgs }), prepare?.()]);
     if (started.status === 'fulfilled') ({ server: sharedServer, browser: sharedBrowser } = started.value);
     for (const outcome of [started, prepared]) if (outcome.status === 'rejected') throw outcome.reason;
   });

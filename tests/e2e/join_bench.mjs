@@ -154,6 +154,7 @@ async function timeToOnline(browser, server, keyed) {
 
 // ---- run, print --------------------------------------------------------------------------------
 
+// Joins from a peer: no server copy to read the notebook from instead.
 await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
   await section('pbkdf2', () => pbkdf2InPage(browser, server));
   await section('appKeyTiming', () => appKeyTiming(browser, server));
@@ -162,7 +163,7 @@ await section('browser', () => withServerAndBrowser(async ({ server, browser }) 
   await section('join1MB', () => lateJoin(browser, server, 1 * MB, RUNS));
   await section('join10MB', () => lateJoin(browser, server, 10 * MB, BIG_RUNS));
   return { ok: true };
-}));
+}, { serverArgs: ['--no-store'] }));
 
 const fmt = (s) => `median ${s.median} ms   (min ${s.min}, max ${s.max}; ${s.runs.length} runs: ${s.runs.join(', ')})`;
 const lines = ['', 'Commonplace join benchmark', ''];

@@ -24,7 +24,8 @@ const KB = 1024;
 const MB = 1024 * KB;
 const JOIN_TIMEOUT_MS = 30_000;
 
-setUpFile();
+// Peers must hand the late joiner the notebook: no server copy to do it for them.
+setUpFile({ serverArgs: ['--no-store'] });
 
 /** Run `i`'s variant: every combination comes round within 16 runs. */
 function variant(i) {

@@ -106,7 +106,8 @@ async function lateJoin(browser, server, path) {
 async function measure(path) {
   const secret = randomBytes(16).toString('hex');
   const turn = path.turn ? await startTurn({ secret }) : null;
-  const server = await startServer({ args: turn ? ['--turn', turn.url, '--turn-secret', secret] : [] });
+  // Each path's own cost: the late joiner's notebook must come over it, not from a server copy.
+  const server = await startServer({ args: ['--no-store', ...(turn ? ['--turn', turn.url, '--turn-secret', secret] : [])] });
   const browser = await launchBrowser();
   const figures = {};
   try {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -397,28 +397,56 @@ test('an open room keeps no server copy, and says so; "Remove server copy" delet
   assert.equal(await editorValue(b), '');
 });
 
-test('corrupt and truncated database files: a clear startup error, nothing overwritten', async (t) => {
+test('corrupt and truncated database files, after a clean stop and after a crash: a clear startup error, nothing overwritten', async (t) => {
   const data = storeFolder(t);
-  const server = await serverOn(t, data);
-  const a = await person(t, keyedRoomUrl(server, newRoomName('corrupt'), newRoomKey()), 'A');
+  const db = path.join(data, 'store.sqlite3');
+  const wal = `${db}-wal`;
+  let server = await serverOn(t, data);
+  const url = (s) => keyedRoomUrl(s, room, key);
+  const room = newRoomName('corrupt');
+  const key = newRoomKey();
+  const a = await person(t, url(server), 'A');
   await typeText(a, 'a notebook worth keeping', { at: 0 });
   await waitForServerSaved(a, { name: 'A' });
   await closeUsers(a);
   await server.stop();
-  const db = path.join(data, 'store.sqlite3');
+  assert.ok(!existsSync(wal), 'a clean stop leaves the database whole, without a WAL');
   const good = readFileSync(db);
+  // What the server must leave byte for byte: every file but `-shm`, SQLite's index of the
+  // WAL, which whatever reads a WAL rebuilds (it holds no data).
+  const kept = () => storeFiles(data).filter((f) => !f.name.endsWith('-shm')).map((f) => [f.name, sha256(f.bytes)]);
+  const refuses = (what) => {
+    const before = kept();
+    const run = spawnSync(SERVER_BIN, ['--port', '0', '--bind', '127.0.0.1', '--dist', DIST_DIR, '--data', data], { encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(run.status, 0, `${what}: the server started on it`);
+    assert.match(`${run.stderr}${run.stdout}`, /store\.sqlite3/, `${what}: the error names the file: ${run.stderr}`);
+    assert.deepEqual(kept(), before, `${what}: the files changed`);
+  };
   const cases = [
     ['truncated', () => truncateSync(db, Math.floor(good.length / 2) + 100)],
-    ['corrupt', () => { const bad = Buffer.from(good); bad.fill(0xa5, 4096, 8192); writeFileSync(db, bad); }],
+    ['corrupt', () => { const bad = Buffer.from(good); bad.fill(0xa5, 4096); writeFileSync(db, bad); }],
     ['not a database', () => writeFileSync(db, Buffer.from('this is not SQLite at all, but it is someone\'s file'))],
   ];
   for (const [what, damage] of cases) {
     writeFileSync(db, good);
     damage();
-    const before = storeFiles(data).map((f) => [f.name, sha256(f.bytes)]);
-    const run = spawnSync(SERVER_BIN, ['--port', '0', '--bind', '127.0.0.1', '--dist', DIST_DIR, '--data', data], { encoding: 'utf8', timeout: 30_000 });
-    assert.notEqual(run.status, 0, `${what}: the server started on it`);
-    assert.match(`${run.stderr}${run.stdout}`, /store\.sqlite3/, `${what}: the error names the file: ${run.stderr}`);
-    assert.deepEqual(storeFiles(data).map((f) => [f.name, sha256(f.bytes)]), before, `${what}: the files changed`);
+    refuses(what);
   }
+
+  // After a crash: the WAL beside the file holds the last writes; a damaged file is refused
+  // and its WAL is neither copied into it nor removed.
+  writeFileSync(db, good);
+  server = await serverOn(t, data);
+  const b = await person(t, url(server), 'B');
+  await waitForValue(b, 'a notebook worth keeping', { name: 'B' });
+  await typeText(b, ', and more after the crash', { at: 'end' });
+  await waitForServerSaved(b, { name: 'B' });
+  await closeUsers(b);
+  await server.kill();
+  assert.ok(existsSync(wal), 'a killed server leaves its WAL');
+  const crashed = readFileSync(db);
+  const bad = Buffer.from(crashed);
+  bad.fill(0xa5, 4096);
+  writeFileSync(db, bad);
+  refuses('corrupt after a crash');
 });

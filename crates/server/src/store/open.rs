@@ -237,8 +237,12 @@ fn open_existing(db: &Path) -> Result<Connection, String> {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
             conn.pragma_update(None, "query_only", true)?;
             let verdict = check(&conn, db)?;
-            conn.pragma_update(None, "query_only", false)?;
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+            // Only a database that passed may be written: a refused one is dropped with
+            // checkpoints on close still off, so its WAL is never copied into the file.
+            if verdict.is_ok() {
+                conn.pragma_update(None, "query_only", false)?;
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+            }
             Ok(verdict)
         };
         checked().map_err(cannot_read)??;

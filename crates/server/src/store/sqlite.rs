@@ -356,6 +356,12 @@ fn write_loop(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, quota: Quota)
             let _ = job.reply.send(result);
         }
     }
+    // The file whole on its own after a clean stop, even if a reader were still closing (the
+    // last connection to close checkpoints, but a read-only one cannot): the next start then
+    // checks it as immutable, and a backup of `store.sqlite3` alone is complete.
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        warn!("store: the checkpoint at shutdown failed: {e}");
+    }
     if let Err((_, e)) = conn.close() {
         error!("closing the store database: {e}");
     }
