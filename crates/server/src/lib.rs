@@ -8,6 +8,7 @@ mod budget;
 pub mod ice;
 pub mod listen;
 mod outbox;
+mod precompressed;
 mod signal;
 mod static_files;
 pub mod store;
