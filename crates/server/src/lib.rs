@@ -4,6 +4,7 @@
 //! never sees document content (and in rooms with a key, not even who signals whom). It also
 //! keeps an end-to-end encrypted store under `/store/` (`store/`): ciphertext it cannot read.
 
+mod accepted;
 mod budget;
 pub mod ice;
 pub mod listen;
@@ -12,6 +13,7 @@ mod precompressed;
 mod signal;
 mod static_files;
 pub mod store;
+mod throttled_log;
 
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
@@ -28,6 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use ice::IceConfig;
+use listen::ConnectionLimits;
 use store::StoreOptions;
 
 /// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
@@ -59,6 +62,8 @@ pub struct Options {
     pub ice: IceConfig,
     /// HTTPS (and WSS) instead of plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// How long a connection may take to send its request, and how many may be open at once.
+    pub connections: ConnectionLimits,
     /// The encrypted store under `/store/`; `None`: its routes answer 503.
     pub store: Option<StoreOptions>,
 }
@@ -75,6 +80,7 @@ impl Options {
             ping_interval: Duration::from_secs(30),
             ice: IceConfig::none(),
             tls: None,
+            connections: ConnectionLimits::default(),
             store: None,
         }
     }
@@ -105,7 +111,7 @@ pub async fn serve(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         );
-    listen::run(listener, options.tls, app, shutdown).await;
+    listen::run(listener, options.tls, options.connections, app, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
     // What was written is committed; the database is closed and its folder unlocked.

@@ -1,0 +1,145 @@
+//! What a connection costs the server and how long it may take: a slow request is closed, and
+//! a connection past the cap is refused while the others go on.
+
+mod common;
+
+use common::*;
+use std::ffi::OsStr;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, timeout, Instant};
+
+fn args(list: &[&'static str]) -> Vec<&'static OsStr> {
+    list.iter().map(|arg| OsStr::new(*arg)).collect()
+}
+
+/// Reads until the server closes the connection; what it sent before.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Result<Vec<u8>, String> {
+    let mut got = Vec::new();
+    let read = timeout(within, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    match read.await {
+        Ok(()) => Ok(got),
+        Err(_) => Err(format!("still open after {within:?}")),
+    }
+}
+
+const PARTIAL_UPGRADE: &[u8] =
+    b"GET /signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+
+#[tokio::test]
+async fn a_request_whose_headers_never_end_is_closed_after_the_header_timeout() {
+    let server = start_binary(&args(&["--no-store", "--header-timeout", "1s"])).unwrap();
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(PARTIAL_UPGRADE).await.unwrap();
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let answer = read_until_closed(&mut slow, WAIT).await.unwrap();
+    let elapsed = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "closed after {elapsed:?}"
+    );
+    read_until_closed(&mut silent, WAIT).await.unwrap();
+    // A whole request is still answered, and a WebSocket stays open past the timeout.
+    let mut ws = connect(server.addr).await;
+    sleep(Duration::from_millis(1500)).await;
+    sync(&mut ws).await;
+}
+
+/// A masked `{"type":"ping"}` and the pong it gets, on a raw WebSocket.
+async fn raw_ping(stream: &mut TcpStream) {
+    let ping = br#"{"type":"ping"}"#;
+    let mut frame = vec![0x81, 0x80 | ping.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(ping);
+    stream.write_all(&frame).await.unwrap();
+    let pong = br#"{"type":"pong"}"#;
+    let mut answer = vec![0u8; 2 + pong.len()];
+    timeout(WAIT, stream.read_exact(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&answer[2..], pong);
+}
+
+#[tokio::test]
+async fn past_max_connections_new_ones_are_refused_and_the_others_go_on() {
+    let server = start_binary(&args(&["--no-store", "--max-connections", "3"])).unwrap();
+    let mut a = connect(server.addr).await;
+    let mut b = connect(server.addr).await;
+    subscribe(&mut a, &["room"]).await;
+    subscribe(&mut b, &["room"]).await;
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    // The cap counts connections, not requests: a fourth is answered 503 and closed.
+    let mut refused = TcpStream::connect(server.addr).await.unwrap();
+    let _ = refused
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let answer = read_until_closed(&mut refused, WAIT).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 503"),
+        "{answer}"
+    );
+    // Those already in go on.
+    send(
+        &mut a,
+        serde_json::json!({"type": "publish", "topic": "room", "data": 1}),
+    )
+    .await;
+    assert_eq!(recv(&mut b).await["clients"], 2);
+    assert_eq!(recv(&mut a).await["clients"], 2, "its own publish, echoed");
+    sync(&mut a).await;
+    // Once one leaves, there is room again.
+    idle.shutdown().await.unwrap();
+    drop(idle);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut next = raw_websocket_or_refused(server.addr).await;
+        if let Some(stream) = next.as_mut() {
+            raw_ping(stream).await;
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after a connection closed"
+        );
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The raw HTTP handshake of a WebSocket, with no client library's buffers behind it; `None`
+/// if the server refused it.
+async fn raw_websocket_or_refused(addr: SocketAddr) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(
+            b"GET /signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match timeout(WAIT, stream.read(&mut byte)).await.ok()? {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    head.starts_with(b"HTTP/1.1 101").then_some(stream)
+}
