@@ -1,9 +1,11 @@
-//! What a connection costs the server and how long it may take: a slow request is closed, and
-//! a connection past the cap is refused while the others go on.
+//! What a connection costs the server and how long it may take: a slow request is closed, a
+//! connection past the cap is refused while the others go on, and an idle WebSocket holds
+//! little memory.
 
 mod common;
 
 use common::*;
+use futures_util::future::join_all;
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -142,4 +144,62 @@ async fn raw_websocket_or_refused(addr: SocketAddr) -> Option<TcpStream> {
         }
     }
     head.starts_with(b"HTTP/1.1 101").then_some(stream)
+}
+
+async fn raw_websocket(addr: SocketAddr) -> TcpStream {
+    raw_websocket_or_refused(addr)
+        .await
+        .expect("the WebSocket handshake failed")
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Waits until the server's memory stops growing (its tasks have set up what they hold).
+async fn settled_rss_kib(pid: u32) -> u64 {
+    let mut last = vm_rss_kib(pid);
+    for _ in 0..50 {
+        sleep(Duration::from_millis(200)).await;
+        let now = vm_rss_kib(pid);
+        if now.abs_diff(last) < 64 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+const IDLE_CLIENTS: usize = 2000;
+/// y-webrtc's server holds 6.5–11 KB per idle WebSocket; with tungstenite's default 128 KiB
+/// read buffer ours held 132 KB.
+const MAX_KIB_PER_IDLE_CLIENT: u64 = 32;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_websocket_holds_little_memory() {
+    let server = start_binary(&args(&["--no-store"])).unwrap();
+    let pid = server.pid();
+    // One-time costs (threads, the hub, first allocations) before the count starts.
+    let mut warm = join_all((0..50).map(|_| raw_websocket(server.addr))).await;
+    raw_ping(&mut warm[0]).await;
+    let before = settled_rss_kib(pid).await;
+    let mut clients = Vec::with_capacity(IDLE_CLIENTS);
+    while clients.len() < IDLE_CLIENTS {
+        let batch = (IDLE_CLIENTS - clients.len()).min(100);
+        clients.extend(join_all((0..batch).map(|_| raw_websocket(server.addr))).await);
+    }
+    raw_ping(clients.last_mut().unwrap()).await;
+    let after = settled_rss_kib(pid).await;
+    let per_client = after.saturating_sub(before) as f64 / IDLE_CLIENTS as f64;
+    println!(
+        "server RSS {before} KiB -> {after} KiB with {IDLE_CLIENTS} idle WebSockets: \
+         {per_client:.1} KiB each"
+    );
+    assert!(
+        per_client < MAX_KIB_PER_IDLE_CLIENT as f64,
+        "{per_client:.1} KiB per idle WebSocket"
+    );
+    raw_ping(&mut clients[0]).await;
 }
