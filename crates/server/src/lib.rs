@@ -49,7 +49,9 @@ pub struct Options {
     /// Largest WebSocket message or frame accepted; a bigger one closes the connection.
     pub max_message: usize,
     /// Bytes per second each connection may send (0 counts as 1); beyond it the server reads
-    /// from that connection only as fast as this (it waits, dropping nothing).
+    /// from that connection only as fast as this (it waits, dropping nothing). A publish counts
+    /// once for every other connection it reaches (at least once): the bytes the server writes
+    /// for it.
     pub client_rate: u64,
     /// Bytes a connection may send at once before `client_rate` applies.
     pub client_burst: u64,

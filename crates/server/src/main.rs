@@ -100,7 +100,9 @@ struct Args {
     tls_key: Option<PathBuf>,
     /// Bytes per second each connection may send (plain bytes, or with KiB or MiB). A client
     /// sending more, e.g. relaying a notebook to a peer no direct path reaches, is read from
-    /// only this fast: slowed down, not cut off, while everyone else is served as usual.
+    /// only this fast: slowed down, not cut off, while everyone else is served as usual. A
+    /// publish counts once for every other connection it reaches (what the server writes for
+    /// it), so a burst into a busy room slows its sender, not the room's readers.
     #[arg(long, value_name = "BYTES_PER_SEC", env = "COMMONPLACE_CLIENT_RATE",
           default_value = "1MiB", value_parser = parse_positive_bytes)]
     client_rate: u64,

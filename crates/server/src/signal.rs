@@ -168,19 +168,30 @@ impl Signaling {
                 let Some(message) = stream.next().await else {
                     return Ending::ClosedByPeer;
                 };
-                pacing.budget.spend(message_len(&message), Instant::now());
-                match message {
+                let len = message_len(&message);
+                pacing.budget.spend(len, Instant::now());
+                let fanned_out = match message {
                     Ok(Message::Text(text)) => self.receive(id, &text),
                     // server.js parses binary frames as text too.
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                         Ok(text) => self.receive(id, text),
-                        Err(_) => debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored"),
+                        Err(_) => {
+                            debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
+                            0
+                        }
                     },
-                    Ok(Message::Pong(_)) => pong.store(true, Ordering::Relaxed),
-                    Ok(Message::Ping(_)) => {} // answered by the WebSocket layer
+                    Ok(Message::Pong(_)) => {
+                        pong.store(true, Ordering::Relaxed);
+                        0
+                    }
+                    Ok(Message::Ping(_)) => 0, // answered by the WebSocket layer
                     Ok(Message::Close(_)) => return Ending::ClosedByPeer,
                     Err(e) => return Ending::ReadFailed(e),
-                }
+                };
+                // What it made the server write to others counts too, beyond its own length.
+                pacing
+                    .budget
+                    .spend(fanned_out.saturating_sub(len), Instant::now());
             }
         };
         let writer = async {
@@ -231,9 +242,17 @@ impl Signaling {
         }
     }
 
-    /// Feeds one frame to the hub and queues what it sends. A receiver whose queue would go over
-    /// its byte bound is dropped, so one slow peer cannot make the server buffer without bound.
-    fn receive(&self, from: ConnId, frame: &str) {
+    /// Feeds one frame to the hub and queues what it sends; returns the bytes queued for
+    /// connections other than the sender. A receiver whose queue would go over its byte bound is
+    /// dropped, so one slow peer cannot make the server buffer without bound.
+    ///
+    /// The sender's budget is charged those bytes (or its frame's length, if more): a publish
+    /// into a topic of 50 costs 50 times its size. Charged only for what it sent, one client
+    /// publishing at its 1 MiB/s put 50 MiB/s in front of 50 subscribers, and every subscriber
+    /// reading slower than 1 MiB/s fell behind by 8 MiB and was closed within seconds (issue
+    /// 13); charged for what it fans out, it is slowed to what the server may write for it, and
+    /// the subscribers keep up. A pair relaying through the server pays as before: one receiver.
+    fn receive(&self, from: ConnId, frame: &str) -> usize {
         let mut guard = self.peers();
         let peers = &mut *guard;
         let deliveries = match peers.hub.receive(from, frame) {
@@ -247,10 +266,14 @@ impl Signaling {
                     }
                     _ => debug!(conn, len, "frame ignored: {rejected}"),
                 }
-                return;
+                return 0;
             }
         };
+        let mut fanned_out = 0usize;
         for delivery in deliveries {
+            if delivery.to != from {
+                fanned_out = fanned_out.saturating_add(delivery.frame.len());
+            }
             let Some(conn) = peers.conns.get(&delivery.to) else {
                 continue;
             };
@@ -260,6 +283,7 @@ impl Signaling {
                 peers.conns.remove(&delivery.to);
             }
         }
+        fanned_out
     }
 
     /// Waits until the connection may send more: until it is within its byte budget, and its
