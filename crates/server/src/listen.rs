@@ -102,6 +102,7 @@ pub async fn run(
     ));
     let refusals = Refusals::new();
     let mut refused = ThrottledLog::new(throttled_log::INTERVAL);
+    let mut failed = ThrottledLog::new(throttled_log::INTERVAL);
     tokio::pin!(shutdown);
     loop {
         let (stream, addr) = tokio::select! {
@@ -109,7 +110,9 @@ pub async fn run(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, usually: let some close before trying again.
-                    warn!("accept failed: {e}");
+                    if let Some(count) = failed.event(Instant::now()) {
+                        warn!(failed = count, "accept failed: {e}");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

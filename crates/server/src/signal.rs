@@ -2,6 +2,7 @@
 
 use crate::budget::Budget;
 use crate::outbox::{outbox, Backlog, Outbox};
+use crate::throttled_log::{self, ThrottledLog};
 use crate::Options;
 use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -161,6 +162,7 @@ impl Signaling {
 
         let (mut sink, mut stream) = socket.split();
         let pong = AtomicBool::new(true);
+        let mut rejections = ThrottledLog::new(throttled_log::INTERVAL);
         let reader = async {
             let mut pacing = Pacing::new(self.client_rate, self.client_burst);
             loop {
@@ -171,10 +173,10 @@ impl Signaling {
                 let len = message_len(&message);
                 pacing.budget.spend(len, Instant::now());
                 let fanned_out = match message {
-                    Ok(Message::Text(text)) => self.receive(id, &text),
+                    Ok(Message::Text(text)) => self.receive(id, &text, &mut rejections),
                     // server.js parses binary frames as text too.
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => self.receive(id, text),
+                        Ok(text) => self.receive(id, text, &mut rejections),
                         Err(_) => {
                             debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
                             0
@@ -231,6 +233,14 @@ impl Signaling {
             peers.hub.disconnect(id);
             peers.conns.remove(&id);
         }
+        let unwritten = rejections.take_unwritten();
+        if unwritten > 0 {
+            warn!(
+                conn = id.0,
+                rejected = unwritten,
+                "frames rejected since the last line, as it closes"
+            );
+        }
         if let Some(frame) = ending.close_frame() {
             let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
         }
@@ -252,7 +262,10 @@ impl Signaling {
     /// reading slower than 1 MiB/s fell behind by 8 MiB and was closed within seconds (issue
     /// 13); charged for what it fans out, it is slowed to what the server may write for it, and
     /// the subscribers keep up. A pair relaying through the server pays as before: one receiver.
-    fn receive(&self, from: ConnId, frame: &str) -> usize {
+    ///
+    /// A rejected frame the client should not have sent is logged through `rejections`: a line
+    /// now and then, with a count, not one per frame.
+    fn receive(&self, from: ConnId, frame: &str, rejections: &mut ThrottledLog) -> usize {
         let mut guard = self.peers();
         let peers = &mut *guard;
         let deliveries = match peers.hub.receive(from, frame) {
@@ -262,7 +275,14 @@ impl Signaling {
                 let (conn, len) = (from.0, frame.len());
                 match rejected {
                     Rejected::TooManyTopics { .. } | Rejected::TopicTooLong { .. } => {
-                        warn!(conn, len, "frame rejected: {rejected}")
+                        if let Some(count) = rejections.event(Instant::now()) {
+                            warn!(
+                                conn,
+                                len,
+                                rejected = count,
+                                "frames rejected, the latest: {rejected}"
+                            );
+                        }
                     }
                     _ => debug!(conn, len, "frame ignored: {rejected}"),
                 }

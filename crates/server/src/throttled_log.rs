@@ -42,6 +42,11 @@ impl ThrottledLog {
         self.last = Some(now);
         Some(std::mem::take(&mut self.unwritten))
     }
+
+    /// The events no line was written for yet (for a last line when the client leaves).
+    pub fn take_unwritten(&mut self) -> u64 {
+        std::mem::take(&mut self.unwritten)
+    }
 }
 
 #[cfg(test)]
@@ -58,7 +63,9 @@ mod tests {
         }
         assert_eq!(log.event(start + Duration::from_secs(10)), Some(1000));
         assert_eq!(log.event(start + Duration::from_secs(11)), None);
-        assert_eq!(log.event(start + Duration::from_secs(30)), Some(2));
+        assert_eq!(log.take_unwritten(), 1);
+        assert_eq!(log.take_unwritten(), 0);
+        assert_eq!(log.event(start + Duration::from_secs(30)), Some(1));
     }
 
     #[test]
@@ -67,5 +74,6 @@ mod tests {
         let mut log = ThrottledLog::new(Duration::from_secs(10));
         assert_eq!(log.event(start), Some(1));
         assert_eq!(log.event(start - Duration::from_secs(50)), None);
+        assert_eq!(log.take_unwritten(), 1);
     }
 }
