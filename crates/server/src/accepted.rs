@@ -40,6 +40,12 @@ Commonplace: too many connections, try again later.\n";
 #[derive(Clone, Debug, Default)]
 pub struct Linger(Arc<AtomicBool>);
 
+impl Linger {
+    pub fn on_close(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The socket of one accepted connection, holding its place under the cap.
 pub struct Accepted {
     /// `None` only once dropped (moved into the lingering task).

@@ -1,5 +1,6 @@
 //! The `/signal` WebSocket endpoint: carries frames between sockets and the [`Hub`].
 
+use crate::accepted::Linger;
 use crate::budget::Budget;
 use crate::outbox::{outbox, Backlog, Outbox};
 use crate::throttled_log::{self, ThrottledLog};
@@ -8,9 +9,11 @@ use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
+use axum::Extension;
 use commonplace_protocol::hub::{ConnId, Hub, Rejected};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::error::Error as _;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,7 +85,7 @@ impl Ending {
     /// The close frame to send, if the socket can still take one.
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Ending::ReadFailed(_) => (close_code::POLICY, "frame rejected"),
+            Ending::ReadFailed(e) => read_failure_close(e),
             // Rarely seen: the socket is backed up, which is why the queue grew.
             Ending::TooSlow => (close_code::POLICY, "reading too slowly"),
             Ending::Shutdown => (close_code::AWAY, "server shutting down"),
@@ -95,18 +98,33 @@ impl Ending {
     }
 }
 
+/// RFC 6455's close code and a reason for what went wrong reading a frame. The error is
+/// tungstenite's, behind axum's: a tungstenite other than axum's would not be recognised here,
+/// and the tests of 1007 and 1009 would say so.
+fn read_failure_close(error: &axum::Error) -> (u16, &'static str) {
+    use tungstenite::Error;
+    match error.source().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(Error::Utf8(_)) => (close_code::INVALID, "invalid UTF-8 in a text frame"),
+        Some(Error::Capacity(_)) => (close_code::SIZE, "message too big"),
+        Some(Error::Protocol(_)) => (close_code::PROTOCOL, "WebSocket protocol error"),
+        _ => (close_code::POLICY, "frame rejected"),
+    }
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    linger: Option<Extension<Linger>>,
     State(signaling): State<Arc<Signaling>>,
 ) -> Response {
+    let linger = linger.map(|Extension(linger)| linger);
     ws.max_message_size(signaling.max_message)
         .max_frame_size(signaling.max_message)
         .read_buffer_size(READ_BUFFER)
         // Each frame is written out at once: the writer flushes after every frame anyway.
         .write_buffer_size(0)
         .on_failed_upgrade(move |e| debug!(%remote, error = %e, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| signaling.run(socket, remote))
+        .on_upgrade(move |socket| signaling.run(socket, remote, linger))
 }
 
 impl Signaling {
@@ -141,7 +159,9 @@ impl Signaling {
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr) {
+    /// Serves one WebSocket until it ends. `linger`: the socket's lingering close, asked for when
+    /// the server closes it (see `accepted`).
+    async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr, linger: Option<Linger>) {
         let mut closing = self.closing.subscribe();
         let (outbox, mut inbox) = outbox(self.client_queue);
         let backlog = outbox.backlog();
@@ -242,6 +262,11 @@ impl Signaling {
             );
         }
         if let Some(frame) = ending.close_frame() {
+            // The client may still be sending (the rest of a 10 MB message): read and discard
+            // it after the close frame, or the kernel's reset may destroy the frame unread.
+            if let Some(linger) = &linger {
+                linger.on_close();
+            }
             let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
         }
         match ending {
