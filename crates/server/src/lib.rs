@@ -4,13 +4,16 @@
 //! never sees document content (and in rooms with a key, not even who signals whom). It also
 //! keeps an end-to-end encrypted store under `/store/` (`store/`): ciphertext it cannot read.
 
+mod accepted;
 mod budget;
 pub mod ice;
 pub mod listen;
 mod outbox;
+mod precompressed;
 mod signal;
 mod static_files;
 pub mod store;
+mod throttled_log;
 
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
@@ -27,6 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use ice::IceConfig;
+use listen::ConnectionLimits;
 use store::StoreOptions;
 
 /// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
@@ -45,7 +49,9 @@ pub struct Options {
     /// Largest WebSocket message or frame accepted; a bigger one closes the connection.
     pub max_message: usize,
     /// Bytes per second each connection may send (0 counts as 1); beyond it the server reads
-    /// from that connection only as fast as this (it waits, dropping nothing).
+    /// from that connection only as fast as this (it waits, dropping nothing). A publish counts
+    /// once for every other connection it reaches (at least once): the bytes the server writes
+    /// for it.
     pub client_rate: u64,
     /// Bytes a connection may send at once before `client_rate` applies.
     pub client_burst: u64,
@@ -58,6 +64,8 @@ pub struct Options {
     pub ice: IceConfig,
     /// HTTPS (and WSS) instead of plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// How long a connection may take to send its request, and how many may be open at once.
+    pub connections: ConnectionLimits,
     /// The encrypted store under `/store/`; `None`: its routes answer 503.
     pub store: Option<StoreOptions>,
 }
@@ -74,6 +82,7 @@ impl Options {
             ping_interval: Duration::from_secs(30),
             ice: IceConfig::none(),
             tls: None,
+            connections: ConnectionLimits::default(),
             store: None,
         }
     }
@@ -104,7 +113,7 @@ pub async fn serve(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         );
-    listen::run(listener, options.tls, app, shutdown).await;
+    listen::run(listener, options.tls, options.connections, app, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
     // What was written is committed; the database is closed and its folder unlocked.

@@ -1,5 +1,6 @@
 //! Accepting connections: plain HTTP, or HTTPS with rustls when a certificate is given, each
-//! connection served by hyper with WebSocket upgrades and a bounded wait for its headers.
+//! connection served by hyper with WebSocket upgrades and a bounded wait for its headers, and
+//! at most `max_connections` of them at once (`accepted`).
 //!
 //! Our own loop rather than `axum::serve` because that one speaks plain TCP only.
 
@@ -17,7 +18,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
@@ -25,12 +27,38 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
-/// A client must send its request headers within this (slowloris).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// And finish a TLS handshake within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::accepted::{Accepted, Refusals};
+use crate::throttled_log::{self, ThrottledLog};
+
 /// In-flight HTTP requests get this long to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection may take to say what it wants, and how many may be open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A client must finish its TLS handshake and send its request headers within this, each
+    /// (slowloris: sockets that send a request a byte at a time, or never finish it). An idle
+    /// keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// Connections open at once, WebSockets included. Past it a new one is answered 503 (over
+    /// TLS, closed) while the open ones go on: the server keeps file descriptors for them
+    /// instead of running out.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Ten seconds: a phone on a slow network sends its headers within one or two.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ten thousand: about 100 MB of idle WebSockets, far below what a small machine has.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// TLS for the server, from PEM files: a certificate chain and its private key.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
@@ -63,11 +91,18 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    limits: ConnectionLimits,
     app: Router,
     shutdown: impl Future<Output = ()>,
 ) {
     // Every connection task holds a receiver: at shutdown it finishes its request and ends.
     let (closing, watcher) = watch::channel(false);
+    let places = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let refusals = Refusals::new();
+    let mut refused = ThrottledLog::new(throttled_log::INTERVAL);
+    let mut failed = ThrottledLog::new(throttled_log::INTERVAL);
     tokio::pin!(shutdown);
     loop {
         let (stream, addr) = tokio::select! {
@@ -75,33 +110,50 @@ pub async fn run(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, usually: let some close before trying again.
-                    warn!("accept failed: {e}");
+                    if let Some(count) = failed.event(Instant::now()) {
+                        warn!(failed = count, "accept failed: {e}");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        // Signaling frames are small and latency matters more than packet count.
+        // Signaling frames are small and latency matters more than packet count: without this a
+        // frame written while the previous one is unacknowledged waits for the client's
+        // delayed ack (up to 40 ms on Linux).
         let _ = stream.set_nodelay(true);
+        let Ok(place) = places.clone().try_acquire_owned() else {
+            if let Some(count) = refused.event(Instant::now()) {
+                let max = limits.max_connections;
+                warn!(
+                    max,
+                    refused = count,
+                    "connections refused: --max-connections are open"
+                );
+            }
+            refusals.refuse(stream, tls.is_some());
+            continue;
+        };
+        let (stream, linger) = Accepted::new(stream, place);
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(addr));
+                request.extensions_mut().insert(linger.clone());
                 request
             });
         let watcher = watcher.clone();
         let tls = tls.clone();
+        let timeout = limits.header_timeout;
         tokio::spawn(async move {
             let served = match tls {
-                None => serve_connection(stream, service, watcher).await,
-                Some(tls) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, service, watcher).await,
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("TLS handshake timed out".into()),
-                    }
-                }
+                None => serve_connection(stream, service, timeout, watcher).await,
+                Some(tls) => match tokio::time::timeout(timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, service, timeout, watcher).await,
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
             };
             if let Err(e) = served {
                 debug!(%addr, "connection ended: {e}");
@@ -121,6 +173,7 @@ pub async fn run(
 async fn serve_connection<S, T>(
     stream: S,
     service: T,
+    header_timeout: Duration,
     mut closing: watch::Receiver<bool>,
 ) -> Result<(), String>
 where
@@ -134,7 +187,7 @@ where
 {
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(connection);

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use commonplace_server::ice::{IceConfig, TurnAuth};
-use commonplace_server::listen::{tls_acceptor, url};
+use commonplace_server::listen::{tls_acceptor, url, DEFAULT_MAX_CONNECTIONS};
 use commonplace_server::store::quota::{self, Quota};
 use commonplace_server::store::sqlite::SqliteStore;
 use commonplace_server::store::StoreOptions;
@@ -100,7 +100,9 @@ struct Args {
     tls_key: Option<PathBuf>,
     /// Bytes per second each connection may send (plain bytes, or with KiB or MiB). A client
     /// sending more, e.g. relaying a notebook to a peer no direct path reaches, is read from
-    /// only this fast: slowed down, not cut off, while everyone else is served as usual.
+    /// only this fast: slowed down, not cut off, while everyone else is served as usual. A
+    /// publish counts once for every other connection it reaches (what the server writes for
+    /// it), so a burst into a busy room slows its sender, not the room's readers.
     #[arg(long, value_name = "BYTES_PER_SEC", env = "COMMONPLACE_CLIENT_RATE",
           default_value = "1MiB", value_parser = parse_positive_bytes)]
     client_rate: u64,
@@ -113,6 +115,19 @@ struct Args {
     #[arg(long, value_name = "BYTES", env = "COMMONPLACE_CLIENT_QUEUE",
           default_value = "8MiB", value_parser = parse_positive_bytes)]
     client_queue: u64,
+    /// How long a client may take to send its request headers (and to finish a TLS
+    /// handshake): slow or unfinished requests (slowloris) are closed after it, and so is a
+    /// keep-alive connection idle that long. 10s, 1m or plain seconds.
+    #[arg(long, value_name = "DURATION", env = "COMMONPLACE_HEADER_TIMEOUT",
+          default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Connections open at once, WebSockets included. Past it a new connection is answered
+    /// 503 and closed (over TLS, closed) while the open ones go on. Default: 10000, or fewer
+    /// if the open-files limit is lower (the limit less 128); the server first raises its soft
+    /// limit to the hard one.
+    #[arg(long, value_name = "N", env = "COMMONPLACE_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
     /// The folder of the encrypted store: DIR/store.sqlite3 and its companions. Created if
     /// missing; the server refuses to start (and changes nothing) if the database in it is
     /// missing, damaged, or in use by another server.
@@ -248,6 +263,8 @@ async fn main() -> ExitCode {
     options.client_rate = args.client_rate;
     options.client_burst = args.client_burst;
     options.client_queue = usize::try_from(args.client_queue).unwrap_or(usize::MAX);
+    options.connections.header_timeout = args.header_timeout;
+    options.connections.max_connections = max_connections(args.max_connections);
     match args.ice() {
         Ok(ice) => options.ice = ice,
         Err(e) => {
@@ -307,6 +324,59 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Open files kept for everything but connections: the store's files, logs, the listener.
+const FILES_NOT_FOR_CONNECTIONS: u64 = 128;
+
+/// --max-connections, or the default the open-files limit allows.
+fn max_connections(flag: Option<u64>) -> usize {
+    let allowed = raise_open_files_limit()
+        .map(|limit| limit.saturating_sub(FILES_NOT_FOR_CONNECTIONS).max(1));
+    let max = match (flag, allowed) {
+        (Some(max), Some(allowed)) if max > allowed => {
+            warn!(max, allowed, "--max-connections is more than the open-files limit allows: past it, connections fail instead of being refused");
+            max
+        }
+        (Some(max), _) => max,
+        (None, Some(allowed)) => allowed.min(DEFAULT_MAX_CONNECTIONS as u64),
+        (None, None) => DEFAULT_MAX_CONNECTIONS as u64,
+    };
+    info!(max, "connections open at once at most");
+    usize::try_from(max).unwrap_or(usize::MAX)
+}
+
+/// Raises the soft open-files limit to the hard one (as Go's runtime does: the soft 1024 of
+/// many systems is a leftover of select(2)); the limit in force, if it can be read.
+fn raise_open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit into `limit`.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return None;
+        }
+        // "Unlimited" is not a number of files the kernel allows (it caps at nr_open).
+        let wanted = limit.rlim_max.min(1 << 20);
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: setrlimit reads one rlimit.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit = raised;
+            }
+        }
+        // rlim_t is u64 on Linux, not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Some(limit.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// The store in --data, after its startup checks (off the runtime: `quick_check` reads the
@@ -370,6 +440,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonplace_server::listen::DEFAULT_HEADER_TIMEOUT;
     use commonplace_server::{DEFAULT_CLIENT_BURST, DEFAULT_CLIENT_QUEUE, DEFAULT_CLIENT_RATE};
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
@@ -394,6 +465,11 @@ mod tests {
         assert_eq!(defaults.store_max_record, quota::DEFAULT_MAX_RECORD);
         assert_eq!(defaults.store_rate, quota::DEFAULT_RATE);
         assert_eq!(defaults.store_burst, quota::DEFAULT_BURST);
+        assert_eq!(defaults.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(defaults.max_connections, None);
+        let args = parse(&["--header-timeout", "2s", "--max-connections", "3"]).unwrap();
+        assert_eq!(args.header_timeout, Duration::from_secs(2));
+        assert_eq!(args.max_connections, Some(3));
         let args = parse(&["--data", "/tmp/x", "--no-store", "--store-quota", "1GiB"]).unwrap();
         assert_eq!(args.data, PathBuf::from("/tmp/x"));
         assert!(args.no_store);
@@ -433,6 +509,10 @@ mod tests {
             &["--store-max-record", "2GiB"],
             &["--store-rate", "0"],
             &["--no-store=maybe"],
+            &["--header-timeout", "0"],
+            &["--header-timeout", "5ms"],
+            &["--max-connections", "0"],
+            &["--max-connections", "-1"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -498,6 +578,10 @@ mod tests {
             "--store-rate",
             "--store-burst",
             "COMMONPLACE_DATA",
+            "--header-timeout",
+            "COMMONPLACE_HEADER_TIMEOUT",
+            "--max-connections",
+            "COMMONPLACE_MAX_CONNECTIONS",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }

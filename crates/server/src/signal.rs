@@ -1,15 +1,19 @@
 //! The `/signal` WebSocket endpoint: carries frames between sockets and the [`Hub`].
 
+use crate::accepted::Linger;
 use crate::budget::Budget;
 use crate::outbox::{outbox, Backlog, Outbox};
+use crate::throttled_log::{self, ThrottledLog};
 use crate::Options;
 use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
+use axum::Extension;
 use commonplace_protocol::hub::{ConnId, Hub, Rejected};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::error::Error as _;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +25,11 @@ use tracing::{debug, info, warn};
 
 /// How long a closing connection may take to accept its close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// What the WebSocket reads the socket into at a time. tungstenite's default, 128 KiB, is
+/// zero-filled up front and so held by every idle connection: 132 KB each, 1.3 GB for 10,000
+/// (y-webrtc's server: 6.5–11 KB). Signaling frames are a few hundred bytes to a few KB; a
+/// larger frame grows the buffer for as long as it is read.
+const READ_BUFFER: usize = 4 * 1024;
 
 pub struct Signaling {
     peers: Mutex<Peers>,
@@ -76,7 +85,7 @@ impl Ending {
     /// The close frame to send, if the socket can still take one.
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Ending::ReadFailed(_) => (close_code::POLICY, "frame rejected"),
+            Ending::ReadFailed(e) => read_failure_close(e),
             // Rarely seen: the socket is backed up, which is why the queue grew.
             Ending::TooSlow => (close_code::POLICY, "reading too slowly"),
             Ending::Shutdown => (close_code::AWAY, "server shutting down"),
@@ -89,15 +98,33 @@ impl Ending {
     }
 }
 
+/// RFC 6455's close code and a reason for what went wrong reading a frame. The error is
+/// tungstenite's, behind axum's: a tungstenite other than axum's would not be recognised here,
+/// and the tests of 1007 and 1009 would say so.
+fn read_failure_close(error: &axum::Error) -> (u16, &'static str) {
+    use tungstenite::Error;
+    match error.source().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(Error::Utf8(_)) => (close_code::INVALID, "invalid UTF-8 in a text frame"),
+        Some(Error::Capacity(_)) => (close_code::SIZE, "message too big"),
+        Some(Error::Protocol(_)) => (close_code::PROTOCOL, "WebSocket protocol error"),
+        _ => (close_code::POLICY, "frame rejected"),
+    }
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    linger: Option<Extension<Linger>>,
     State(signaling): State<Arc<Signaling>>,
 ) -> Response {
+    let linger = linger.map(|Extension(linger)| linger);
     ws.max_message_size(signaling.max_message)
         .max_frame_size(signaling.max_message)
+        .read_buffer_size(READ_BUFFER)
+        // Each frame is written out at once: the writer flushes after every frame anyway.
+        .write_buffer_size(0)
         .on_failed_upgrade(move |e| debug!(%remote, error = %e, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| signaling.run(socket, remote))
+        .on_upgrade(move |socket| signaling.run(socket, remote, linger))
 }
 
 impl Signaling {
@@ -132,7 +159,9 @@ impl Signaling {
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr) {
+    /// Serves one WebSocket until it ends. `linger`: the socket's lingering close, asked for when
+    /// the server closes it (see `accepted`).
+    async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr, linger: Option<Linger>) {
         let mut closing = self.closing.subscribe();
         let (outbox, mut inbox) = outbox(self.client_queue);
         let backlog = outbox.backlog();
@@ -153,6 +182,7 @@ impl Signaling {
 
         let (mut sink, mut stream) = socket.split();
         let pong = AtomicBool::new(true);
+        let mut rejections = ThrottledLog::new(throttled_log::INTERVAL);
         let reader = async {
             let mut pacing = Pacing::new(self.client_rate, self.client_burst);
             loop {
@@ -160,19 +190,30 @@ impl Signaling {
                 let Some(message) = stream.next().await else {
                     return Ending::ClosedByPeer;
                 };
-                pacing.budget.spend(message_len(&message), Instant::now());
-                match message {
-                    Ok(Message::Text(text)) => self.receive(id, &text),
+                let len = message_len(&message);
+                pacing.budget.spend(len, Instant::now());
+                let fanned_out = match message {
+                    Ok(Message::Text(text)) => self.receive(id, &text, &mut rejections),
                     // server.js parses binary frames as text too.
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => self.receive(id, text),
-                        Err(_) => debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored"),
+                        Ok(text) => self.receive(id, text, &mut rejections),
+                        Err(_) => {
+                            debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
+                            0
+                        }
                     },
-                    Ok(Message::Pong(_)) => pong.store(true, Ordering::Relaxed),
-                    Ok(Message::Ping(_)) => {} // answered by the WebSocket layer
+                    Ok(Message::Pong(_)) => {
+                        pong.store(true, Ordering::Relaxed);
+                        0
+                    }
+                    Ok(Message::Ping(_)) => 0, // answered by the WebSocket layer
                     Ok(Message::Close(_)) => return Ending::ClosedByPeer,
                     Err(e) => return Ending::ReadFailed(e),
-                }
+                };
+                // What it made the server write to others counts too, beyond its own length.
+                pacing
+                    .budget
+                    .spend(fanned_out.saturating_sub(len), Instant::now());
             }
         };
         let writer = async {
@@ -212,7 +253,20 @@ impl Signaling {
             peers.hub.disconnect(id);
             peers.conns.remove(&id);
         }
+        let unwritten = rejections.take_unwritten();
+        if unwritten > 0 {
+            warn!(
+                conn = id.0,
+                rejected = unwritten,
+                "frames rejected since the last line, as it closes"
+            );
+        }
         if let Some(frame) = ending.close_frame() {
+            // The client may still be sending (the rest of a 10 MB message): read and discard
+            // it after the close frame, or the kernel's reset may destroy the frame unread.
+            if let Some(linger) = &linger {
+                linger.on_close();
+            }
             let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
         }
         match ending {
@@ -223,9 +277,20 @@ impl Signaling {
         }
     }
 
-    /// Feeds one frame to the hub and queues what it sends. A receiver whose queue would go over
-    /// its byte bound is dropped, so one slow peer cannot make the server buffer without bound.
-    fn receive(&self, from: ConnId, frame: &str) {
+    /// Feeds one frame to the hub and queues what it sends; returns the bytes queued for
+    /// connections other than the sender. A receiver whose queue would go over its byte bound is
+    /// dropped, so one slow peer cannot make the server buffer without bound.
+    ///
+    /// The sender's budget is charged those bytes (or its frame's length, if more): a publish
+    /// into a topic of 50 costs 50 times its size. Charged only for what it sent, one client
+    /// publishing at its 1 MiB/s put 50 MiB/s in front of 50 subscribers, and every subscriber
+    /// reading slower than 1 MiB/s fell behind by 8 MiB and was closed within seconds (issue
+    /// 13); charged for what it fans out, it is slowed to what the server may write for it, and
+    /// the subscribers keep up. A pair relaying through the server pays as before: one receiver.
+    ///
+    /// A rejected frame the client should not have sent is logged through `rejections`: a line
+    /// now and then, with a count, not one per frame.
+    fn receive(&self, from: ConnId, frame: &str, rejections: &mut ThrottledLog) -> usize {
         let mut guard = self.peers();
         let peers = &mut *guard;
         let deliveries = match peers.hub.receive(from, frame) {
@@ -235,14 +300,25 @@ impl Signaling {
                 let (conn, len) = (from.0, frame.len());
                 match rejected {
                     Rejected::TooManyTopics { .. } | Rejected::TopicTooLong { .. } => {
-                        warn!(conn, len, "frame rejected: {rejected}")
+                        if let Some(count) = rejections.event(Instant::now()) {
+                            warn!(
+                                conn,
+                                len,
+                                rejected = count,
+                                "frames rejected, the latest: {rejected}"
+                            );
+                        }
                     }
                     _ => debug!(conn, len, "frame ignored: {rejected}"),
                 }
-                return;
+                return 0;
             }
         };
+        let mut fanned_out = 0usize;
         for delivery in deliveries {
+            if delivery.to != from {
+                fanned_out = fanned_out.saturating_add(delivery.frame.len());
+            }
             let Some(conn) = peers.conns.get(&delivery.to) else {
                 continue;
             };
@@ -252,6 +328,7 @@ impl Signaling {
                 peers.conns.remove(&delivery.to);
             }
         }
+        fanned_out
     }
 
     /// Waits until the connection may send more: until it is within its byte budget, and its

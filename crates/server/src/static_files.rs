@@ -1,4 +1,5 @@
-//! The built app, served from `dist` with compression and cache headers.
+//! The built app, served from `dist` with cache headers, compressed in advance
+//! (`precompressed`): nothing is compressed per request.
 
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, IF_MODIFIED_SINCE, LAST_MODIFIED};
@@ -8,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::path::PathBuf;
-use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use crate::precompressed::{self, Precompressed};
+
 pub fn service(dist: PathBuf) -> Router {
+    let precompressed = Precompressed::start(dist.clone());
     let index = dist.join("index.html");
     // Checked per request, so the app can be built while the server runs.
     let missing = get(move || async move {
@@ -24,8 +27,11 @@ pub fn service(dist: PathBuf) -> Router {
     });
     Router::new()
         .fallback_service(ServeDir::new(dist).fallback(missing))
+        .layer(middleware::from_fn_with_state(
+            precompressed,
+            precompressed::serve,
+        ))
         .layer(middleware::from_fn(cache_control))
-        .layer(CompressionLayer::new())
 }
 
 async fn cache_control(mut request: Request, next: Next) -> Response {

@@ -144,7 +144,7 @@ impl Http {
         let write = async move {
             let _ = stream_write.write_all(&request).await;
         };
-        let read = read_reply(&mut reader);
+        let read = read_reply(&mut reader, method == "HEAD");
         let (reply, ()) = timeout(WAIT, async { tokio::join!(read, write) })
             .await
             .expect("no reply in time");
@@ -152,7 +152,8 @@ impl Http {
     }
 }
 
-async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(stream: &mut R) -> Reply {
+/// A reply to HEAD has a body's headers and no body.
+async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(stream: &mut R, head: bool) -> Reply {
     let mut status_line = String::new();
     stream.read_line(&mut status_line).await.unwrap();
     let status: u16 = status_line
@@ -177,7 +178,8 @@ async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(stream: &mut R) -> Reply
             .map(|(_, v)| v.clone())
     };
     let mut body = Vec::new();
-    if let Some(len) = find("content-length") {
+    if head {
+    } else if let Some(len) = find("content-length") {
         body.resize(len.parse().unwrap(), 0);
         stream.read_exact(&mut body).await.unwrap();
     } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {

@@ -93,6 +93,22 @@ pub async fn closed(ws: &mut Ws) -> Option<u16> {
     }
 }
 
+/// Reads until the connection ends, returning the close frame's code and reason if there was one.
+pub async fn closed_with_reason(ws: &mut Ws) -> Option<(u16, String)> {
+    loop {
+        match timeout(WAIT, ws.next())
+            .await
+            .expect("connection still open")
+        {
+            Some(Ok(Message::Close(frame))) => {
+                return frame.map(|f| (f.code.into(), f.reason.to_string()))
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("commonplace-server-{}-{name}", std::process::id()));
@@ -169,6 +185,11 @@ fn wait_exit(child: &mut std::process::Child) -> Option<i32> {
 }
 
 impl Running {
+    /// The server's process id, e.g. to read its memory in /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, and waits for a clean exit; returns what it wrote to stderr.
     pub fn stop(mut self) -> String {
         // SAFETY: signals a child this test started.
