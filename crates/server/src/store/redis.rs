@@ -10,18 +10,21 @@
 //!
 //! The client is the `redis` crate (redis-rs): the Rust client most used and kept up, with
 //! tokio support. Its `ConnectionManager` sends every request of this instance over one
-//! multiplexed connection and, when that connection drops, makes a new one with exponential
-//! backoff; its `Script` calls a script by its SHA-1 (`EVALSHA`) and sends the script again
-//! when Redis has forgotten it (after a restart). `fred` would have done too; it brings more
-//! than a store needs (its own pools and runtimes of commands).
+//! multiplexed connection (pipelined: no pool to size) and, when that connection drops, makes
+//! a new one for the next request; its `Script` calls a script by its SHA-1 (`EVALSHA`) and
+//! sends the script again when Redis has forgotten it (after a restart). `fred` would have
+//! done too; it brings more than a store needs (pools, its own reconnection policies, many
+//! features behind flags), and its retry of commands on reconnect would have to be turned off
+//! here: an append sent twice is two records.
 //!
 //! Durability: an operation is answered once Redis has answered it, and Redis answers a write
 //! only after writing it to its append-only file, which it syncs to disk first with
 //! `appendfsync always` (startup warns otherwise; docs/store.md says why).
 //!
 //! Losing Redis: the instance goes on serving the app and signaling; store requests get 503
-//! with a sentence saying so (the browser tries again with backoff), the log says so once, then
-//! every 30 s, then when Redis is back (`outage.rs`). A request that gets no answer within
+//! with a sentence saying so (the browser tries again with backoff), at once while Redis is
+//! known lost, and Redis is tried again with backoff; the log says so once, then every 30 s,
+//! then when Redis is back (`outage.rs`). A request that gets no answer within
 //! [`OP_TIMEOUT`] is answered 503 too, and the connection is made anew: the manager replaces
 //! a dropped connection by itself, but not one that went silent.
 
@@ -51,11 +54,6 @@ pub use startup::redact;
 pub const OP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Each attempt to connect gives up after this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// After a connection is lost, the manager tries this many times more, 100 ms, then about
-/// twice as long each time up to [`MAX_BACKOFF`]; the next request starts it over. Few, so
-/// that a request during an outage gets its 503 within a second or so.
-const RECONNECT_TRIES: usize = 3;
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Operations under way at once; `close` waits for them.
 const OPS: usize = 1024;
 /// Reads at once: each holds up to a reply (`REPLY_LIMIT` plus one entry) in memory.
@@ -111,11 +109,12 @@ impl Link {
     }
 }
 
+/// One attempt to connect per request that needs a connection: the backoff between attempts
+/// is `outage.rs`'s, which answers the requests meanwhile at once (the manager's own retries
+/// would hold each of them through all of its attempts).
 fn manager_config() -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
-        .set_number_of_retries(RECONNECT_TRIES)
-        .set_min_delay(Duration::from_millis(100))
-        .set_max_delay(MAX_BACKOFF)
+        .set_number_of_retries(0)
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(OP_TIMEOUT))
 }
@@ -180,6 +179,8 @@ impl Inner {
             .acquire_owned()
             .await
             .map_err(|_| closed())?;
+        // While Redis is known lost: 503 at once, but now and then one goes to try.
+        self.outage.admit()?;
         let mut call = script.prepare_invoke();
         for key in keys(id) {
             call.key(key);
@@ -201,7 +202,7 @@ impl Inner {
                 self.link.renew(generation);
                 Err(self
                     .outage
-                    .refused(&format!("no answer within {} s", OP_TIMEOUT.as_secs())))
+                    .unreachable(&format!("no answer within {} s", OP_TIMEOUT.as_secs())))
             }
         }
     }

@@ -1,8 +1,14 @@
 //! When Redis cannot serve: what a request is answered (503, or 507 when Redis is out of
-//! memory, or 500), and what the log says about it, once when it starts, at most every
-//! [`REPORT_EVERY`] while it lasts, and once when it ends. A lost Redis must not flood the log
-//! with a line per request, nor stop the instance: it goes on serving signaling and the app,
-//! and the browsers try their store requests again.
+//! memory, or 500), when Redis is asked again, and what the log says.
+//!
+//! A lost Redis must not stop the instance (it goes on serving signaling and the app), nor
+//! make each store request wait for a connection that will not come: once a request has found
+//! Redis out of reach, the next ones are answered 503 at once, without asking Redis, and one
+//! request at a time is let through to try (the connection is made anew on the way), first
+//! after [`FIRST_RETRY`], then twice as long each time up to [`MAX_RETRY`]. The first to
+//! succeed ends the outage. The browsers try their store requests again with a backoff of
+//! their own. The log says it once when it starts, at most every [`REPORT_EVERY`] while it
+//! lasts, and once when it ends, with how many requests were refused: not a line per request.
 
 use super::super::StoreError;
 use ::redis::RedisError;
@@ -12,6 +18,11 @@ use tracing::{error, info, warn};
 
 /// While Redis stays out of reach, one log line this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(30);
+/// After a request found Redis out of reach, the next try is this much later...
+pub const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// ...and each one after twice as long, up to this: at most this long after Redis is back,
+/// requests are served again.
+pub const MAX_RETRY: Duration = Duration::from_secs(2);
 
 /// What the browser is told while Redis is out of reach; it tries again with backoff.
 pub const UNREACHABLE: &str =
@@ -21,7 +32,7 @@ pub const UNREACHABLE: &str =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     /// Redis cannot serve now (no connection, no answer in time, loading its data after a
-    /// restart, a replica, a failed disk write): 503, and the outage is logged.
+    /// restart, a replica, a failed disk write): 503, and the outage begins.
     Unreachable,
     /// Out of memory (`maxmemory`): 507, as a full disk is for SQLite.
     Full,
@@ -46,7 +57,7 @@ pub fn classify(e: &RedisError) -> Failure {
     }
 }
 
-/// The outage, if there is one, as the log tells it.
+/// The outage, if there is one.
 pub struct Outage {
     /// Redis's URL, its password hidden.
     url: String,
@@ -55,8 +66,14 @@ pub struct Outage {
 
 #[derive(Default)]
 struct State {
-    /// When requests began to fail, while they do.
+    /// When Redis was found out of reach, while it is.
     since: Option<Instant>,
+    /// Meanwhile, requests before this are refused without asking Redis...
+    next_try: Option<Instant>,
+    /// ...and the one after it is let through, and the next try put off by this much.
+    backoff: Duration,
+    /// What the last failure said.
+    why: String,
     /// Requests refused since the last line.
     refused: u64,
     /// Requests refused since the outage began.
@@ -72,10 +89,29 @@ impl Outage {
         }
     }
 
+    /// May a request ask Redis now? Always while Redis serves; during an outage, once
+    /// each time the backoff has passed. Otherwise 503.
+    pub fn admit(&self) -> Result<(), StoreError> {
+        self.admit_at(Instant::now())
+    }
+
+    fn admit_at(&self, now: Instant) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match state.next_try {
+            None => Ok(()),
+            Some(next_try) if now >= next_try => {
+                state.next_try = Some(now + state.backoff);
+                state.backoff = (state.backoff * 2).min(MAX_RETRY);
+                Ok(())
+            }
+            Some(_) => Err(self.refuse(&mut state, now)),
+        }
+    }
+
     /// Redis answered a request: if it had been out of reach, say that it is back.
     pub fn answered(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(since) = state.since.take() {
+        if let Some(since) = state.since {
             info!(
                 "store: Redis at {} serves the store again after {} s; {} store requests got 503 meanwhile",
                 self.url,
@@ -86,10 +122,11 @@ impl Outage {
         }
     }
 
-    /// A request failed with `e`: what to answer, and a log line if one is due.
+    /// A request failed with `e`: what to answer (and the outage begins, if `e` says Redis
+    /// cannot serve).
     pub fn failed(&self, e: &RedisError) -> StoreError {
         match classify(e) {
-            Failure::Unreachable => self.refused(&e.to_string()),
+            Failure::Unreachable => self.unreachable(&e.to_string()),
             Failure::Full => StoreError::Full(
                 "the server's storage (Redis) is out of memory: try again later".into(),
             ),
@@ -97,33 +134,48 @@ impl Outage {
         }
     }
 
-    /// A request could not be served because Redis is out of reach (`why`): 503.
-    pub fn refused(&self, why: &str) -> StoreError {
-        let now = Instant::now();
+    /// A request found Redis out of reach (`why`): 503, and the outage begins if it had not.
+    pub fn unreachable(&self, why: &str) -> StoreError {
+        self.unreachable_at(why, Instant::now())
+    }
+
+    fn unreachable_at(&self, why: &str, now: Instant) -> StoreError {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        why.clone_into(&mut state.why);
+        if state.since.is_none() {
+            state.since = Some(now);
+            state.next_try = Some(now + FIRST_RETRY);
+            state.backoff = FIRST_RETRY * 2;
+        }
+        self.refuse(&mut state, now)
+    }
+
+    /// Counts a refused request, and logs if a line is due.
+    fn refuse(&self, state: &mut State, now: Instant) -> StoreError {
         state.refused += 1;
         state.refused_total += 1;
-        match (state.since, state.reported) {
-            (None, _) => {
+        let since = state.since.unwrap_or(now);
+        match state.reported {
+            None => {
                 error!(
-                    "store: Redis at {} cannot serve the store ({why}); store requests get 503 until it is back, and the server reconnects with backoff meanwhile",
-                    self.url
+                    "store: Redis at {} cannot serve the store ({}); store requests get 503 until it is back, and the server tries again with backoff meanwhile",
+                    self.url, state.why
                 );
-                state.since = Some(now);
                 state.reported = Some(now);
                 state.refused = 0;
             }
-            (Some(since), Some(reported)) if now - reported >= REPORT_EVERY => {
+            Some(reported) if now - reported >= REPORT_EVERY => {
                 warn!(
-                    "store: Redis at {} still cannot serve the store after {} s ({why}); {} store requests got 503 since the last report",
+                    "store: Redis at {} still cannot serve the store after {} s ({}); {} store requests got 503 since the last report",
                     self.url,
                     (now - since).as_secs(),
+                    state.why,
                     state.refused
                 );
                 state.reported = Some(now);
                 state.refused = 0;
             }
-            _ => {}
+            Some(_) => {}
         }
         StoreError::Unavailable(UNREACHABLE.into())
     }
@@ -135,10 +187,13 @@ mod tests {
     use ::redis::ErrorKind;
     use std::io;
 
+    fn refused() -> RedisError {
+        RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused))
+    }
+
     #[test]
     fn lost_connections_and_passing_states_are_503() {
-        let io = RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
-        assert_eq!(classify(&io), Failure::Unreachable);
+        assert_eq!(classify(&refused()), Failure::Unreachable);
         let timeout = RedisError::from(io::Error::from(io::ErrorKind::TimedOut));
         assert_eq!(classify(&timeout), Failure::Unreachable);
         let other = RedisError::from((ErrorKind::Client, "a client error"));
@@ -146,26 +201,40 @@ mod tests {
     }
 
     #[test]
-    fn an_outage_is_a_503_with_a_sentence() {
+    fn during_an_outage_redis_is_asked_once_per_backoff() {
         let outage = Outage::new("redis://127.0.0.1:1/0".into());
-        let io = RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
-        for _ in 0..3 {
-            assert_eq!(
-                outage.failed(&io),
-                StoreError::Unavailable(UNREACHABLE.into())
-            );
+        let start = Instant::now();
+        assert!(
+            outage.admit_at(start).is_ok(),
+            "no outage: every request goes"
+        );
+        assert!(outage.admit_at(start).is_ok());
+        let unavailable = StoreError::Unavailable(UNREACHABLE.into());
+        assert_eq!(outage.failed(&refused()), unavailable);
+        outage.answered();
+        assert_eq!(outage.unreachable_at("refused", start), unavailable);
+        // Which requests get through, asked every 10 ms for 10 s.
+        let mut tries = Vec::new();
+        for ms in (0..10_000).step_by(10) {
+            let at = start + Duration::from_millis(ms);
+            match outage.admit_at(at) {
+                Ok(()) => tries.push(ms),
+                Err(e) => assert_eq!(e, unavailable),
+            }
         }
+        // After 100 ms, then 200, 400, 800, 1600 later, then every 2 s.
+        assert_eq!(tries, [100, 300, 700, 1500, 3100, 5100, 7100, 9100]);
         {
             let state = outage.state.lock().unwrap();
-            assert!(state.since.is_some());
-            assert_eq!((state.refused, state.refused_total), (2, 3));
+            assert_eq!(state.refused_total, 1 + 1000 - 8);
         }
         outage.answered();
-        let state = outage.state.lock().unwrap();
         assert!(
-            state.since.is_none(),
-            "back: the next failure is news again"
+            outage.admit_at(start).is_ok(),
+            "back: every request goes again"
         );
+        let state = outage.state.lock().unwrap();
+        assert!(state.since.is_none(), "the next failure is news again");
         assert_eq!(state.refused_total, 0);
     }
 }
