@@ -9,6 +9,7 @@ use common::http::Http;
 use common::redis::{free_port, RedisServer};
 use common::store::*;
 use common::*;
+use commonplace_server::store::redis::RedisStore;
 use commonplace_server::store::Quota;
 use serde_json::json;
 use std::ffi::OsStr;
@@ -210,6 +211,52 @@ async fn a_lost_redis_is_503_until_it_is_back_and_loses_nothing_acknowledged() {
         1,
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_silent_redis_is_503_after_the_patience_and_the_connection_is_made_anew() {
+    let Some(redis) = RedisServer::start("silent") else {
+        return;
+    };
+    let patience = Duration::from_millis(500);
+    let store = RedisStore::open_with_patience(&redis.url(), Quota::default(), patience)
+        .await
+        .unwrap();
+    let server = serve_store(std::sync::Arc::new(store), |_| {}).await;
+    let addr = server.addr;
+    let a = id(1);
+    assert_eq!(appended(addr, &a, 1, &record(1)).await, 1);
+
+    redis.pause();
+    let asked = Instant::now();
+    let reply = append(addr, &a, 1, &record(2)).await;
+    let waited = asked.elapsed();
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.error().contains("try again"), "{}", reply.error());
+    assert!(
+        waited >= patience && waited < WAIT,
+        "answered after {waited:?}"
+    );
+    // Known lost now (answered at once, but for a try now and then: outage.rs's tests).
+    assert_eq!(read(addr, &a, 0).await.status, 503);
+
+    redis.resume();
+    let back = Instant::now();
+    let seq = loop {
+        let reply = append(addr, &a, 1, &record(3)).await;
+        if reply.status == 201 {
+            break reply.json()["seq"].as_u64().unwrap();
+        }
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(back.elapsed() < WAIT, "the server did not reconnect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The append answered 503 had reached Redis before it went silent: it was done. A 503
+    // after a timeout says "not known", not "not done" (docs/store.md); the browser sends its
+    // changes again, and applying a Yjs update twice changes nothing.
+    assert_eq!(seq, 3);
+    let (_, records, _) = read_ok(addr, &a, 0).await;
+    assert_eq!(records, [(1, record(1)), (2, record(2)), (3, record(3))]);
 }
 
 #[tokio::test]

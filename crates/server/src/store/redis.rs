@@ -70,6 +70,8 @@ struct Inner {
     /// Redis's URL, its password hidden.
     url: String,
     quota: Quota,
+    /// How long a request waits for Redis's answer ([`OP_TIMEOUT`]).
+    patience: Duration,
     link: Arc<Link>,
     outage: Outage,
     ops: Arc<Semaphore>,
@@ -112,24 +114,34 @@ impl Link {
 /// One attempt to connect per request that needs a connection: the backoff between attempts
 /// is `outage.rs`'s, which answers the requests meanwhile at once (the manager's own retries
 /// would hold each of them through all of its attempts).
-fn manager_config() -> ConnectionManagerConfig {
+fn manager_config(patience: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_number_of_retries(0)
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(OP_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT.min(patience)))
+        .set_response_timeout(Some(patience))
 }
 
 impl RedisStore {
     /// Connects to Redis at `url` and checks it (`startup.rs`): an error is one sentence for
     /// the person starting the server.
     pub async fn open(url: &str, quota: Quota) -> Result<RedisStore, String> {
+        RedisStore::open_with_patience(url, quota, OP_TIMEOUT).await
+    }
+
+    /// As [`open`](Self::open), answering 503 to a request Redis has not answered within
+    /// `patience` instead of [`OP_TIMEOUT`] (tests wait less).
+    pub async fn open_with_patience(
+        url: &str,
+        quota: Quota,
+        patience: Duration,
+    ) -> Result<RedisStore, String> {
         let shown = redact(url);
         let client = Client::open(url).map_err(|e| {
             format!(
                 "--redis {shown} is not a Redis URL ({e}): give one like redis://127.0.0.1:6379/0"
             )
         })?;
-        let config = manager_config();
+        let config = manager_config(patience);
         let connected = startup::connect(&client, config.clone(), &shown).await?;
         info!(redis = %shown, version = %connected.version, "store open");
         let link = Arc::new(Link {
@@ -139,13 +151,20 @@ impl RedisStore {
         });
         let erase = Arc::new(Notify::new());
         // With appendonly no there is no AOF to rewrite (and a rewrite would make one).
-        let eraser = (connected.appendonly != Some(false))
-            .then(|| tokio::spawn(erase_loop(link.clone(), erase.clone(), shown.clone())));
+        let eraser = (connected.appendonly != Some(false)).then(|| {
+            tokio::spawn(erase_loop(
+                link.clone(),
+                erase.clone(),
+                shown.clone(),
+                patience,
+            ))
+        });
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 outage: Outage::new(shown.clone()),
                 url: shown,
                 quota,
+                patience,
                 link,
                 ops: Arc::new(Semaphore::new(OPS)),
                 reads: Arc::new(Semaphore::new(READS)),
@@ -188,7 +207,7 @@ impl Inner {
         args(&mut call);
         let (generation, mut manager) = self.link.get();
         let answer = tokio::time::timeout(
-            OP_TIMEOUT,
+            self.patience,
             call.invoke_async::<::redis::Value>(&mut manager),
         )
         .await;
@@ -197,12 +216,18 @@ impl Inner {
                 self.outage.answered();
                 Answer::parse(value)
             }
-            Ok(Err(e)) => Err(self.outage.failed(&e)),
+            Ok(Err(e)) => {
+                // The connection's own timeout (the manager keeps a connection that times out).
+                if e.is_timeout() {
+                    self.link.renew(generation);
+                }
+                Err(self.outage.failed(&e))
+            }
             Err(_) => {
                 self.link.renew(generation);
                 Err(self
                     .outage
-                    .unreachable(&format!("no answer within {} s", OP_TIMEOUT.as_secs())))
+                    .unreachable(&format!("no answer within {:?}", self.patience)))
             }
         }
     }
@@ -415,14 +440,14 @@ fn encode_read(answer: &Answer, after: u64, limit: usize) -> Result<Vec<u8>, Sto
 /// delete (this instance's, another's, Redis's own) would keep them: Redis refuses to start a
 /// second one meanwhile, so the request is made again until one starts after the delete. Deletes
 /// that come while one request is being made share the next rewrite.
-async fn erase_loop(link: Arc<Link>, erase: Arc<Notify>, url: String) {
+async fn erase_loop(link: Arc<Link>, erase: Arc<Notify>, url: String, patience: Duration) {
     loop {
         erase.notified().await;
         let deadline = Instant::now() + ERASE_PATIENCE;
         loop {
             let (_, mut manager) = link.get();
             let asked = tokio::time::timeout(
-                OP_TIMEOUT,
+                patience,
                 ::redis::cmd("BGREWRITEAOF").query_async::<::redis::Value>(&mut manager),
             )
             .await;

@@ -71,6 +71,22 @@ impl RedisServer {
         }
     }
 
+    /// SIGSTOP: there, but silent (as a Redis behind a broken network path).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT, after [`pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        let child = self.child.as_ref().expect("running");
+        // SAFETY: signals a child this test started.
+        unsafe { libc::kill(child.id() as i32, signal) };
+    }
+
     /// Starts again on the same port and folder (so from the same AOF), after [`kill`].
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "kill it first");
@@ -147,6 +163,11 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            // A paused Redis dies of SIGKILL all the same; resumed, it is not left stopped if
+            // the kill fails.
+            self.resume();
+        }
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
