@@ -304,6 +304,10 @@ async fn startup_warns_when_redis_may_lose_acknowledged_writes() {
         (&[][..], "writes each acknowledged write to disk first"),
         (&["--appendfsync", "everysec"][..], "appendfsync everysec"),
         (&["--appendonly", "no"][..], "appendonly no"),
+        (
+            &["--maxmemory-policy", "allkeys-lru"][..],
+            "maxmemory-policy allkeys-lru",
+        ),
     ] {
         let Some(redis) = RedisServer::start_with("durability", settings) else {
             return;

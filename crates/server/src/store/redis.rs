@@ -138,7 +138,7 @@ impl RedisStore {
         let shown = redact(url);
         let client = Client::open(url).map_err(|e| {
             format!(
-                "--redis {shown} is not a Redis URL ({e}): give one like redis://127.0.0.1:6379/0"
+                "--redis {shown} is not a Redis URL this server can use ({e}): give one like redis://127.0.0.1:6379/0 (TLS, rediss://, is not built in)"
             )
         })?;
         let config = manager_config(patience);

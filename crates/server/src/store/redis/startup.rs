@@ -5,8 +5,9 @@
 //! that would answer 503 to every store request from its first minute is a mistake to show at
 //! once (a typo in the URL, Redis not started yet: an orchestrator starts the server again).
 //! Losing Redis *later* stops nothing (`outage.rs`). It warns, and starts, if Redis does not
-//! keep what it acknowledges on disk (`appendonly yes`, `appendfsync always`), or if it cannot
-//! tell (`CONFIG` refused, as managed Redis services often do).
+//! keep what it acknowledges on disk (`appendonly yes`, `appendfsync always`) or may evict keys
+//! when full (`maxmemory-policy` other than `noeviction`), or if it cannot tell (`CONFIG`
+//! refused, as managed Redis services often do).
 
 use super::scripts::SCRIPTS;
 use ::redis::aio::ConnectionManager;
@@ -80,6 +81,7 @@ pub async fn connect(
         }
     }
     let appendonly = check_durability(&mut manager, shown).await;
+    check_eviction(&mut manager, shown).await;
     Ok(Connected {
         manager,
         version,
@@ -135,6 +137,28 @@ async fn check_durability(manager: &mut ConnectionManager, shown: &str) -> Optio
         ),
     }
     appendonly.map(|value| value == "yes")
+}
+
+/// Warns if Redis may evict keys when it is full: a store's keys would vanish (a store
+/// silently emptied, or its records gone from under its snapshot), where `noeviction` answers
+/// the write with an error instead (507 here).
+async fn check_eviction(manager: &mut ConnectionManager, shown: &str) {
+    let settings: HashMap<String, String> = match within(
+        ::redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"),
+        manager,
+    )
+    .await
+    {
+        Ok(settings) => settings,
+        // Already said by check_durability.
+        Err(_) => return,
+    };
+    match settings.get("maxmemory-policy").map(String::as_str) {
+        Some("noeviction") | None => {}
+        Some(policy) => warn!(
+            "store: Redis at {shown} runs with maxmemory-policy {policy}: when it is full it deletes keys, and so stores; run it with maxmemory-policy noeviction (docs/store.md)"
+        ),
+    }
 }
 
 /// The URL as logs and messages show it: its password (`redis://user:PASSWORD@host`, or a
