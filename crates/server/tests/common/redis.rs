@@ -155,9 +155,16 @@ impl RedisServer {
             .unwrap()
     }
 
-    /// The append-only files, with their bytes.
+    /// The append-only files, with their bytes: `appendonlydir/*` (Redis 7), or
+    /// `appendonly.aof` (before).
     pub fn aof_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        files_under(&self.dir.join("appendonlydir"))
+        let mut files = files_under(&self.dir.join("appendonlydir"));
+        files.extend(
+            files_under(&self.dir)
+                .into_iter()
+                .filter(|(path, _)| path.extension().is_some_and(|ext| ext == "aof")),
+        );
+        files
     }
 }
 
