@@ -4,8 +4,9 @@ use clap::Parser;
 use commonplace_server::ice::{IceConfig, TurnAuth};
 use commonplace_server::listen::{tls_acceptor, url, DEFAULT_MAX_CONNECTIONS};
 use commonplace_server::store::quota::{self, Quota};
+use commonplace_server::store::redis::RedisStore;
 use commonplace_server::store::sqlite::SqliteStore;
-use commonplace_server::store::StoreOptions;
+use commonplace_server::store::{StoreBackend, StoreOptions};
 use commonplace_server::{serve, Options};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
@@ -130,7 +131,7 @@ struct Args {
     max_connections: Option<u64>,
     /// The folder of the encrypted store: DIR/store.sqlite3 and its companions. Created if
     /// missing; the server refuses to start (and changes nothing) if the database in it is
-    /// missing, damaged, or in use by another server.
+    /// missing, damaged, or in use by another server. Not used with --redis.
     #[arg(
         long,
         value_name = "DIR",
@@ -141,6 +142,19 @@ struct Args {
     /// Keep no store: no database is opened, and /store/ answers 503.
     #[arg(long, env = "COMMONPLACE_NO_STORE")]
     no_store: bool,
+    /// Keep the store in Redis instead of --data, e.g. redis://127.0.0.1:6379/0 (a password:
+    /// redis://:PASSWORD@host:6379/0; prefer the environment variable then). Every server
+    /// started on the same Redis serves the same stores. Redis should run with appendonly yes
+    /// and appendfsync always (the server warns otherwise). The server refuses to start if
+    /// Redis cannot be reached; if it is lost later, store requests get 503 until it is back.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "COMMONPLACE_REDIS",
+        hide_env_values = true,
+        conflicts_with = "no_store"
+    )]
+    redis: Option<String>,
     /// Bytes one store may hold, records and snapshot together. Over it, appends are refused
     /// (507) until a snapshot makes room.
     #[arg(long, value_name = "BYTES", env = "COMMONPLACE_STORE_QUOTA",
@@ -379,18 +393,24 @@ fn raise_open_files_limit() -> Option<u64> {
     None
 }
 
-/// The store in --data, after its startup checks (off the runtime: `quick_check` reads the
-/// whole file).
+/// The store in Redis (--redis), or in --data after its startup checks (off the runtime:
+/// `quick_check` reads the whole file).
 async fn open_store(args: &Args) -> Result<StoreOptions, String> {
     let quota = Quota {
         max_bytes: args.store_quota,
         max_records: args.store_max_records,
     };
-    let dir = args.data.clone();
-    let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, quota))
-        .await
-        .map_err(|e| format!("opening the store failed: {e}"))??;
-    let mut store = StoreOptions::new(Arc::new(opened));
+    let backend: Arc<dyn StoreBackend> = match &args.redis {
+        Some(url) => Arc::new(RedisStore::open(url, quota).await?),
+        None => {
+            let dir = args.data.clone();
+            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, quota))
+                .await
+                .map_err(|e| format!("opening the store failed: {e}"))??;
+            Arc::new(opened)
+        }
+    };
+    let mut store = StoreOptions::new(backend);
     store.max_record = args.store_max_record;
     store.rate = args.store_rate;
     store.burst = args.store_burst;
@@ -460,6 +480,7 @@ mod tests {
         assert_eq!(defaults.client_queue, DEFAULT_CLIENT_QUEUE as u64);
         assert_eq!(defaults.data, PathBuf::from("data"));
         assert!(!defaults.no_store);
+        assert_eq!(defaults.redis, None);
         assert_eq!(defaults.store_quota, quota::DEFAULT_QUOTA);
         assert_eq!(defaults.store_max_records, quota::DEFAULT_MAX_RECORDS);
         assert_eq!(defaults.store_max_record, quota::DEFAULT_MAX_RECORD);
@@ -474,6 +495,8 @@ mod tests {
         assert_eq!(args.data, PathBuf::from("/tmp/x"));
         assert!(args.no_store);
         assert_eq!(args.store_quota, 1 << 30);
+        let args = parse(&["--redis", "redis://127.0.0.1:6379/0"]).unwrap();
+        assert_eq!(args.redis.as_deref(), Some("redis://127.0.0.1:6379/0"));
         let args = parse(&["--store-max-records", "5", "--store-max-record", "1KiB"]).unwrap();
         assert_eq!((args.store_max_records, args.store_max_record), (5, 1024));
         let args = parse(&["--client-rate", "256KiB", "--client-burst", "0"]).unwrap();
@@ -513,6 +536,8 @@ mod tests {
             &["--header-timeout", "5ms"],
             &["--max-connections", "0"],
             &["--max-connections", "-1"],
+            &["--redis"],
+            &["--redis", "redis://127.0.0.1:6379/0", "--no-store"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -582,6 +607,8 @@ mod tests {
             "COMMONPLACE_HEADER_TIMEOUT",
             "--max-connections",
             "COMMONPLACE_MAX_CONNECTIONS",
+            "--redis",
+            "COMMONPLACE_REDIS",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }

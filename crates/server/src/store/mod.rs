@@ -4,10 +4,13 @@
 //! This file is the HTTP side: parse the id, the token and the query, bound the body, pace the
 //! client, then hand the request to a [`StoreBackend`] and turn its answer into a reply. What a
 //! store holds and every rule about it (tokens, sequence numbers, the snapshot's
-//! compare-and-swap, quotas) live in the backend, inside its transaction: `sqlite.rs` today.
+//! compare-and-swap, quotas) live in the backend, inside its transaction: `sqlite.rs` (one
+//! SQLite file, the default) or `redis.rs` (`--redis`: one Redis that several server instances
+//! share).
 
 mod open;
 pub mod quota;
+pub mod redis;
 pub mod sqlite;
 
 use axum::body::{Body, Bytes};
@@ -40,7 +43,7 @@ pub use quota::{ClientRates, Quota};
 pub const REPLY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// What a backend's operation resolves to. Boxed so that backends can be chosen at run time
-/// (SQLite now; Redis later) and do their work wherever suits them.
+/// (SQLite or Redis) and do their work wherever suits them.
 pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
 /// Where stores are kept. Every operation is atomic: it happens whole or not at all, and its
@@ -97,7 +100,7 @@ pub enum StoreError {
     Stale { covers: u64 },
     /// 507: the store's quota (or the server's disk).
     Full(String),
-    /// 503: shutting down.
+    /// 503: shutting down, or the store's Redis out of reach for now.
     Unavailable(String),
     /// 500: the database failed; logged.
     Failed(String),

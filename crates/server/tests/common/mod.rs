@@ -1,8 +1,11 @@
 //! What the server's integration tests share: a real server on a free loopback port and
-//! WebSocket clients speaking y-webrtc's signaling to it.
+//! WebSocket clients speaking y-webrtc's signaling to it; the store's API (`store`), over HTTP
+//! (`http`), on SQLite or on a real Redis (`redis`).
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod http;
+pub mod redis;
+pub mod store;
 
 use commonplace_server::{serve, Options};
 use futures_util::{SinkExt, StreamExt};
