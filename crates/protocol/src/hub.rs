@@ -7,6 +7,12 @@
 //!
 //! Unlike server.js, the hub bounds what one connection may hold (see [`Limits`]) and drops
 //! topics that become empty on unsubscribe, so a long-running server does not accumulate them.
+//!
+//! Several servers can share their topics ([`Hub::shared`]): the hub then also says which
+//! topics' local subscriber counts changed ([`Hub::take_changes`]), hands each publish back for
+//! the other servers ([`Handled::forward`]), delivers theirs ([`Hub::deliver`]), and counts in
+//! `clients` the subscribers the shell says the others have ([`Hub::set_elsewhere`]). Carrying
+//! all that between servers is the shell's business; the hub stays free of I/O.
 
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +45,34 @@ impl Default for Limits {
 pub struct Delivery {
     pub to: ConnId,
     pub frame: Arc<str>,
+}
+
+/// What one frame made the hub do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Frames for this server's connections.
+    pub deliveries: Vec<Delivery>,
+    /// A publish for the topic's subscribers on other servers; only from a [`Hub::shared`] hub.
+    pub forward: Option<Forward>,
+}
+
+/// A publish to pass on to the other servers sharing the topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub topic: String,
+    /// The publish as delivered here. Each server sets `clients` again as it delivers it.
+    pub frame: Arc<str>,
+    /// Subscribers on other servers, as last told ([`Hub::set_elsewhere`]): how many it reaches.
+    pub elsewhere: usize,
+}
+
+/// A topic whose subscriber count on this server changed since the last [`Hub::take_changes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicChange {
+    pub topic: String,
+    /// Subscribers before the first change since then.
+    pub before: usize,
+    pub now: usize,
 }
 
 /// Why a frame was not (wholly) acted on. The connection stays usable; the shell just logs it.
@@ -87,12 +121,33 @@ pub struct Hub {
     next_id: u64,
     topics: BTreeMap<String, BTreeSet<ConnId>>,
     conns: BTreeMap<ConnId, BTreeSet<String>>,
+    /// Only on a [`Hub::shared`] hub.
+    shared: Option<Shared>,
+}
+
+/// What a hub sharing its topics with other servers keeps besides.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Subscribers on other servers, for topics with subscribers here.
+    elsewhere: BTreeMap<String, usize>,
+    /// Topics whose subscriber count changed since the last `take_changes`, with the count
+    /// before the first change.
+    changed: BTreeMap<String, usize>,
 }
 
 impl Hub {
     pub fn new(limits: Limits) -> Self {
         Hub {
             limits,
+            ..Hub::default()
+        }
+    }
+
+    /// A hub whose topics span several servers: see the module's documentation.
+    pub fn shared(limits: Limits) -> Self {
+        Hub {
+            limits,
+            shared: Some(Shared::default()),
             ..Hub::default()
         }
     }
@@ -113,6 +168,11 @@ impl Hub {
 
     /// Handles one text frame from `from`, returning what to send to whom.
     pub fn receive(&mut self, from: ConnId, frame: &str) -> Result<Vec<Delivery>, Rejected> {
+        self.handle(from, frame).map(|handled| handled.deliveries)
+    }
+
+    /// As [`receive`](Self::receive), with the publish to pass on to other servers, if any.
+    pub fn handle(&mut self, from: ConnId, frame: &str) -> Result<Handled, Rejected> {
         if !self.conns.contains_key(&from) {
             return Err(Rejected::UnknownConn);
         }
@@ -121,13 +181,18 @@ impl Hub {
         };
         match message.get("type") {
             Some(Value::String(kind)) => match kind.as_str() {
-                "subscribe" => self.subscribe(from, &message).map(|()| Vec::new()),
-                "unsubscribe" => self.unsubscribe(from, &message).map(|()| Vec::new()),
-                "publish" => self.publish(message),
-                "ping" => Ok(vec![Delivery {
-                    to: from,
-                    frame: PONG.into(),
-                }]),
+                "subscribe" => self.subscribe(from, &message).map(|()| Handled::default()),
+                "unsubscribe" => self
+                    .unsubscribe(from, &message)
+                    .map(|()| Handled::default()),
+                "publish" => self.publish(message, self.shared.is_some()),
+                "ping" => Ok(Handled {
+                    deliveries: vec![Delivery {
+                        to: from,
+                        frame: PONG.into(),
+                    }],
+                    forward: None,
+                }),
                 _ => Err(Rejected::UnknownType),
             },
             _ => Err(Rejected::Malformed("no string type")),
@@ -140,6 +205,66 @@ impl Hub {
 
     pub fn topic_count(&self) -> usize {
         self.topics.len()
+    }
+
+    /// A publish another server received (its [`Forward::frame`]), for this server's
+    /// subscribers to its topic, with `clients` counted here.
+    pub fn deliver(&self, frame: &str) -> Result<Vec<Delivery>, Rejected> {
+        let Ok(Value::Object(message)) = serde_json::from_str(frame) else {
+            return Err(Rejected::Malformed("not a JSON object"));
+        };
+        match message.get("type") {
+            Some(Value::String(kind)) if kind == "publish" => self
+                .publish(message, false)
+                .map(|handled| handled.deliveries),
+            _ => Err(Rejected::Malformed("not a publish")),
+        }
+    }
+
+    /// The other servers have `count` subscribers to `topic`: `clients` counts them, and
+    /// [`Forward::elsewhere`] says so. Kept only while the topic has subscribers here (only they
+    /// read `clients`), and only by a [`Hub::shared`] hub.
+    pub fn set_elsewhere(&mut self, topic: &str, count: usize) {
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
+        if count == 0 || !self.topics.contains_key(topic) {
+            shared.elsewhere.remove(topic);
+        } else {
+            shared.elsewhere.insert(topic.to_owned(), count);
+        }
+    }
+
+    /// Forgets every count [`set_elsewhere`](Self::set_elsewhere) gave (the other servers are
+    /// out of reach).
+    pub fn clear_elsewhere(&mut self) {
+        if let Some(shared) = &mut self.shared {
+            shared.elsewhere.clear();
+        }
+    }
+
+    /// Subscribers on other servers, as last told.
+    pub fn elsewhere(&self, topic: &str) -> usize {
+        self.shared
+            .as_ref()
+            .and_then(|shared| shared.elsewhere.get(topic).copied())
+            .unwrap_or(0)
+    }
+
+    /// The topics whose subscriber count here changed since the last call, in topic order;
+    /// always empty unless the hub is [`Hub::shared`].
+    pub fn take_changes(&mut self) -> Vec<TopicChange> {
+        let Some(shared) = &mut self.shared else {
+            return Vec::new();
+        };
+        std::mem::take(&mut shared.changed)
+            .into_iter()
+            .map(|(topic, before)| TopicChange {
+                now: self.topics.get(&topic).map_or(0, BTreeSet::len),
+                topic,
+                before,
+            })
+            .collect()
     }
 
     fn subscribe(&mut self, conn: ConnId, message: &Map<String, Value>) -> Result<(), Rejected> {
@@ -163,7 +288,14 @@ impl Hub {
             return Err(Rejected::TooManyTopics { limit });
         }
         for name in new {
-            self.topics.entry(name.to_owned()).or_default().insert(conn);
+            let subscribers = self.topics.entry(name.to_owned()).or_default();
+            if let Some(shared) = &mut self.shared {
+                shared
+                    .changed
+                    .entry(name.to_owned())
+                    .or_insert(subscribers.len());
+            }
+            subscribers.insert(conn);
             mine.insert(name.to_owned());
         }
         Ok(())
@@ -182,30 +314,53 @@ impl Hub {
         Ok(())
     }
 
-    fn publish(&self, mut message: Map<String, Value>) -> Result<Vec<Delivery>, Rejected> {
+    /// `message` to the topic's subscribers here, `clients` set to them and those elsewhere;
+    /// and, if `forward`, to pass on to the other servers.
+    fn publish(&self, mut message: Map<String, Value>, forward: bool) -> Result<Handled, Rejected> {
         let Some(Value::String(topic)) = message.get("topic") else {
             return Err(Rejected::Malformed("publish without a string topic"));
         };
-        let Some(receivers) = self.topics.get(topic) else {
-            return Ok(Vec::new());
-        };
-        message.insert("clients".into(), receivers.len().into());
+        let receivers = self.topics.get(topic);
+        if receivers.is_none() && !forward {
+            return Ok(Handled::default());
+        }
+        let elsewhere = self.elsewhere(topic);
+        let forward_topic = forward.then(|| topic.clone());
+        let here = receivers.map_or(0, BTreeSet::len);
+        message.insert("clients".into(), (here + elsewhere).into());
         let frame: Arc<str> = Value::Object(message).to_string().into();
-        Ok(receivers
-            .iter()
-            .map(|&to| Delivery {
-                to,
-                frame: frame.clone(),
-            })
-            .collect())
+        Ok(Handled {
+            deliveries: receivers
+                .into_iter()
+                .flatten()
+                .map(|&to| Delivery {
+                    to,
+                    frame: frame.clone(),
+                })
+                .collect(),
+            forward: forward_topic.map(|topic| Forward {
+                topic,
+                frame,
+                elsewhere,
+            }),
+        })
     }
 
     /// Takes `conn` out of `topic`'s subscribers, deleting the topic once nobody is left.
     fn leave(&mut self, conn: ConnId, topic: &str) {
         if let Some(subscribers) = self.topics.get_mut(topic) {
+            if let Some(shared) = &mut self.shared {
+                shared
+                    .changed
+                    .entry(topic.to_owned())
+                    .or_insert(subscribers.len());
+            }
             subscribers.remove(&conn);
             if subscribers.is_empty() {
                 self.topics.remove(topic);
+                if let Some(shared) = &mut self.shared {
+                    shared.elsewhere.remove(topic);
+                }
             }
         }
     }
@@ -394,6 +549,114 @@ mod tests {
         hub.disconnect(c);
         c = hub.connect();
         subscribe(&mut hub, c, &["t7", "1234"]);
+    }
+
+    #[test]
+    fn a_hub_on_its_own_forwards_nothing_and_reports_no_changes() {
+        let mut hub = hub();
+        let a = hub.connect();
+        subscribe(&mut hub, a, &["r"]);
+        hub.set_elsewhere("r", 5);
+        let frame = json!({"type": "publish", "topic": "r", "data": "x"}).to_string();
+        let handled = hub.handle(a, &frame).unwrap();
+        assert_eq!(handled.forward, None);
+        assert_eq!(parse(&handled.deliveries[0])["clients"], 1);
+        assert_eq!(hub.take_changes(), []);
+        assert_eq!(hub.elsewhere("r"), 0);
+    }
+
+    fn change(topic: &str, before: usize, now: usize) -> TopicChange {
+        TopicChange {
+            topic: topic.into(),
+            before,
+            now,
+        }
+    }
+
+    #[test]
+    fn a_shared_hub_reports_which_topics_changed_since_it_was_last_asked() {
+        let mut hub = Hub::shared(Limits::default());
+        let (a, b) = (hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["r", "s"]);
+        subscribe(&mut hub, b, &["r"]);
+        assert_eq!(hub.take_changes(), [change("r", 0, 2), change("s", 0, 1)]);
+        assert_eq!(hub.take_changes(), []);
+        // Subscribing again, or to nothing new, changes nothing.
+        subscribe(&mut hub, a, &["r"]);
+        assert_eq!(hub.take_changes(), []);
+        let unsubscribe = json!({"type": "unsubscribe", "topics": ["s", "never"]}).to_string();
+        hub.receive(a, &unsubscribe).unwrap();
+        hub.disconnect(b);
+        assert_eq!(hub.take_changes(), [change("r", 2, 1), change("s", 1, 0)]);
+        // Gone and back between two calls: reported with its count before and now.
+        hub.disconnect(a);
+        let c = hub.connect();
+        subscribe(&mut hub, c, &["r"]);
+        assert_eq!(hub.take_changes(), [change("r", 1, 1)]);
+    }
+
+    #[test]
+    fn a_shared_hub_counts_subscribers_elsewhere_and_forwards_every_publish() {
+        let mut hub = Hub::shared(Limits::default());
+        let (a, b, c) = (hub.connect(), hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["r"]);
+        subscribe(&mut hub, b, &["r"]);
+        hub.set_elsewhere("r", 3);
+        // Only for topics with subscribers here.
+        hub.set_elsewhere("nobody here", 4);
+        assert_eq!((hub.elsewhere("r"), hub.elsewhere("nobody here")), (3, 0));
+        let frame = json!({"type": "publish", "topic": "r", "data": "x"}).to_string();
+        let handled = hub.handle(a, &frame).unwrap();
+        assert_eq!(receivers(&handled.deliveries), [a, b]);
+        let sent = parse(&handled.deliveries[0]);
+        assert_eq!(sent["clients"], 5, "2 here, 3 elsewhere");
+        let forward = handled.forward.unwrap();
+        assert_eq!((forward.topic.as_str(), forward.elsewhere), ("r", 3));
+        assert!(Arc::ptr_eq(&forward.frame, &handled.deliveries[0].frame));
+        // A publish to a topic nobody here subscribes to still goes to the others.
+        let frame = json!({"type": "publish", "topic": "t", "data": "y"}).to_string();
+        let handled = hub.handle(c, &frame).unwrap();
+        assert_eq!(handled.deliveries, []);
+        let forward = handled.forward.unwrap();
+        assert_eq!((forward.topic.as_str(), forward.elsewhere), ("t", 0));
+        // Pings and subscriptions are this server's own business.
+        assert_eq!(hub.handle(c, r#"{"type":"ping"}"#).unwrap().forward, None);
+
+        // What another server forwards reaches the subscribers here, counted here.
+        let theirs = json!({"type": "publish", "topic": "r", "data": "z", "clients": 99});
+        let delivered = hub.deliver(&theirs.to_string()).unwrap();
+        assert_eq!(receivers(&delivered), [a, b]);
+        let mut expected = theirs;
+        expected["clients"] = json!(5);
+        assert_eq!(parse(&delivered[0]), expected);
+        assert_eq!(
+            hub.deliver(&json!({"type": "publish", "topic": "t"}).to_string()),
+            Ok(vec![])
+        );
+        for junk in [
+            "{",
+            r#"{"type":"subscribe","topics":["r"]}"#,
+            r#"{"type":"publish"}"#,
+        ] {
+            assert!(
+                matches!(hub.deliver(junk), Err(Rejected::Malformed(_))),
+                "{junk}"
+            );
+        }
+
+        // Counts elsewhere go with the last subscriber here, and all at once when cleared.
+        hub.disconnect(a);
+        assert_eq!(hub.elsewhere("r"), 3);
+        hub.disconnect(b);
+        assert_eq!(hub.elsewhere("r"), 0);
+        subscribe(&mut hub, c, &["r"]);
+        assert_eq!(hub.elsewhere("r"), 0, "not remembered from before");
+        hub.set_elsewhere("r", 1);
+        hub.clear_elsewhere();
+        assert_eq!(hub.elsewhere("r"), 0);
+        hub.set_elsewhere("r", 2);
+        hub.set_elsewhere("r", 0);
+        assert_eq!(hub.elsewhere("r"), 0);
     }
 
     #[test]
