@@ -6,6 +6,7 @@
 
 mod accepted;
 mod budget;
+pub mod fanout;
 pub mod ice;
 pub mod listen;
 mod outbox;
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use fanout::RedisFanout;
 use ice::IceConfig;
 use listen::ConnectionLimits;
 use store::StoreOptions;
@@ -68,6 +70,9 @@ pub struct Options {
     pub connections: ConnectionLimits,
     /// The encrypted store under `/store/`; `None`: its routes answer 503.
     pub store: Option<StoreOptions>,
+    /// Signaling shared with the other instances on this Redis (`--redis`); `None`: this
+    /// instance's clients meet each other only.
+    pub fanout: Option<RedisFanout>,
 }
 
 impl Options {
@@ -84,6 +89,7 @@ impl Options {
             tls: None,
             connections: ConnectionLimits::default(),
             store: None,
+            fanout: None,
         }
     }
 }
@@ -94,7 +100,7 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let signaling = Arc::new(signal::Signaling::new(&options));
+    let signaling = signal::Signaling::new(&options);
     let ice = Arc::new(options.ice);
     let backend = options.store.as_ref().map(|store| store.backend.clone());
     let keeps_store = backend.is_some();

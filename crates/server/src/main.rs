@@ -1,6 +1,7 @@
 //! `commonplace-server`: serves the built app and relays signaling until Ctrl-C or SIGTERM.
 
 use clap::Parser;
+use commonplace_server::fanout::RedisFanout;
 use commonplace_server::ice::{IceConfig, TurnAuth};
 use commonplace_server::listen::{tls_acceptor, url, DEFAULT_MAX_CONNECTIONS};
 use commonplace_server::store::quota::{self, Quota};
@@ -143,10 +144,12 @@ struct Args {
     #[arg(long, env = "COMMONPLACE_NO_STORE")]
     no_store: bool,
     /// Keep the store in Redis instead of --data, e.g. redis://127.0.0.1:6379/0 (a password:
-    /// redis://:PASSWORD@host:6379/0; prefer the environment variable then). Every server
-    /// started on the same Redis serves the same stores. Redis should run with appendonly yes
-    /// and appendfsync always (the server warns otherwise). The server refuses to start if
-    /// Redis cannot be reached; if it is lost later, store requests get 503 until it is back.
+    /// redis://:PASSWORD@host:6379/0; prefer the environment variable then), and share
+    /// signaling through it. Every server started on the same Redis serves the same stores, and
+    /// a publish on one reaches the topic's subscribers on all. Redis should run with appendonly
+    /// yes and appendfsync always (the server warns otherwise). The server refuses to start if
+    /// Redis cannot be reached; if it is lost later, store requests get 503 and publishes reach
+    /// this server's own clients only, until it is back.
     #[arg(
         long,
         value_name = "URL",
@@ -299,6 +302,16 @@ async fn main() -> ExitCode {
     if !args.no_store {
         match open_store(&args).await {
             Ok(store) => options.store = Some(store),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // The store has checked that Redis is there; signaling connects once the server runs.
+    if let Some(url) = &args.redis {
+        match RedisFanout::new(url) {
+            Ok(fanout) => options.fanout = Some(fanout),
             Err(e) => {
                 error!("{e}");
                 return ExitCode::FAILURE;

@@ -1,7 +1,9 @@
-//! The `/signal` WebSocket endpoint: carries frames between sockets and the [`Hub`].
+//! The `/signal` WebSocket endpoint: carries frames between sockets and the [`Hub`], and, with
+//! `--redis`, between the hub and the other instances (`fanout.rs`).
 
 use crate::accepted::Linger;
 use crate::budget::Budget;
+use crate::fanout::{Fanout, FanoutState, Joined, Local, Reached};
 use crate::outbox::{outbox, Backlog, Outbox};
 use crate::throttled_log::{self, ThrottledLog};
 use crate::Options;
@@ -10,14 +12,14 @@ use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpg
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::Extension;
-use commonplace_protocol::hub::{ConnId, Hub, Rejected};
+use commonplace_protocol::hub::{ConnId, Delivery, Hub, Rejected};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{interval_at, sleep, timeout, Instant};
@@ -33,6 +35,8 @@ const READ_BUFFER: usize = 4 * 1024;
 
 pub struct Signaling {
     peers: Mutex<Peers>,
+    /// With `--redis`: the link that shares the hub's topics with the other instances.
+    fanout: Option<Fanout>,
     /// Becomes true at shutdown. Every connection task holds a receiver until it has ended.
     closing: watch::Sender<bool>,
     max_message: usize,
@@ -128,11 +132,19 @@ pub async fn upgrade(
 }
 
 impl Signaling {
-    pub fn new(options: &Options) -> Self {
-        Signaling {
+    /// With [`Options::fanout`], starts the link to Redis too (on the current runtime).
+    pub fn new(options: &Options) -> Arc<Self> {
+        Arc::new_cyclic(|this: &Weak<Signaling>| Signaling {
             peers: Mutex::new(Peers {
-                hub: Hub::new(options.limits),
+                hub: match options.fanout {
+                    Some(_) => Hub::shared(options.limits),
+                    None => Hub::new(options.limits),
+                },
                 conns: HashMap::new(),
+            }),
+            fanout: options.fanout.clone().map(|config| {
+                let local: Weak<dyn Local> = this.clone();
+                Fanout::start(config, local)
             }),
             closing: watch::Sender::new(false),
             max_message: options.max_message,
@@ -140,7 +152,14 @@ impl Signaling {
             client_burst: options.client_burst,
             client_queue: options.client_queue,
             ping_interval: options.ping_interval,
-        }
+        })
+    }
+
+    /// How signaling across instances stands; `None` without `--redis`. For a health check
+    /// or metrics, which nothing reads yet.
+    #[allow(dead_code)]
+    pub fn redis_signaling_state(&self) -> Option<FanoutState> {
+        self.fanout.as_ref().map(Fanout::redis_signaling_state)
     }
 
     /// Closes every connection and waits (briefly) for their tasks to end.
@@ -151,6 +170,9 @@ impl Signaling {
             .is_err()
         {
             warn!("some connections did not close in time");
+        }
+        if let Some(fanout) = &self.fanout {
+            fanout.leave().await;
         }
     }
 
@@ -192,28 +214,35 @@ impl Signaling {
                 };
                 let len = message_len(&message);
                 pacing.budget.spend(len, Instant::now());
-                let fanned_out = match message {
+                let received = match message {
                     Ok(Message::Text(text)) => self.receive(id, &text, &mut rejections),
                     // server.js parses binary frames as text too.
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                         Ok(text) => self.receive(id, text, &mut rejections),
                         Err(_) => {
                             debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
-                            0
+                            Received::default()
                         }
                     },
                     Ok(Message::Pong(_)) => {
                         pong.store(true, Ordering::Relaxed);
-                        0
+                        Received::default()
                     }
-                    Ok(Message::Ping(_)) => 0, // answered by the WebSocket layer
+                    // answered by the WebSocket layer
+                    Ok(Message::Ping(_)) => Received::default(),
                     Ok(Message::Close(_)) => return Ending::ClosedByPeer,
                     Err(e) => return Ending::ReadFailed(e),
                 };
                 // What it made the server write to others counts too, beyond its own length.
                 pacing
                     .budget
-                    .spend(fanned_out.saturating_sub(len), Instant::now());
+                    .spend(received.fanned_out.saturating_sub(len), Instant::now());
+                if let Some(joined) = received.joined {
+                    joined.wait().await;
+                }
+                if let Some(reached) = received.reached {
+                    pacing.budget.spend(reached.bytes().await, Instant::now());
+                }
             }
         };
         let writer = async {
@@ -252,6 +281,7 @@ impl Signaling {
             let mut peers = self.peers();
             peers.hub.disconnect(id);
             peers.conns.remove(&id);
+            self.share_changes(&mut peers);
         }
         let unwritten = rejections.take_unwritten();
         if unwritten > 0 {
@@ -287,14 +317,16 @@ impl Signaling {
     /// reading slower than 1 MiB/s fell behind by 8 MiB and was closed within seconds (issue
     /// 13); charged for what it fans out, it is slowed to what the server may write for it, and
     /// the subscribers keep up. A pair relaying through the server pays as before: one receiver.
+    /// With `--redis`, the subscribers on other instances count too (as last counted), since
+    /// their servers write it to each of them.
     ///
     /// A rejected frame the client should not have sent is logged through `rejections`: a line
     /// now and then, with a count, not one per frame.
-    fn receive(&self, from: ConnId, frame: &str, rejections: &mut ThrottledLog) -> usize {
+    fn receive(&self, from: ConnId, frame: &str, rejections: &mut ThrottledLog) -> Received {
         let mut guard = self.peers();
         let peers = &mut *guard;
-        let deliveries = match peers.hub.receive(from, frame) {
-            Ok(deliveries) => deliveries,
+        let handled = match peers.hub.handle(from, frame) {
+            Ok(handled) => handled,
             Err(rejected) => {
                 drop(guard);
                 let (conn, len) = (from.0, frame.len());
@@ -311,24 +343,32 @@ impl Signaling {
                     }
                     _ => debug!(conn, len, "frame ignored: {rejected}"),
                 }
-                return 0;
+                return Received::default();
             }
         };
-        let mut fanned_out = 0usize;
-        for delivery in deliveries {
-            if delivery.to != from {
-                fanned_out = fanned_out.saturating_add(delivery.frame.len());
+        // A publish to a topic with subscribers here is delivered to them, its sender included.
+        let counted = !handled.deliveries.is_empty();
+        let mut received = Received {
+            fanned_out: peers.queue(handled.deliveries, Some(from)),
+            ..Received::default()
+        };
+        if let Some(fanout) = &self.fanout {
+            if let Some(forward) = handled.forward {
+                let elsewhere = forward.frame.len().saturating_mul(forward.elsewhere);
+                received.fanned_out = received.fanned_out.saturating_add(elsewhere);
+                received.reached = fanout.forward(forward, counted);
             }
-            let Some(conn) = peers.conns.get(&delivery.to) else {
-                continue;
-            };
-            if conn.outbox.push(delivery.frame).is_err() {
-                // Dropping the connection's entry ends its task, which logs why.
-                peers.hub.disconnect(delivery.to);
-                peers.conns.remove(&delivery.to);
-            }
+            received.joined = fanout.changed(peers.hub.take_changes());
         }
-        fanned_out
+        received
+    }
+
+    /// Tells the link to Redis, if any, which topics' counts changed.
+    fn share_changes(&self, peers: &mut Peers) {
+        if let Some(fanout) = &self.fanout {
+            // Nobody waits for a join made by another connection's leaving: there is none.
+            drop(fanout.changed(peers.hub.take_changes()));
+        }
     }
 
     /// Waits until the connection may send more: until it is within its byte budget, and its
@@ -337,6 +377,9 @@ impl Signaling {
     async fn ready_to_read(&self, id: ConnId, backlog: &Backlog, pacing: &mut Pacing) {
         self.pace(id, pacing).await;
         backlog.room_for(self.max_message).await;
+        if let Some(fanout) = &self.fanout {
+            fanout.room().await;
+        }
     }
 
     async fn pace(&self, id: ConnId, pacing: &mut Pacing) {
@@ -365,6 +408,69 @@ impl Signaling {
                 }
             }
         }
+    }
+}
+
+impl Peers {
+    /// Queues `deliveries`; returns the bytes queued for connections other than `sender`. A
+    /// receiver whose queue would go over its byte bound is dropped.
+    fn queue(&mut self, deliveries: Vec<Delivery>, sender: Option<ConnId>) -> usize {
+        let mut fanned_out = 0usize;
+        for delivery in deliveries {
+            if Some(delivery.to) != sender {
+                fanned_out = fanned_out.saturating_add(delivery.frame.len());
+            }
+            let Some(conn) = self.conns.get(&delivery.to) else {
+                continue;
+            };
+            if conn.outbox.push(delivery.frame).is_err() {
+                // Dropping the connection's entry ends its task, which logs why.
+                self.hub.disconnect(delivery.to);
+                self.conns.remove(&delivery.to);
+            }
+        }
+        fanned_out
+    }
+}
+
+/// What one frame from a connection made happen, for its reader.
+#[derive(Default)]
+struct Received {
+    /// Bytes written to others for it (see [`Signaling::receive`]).
+    fanned_out: usize,
+    /// Its first subscription here to a topic, on its way to Redis.
+    joined: Option<Joined>,
+    /// Its publish to a topic without subscribers here, counted on the way through Redis.
+    reached: Option<Reached>,
+}
+
+/// The hub as the link to Redis reaches it.
+impl Local for Signaling {
+    /// Into the receivers' bounded queues, as a local publish: one that falls too far behind is
+    /// closed, whoever published.
+    fn deliver(&self, frame: &str) {
+        let mut peers = self.peers();
+        match peers.hub.deliver(frame) {
+            Ok(deliveries) => {
+                peers.queue(deliveries, None);
+            }
+            Err(rejected) => debug!(
+                len = frame.len(),
+                "a publish from another instance ignored: {rejected}"
+            ),
+        }
+        self.share_changes(&mut peers);
+    }
+
+    fn set_elsewhere(&self, counts: Vec<(String, usize)>) {
+        let mut peers = self.peers();
+        for (topic, count) in counts {
+            peers.hub.set_elsewhere(&topic, count);
+        }
+    }
+
+    fn clear_elsewhere(&self) {
+        self.peers().hub.clear_elsewhere();
     }
 }
 
