@@ -241,7 +241,9 @@ impl Signaling {
                     joined.wait().await;
                 }
                 if let Some(reached) = received.reached {
-                    pacing.budget.spend(reached.bytes().await, Instant::now());
+                    // As above: what it made the others write, beyond its own length.
+                    let elsewhere = reached.bytes().await.saturating_sub(len);
+                    pacing.budget.spend(elsewhere, Instant::now());
                 }
             }
         };

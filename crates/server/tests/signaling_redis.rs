@@ -32,15 +32,20 @@ async fn instance(redis: &RedisServer) -> (Server, RedisFanout) {
 
 /// The real binary on `redis` (its store there too).
 fn binary(redis: &RedisServer, name: &str) -> Running {
+    binary_with(redis, name, &[])
+}
+
+fn binary_with(redis: &RedisServer, name: &str, more: &[&str]) -> Running {
     let data = temp_dir(&format!("{name}-unused-data"));
     let url = redis.url();
-    start_binary(&[
+    let mut args = vec![
         OsStr::new("--redis"),
         OsStr::new(&url),
         OsStr::new("--data"),
         data.as_os_str(),
-    ])
-    .unwrap_or_else(|(code, stderr)| panic!("exit {code:?}:\n{stderr}"))
+    ];
+    args.extend(more.iter().map(OsStr::new));
+    start_binary(&args).unwrap_or_else(|(code, stderr)| panic!("exit {code:?}:\n{stderr}"))
 }
 
 /// The Redis channel of `topic`, as docs/scale-out.md names it.
@@ -360,5 +365,172 @@ async fn while_redis_restarts_each_instance_serves_its_own_clients_then_shares_a
             "{name}: {stderr}"
         );
         assert_eq!(lines("re-subscribed to 1 topic;"), 1, "{name}: {stderr}");
+    }
+}
+
+mod bursts {
+    //! bursts.rs across instances: a client bursting publishes into a topic whose 50
+    //! subscribers, reading at their own slow pace, are on the other instance. Charged for
+    //! what it reaches there, the publisher is slowed down as on one server, and nobody is
+    //! disconnected because of its burst.
+
+    use super::*;
+    use futures_util::stream::SplitStream;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::net::TcpSocket;
+    use tokio::sync::mpsc;
+    use tokio::time::{sleep_until, timeout, timeout_at};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{client_async, MaybeTlsStream};
+
+    const SUBSCRIBERS: usize = 50;
+    /// At the default 1 MiB/s after a 4 MiB burst: over [`QUEUE`] in front of a subscriber
+    /// reading slower, were the publisher charged its own bytes only (a publisher outside the
+    /// topic, which waits for Redis's count after each publish, put 0.9 MB/s in front of each).
+    const BURST_FOR: Duration = Duration::from_secs(6);
+    /// --client-queue: 1 MiB rather than the default 8, so that the test fails within the
+    /// burst, for either publisher, without the charge for the subscribers elsewhere.
+    const QUEUE: &str = "1MiB";
+    /// About a 1 Mbit/s link.
+    const READ_BYTES_PER_SEC: usize = 100 * 1024;
+    const CATCH_UP: Duration = Duration::from_secs(60);
+
+    /// A subscriber whose kernel holds little of what is sent to it.
+    async fn slow_link(addr: SocketAddr) -> Ws {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(32 * 1024).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/signal");
+        let connected = client_async(url, MaybeTlsStream::Plain(stream));
+        timeout(WAIT, connected).await.unwrap().unwrap().0
+    }
+
+    /// Reads at [`READ_BYTES_PER_SEC`] until the connection ends, handing pongs to the test;
+    /// how it ended.
+    async fn read_all(mut stream: SplitStream<Ws>, pongs: mpsc::UnboundedSender<()>) -> String {
+        let started = tokio::time::Instant::now();
+        let mut bytes = 0;
+        loop {
+            let due = started + Duration::from_secs_f64(bytes as f64 / READ_BYTES_PER_SEC as f64);
+            sleep_until(due).await;
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    bytes += text.len();
+                    if text.len() < 32 && text.contains("pong") {
+                        let _ = pongs.send(());
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => return format!("closed: {frame:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return format!("failed: {e}"),
+                None => return "ended".to_string(),
+            }
+        }
+    }
+
+    /// `subscribed`: whether the publisher is in the topic too (its server then keeps the
+    /// count of the subscribers elsewhere), or only publishes to it (its server asks Redis).
+    async fn burst_across(name: &str, subscribed: bool) {
+        let Some(redis) = RedisServer::start(name) else {
+            return;
+        };
+        let queue = ["--client-queue", QUEUE];
+        let one = binary_with(&redis, &format!("{name}-1"), &queue);
+        let two = binary_with(&redis, &format!("{name}-2"), &queue);
+        let mut subscribers = Vec::new();
+        for _ in 0..SUBSCRIBERS {
+            let mut ws = slow_link(two.addr).await;
+            subscribe(&mut ws, &["room"]).await;
+            let (tx, rx) = ws.split();
+            let (pong_tx, pong_rx) = mpsc::unbounded_channel();
+            subscribers.push((tx, pong_rx, tokio::spawn(read_all(rx, pong_tx))));
+        }
+        let mut publisher = connect(one.addr).await;
+        if subscribed {
+            subscribe(&mut publisher, &["room"]).await;
+            let all = SUBSCRIBERS as u64 + 1;
+            let start = Instant::now();
+            loop {
+                publish(&mut publisher, "room", json!("probe")).await;
+                if recv(&mut publisher).await["clients"] == all {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < WAIT,
+                    "the subscribers elsewhere not counted"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let (mut publisher, mut echoes) = publisher.split();
+        // Its echoes (if subscribed) and its pong, read as fast as they come.
+        let (pong_tx, mut pong_rx) = mpsc::unbounded_channel();
+        let echoes = tokio::spawn(async move {
+            while let Some(Ok(message)) = echoes.next().await {
+                if let Message::Text(text) = message {
+                    if text.contains("pong") {
+                        let _ = pong_tx.send(());
+                    }
+                }
+            }
+        });
+        let frame =
+            json!({"type": "publish", "topic": "room", "data": "x".repeat(1000)}).to_string();
+        let until = tokio::time::Instant::now() + BURST_FOR;
+        let mut sent = 0usize;
+        while let Ok(result) = timeout_at(until, publisher.send(Message::text(frame.clone()))).await
+        {
+            result.unwrap();
+            sent += 1;
+        }
+
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        let mut disconnected = Vec::new();
+        for (i, (mut tx, mut pongs, reader)) in subscribers.into_iter().enumerate() {
+            let ping = Message::text(json!({"type": "ping"}).to_string());
+            let answered = match tx.send(ping).await {
+                Ok(()) => timeout_at(deadline, pongs.recv())
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some(),
+                Err(_) => false,
+            };
+            if answered {
+                let _ = tx.close().await;
+                let _ = timeout(WAIT, reader).await;
+            } else {
+                let ended = timeout(WAIT, reader).await;
+                disconnected.push(format!("subscriber {i}: {ended:?}"));
+            }
+        }
+        println!(
+            "publisher (subscribed: {subscribed}) sent {sent} frames of 1 KB in {BURST_FOR:?} \
+             to {SUBSCRIBERS} subscribers on the other instance; {} disconnected",
+            disconnected.len()
+        );
+        assert!(disconnected.is_empty(), "{disconnected:#?}");
+        // Slowed, not cut off.
+        publisher
+            .send(Message::text(json!({"type": "ping"}).to_string()))
+            .await
+            .unwrap();
+        timeout(CATCH_UP, pong_rx.recv())
+            .await
+            .expect("the publisher is answered")
+            .unwrap();
+        echoes.abort();
+        one.stop();
+        two.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publisher_in_the_topic_is_charged_for_its_subscribers_elsewhere() {
+        burst_across("fanout-burst-subscribed", true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publisher_outside_the_topic_is_charged_for_its_subscribers_elsewhere() {
+        burst_across("fanout-burst-outside", false).await;
     }
 }
