@@ -368,6 +368,50 @@ async fn while_redis_restarts_each_instance_serves_its_own_clients_then_shares_a
     }
 }
 
+#[tokio::test]
+async fn a_silent_redis_leaves_each_instance_serving_its_own_clients() {
+    let Some(redis) = RedisServer::start("fanout-silent") else {
+        return;
+    };
+    let ((one, one_link), (two, two_link)) = (instance(&redis).await, instance(&redis).await);
+    let (mut a, mut c) = (connect(one.addr).await, connect(one.addr).await);
+    let mut b = connect(two.addr).await;
+    for ws in [&mut a, &mut b, &mut c] {
+        subscribe(ws, &["room"]).await;
+    }
+    settle(&mut a, &mut b, "room", 3).await;
+    settle(&mut b, &mut a, "room", 3).await;
+
+    // SIGSTOP: connected, but no answer (a broken network path). Local delivery does not
+    // wait for Redis; the link notices within a heartbeat and its 3 s for an answer.
+    redis.pause();
+    let asked = Instant::now();
+    publish(&mut a, "room", json!("during")).await;
+    for ws in [&mut a, &mut c] {
+        assert_eq!(next(ws).await["data"], "during");
+    }
+    let took = asked.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    for link in [&one_link, &two_link] {
+        wait_until("the link finds Redis silent", || {
+            matches!(link.redis_signaling_state(), FanoutState::Lost { .. })
+        })
+        .await;
+    }
+    settle(&mut a, &mut c, "room", 2).await;
+
+    redis.resume();
+    for link in [&one_link, &two_link] {
+        wait_until("the link is back", || {
+            link.redis_signaling_state() == FanoutState::Connected
+        })
+        .await;
+    }
+    settle(&mut a, &mut b, "room", 3).await;
+    settle(&mut b, &mut a, "room", 3).await;
+    reaches_once(&mut b, &mut [&mut a, &mut c], "room", json!("after"), 3).await;
+}
+
 mod bursts {
     //! bursts.rs across instances: a client bursting publishes into a topic whose 50
     //! subscribers, reading at their own slow pace, are on the other instance. Charged for
