@@ -289,6 +289,7 @@ mod tests {
                     topic,
                     count,
                     joined,
+                    ..
                 } => (topic, count, joined.is_some()),
                 _ => panic!("only counts"),
             })

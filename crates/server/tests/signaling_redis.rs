@@ -191,6 +191,19 @@ async fn a_publish_reaches_the_subscribers_on_every_instance_once() {
     sync(&mut other).await;
     sync(&mut a).await;
     assert_eq!(one_link.redis_signaling_state(), FanoutState::Connected);
+
+    // Everyone on the first instance leaves and one comes back at once (one batch for the
+    // link, most likely): by the time its subscribe is answered, its instance counts the
+    // others again, without waiting for news from them.
+    send(&mut c, json!({"type": "unsubscribe", "topics": ["room"]})).await;
+    sync(&mut c).await;
+    for _ in 0..20 {
+        send(&mut a, json!({"type": "unsubscribe", "topics": ["room"]})).await;
+        subscribe(&mut a, &["room"]).await;
+        publish(&mut a, "room", json!("back")).await;
+        assert_eq!(next(&mut a).await["clients"], 2, "b counted again");
+        assert_eq!(next(&mut b).await["data"], "back");
+    }
 }
 
 #[tokio::test]

@@ -51,11 +51,13 @@ static HEARTBEAT_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
 
 pub enum Command {
-    /// `topic` has `count` subscribers here now. `joined`: answered (or dropped) once it is
-    /// subscribed, or the link is down.
+    /// `topic` has `count` subscribers here now. `fresh`: it had none before, so the hub has
+    /// forgotten its count elsewhere. `joined`: answered (or dropped) once it is subscribed, or
+    /// the link is down.
     Count {
         topic: String,
         count: usize,
+        fresh: bool,
         joined: Option<oneshot::Sender<()>>,
     },
     /// A publish from a client here, for the other instances. `count`: answered with how many
@@ -71,6 +73,14 @@ pub enum Command {
 }
 
 impl Command {
+    /// The bytes it holds in the queue toward Redis.
+    fn bytes(&self) -> usize {
+        match self {
+            Command::Publish { frame, .. } => frame.len(),
+            _ => 0,
+        }
+    }
+
     /// A command for each topic whose count changed; the last join carries `joined`.
     pub fn from_changes(
         changes: Vec<TopicChange>,
@@ -86,6 +96,7 @@ impl Command {
             .map(|(i, change)| Command::Count {
                 topic: change.topic,
                 count: change.now,
+                fresh: change.before == 0,
                 joined: if Some(i) == last_join {
                     joined.take()
                 } else {
@@ -100,6 +111,130 @@ impl Command {
 struct Topic {
     name: TopicName,
     count: usize,
+}
+
+/// The topics with subscribers here and which of their channels Redis has confirmed: what the
+/// link keeps true in Redis. Free of I/O: [`Topics::plan`] says what a batch of commands asks.
+#[derive(Default)]
+struct Topics {
+    /// Every topic with subscribers here, up or down.
+    counts: HashMap<String, Topic>,
+    /// While up: the topics' channels Redis has confirmed, and their topics.
+    subscribed: HashMap<String, String>,
+}
+
+/// What a batch of commands asks of Redis, in this order.
+#[derive(Default)]
+struct Plan {
+    /// Channels to subscribe to (first, so that publishes and counts follow a subscription),
+    /// with their topics...
+    subscribe: Vec<(String, String)>,
+    /// ...and to unsubscribe from.
+    unsubscribe: Vec<String>,
+    /// Publishes, in the order they came: channel, frame.
+    publishes: Vec<(String, Arc<str>)>,
+    /// This instance's counts that changed (0: gone), each told on the topic's channel.
+    counts: Vec<(TopicName, usize)>,
+    /// Topics whose counts elsewhere the hub needs: it has just got a first subscriber to them
+    /// again (new here, or gone and back within the batch: still subscribed in Redis, but the
+    /// hub forgot their count elsewhere when they emptied).
+    refresh: Vec<String>,
+    /// To answer once all that is done.
+    joined: Vec<oneshot::Sender<()>>,
+    /// Publishes to topics without subscribers here, to be answered their count elsewhere.
+    probes: Vec<(String, Option<oneshot::Sender<usize>>)>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Topics {
+    fn name(&self, topic: &str) -> TopicName {
+        match self.counts.get(topic) {
+            Some(known) => known.name.clone(),
+            None => TopicName::of(topic),
+        }
+    }
+
+    /// Records `topic`'s count here; true if it changed.
+    fn set_count(&mut self, topic: &str, count: usize) -> bool {
+        match (self.counts.get_mut(topic), count) {
+            (None, 0) => false,
+            (None, _) => {
+                self.counts.insert(
+                    topic.to_owned(),
+                    Topic {
+                        name: TopicName::of(topic),
+                        count,
+                    },
+                );
+                true
+            }
+            (Some(_), 0) => {
+                self.counts.remove(topic);
+                true
+            }
+            (Some(known), _) => std::mem::replace(&mut known.count, count) != count,
+        }
+    }
+
+    /// Takes in `batch` (the counts are recorded at once; `subscribed` once Redis confirms) and
+    /// says what to ask of Redis. Commands after a shutdown are dropped.
+    fn plan(&mut self, batch: Vec<Command>) -> Plan {
+        let mut plan = Plan::default();
+        let mut changed = BTreeMap::new();
+        let mut fresh = BTreeSet::new();
+        for command in batch {
+            match command {
+                Command::Count {
+                    topic,
+                    count,
+                    fresh: first,
+                    joined,
+                } => {
+                    if first {
+                        fresh.insert(topic.clone());
+                    }
+                    let before = self.counts.get(&topic).map_or(0, |known| known.count);
+                    if self.set_count(&topic, count) {
+                        changed.entry(topic).or_insert((before, count)).1 = count;
+                    }
+                    plan.joined.extend(joined);
+                }
+                Command::Publish {
+                    topic,
+                    frame,
+                    count,
+                } => {
+                    let name = self.name(&topic);
+                    plan.publishes.push((name.channel, frame));
+                    if let Some(count) = count {
+                        plan.probes.push((name.field, Some(count)));
+                    }
+                }
+                Command::Shutdown(done) => {
+                    plan.shutdown = Some(done);
+                    break;
+                }
+            }
+        }
+        for (topic, (before, count)) in changed {
+            if before == count {
+                // Back where it began: Redis has it as it is.
+                continue;
+            }
+            let name = self.name(&topic);
+            match (count > 0, self.subscribed.contains_key(&name.channel)) {
+                (true, false) => plan.subscribe.push((name.channel.clone(), topic)),
+                (false, true) => plan.unsubscribe.push(name.channel.clone()),
+                _ => {}
+            }
+            plan.counts.push((name, count));
+        }
+        plan.refresh = fresh
+            .into_iter()
+            .filter(|topic| self.counts.contains_key(topic))
+            .collect();
+        plan
+    }
 }
 
 /// The two connections, while the link is up.
@@ -122,10 +257,7 @@ pub struct Link {
     local: Weak<dyn Local>,
     commands: mpsc::UnboundedReceiver<Command>,
     queue: Arc<Queue>,
-    /// Every topic with subscribers here, up or down.
-    topics: HashMap<String, Topic>,
-    /// While up: the topics' channels Redis has confirmed, and their topics.
-    subscribed: HashMap<String, String>,
+    topics: Topics,
     /// The instances there at the last heartbeat.
     alive: HashSet<String>,
     outage: Outage,
@@ -145,8 +277,7 @@ impl Link {
             local,
             commands,
             queue,
-            topics: HashMap::new(),
-            subscribed: HashMap::new(),
+            topics: Topics::default(),
             alive: HashSet::new(),
         }
     }
@@ -190,7 +321,7 @@ impl Link {
 
     /// The link is down: nothing is subscribed, and the other instances count for nothing.
     fn down(&mut self) {
-        self.subscribed.clear();
+        self.topics.subscribed.clear();
         self.alive.clear();
         if let Some(local) = self.local.upgrade() {
             local.clear_elsewhere();
@@ -214,8 +345,9 @@ impl Link {
                     topic,
                     count,
                     joined,
+                    ..
                 }) => {
-                    self.set_count(&topic, count);
+                    self.topics.set_count(&topic, count);
                     drop(joined);
                 }
                 Some(Command::Publish { frame, .. }) => {
@@ -223,28 +355,6 @@ impl Link {
                     self.outage.skipped();
                 }
             }
-        }
-    }
-
-    /// Records `topic`'s count here; true if it changed.
-    fn set_count(&mut self, topic: &str, count: usize) -> bool {
-        match (self.topics.get_mut(topic), count) {
-            (None, 0) => false,
-            (None, _) => {
-                self.topics.insert(
-                    topic.to_owned(),
-                    Topic {
-                        name: TopicName::of(topic),
-                        count,
-                    },
-                );
-                true
-            }
-            (Some(_), 0) => {
-                self.topics.remove(topic);
-                true
-            }
-            (Some(known), _) => std::mem::replace(&mut known.count, count) != count,
         }
     }
 
@@ -274,6 +384,7 @@ impl Link {
         within(OP_TIMEOUT, session.sink.subscribe(self.me.beacon())).await?;
         let channels: Vec<(String, String)> = self
             .topics
+            .counts
             .iter()
             .map(|(topic, known)| (known.name.channel.clone(), topic.clone()))
             .collect();
@@ -281,11 +392,11 @@ impl Link {
             let names: Vec<&str> = chunk.iter().map(|(channel, _)| channel.as_str()).collect();
             within(OP_TIMEOUT, session.sink.subscribe(&names)).await?;
         }
-        self.subscribed = channels.into_iter().collect();
+        self.topics.subscribed = channels.into_iter().collect();
         let key = self.me.counts_key();
         let mut pipe = ::redis::pipe();
         pipe.atomic().cmd("DEL").arg(&key).ignore();
-        let topics: Vec<&Topic> = self.topics.values().collect();
+        let topics: Vec<&Topic> = self.topics.counts.values().collect();
         for chunk in topics.chunks(CHUNK) {
             let mut hset = ::redis::cmd("HSET");
             hset.arg(&key);
@@ -306,9 +417,9 @@ impl Link {
         }
         within(OP_TIMEOUT, pipe.query_async::<()>(&mut session.conn)).await?;
         self.heartbeat(session).await?;
-        let all: Vec<String> = self.topics.keys().cloned().collect();
+        let all: Vec<String> = self.topics.counts.keys().cloned().collect();
         self.refresh(session, all).await?;
-        self.outage.up(self.topics.len(), Instant::now());
+        self.outage.up(self.topics.counts.len(), Instant::now());
         self.set_state(FanoutState::Connected);
         Ok(())
     }
@@ -360,7 +471,7 @@ impl Link {
     /// A message from Redis.
     fn inbound(&mut self, message: &Msg, stale: &mut BTreeSet<String>) {
         // A topic no longer subscribed (its last subscriber here left meanwhile), or the beacon.
-        let Some(topic) = self.subscribed.get(message.get_channel_name()) else {
+        let Some(topic) = self.topics.subscribed.get(message.get_channel_name()) else {
             return;
         };
         match wire::parse(message.get_payload_bytes()) {
@@ -387,123 +498,77 @@ impl Link {
         session: &mut Session,
         first: Command,
     ) -> Result<Option<Option<oneshot::Sender<()>>>, String> {
-        let mut publishes = ::redis::pipe();
-        let mut bytes = 0usize;
-        let mut changed = BTreeMap::new();
-        let mut joined = Vec::new();
-        let mut counts = Vec::new();
-        let mut shutdown = None;
-        let mut next = Some(first);
-        let mut taken = 0;
-        while let Some(command) = next.take() {
-            taken += 1;
-            match command {
-                Command::Count {
-                    topic,
-                    count,
-                    joined: join,
-                } => {
-                    if self.set_count(&topic, count) {
-                        changed.insert(topic, count);
-                    }
-                    joined.extend(join);
+        let mut batch = vec![first];
+        let mut bytes = batch[0].bytes();
+        while batch.len() < BATCH && bytes < BATCH_BYTES {
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    bytes += command.bytes();
+                    batch.push(command);
                 }
-                Command::Publish {
-                    topic,
-                    frame,
-                    count,
-                } => {
-                    let name = match self.topics.get(&topic) {
-                        Some(known) => known.name.clone(),
-                        None => TopicName::of(&topic),
-                    };
-                    publishes
-                        .cmd("PUBLISH")
-                        .arg(&name.channel)
-                        .arg(wire::publish(&self.me, &frame))
-                        .ignore();
-                    bytes += frame.len();
-                    if let Some(count) = count {
-                        counts.push((name.field, count));
-                    }
-                }
-                Command::Shutdown(done) => {
-                    shutdown = Some(done);
-                    break;
-                }
-            }
-            if taken < BATCH && bytes < BATCH_BYTES {
-                next = self.commands.try_recv().ok();
+                Err(_) => break,
             }
         }
         // The queue's bytes are released however this ends: sent, or the link lost.
         let _release = Release(self.queue.clone(), bytes);
+        let plan = self.topics.plan(batch);
 
-        let mut subscribe = Vec::new();
-        let mut unsubscribe = Vec::new();
-        for (topic, &count) in &changed {
-            let channel = match self.topics.get(topic) {
-                Some(known) => known.name.channel.clone(),
-                None => TopicName::of(topic).channel,
-            };
-            match (count > 0, self.subscribed.contains_key(&channel)) {
-                (true, false) => subscribe.push((channel, topic.clone())),
-                (false, true) => unsubscribe.push(channel),
-                _ => {}
-            }
-        }
-        for chunk in subscribe.chunks(CHUNK) {
+        for chunk in plan.subscribe.chunks(CHUNK) {
             let names: Vec<&str> = chunk.iter().map(|(channel, _)| channel.as_str()).collect();
             within(OP_TIMEOUT, session.sink.subscribe(&names)).await?;
-            self.subscribed.extend(chunk.iter().cloned());
+            self.topics.subscribed.extend(chunk.iter().cloned());
         }
-        for chunk in unsubscribe.chunks(CHUNK) {
+        for chunk in plan.unsubscribe.chunks(CHUNK) {
             within(OP_TIMEOUT, session.sink.unsubscribe(chunk)).await?;
             for channel in chunk {
-                self.subscribed.remove(channel);
+                self.topics.subscribed.remove(channel);
             }
         }
-        // After the publishes, in the same pipeline: this instance's counts, and a word on each
-        // topic's channel so that the others read them again.
+        // The publishes in order, then this instance's counts, each with a word on the topic's
+        // channel so that the others read them again: one pipeline.
+        let mut pipe = ::redis::pipe();
+        for (channel, frame) in &plan.publishes {
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(wire::publish(&self.me, frame))
+                .ignore();
+        }
         let key = self.me.counts_key();
-        for (topic, &count) in &changed {
-            let name = TopicName::of(topic);
-            if count > 0 {
-                publishes
-                    .cmd("HSET")
+        for (name, count) in &plan.counts {
+            if *count > 0 {
+                pipe.cmd("HSET")
                     .arg(&key)
                     .arg(&name.field)
                     .arg(count)
                     .ignore();
             } else {
-                publishes.cmd("HDEL").arg(&key).arg(&name.field).ignore();
+                pipe.cmd("HDEL").arg(&key).arg(&name.field).ignore();
             }
-            publishes
-                .cmd("PUBLISH")
+            pipe.cmd("PUBLISH")
                 .arg(&name.channel)
                 .arg(wire::count(&self.me))
                 .ignore();
         }
-        if !publishes.is_empty() {
-            within(OP_TIMEOUT, publishes.query_async::<()>(&mut session.conn)).await?;
+        if !pipe.is_empty() {
+            within(OP_TIMEOUT, pipe.query_async::<()>(&mut session.conn)).await?;
         }
-        if !subscribe.is_empty() {
-            let topics = subscribe.into_iter().map(|(_, topic)| topic).collect();
-            self.refresh(session, topics).await?;
+        if !plan.refresh.is_empty() {
+            self.refresh(session, plan.refresh).await?;
         }
-        for join in joined {
+        for join in plan.joined {
             let _ = join.send(());
         }
-        for chunk in counts.chunks_mut(CHUNK) {
+        let mut probes = plan.probes;
+        for chunk in probes.chunks_mut(CHUNK) {
             let fields = chunk.iter().map(|(field, _)| field.as_str());
             let sums = self.sums(session, fields).await?;
-            for ((_, count), sum) in chunk.iter_mut().zip(sums) {
-                // Taken, since answered once; the slot is dropped with the batch.
-                let (reply, _) = oneshot::channel();
-                let _ = std::mem::replace(count, reply).send(sum);
+            for ((_, reply), sum) in chunk.iter_mut().zip(sums) {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(sum);
+                }
             }
         }
-        Ok(shutdown.map(Some))
+        Ok(plan.shutdown.map(Some))
     }
 
     /// Reads the other instances' counts of `topics` (those still with subscribers here) and
@@ -512,7 +577,7 @@ impl Link {
         let topics: Vec<(String, &Topic)> = topics
             .into_iter()
             .filter_map(|topic| {
-                let known = self.topics.get(&topic)?;
+                let known = self.topics.counts.get(&topic)?;
                 Some((topic, known))
             })
             .collect();
@@ -568,7 +633,7 @@ impl Link {
         self.alive = alive;
         if gone > 0 {
             debug!(gone, "signaling: instances gone; reading the counts again");
-            let all = self.topics.keys().cloned().collect();
+            let all = self.topics.counts.keys().cloned().collect();
             self.refresh(session, all).await?;
         }
         Ok(())
@@ -607,5 +672,149 @@ async fn within<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {} s", limit.as_secs())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(topic: &str, count: usize, fresh: bool) -> Command {
+        Command::Count {
+            topic: topic.into(),
+            count,
+            fresh,
+            joined: None,
+        }
+    }
+
+    fn publish(topic: &str, frame: &str, probe: bool) -> Command {
+        Command::Publish {
+            topic: topic.into(),
+            frame: frame.into(),
+            count: probe.then(|| oneshot::channel().0),
+        }
+    }
+
+    fn channel(topic: &str) -> String {
+        TopicName::of(topic).channel
+    }
+
+    /// What a plan asks: topics to subscribe to, channels to unsubscribe from, counts to
+    /// write by channel, topics to read the others' counts of.
+    type Asks = (Vec<String>, Vec<String>, Vec<(String, usize)>, Vec<String>);
+
+    fn asks(plan: &Plan) -> Asks {
+        (
+            plan.subscribe
+                .iter()
+                .map(|(_, topic)| topic.clone())
+                .collect(),
+            plan.unsubscribe.clone(),
+            plan.counts
+                .iter()
+                .map(|(name, count)| (name.channel.clone(), *count))
+                .collect(),
+            plan.refresh.clone(),
+        )
+    }
+
+    /// As the link does once Redis has confirmed.
+    fn confirm(topics: &mut Topics, plan: &Plan) {
+        topics.subscribed.extend(plan.subscribe.iter().cloned());
+        for channel in &plan.unsubscribe {
+            topics.subscribed.remove(channel);
+        }
+    }
+
+    #[test]
+    fn a_first_subscriber_subscribes_writes_the_count_and_reads_the_others() {
+        let mut topics = Topics::default();
+        let (done, _) = oneshot::channel();
+        let plan = topics.plan(vec![Command::Count {
+            topic: "room".into(),
+            count: 1,
+            fresh: true,
+            joined: Some(done),
+        }]);
+        assert_eq!(
+            asks(&plan),
+            (
+                vec!["room".into()],
+                vec![],
+                vec![(channel("room"), 1)],
+                vec!["room".into()]
+            )
+        );
+        assert_eq!(plan.joined.len(), 1);
+        confirm(&mut topics, &plan);
+        // More subscribers: only the count.
+        let plan = topics.plan(vec![count("room", 2, false), count("room", 3, false)]);
+        assert_eq!(
+            asks(&plan),
+            (vec![], vec![], vec![(channel("room"), 3)], vec![])
+        );
+        // The last leaves: unsubscribed, its count removed.
+        let plan = topics.plan(vec![count("room", 0, false)]);
+        assert_eq!(
+            asks(&plan),
+            (
+                vec![],
+                vec![channel("room")],
+                vec![(channel("room"), 0)],
+                vec![]
+            )
+        );
+        confirm(&mut topics, &plan);
+        assert!(topics.counts.is_empty() && topics.subscribed.is_empty());
+    }
+
+    #[test]
+    fn gone_and_back_within_a_batch_stays_subscribed_and_reads_the_others_again() {
+        let mut topics = Topics::default();
+        let plan = topics.plan(vec![count("room", 1, true)]);
+        confirm(&mut topics, &plan);
+        let plan = topics.plan(vec![count("room", 0, false), count("room", 1, true)]);
+        assert_eq!(
+            asks(&plan),
+            (vec![], vec![], vec![], vec!["room".into()]),
+            "the hub forgot the count elsewhere when the topic emptied"
+        );
+        // In and out within a batch: never subscribed, nothing to write or read.
+        let plan = topics.plan(vec![count("brief", 1, true), count("brief", 0, false)]);
+        assert_eq!(asks(&plan), (vec![], vec![], vec![], vec![]));
+        // A count that ends where it began is not written.
+        let plan = topics.plan(vec![count("room", 2, false), count("room", 1, false)]);
+        assert_eq!(asks(&plan), (vec![], vec![], vec![], vec![]));
+    }
+
+    #[test]
+    fn publishes_keep_their_order_and_a_shutdown_ends_the_batch() {
+        let mut topics = Topics::default();
+        let (done, _) = oneshot::channel();
+        let plan = topics.plan(vec![
+            count("room", 1, true),
+            publish("room", "1", false),
+            publish("elsewhere", "2", true),
+            publish("room", "3", false),
+            Command::Shutdown(done),
+            publish("room", "after", false),
+        ]);
+        let published: Vec<(String, &str)> = plan
+            .publishes
+            .iter()
+            .map(|(channel, frame)| (channel.clone(), &**frame))
+            .collect();
+        assert_eq!(
+            published,
+            [
+                (channel("room"), "1"),
+                (channel("elsewhere"), "2"),
+                (channel("room"), "3")
+            ]
+        );
+        assert_eq!(plan.probes.len(), 1);
+        assert_eq!(plan.probes[0].0, TopicName::of("elsewhere").field);
+        assert!(plan.shutdown.is_some());
     }
 }
