@@ -368,7 +368,7 @@ impl Signaling {
     /// Tells the link to Redis, if any, which topics' counts changed.
     fn share_changes(&self, peers: &mut Peers) {
         if let Some(fanout) = &self.fanout {
-            // Nobody waits for a join made by another connection's leaving: there is none.
+            // Leaving (or being closed) gives no topic its first subscriber: nobody waits.
             drop(fanout.changed(peers.hub.take_changes()));
         }
     }
