@@ -425,6 +425,44 @@ async fn a_silent_redis_leaves_each_instance_serving_its_own_clients() {
     reaches_once(&mut b, &mut [&mut a, &mut c], "room", json!("after"), 3).await;
 }
 
+/// Prints round trips (a publishes, b answers, a reads the answer) on one instance and across
+/// two on one Redis. Ignored: figures, not a check. `cargo test -p commonplace-server --release
+/// --test signaling_redis -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn round_trip_figures() {
+    let Some(redis) = RedisServer::start("fanout-figures") else {
+        return;
+    };
+    let ((one, _), (two, _)) = (instance(&redis).await, instance(&redis).await);
+    for (name, b_addr) in [("one instance", one.addr), ("two instances", two.addr)] {
+        let (mut a, mut b) = (connect(one.addr).await, connect(b_addr).await);
+        subscribe(&mut a, &["figures"]).await;
+        subscribe(&mut b, &["figures"]).await;
+        settle(&mut a, &mut b, "figures", 2).await;
+        settle(&mut b, &mut a, "figures", 2).await;
+        let mut took = Vec::new();
+        for i in 0..2000 {
+            let start = Instant::now();
+            publish(&mut a, "figures", json!({"ask": i})).await;
+            assert_eq!(next(&mut a).await["data"]["ask"], i);
+            assert_eq!(next(&mut b).await["data"]["ask"], i);
+            publish(&mut b, "figures", json!({"answer": i})).await;
+            assert_eq!(next(&mut b).await["data"]["answer"], i);
+            assert_eq!(next(&mut a).await["data"]["answer"], i);
+            took.push(start.elapsed());
+        }
+        took.sort();
+        let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize].as_micros();
+        println!(
+            "{name}: round trip p50 {} µs, p99 {} µs ({} rounds)",
+            at(0.5),
+            at(0.99),
+            took.len()
+        );
+    }
+}
+
 mod bursts {
     //! bursts.rs across instances: a client bursting publishes into a topic whose 50
     //! subscribers, reading at their own slow pace, are on the other instance. Charged for
