@@ -80,6 +80,12 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     fn quota(&self) -> Quota;
 
+    /// Whether the backend's Redis serves, as far as it knows already (`None`: not on Redis):
+    /// for `/healthz` and `/metrics`, which ask at every poll, so this must not ask Redis.
+    fn redis_up(&self) -> Option<bool> {
+        None
+    }
+
     /// Finishes what was asked, then refuses everything (`Unavailable`) and lets go of its
     /// files.
     fn close(&self) -> Pending<()>;
