@@ -2,6 +2,7 @@
 
 use crate::accepted::Linger;
 use crate::budget::Budget;
+use crate::metrics::{CloseReason, DropReason, Metrics};
 use crate::outbox::{outbox, Backlog, Outbox};
 use crate::throttled_log::{self, ThrottledLog};
 use crate::Options;
@@ -40,6 +41,7 @@ pub struct Signaling {
     client_burst: u64,
     client_queue: usize,
     ping_interval: Duration,
+    metrics: Arc<Metrics>,
 }
 
 struct Peers {
@@ -96,6 +98,24 @@ impl Ending {
             reason: reason.into(),
         })
     }
+
+    /// How `/metrics` counts it.
+    fn metric(&self) -> CloseReason {
+        match self {
+            Ending::ClosedByPeer => CloseReason::ClientClosed,
+            Ending::ReadFailed(e) => match read_failure_close(e).0 {
+                close_code::SIZE => CloseReason::TooBig,
+                close_code::INVALID => CloseReason::InvalidUtf8,
+                close_code::PROTOCOL => CloseReason::ProtocolError,
+                _ => CloseReason::ReadError,
+            },
+            Ending::WriteFailed(_) => CloseReason::WriteError,
+            Ending::WriteStalled => CloseReason::WriteStalled,
+            Ending::NoPong => CloseReason::NoPong,
+            Ending::TooSlow => CloseReason::SlowReader,
+            Ending::Shutdown => CloseReason::Shutdown,
+        }
+    }
 }
 
 /// RFC 6455's close code and a reason for what went wrong reading a frame. The error is
@@ -118,17 +138,21 @@ pub async fn upgrade(
     State(signaling): State<Arc<Signaling>>,
 ) -> Response {
     let linger = linger.map(|Extension(linger)| linger);
+    let metrics = signaling.metrics.clone();
     ws.max_message_size(signaling.max_message)
         .max_frame_size(signaling.max_message)
         .read_buffer_size(READ_BUFFER)
         // Each frame is written out at once: the writer flushes after every frame anyway.
         .write_buffer_size(0)
-        .on_failed_upgrade(move |e| debug!(%remote, error = %e, "WebSocket upgrade failed"))
+        .on_failed_upgrade(move |e| {
+            metrics.connection_closed(CloseReason::UpgradeFailed);
+            debug!(%remote, error = %e, "WebSocket upgrade failed")
+        })
         .on_upgrade(move |socket| signaling.run(socket, remote, linger))
 }
 
 impl Signaling {
-    pub fn new(options: &Options) -> Self {
+    pub fn new(options: &Options, metrics: Arc<Metrics>) -> Self {
         Signaling {
             peers: Mutex::new(Peers {
                 hub: Hub::new(options.limits),
@@ -140,6 +164,7 @@ impl Signaling {
             client_burst: options.client_burst,
             client_queue: options.client_queue,
             ping_interval: options.ping_interval,
+            metrics,
         }
     }
 
@@ -163,6 +188,7 @@ impl Signaling {
     /// the server closes it (see `accepted`).
     async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr, linger: Option<Linger>) {
         let mut closing = self.closing.subscribe();
+        let _open = self.metrics.websocket_opened();
         let (outbox, mut inbox) = outbox(self.client_queue);
         let backlog = outbox.backlog();
         let (evict, mut evicted) = oneshot::channel();
@@ -191,6 +217,7 @@ impl Signaling {
                     return Ending::ClosedByPeer;
                 };
                 let len = message_len(&message);
+                self.metrics.signal_received(&message);
                 pacing.budget.spend(len, Instant::now());
                 let fanned_out = match message {
                     Ok(Message::Text(text)) => self.receive(id, &text, &mut rejections),
@@ -198,6 +225,7 @@ impl Signaling {
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                         Ok(text) => self.receive(id, text, &mut rejections),
                         Err(_) => {
+                            self.metrics.frame_dropped(DropReason::NotUtf8);
                             debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
                             0
                         }
@@ -238,6 +266,7 @@ impl Signaling {
                 }
                 if let Some(frame) = frame {
                     inbox.sent(&frame);
+                    self.metrics.signal_sent(frame.len());
                 }
             }
         };
@@ -252,7 +281,9 @@ impl Signaling {
             let mut peers = self.peers();
             peers.hub.disconnect(id);
             peers.conns.remove(&id);
+            self.metrics.set_topics(peers.hub.topic_count());
         }
+        self.metrics.connection_closed(ending.metric());
         let unwritten = rejections.take_unwritten();
         if unwritten > 0 {
             warn!(
@@ -297,6 +328,7 @@ impl Signaling {
             Ok(deliveries) => deliveries,
             Err(rejected) => {
                 drop(guard);
+                self.metrics.frame_dropped(DropReason::of(&rejected));
                 let (conn, len) = (from.0, frame.len());
                 match rejected {
                     Rejected::TooManyTopics { .. } | Rejected::TopicTooLong { .. } => {
@@ -314,6 +346,8 @@ impl Signaling {
                 return 0;
             }
         };
+        self.metrics.hub_delivered(frame.len(), &deliveries);
+        self.metrics.set_topics(peers.hub.topic_count());
         let mut fanned_out = 0usize;
         for delivery in deliveries {
             if delivery.to != from {
@@ -324,6 +358,7 @@ impl Signaling {
             };
             if conn.outbox.push(delivery.frame).is_err() {
                 // Dropping the connection's entry ends its task, which logs why.
+                self.metrics.frame_dropped(DropReason::ReceiverTooSlow);
                 peers.hub.disconnect(delivery.to);
                 peers.conns.remove(&delivery.to);
             }
