@@ -202,26 +202,34 @@ fn closed() -> StoreError {
 impl Inner {
     /// Asks Redis once whether it serves ([`PROBE_KEY`]), and tells the outage.
     async fn probe(&self) {
-        let (generation, mut manager) = self.link.get();
-        let answer = tokio::time::timeout(
-            self.patience,
-            ::redis::cmd("DEL")
-                .arg(PROBE_KEY)
-                .query_async::<::redis::Value>(&mut manager),
-        )
-        .await;
-        match answer {
-            Ok(Ok(_)) => self.outage.answered(),
-            Ok(Err(e)) => {
-                if e.is_timeout() {
-                    self.link.renew(generation);
+        // After a lost connection the manager starts making a new one at once, and the next
+        // request waits for that attempt: one made just after the last failure, perhaps seconds
+        // ago, while Redis was still down. So a probe that failed for want of a connection asks
+        // once more, on the attempt its own failure started: the answer is Redis's now.
+        for attempt in 0..2 {
+            let (generation, mut manager) = self.link.get();
+            let answer = tokio::time::timeout(
+                self.patience,
+                ::redis::cmd("DEL")
+                    .arg(PROBE_KEY)
+                    .query_async::<::redis::Value>(&mut manager),
+            )
+            .await;
+            match answer {
+                Ok(Ok(_)) => return self.outage.answered(),
+                Ok(Err(e)) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {}
+                Ok(Err(e)) => {
+                    if e.is_timeout() {
+                        self.link.renew(generation);
+                    }
+                    return self.outage.probe_failed(&e);
                 }
-                self.outage.probe_failed(&e);
-            }
-            Err(_) => {
-                self.link.renew(generation);
-                self.outage
-                    .lost(&format!("no answer within {:?}", self.patience));
+                Err(_) => {
+                    self.link.renew(generation);
+                    return self
+                        .outage
+                        .lost(&format!("no answer within {:?}", self.patience));
+                }
             }
         }
     }
