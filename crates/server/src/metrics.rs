@@ -149,8 +149,9 @@ label_set! {
     Outcome {
         /// 2xx: done.
         Ok => "ok",
-        /// 4xx, and 507: the request was answered no (a bad request, a wrong token, a store
-        /// removed, a snapshot race lost, a client over its rate, a store over its quota).
+        /// 4xx, and 507: the request was answered no (no such store yet, as on a room's first
+        /// visit; a bad request, a wrong token, a store removed, a snapshot race lost, a client
+        /// over its rate, a store over its quota).
         Refused => "refused",
         /// Any other 5xx: the server could not do it (the database failed, Redis was lost, the
         /// server was shutting down).
@@ -529,7 +530,7 @@ impl Metrics {
         o.family(
             "commonplace_store_operations_total",
             "counter",
-            "Store requests by operation and outcome: ok (2xx), refused (4xx and 507: bad request, wrong token, removed, snapshot race lost, rate, quota), failed (other 5xx: database failed, Redis lost, shutting down).",
+            "Store requests by operation and outcome: ok (2xx), refused (4xx and 507: no such store yet, as on a room's first visit; bad request, wrong token, removed, snapshot race lost, rate, quota), failed (other 5xx: database failed, Redis lost, shutting down).",
         );
         for &op in StoreOp::ALL {
             for &outcome in Outcome::ALL {
