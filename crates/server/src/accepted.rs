@@ -19,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::metrics::Open;
+
 /// The longest a closed connection is read from.
 const LINGER_FOR: Duration = Duration::from_secs(5);
 /// Closed sooner once the client has sent nothing for this long.
@@ -46,16 +48,20 @@ impl Linger {
     }
 }
 
+/// A connection's place under the cap, and its count in `commonplace_connections_open`: both
+/// held until the socket is closed.
+pub type Place = (OwnedSemaphorePermit, Open);
+
 /// The socket of one accepted connection, holding its place under the cap.
 pub struct Accepted {
     /// `None` only once dropped (moved into the lingering task).
     stream: Option<TcpStream>,
-    place: Option<OwnedSemaphorePermit>,
+    place: Option<Place>,
     linger: Linger,
 }
 
 impl Accepted {
-    pub fn new(stream: TcpStream, place: OwnedSemaphorePermit) -> (Self, Linger) {
+    pub fn new(stream: TcpStream, place: Place) -> (Self, Linger) {
         let linger = Linger::default();
         let accepted = Accepted {
             stream: Some(stream),

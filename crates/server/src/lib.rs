@@ -9,6 +9,7 @@ mod budget;
 pub mod fanout;
 pub mod ice;
 pub mod listen;
+pub mod metrics;
 mod outbox;
 mod precompressed;
 mod signal;
@@ -33,6 +34,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use fanout::RedisFanout;
 use ice::IceConfig;
 use listen::ConnectionLimits;
+use metrics::{Metrics, RedisUse};
 use store::StoreOptions;
 
 /// 1 MiB/s: a notebook relayed through the server to a late joiner in a few seconds.
@@ -73,6 +75,8 @@ pub struct Options {
     /// Signaling shared with the other instances on this Redis (`--redis`); `None`: this
     /// instance's clients meet each other only.
     pub fanout: Option<RedisFanout>,
+    /// Serve `GET /metrics` (`--metrics`); `/healthz` is always served.
+    pub metrics: bool,
 }
 
 impl Options {
@@ -90,6 +94,7 @@ impl Options {
             connections: ConnectionLimits::default(),
             store: None,
             fanout: None,
+            metrics: false,
         }
     }
 }
@@ -100,10 +105,24 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let signaling = signal::Signaling::new(&options);
+    let metrics = Arc::new(Metrics::new(options.connections.max_connections));
+    let signaling = signal::Signaling::new(&options, metrics.clone());
+    if options.fanout.is_some() {
+        let signaling = Arc::downgrade(&signaling);
+        metrics.watch_redis(
+            RedisUse::Signaling,
+            Box::new(move || {
+                let state = signaling.upgrade()?.redis_signaling_state()?;
+                Some(matches!(state, fanout::FanoutState::Connected))
+            }),
+        );
+    }
     let ice = Arc::new(options.ice);
     let backend = options.store.as_ref().map(|store| store.backend.clone());
     let keeps_store = backend.is_some();
+    if let Some(backend) = backend.clone() {
+        metrics.watch_redis(RedisUse::Store, Box::new(move || backend.redis_up()));
+    }
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
@@ -111,7 +130,8 @@ pub async fn serve(
             "/config",
             get(move || client_config(ice.clone(), keeps_store)),
         )
-        .merge(store::routes(options.store))
+        .merge(store::routes(options.store, metrics.clone()))
+        .merge(metrics::routes(metrics.clone(), options.metrics))
         .fallback_service(static_files::service(options.dist))
         // A 5xx is no news by itself (a full store answers 507 to every append); the handlers
         // log real failures.
@@ -119,7 +139,8 @@ pub async fn serve(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         );
-    listen::run(listener, options.tls, options.connections, app, shutdown).await;
+    let (tls, limits) = (options.tls, options.connections);
+    listen::run(listener, tls, limits, app, metrics, shutdown).await;
     // Upgraded connections are no longer requests: they outlive the listener's shutdown.
     signaling.close_all().await;
     // What was written is committed; the database is closed and its folder unlocked.

@@ -7,11 +7,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Request, StatusCode};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,6 +29,7 @@ use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use crate::accepted::{Accepted, Refusals};
+use crate::metrics::{CloseReason, Metrics};
 use crate::throttled_log::{self, ThrottledLog};
 
 /// In-flight HTTP requests get this long to finish at shutdown.
@@ -93,6 +95,7 @@ pub async fn run(
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     app: Router,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
     // Every connection task holds a receiver: at shutdown it finishes its request and ends.
@@ -132,17 +135,28 @@ pub async fn run(
                     "connections refused: --max-connections are open"
                 );
             }
+            metrics.connection_refused();
             refusals.refuse(stream, tls.is_some());
             continue;
         };
-        let (stream, linger) = Accepted::new(stream, place);
+        let (stream, linger) = Accepted::new(stream, (place, metrics.connection_accepted()));
+        let seen = Arc::new(Seen::default());
+        let (asked, answered) = (seen.clone(), seen.clone());
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
+                asked.request.store(true, Ordering::Relaxed);
                 request.extensions_mut().insert(ConnectInfo(addr));
                 request.extensions_mut().insert(linger.clone());
                 request
+            })
+            .map_response(move |response: axum::response::Response| {
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    answered.upgraded.store(true, Ordering::Relaxed);
+                }
+                response
             });
+        let metrics = metrics.clone();
         let watcher = watcher.clone();
         let tls = tls.clone();
         let timeout = limits.header_timeout;
@@ -151,10 +165,14 @@ pub async fn run(
                 None => serve_connection(stream, service, timeout, watcher).await,
                 Some(tls) => match tokio::time::timeout(timeout, tls.accept(stream)).await {
                     Ok(Ok(stream)) => serve_connection(stream, service, timeout, watcher).await,
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("TLS handshake timed out".into()),
+                    Ok(Err(e)) => Err(Ended::Handshake(e.to_string())),
+                    Err(_) => Err(Ended::Handshake("TLS handshake timed out".into())),
                 },
             };
+            // An upgraded connection is the WebSocket's now, which counts how it ends.
+            if !seen.upgraded.load(Ordering::Relaxed) {
+                metrics.connection_closed(seen.reason(&served));
+            }
             if let Err(e) = served {
                 debug!(%addr, "connection ended: {e}");
             }
@@ -170,12 +188,54 @@ pub async fn run(
     }
 }
 
+/// What became of one connection, for `/metrics`: whether it sent a request, and whether it was
+/// upgraded to a WebSocket.
+#[derive(Default)]
+struct Seen {
+    request: AtomicBool,
+    upgraded: AtomicBool,
+}
+
+impl Seen {
+    /// Why a connection that was not upgraded closed. hyper's header timeout also closes a
+    /// keep-alive connection that stays idle: after a request, that is counted as idle.
+    fn reason(&self, served: &Result<(), Ended>) -> CloseReason {
+        match served {
+            Ok(()) => CloseReason::Done,
+            Err(Ended::Handshake(_)) => CloseReason::TlsHandshake,
+            Err(Ended::Http(e)) if e.is_timeout() => {
+                if self.request.load(Ordering::Relaxed) {
+                    CloseReason::IdleTimeout
+                } else {
+                    CloseReason::HeaderTimeout
+                }
+            }
+            Err(Ended::Http(_)) => CloseReason::HttpError,
+        }
+    }
+}
+
+/// How serving a connection failed.
+enum Ended {
+    Handshake(String),
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Handshake(e) => f.write_str(e),
+            Ended::Http(e) => e.fmt(f),
+        }
+    }
+}
+
 async fn serve_connection<S, T>(
     stream: S,
     service: T,
     header_timeout: Duration,
     mut closing: watch::Receiver<bool>,
-) -> Result<(), String>
+) -> Result<(), Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     T: tower::Service<Request<Incoming>, Response = axum::response::Response>
@@ -192,11 +252,11 @@ where
         .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
-        served = &mut connection => return served.map_err(|e| e.to_string()),
+        served = &mut connection => return served.map_err(Ended::Http),
         _ = closing.wait_for(|&closing| closing) => {}
     }
     connection.as_mut().graceful_shutdown();
-    connection.await.map_err(|e| e.to_string())
+    connection.await.map_err(Ended::Http)
 }
 
 /// The address as a URL the way a person would open it.

@@ -181,6 +181,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", env = "COMMONPLACE_STORE_BURST",
           default_value = "16MiB", value_parser = parse_bytes)]
     store_burst: u64,
+    /// Serve GET /metrics: counters and gauges in Prometheus's text format, on the same
+    /// address as the app. It asks for no password: reach it over loopback or a private
+    /// network, and have a reverse proxy that forwards every path refuse /metrics. GET
+    /// /healthz (200, or 503 while the store's Redis is lost) is always served.
+    #[arg(long, env = "COMMONPLACE_METRICS")]
+    metrics: bool,
 }
 
 impl Args {
@@ -282,6 +288,7 @@ async fn main() -> ExitCode {
     options.client_queue = usize::try_from(args.client_queue).unwrap_or(usize::MAX);
     options.connections.header_timeout = args.header_timeout;
     options.connections.max_connections = max_connections(args.max_connections);
+    options.metrics = args.metrics;
     match args.ice() {
         Ok(ice) => options.ice = ice,
         Err(e) => {
@@ -335,6 +342,10 @@ async fn main() -> ExitCode {
     };
     if !args.dist.join("index.html").is_file() {
         warn!(dist = %args.dist.display(), "no index.html: the app is not built yet, only signaling and the store work");
+    }
+    if options.metrics {
+        let metrics = format!("{}metrics", url(addr, options.tls.is_some()));
+        info!(%metrics, "metrics served, without a password: keep them off the public internet");
     }
     let shutdown = shutdown_signal();
     // The one line on stdout: scripts and tests read the URL (and with --port 0, the port) here.
@@ -501,6 +512,8 @@ mod tests {
         assert_eq!(defaults.store_burst, quota::DEFAULT_BURST);
         assert_eq!(defaults.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(defaults.max_connections, None);
+        assert!(!defaults.metrics);
+        assert!(parse(&["--metrics"]).unwrap().metrics);
         let args = parse(&["--header-timeout", "2s", "--max-connections", "3"]).unwrap();
         assert_eq!(args.header_timeout, Duration::from_secs(2));
         assert_eq!(args.max_connections, Some(3));
@@ -551,6 +564,7 @@ mod tests {
             &["--max-connections", "-1"],
             &["--redis"],
             &["--redis", "redis://127.0.0.1:6379/0", "--no-store"],
+            &["--metrics=yes-please"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -622,6 +636,8 @@ mod tests {
             "COMMONPLACE_MAX_CONNECTIONS",
             "--redis",
             "COMMONPLACE_REDIS",
+            "--metrics",
+            "COMMONPLACE_METRICS",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
         }

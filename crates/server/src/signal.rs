@@ -4,6 +4,7 @@
 use crate::accepted::Linger;
 use crate::budget::Budget;
 use crate::fanout::{Fanout, FanoutState, Joined, Local, Reached};
+use crate::metrics::{CloseReason, DropReason, Metrics};
 use crate::outbox::{outbox, Backlog, Outbox};
 use crate::throttled_log::{self, ThrottledLog};
 use crate::Options;
@@ -44,6 +45,7 @@ pub struct Signaling {
     client_burst: u64,
     client_queue: usize,
     ping_interval: Duration,
+    metrics: Arc<Metrics>,
 }
 
 struct Peers {
@@ -100,6 +102,24 @@ impl Ending {
             reason: reason.into(),
         })
     }
+
+    /// How `/metrics` counts it.
+    fn metric(&self) -> CloseReason {
+        match self {
+            Ending::ClosedByPeer => CloseReason::ClientClosed,
+            Ending::ReadFailed(e) => match read_failure_close(e).0 {
+                close_code::SIZE => CloseReason::TooBig,
+                close_code::INVALID => CloseReason::InvalidUtf8,
+                close_code::PROTOCOL => CloseReason::ProtocolError,
+                _ => CloseReason::ReadError,
+            },
+            Ending::WriteFailed(_) => CloseReason::WriteError,
+            Ending::WriteStalled => CloseReason::WriteStalled,
+            Ending::NoPong => CloseReason::NoPong,
+            Ending::TooSlow => CloseReason::SlowReader,
+            Ending::Shutdown => CloseReason::Shutdown,
+        }
+    }
 }
 
 /// RFC 6455's close code and a reason for what went wrong reading a frame. The error is
@@ -122,18 +142,22 @@ pub async fn upgrade(
     State(signaling): State<Arc<Signaling>>,
 ) -> Response {
     let linger = linger.map(|Extension(linger)| linger);
+    let metrics = signaling.metrics.clone();
     ws.max_message_size(signaling.max_message)
         .max_frame_size(signaling.max_message)
         .read_buffer_size(READ_BUFFER)
         // Each frame is written out at once: the writer flushes after every frame anyway.
         .write_buffer_size(0)
-        .on_failed_upgrade(move |e| debug!(%remote, error = %e, "WebSocket upgrade failed"))
+        .on_failed_upgrade(move |e| {
+            metrics.connection_closed(CloseReason::UpgradeFailed);
+            debug!(%remote, error = %e, "WebSocket upgrade failed")
+        })
         .on_upgrade(move |socket| signaling.run(socket, remote, linger))
 }
 
 impl Signaling {
     /// With [`Options::fanout`], starts the link to Redis too (on the current runtime).
-    pub fn new(options: &Options) -> Arc<Self> {
+    pub fn new(options: &Options, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new_cyclic(|this: &Weak<Signaling>| Signaling {
             peers: Mutex::new(Peers {
                 hub: match options.fanout {
@@ -152,12 +176,12 @@ impl Signaling {
             client_burst: options.client_burst,
             client_queue: options.client_queue,
             ping_interval: options.ping_interval,
+            metrics,
         })
     }
 
-    /// How signaling across instances stands; `None` without `--redis`. For a health check
-    /// or metrics, which nothing reads yet.
-    #[allow(dead_code)]
+    /// How signaling across instances stands; `None` without `--redis` (`/metrics`,
+    /// `/healthz`).
     pub fn redis_signaling_state(&self) -> Option<FanoutState> {
         self.fanout.as_ref().map(Fanout::redis_signaling_state)
     }
@@ -185,6 +209,7 @@ impl Signaling {
     /// the server closes it (see `accepted`).
     async fn run(self: Arc<Self>, socket: WebSocket, remote: SocketAddr, linger: Option<Linger>) {
         let mut closing = self.closing.subscribe();
+        let _open = self.metrics.websocket_opened();
         let (outbox, mut inbox) = outbox(self.client_queue);
         let backlog = outbox.backlog();
         let (evict, mut evicted) = oneshot::channel();
@@ -213,6 +238,7 @@ impl Signaling {
                     return Ending::ClosedByPeer;
                 };
                 let len = message_len(&message);
+                self.metrics.signal_received(&message);
                 pacing.budget.spend(len, Instant::now());
                 let received = match message {
                     Ok(Message::Text(text)) => self.receive(id, &text, &mut rejections),
@@ -220,6 +246,7 @@ impl Signaling {
                     Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
                         Ok(text) => self.receive(id, text, &mut rejections),
                         Err(_) => {
+                            self.metrics.frame_dropped(DropReason::NotUtf8);
                             debug!(conn = id.0, len = bytes.len(), "non-UTF-8 frame ignored");
                             Received::default()
                         }
@@ -269,6 +296,7 @@ impl Signaling {
                 }
                 if let Some(frame) = frame {
                     inbox.sent(&frame);
+                    self.metrics.signal_sent(frame.len());
                 }
             }
         };
@@ -284,7 +312,9 @@ impl Signaling {
             peers.hub.disconnect(id);
             peers.conns.remove(&id);
             self.share_changes(&mut peers);
+            self.metrics.set_topics(peers.hub.topic_count());
         }
+        self.metrics.connection_closed(ending.metric());
         let unwritten = rejections.take_unwritten();
         if unwritten > 0 {
             warn!(
@@ -331,6 +361,7 @@ impl Signaling {
             Ok(handled) => handled,
             Err(rejected) => {
                 drop(guard);
+                self.metrics.frame_dropped(DropReason::of(&rejected));
                 let (conn, len) = (from.0, frame.len());
                 match rejected {
                     Rejected::TooManyTopics { .. } | Rejected::TopicTooLong { .. } => {
@@ -348,10 +379,12 @@ impl Signaling {
                 return Received::default();
             }
         };
+        self.metrics.hub_delivered(frame.len(), &handled.deliveries);
+        self.metrics.set_topics(peers.hub.topic_count());
         // A publish to a topic with subscribers here is delivered to them, its sender included.
         let counted = !handled.deliveries.is_empty();
         let mut received = Received {
-            fanned_out: peers.queue(handled.deliveries, Some(from)),
+            fanned_out: peers.queue(handled.deliveries, Some(from), &self.metrics),
             ..Received::default()
         };
         if let Some(fanout) = &self.fanout {
@@ -416,7 +449,12 @@ impl Signaling {
 impl Peers {
     /// Queues `deliveries`; returns the bytes queued for connections other than `sender`. A
     /// receiver whose queue would go over its byte bound is dropped.
-    fn queue(&mut self, deliveries: Vec<Delivery>, sender: Option<ConnId>) -> usize {
+    fn queue(
+        &mut self,
+        deliveries: Vec<Delivery>,
+        sender: Option<ConnId>,
+        metrics: &Metrics,
+    ) -> usize {
         let mut fanned_out = 0usize;
         for delivery in deliveries {
             if Some(delivery.to) != sender {
@@ -427,6 +465,7 @@ impl Peers {
             };
             if conn.outbox.push(delivery.frame).is_err() {
                 // Dropping the connection's entry ends its task, which logs why.
+                metrics.frame_dropped(DropReason::ReceiverTooSlow);
                 self.hub.disconnect(delivery.to);
                 self.conns.remove(&delivery.to);
             }
@@ -454,7 +493,7 @@ impl Local for Signaling {
         let mut peers = self.peers();
         match peers.hub.deliver(frame) {
             Ok(deliveries) => {
-                peers.queue(deliveries, None);
+                peers.queue(deliveries, None, &self.metrics);
             }
             Err(rejected) => debug!(
                 len = frame.len(),

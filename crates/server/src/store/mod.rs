@@ -36,6 +36,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::{debug, error};
 
+use crate::metrics::{Metrics, StoreOp};
+
 pub use quota::{ClientRates, Quota};
 
 /// A read reply stops adding records past this many bytes (it always holds one entry, and a
@@ -79,6 +81,12 @@ pub trait StoreBackend: Send + Sync + 'static {
     fn delete(&self, id: StoreId, token: TokenDigest) -> Pending<()>;
 
     fn quota(&self) -> Quota;
+
+    /// Whether the backend's Redis serves, as far as it knows already (`None`: not on Redis):
+    /// for `/healthz` and `/metrics`, which ask at every poll, so this must not ask Redis.
+    fn redis_up(&self) -> Option<bool> {
+        None
+    }
 
     /// Finishes what was asked, then refuses everything (`Unavailable`) and lets go of its
     /// files.
@@ -151,10 +159,12 @@ impl StoreOptions {
 struct Store {
     options: StoreOptions,
     rates: ClientRates,
+    metrics: Arc<Metrics>,
 }
 
-/// The `/store/` routes; without a store, each answers 503 saying so.
-pub fn routes(store: Option<StoreOptions>) -> Router {
+/// The `/store/` routes; without a store, each answers 503 saying so. Each request to a store
+/// is counted in `metrics`.
+pub fn routes(store: Option<StoreOptions>, metrics: Arc<Metrics>) -> Router {
     let Some(options) = store else {
         return Router::new()
             .route("/store", any(no_store))
@@ -163,6 +173,7 @@ pub fn routes(store: Option<StoreOptions>) -> Router {
     let state = Arc::new(Store {
         rates: ClientRates::new(options.rate, options.burst),
         options,
+        metrics,
     });
     let routes = Router::new()
         .route(
@@ -339,6 +350,12 @@ fn numbers<const N: usize>(
 }
 
 impl Store {
+    /// Counts a request in `/metrics` by its answer, with the bytes it wrote or read.
+    fn counted(&self, op: StoreOp, response: Response, bytes: usize) -> Response {
+        self.metrics.store_request(op, response.status(), bytes);
+        response
+    }
+
     /// Paces the client: `429` with `Retry-After` (whole seconds, rounded up) while it is over
     /// its budget.
     fn admit(&self, remote: SocketAddr, cost: u64) -> Result<(), Refused> {
@@ -412,30 +429,25 @@ async fn read(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let id = match store_id(path) {
-        Ok(id) => id,
-        Err(refused) => return *refused.0,
+    let mut len = 0;
+    let result = async {
+        let id = store_id(path)?;
+        let [after] = numbers(query.as_deref(), ["after"])?;
+        let after = after.unwrap_or(0);
+        debug!(store = %id, after, "store read");
+        let body = store.options.backend.read(id, after, REPLY_LIMIT).await?;
+        len = body.len();
+        let headers = [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ];
+        Ok::<_, Refused>((StatusCode::OK, headers, body).into_response())
     };
-    let after = match numbers(query.as_deref(), ["after"]) {
-        Ok([after]) => after.unwrap_or(0),
-        Err(refused) => return *refused.0,
-    };
-    debug!(store = %id, after, "store read");
-    match store.options.backend.read(id, after, REPLY_LIMIT).await {
-        Ok(body) => (
-            StatusCode::OK,
-            [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                ),
-                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            body,
-        )
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
+    let response = result.await.unwrap_or_else(|refused| *refused.0);
+    store.counted(StoreOp::Read, response, len)
 }
 
 /// `POST /store/{id}/records`
@@ -446,12 +458,14 @@ async fn append(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let mut len = 0;
     let result = async {
         let id = store_id(path)?;
         let token = write_token(&headers)?;
         let max = store.options.max_record;
         let record = store.body(remote, &headers, body, max, "record").await?;
-        debug!(store = %id, len = record.len(), "store append");
+        len = record.len();
+        debug!(store = %id, len, "store append");
         let seq = store
             .options
             .backend
@@ -461,7 +475,8 @@ async fn append(
         let body = serde_json::to_string(&AppendReply { seq }).unwrap_or_default();
         Ok::<_, Refused>(json(StatusCode::CREATED, body))
     };
-    result.await.unwrap_or_else(|refused| *refused.0)
+    let response = result.await.unwrap_or_else(|refused| *refused.0);
+    store.counted(StoreOp::Append, response, len)
 }
 
 /// `PUT /store/{id}/snapshot?covers=S&replaces=P`
@@ -473,6 +488,7 @@ async fn snapshot(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let mut len = 0;
     let result = async {
         let id = store_id(path)?;
         let [covers, replaces] = numbers(query.as_deref(), ["covers", "replaces"])?;
@@ -491,6 +507,7 @@ async fn snapshot(
         let token = write_token(&headers)?;
         let max = store.options.backend.quota().max_snapshot();
         let snapshot = store.body(remote, &headers, body, max, "snapshot").await?;
+        len = snapshot.len();
         debug!(store = %id, covers, replaces, len = snapshot.len(), "store snapshot");
         let covers = store
             .options
@@ -501,7 +518,8 @@ async fn snapshot(
         let body = serde_json::to_string(&SnapshotReply { covers }).unwrap_or_default();
         Ok::<_, Refused>(json(StatusCode::OK, body))
     };
-    result.await.unwrap_or_else(|refused| *refused.0)
+    let response = result.await.unwrap_or_else(|refused| *refused.0);
+    store.counted(StoreOp::Snapshot, response, len)
 }
 
 /// `DELETE /store/{id}`
@@ -524,5 +542,6 @@ async fn delete(
             .map_err(Refused::from)?;
         Ok::<_, Refused>(StatusCode::NO_CONTENT.into_response())
     };
-    result.await.unwrap_or_else(|refused| *refused.0)
+    let response = result.await.unwrap_or_else(|refused| *refused.0);
+    store.counted(StoreOp::Delete, response, 0)
 }

@@ -27,6 +27,14 @@
 //! then when Redis is back (`outage.rs`). A request that gets no answer within
 //! [`OP_TIMEOUT`] is answered 503 too, and the connection is made anew: the manager replaces
 //! a dropped connection by itself, but not one that went silent.
+//!
+//! Knowing without being asked: every [`PROBE_EVERY`] the instance sends Redis `DEL` of a key
+//! it never writes ([`PROBE_KEY`]). It deletes nothing, so nothing reaches the append-only
+//! file, but it is a write: a Redis that refuses writes (a replica, a failed disk write, still
+//! loading its data) fails it as it fails a store request, where a `PING` would pass. Its
+//! answer begins or ends the outage as a request's would (`outage.rs`), so `/healthz` and
+//! `commonplace_redis_up{use="store"}` say within seconds that Redis is lost, or back, even
+//! while no store request comes.
 
 mod outage;
 mod scripts;
@@ -40,7 +48,7 @@ use axum::body::Bytes;
 use commonplace_protocol::store::{ReplyEncoder, StoreId, TokenDigest, ENTRY_HEADER};
 use outage::Outage;
 use scripts::{keys, Answer, SCRIPTS};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -61,6 +69,10 @@ const READS: usize = 8;
 /// How long the server keeps asking Redis for an AOF rewrite after a delete.
 const ERASE_PATIENCE: Duration = Duration::from_secs(600);
 const ERASE_RETRY: Duration = Duration::from_secs(1);
+/// How often Redis is probed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// The key the probe deletes: never written (outside the stores' `cp:store:` keys).
+pub const PROBE_KEY: &str = "cp:probe";
 
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -79,6 +91,7 @@ struct Inner {
     /// Deletes waiting for an AOF rewrite; `eraser` asks Redis for one.
     erase: Arc<Notify>,
     eraser: Mutex<Option<JoinHandle<()>>>,
+    prober: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The connection, made anew when a request got no answer in time.
@@ -159,19 +172,21 @@ impl RedisStore {
                 patience,
             ))
         });
-        Ok(RedisStore {
-            inner: Arc::new(Inner {
-                outage: Outage::new(shown.clone()),
-                url: shown,
-                quota,
-                patience,
-                link,
-                ops: Arc::new(Semaphore::new(OPS)),
-                reads: Arc::new(Semaphore::new(READS)),
-                erase,
-                eraser: Mutex::new(eraser),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            outage: Outage::new(shown.clone()),
+            url: shown,
+            quota,
+            patience,
+            link,
+            ops: Arc::new(Semaphore::new(OPS)),
+            reads: Arc::new(Semaphore::new(READS)),
+            erase,
+            eraser: Mutex::new(eraser),
+            prober: Mutex::new(None),
+        });
+        let prober = tokio::spawn(probe_loop(Arc::downgrade(&inner)));
+        *inner.prober.lock().unwrap_or_else(PoisonError::into_inner) = Some(prober);
+        Ok(RedisStore { inner })
     }
 
     /// Redis's URL as the log shows it (no password).
@@ -185,6 +200,48 @@ fn closed() -> StoreError {
 }
 
 impl Inner {
+    /// Asks Redis once whether it serves ([`PROBE_KEY`]), and tells the outage.
+    async fn probe(&self) {
+        // After a lost connection the manager starts making a new one at once, and the next
+        // request waits for that attempt: one made just after the last failure, perhaps seconds
+        // ago, while Redis was still down. So a probe that failed for want of a connection asks
+        // once more, on the attempt its own failure started: the answer is Redis's now.
+        for attempt in 0..2 {
+            let (generation, mut manager) = self.link.get();
+            let answer = tokio::time::timeout(
+                self.patience,
+                ::redis::cmd("DEL")
+                    .arg(PROBE_KEY)
+                    .query_async::<::redis::Value>(&mut manager),
+            )
+            .await;
+            match answer {
+                Ok(Ok(_)) => return self.outage.answered(),
+                Ok(Err(e)) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {}
+                Ok(Err(e)) => {
+                    if e.is_timeout() {
+                        self.link.renew(generation);
+                    }
+                    return self.outage.probe_failed(&e);
+                }
+                Err(_) => {
+                    self.link.renew(generation);
+                    return self
+                        .outage
+                        .lost(&format!("no answer within {:?}", self.patience));
+                }
+            }
+        }
+    }
+
+    fn stop_tasks(&self) {
+        for task in [&self.eraser, &self.prober] {
+            if let Some(task) = task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                task.abort();
+            }
+        }
+    }
+
     /// Runs `script` on store `id`'s keys with the arguments `args` adds.
     async fn run(
         &self,
@@ -373,6 +430,10 @@ impl StoreBackend for RedisStore {
         self.inner.quota
     }
 
+    fn redis_up(&self) -> Option<bool> {
+        Some(!self.inner.outage.is_lost())
+    }
+
     fn close(&self) -> Pending<()> {
         let inner = self.inner.clone();
         Box::pin(async move {
@@ -383,14 +444,7 @@ impl StoreBackend for RedisStore {
             inner.ops.close();
             inner.reads.close();
             // A rewrite asked for goes on in Redis; only asking again stops.
-            if let Some(eraser) = inner
-                .eraser
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-            {
-                eraser.abort();
-            }
+            inner.stop_tasks();
             Ok(())
         })
     }
@@ -398,14 +452,22 @@ impl StoreBackend for RedisStore {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(eraser) = self
-            .eraser
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            eraser.abort();
-        }
+        self.stop_tasks();
+    }
+}
+
+/// Probes Redis every [`PROBE_EVERY`] for as long as the store is open.
+async fn probe_loop(inner: Weak<Inner>) {
+    let mut every = tokio::time::interval(PROBE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: Redis was just found serving at startup.
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        inner.probe().await;
     }
 }
 

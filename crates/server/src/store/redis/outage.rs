@@ -9,6 +9,11 @@
 //! succeed ends the outage. The browsers try their store requests again with a backoff of
 //! their own. The log says it once when it starts, at most every [`REPORT_EVERY`] while it
 //! lasts, and once when it ends, with how many requests were refused: not a line per request.
+//!
+//! Requests are not the only ones to ask: a probe (`redis.rs`) asks Redis every few seconds,
+//! so that an outage begins and ends when Redis goes and comes back even while no store
+//! request comes (`/healthz` and `/metrics` report [`Outage::is_lost`]; a load balancer that
+//! stopped sending requests to a degraded instance must see it recover).
 
 use super::super::StoreError;
 use ::redis::RedisError;
@@ -108,6 +113,36 @@ impl Outage {
         }
     }
 
+    /// True while Redis is known out of reach.
+    pub fn is_lost(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .since
+            .is_some()
+    }
+
+    /// The probe failed with `e`: if that says Redis cannot serve, the outage begins (without
+    /// counting a refused request); any other answer is Redis answering.
+    pub fn probe_failed(&self, e: &RedisError) {
+        match classify(e) {
+            Failure::Unreachable => self.lost(&e.to_string()),
+            Failure::Full | Failure::Failed => self.answered(),
+        }
+    }
+
+    /// The probe found Redis out of reach (`why`).
+    pub fn lost(&self, why: &str) {
+        self.lost_at(why, Instant::now());
+    }
+
+    fn lost_at(&self, why: &str, now: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        why.clone_into(&mut state.why);
+        self.begin(&mut state, now);
+        self.report(&mut state, now);
+    }
+
     /// Redis answered a request: if it had been out of reach, say that it is back.
     pub fn answered(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -142,18 +177,29 @@ impl Outage {
     fn unreachable_at(&self, why: &str, now: Instant) -> StoreError {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         why.clone_into(&mut state.why);
+        self.begin(&mut state, now);
+        self.refuse(&mut state, now)
+    }
+
+    /// The outage begins, unless it has already.
+    fn begin(&self, state: &mut State, now: Instant) {
         if state.since.is_none() {
             state.since = Some(now);
             state.next_try = Some(now + FIRST_RETRY);
             state.backoff = FIRST_RETRY * 2;
         }
-        self.refuse(&mut state, now)
     }
 
     /// Counts a refused request, and logs if a line is due.
     fn refuse(&self, state: &mut State, now: Instant) -> StoreError {
         state.refused += 1;
         state.refused_total += 1;
+        self.report(state, now);
+        StoreError::Unavailable(UNREACHABLE.into())
+    }
+
+    /// Logs if a line is due: when the outage begins, then every [`REPORT_EVERY`].
+    fn report(&self, state: &mut State, now: Instant) {
         let since = state.since.unwrap_or(now);
         match state.reported {
             None => {
@@ -177,7 +223,6 @@ impl Outage {
             }
             Some(_) => {}
         }
-        StoreError::Unavailable(UNREACHABLE.into())
     }
 }
 
@@ -236,5 +281,29 @@ mod tests {
         let state = outage.state.lock().unwrap();
         assert!(state.since.is_none(), "the next failure is news again");
         assert_eq!(state.refused_total, 0);
+    }
+
+    #[test]
+    fn the_probe_begins_and_ends_an_outage_without_counting_requests() {
+        let outage = Outage::new("redis://127.0.0.1:1/0".into());
+        let start = Instant::now();
+        assert!(!outage.is_lost());
+        outage.probe_failed(&RedisError::from((ErrorKind::Client, "not an outage")));
+        assert!(!outage.is_lost(), "Redis answered, if with an error");
+        outage.lost_at("refused", start);
+        assert!(outage.is_lost());
+        assert!(outage.admit_at(start).is_err(), "requests get 503 at once");
+        assert!(
+            outage.admit_at(start + FIRST_RETRY).is_ok(),
+            "and one tries"
+        );
+        outage.lost_at("refused again", start + FIRST_RETRY);
+        {
+            let state = outage.state.lock().unwrap();
+            assert_eq!(state.refused_total, 1, "the probe refused no request");
+            assert_eq!(state.since, Some(start), "one outage");
+        }
+        outage.answered();
+        assert!(!outage.is_lost());
     }
 }
