@@ -1,9 +1,10 @@
 //! What the server's integration tests share: a real server on a free loopback port and
 //! WebSocket clients speaking y-webrtc's signaling to it; the store's API (`store`), over HTTP
-//! (`http`), on SQLite or on a real Redis (`redis`).
+//! (`http`), on SQLite or on a real Redis (`redis`); `/metrics` read strictly (`metrics`).
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod http;
+pub mod metrics;
 pub mod redis;
 pub mod store;
 
