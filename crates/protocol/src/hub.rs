@@ -615,7 +615,11 @@ mod tests {
         let new = json!({"type": "subscribe", "topics": ["t7"]}).to_string();
         assert_eq!(hub.receive(b, &new), Err(full));
         hub.disconnect(a);
-        assert_eq!(hub.topic_count(), 3, "t1 lives on with c; t2 and t3 are gone");
+        assert_eq!(
+            hub.topic_count(),
+            3,
+            "t1 lives on with c; t2 and t3 are gone"
+        );
         subscribe(&mut hub, b, &["t7"]);
         assert_eq!(hub.topic_count(), 4);
     }
