@@ -328,4 +328,3 @@ pub async fn settled(http: &mut Http, before: &Scrape, expected: &Expected<'_>) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
