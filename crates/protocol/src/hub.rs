@@ -23,19 +23,31 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// Bounds on what one connection may make the hub hold.
+/// Bounds on what one connection, and all of them together, may make the hub hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_topics_per_conn: usize,
     /// In bytes.
     pub max_topic_len: usize,
+    /// Topics the hub holds at once, all connections together. A subscribe that would create
+    /// topics past it is refused ([`Rejected::TooManyTopicsOverall`]); subscribing to a topic
+    /// that exists is not, so peers still join the rooms that are open.
+    pub max_topics: usize,
 }
+
+/// 100,000 topics. The per-connection bound alone lets the server's 10,000 connections hold
+/// 640,000 topics, about 1.2 KB each with names at their 512-byte limit (the name kept twice,
+/// the subscriber set, the maps' nodes): some 770 MB for whoever opens connections and fills
+/// them. A real room is a topic with people in it, and a browser holds one or two: 100,000 is
+/// five times what 10,000 connected browsers use, and bounds the worst case near 120 MB.
+pub const DEFAULT_MAX_TOPICS: usize = 100_000;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_topics_per_conn: 64,
             max_topic_len: 512,
+            max_topics: DEFAULT_MAX_TOPICS,
         }
     }
 }
@@ -89,6 +101,11 @@ pub enum Rejected {
     TooManyTopics {
         limit: usize,
     },
+    /// The subscribe would create topics past [`Limits::max_topics`], the hub's bound over all
+    /// connections; nothing in it was subscribed. Existing topics can still be subscribed to.
+    TooManyTopicsOverall {
+        limit: usize,
+    },
     /// A topic name longer than [`Limits::max_topic_len`]; nothing in the subscribe was subscribed.
     TopicTooLong {
         len: usize,
@@ -103,6 +120,9 @@ impl fmt::Display for Rejected {
             Rejected::Malformed(why) => write!(f, "malformed frame: {why}"),
             Rejected::UnknownType => write!(f, "unknown message type"),
             Rejected::TooManyTopics { limit } => write!(f, "more than {limit} topics"),
+            Rejected::TooManyTopicsOverall { limit } => {
+                write!(f, "the server holds {limit} topics, its limit: no new ones")
+            }
             Rejected::TopicTooLong { len, limit } => {
                 write!(f, "topic name of {len} bytes, limit {limit}")
             }
@@ -286,6 +306,14 @@ impl Hub {
         let limit = self.limits.max_topics_per_conn;
         if mine.len() + new.len() > limit {
             return Err(Rejected::TooManyTopics { limit });
+        }
+        let created = new
+            .iter()
+            .filter(|name| !self.topics.contains_key(**name))
+            .count();
+        let limit = self.limits.max_topics;
+        if created > 0 && self.topics.len() + created > limit {
+            return Err(Rejected::TooManyTopicsOverall { limit });
         }
         for name in new {
             let subscribers = self.topics.entry(name.to_owned()).or_default();
@@ -526,6 +554,7 @@ mod tests {
         let mut hub = Hub::new(Limits {
             max_topics_per_conn: 3,
             max_topic_len: 4,
+            ..Limits::default()
         });
         let (a, b) = (hub.connect(), hub.connect());
         subscribe(&mut hub, a, &["t1", "t2"]);
@@ -549,6 +578,50 @@ mod tests {
         hub.disconnect(c);
         c = hub.connect();
         subscribe(&mut hub, c, &["t7", "1234"]);
+    }
+
+    #[test]
+    fn past_the_topics_overall_no_new_topic_is_made_but_existing_ones_are_joined() {
+        let mut hub = Hub::new(Limits {
+            max_topics_per_conn: 3,
+            max_topics: 5,
+            ..Limits::default()
+        });
+        let (a, b, c) = (hub.connect(), hub.connect(), hub.connect());
+        subscribe(&mut hub, a, &["t1", "t2", "t3"]);
+        subscribe(&mut hub, b, &["t4", "t5"]);
+        assert_eq!(hub.topic_count(), 5);
+        // A subscribe that would make one more topic is refused whole, even its existing topics.
+        let full = Rejected::TooManyTopicsOverall { limit: 5 };
+        let mixed = json!({"type": "subscribe", "topics": ["t1", "t6"]}).to_string();
+        assert_eq!(hub.receive(c, &mixed), Err(full.clone()));
+        assert_eq!((hub.subscribers("t1"), hub.subscribers("t6")), (1, 0));
+        // Joining rooms that exist is not: a peer still finds the others in theirs.
+        subscribe(&mut hub, c, &["t1", "t5"]);
+        assert_eq!(receivers(&publish(&mut hub, a, "t1")), [a, c]);
+        // Re-subscribing to its own topics is no new topic either.
+        subscribe(&mut hub, b, &["t4", "t5"]);
+        // The per-connection bound is checked first; nothing of the frame is subscribed.
+        let many = json!({"type": "subscribe", "topics": ["t6", "t7"]}).to_string();
+        assert_eq!(
+            hub.receive(a, &many),
+            Err(Rejected::TooManyTopics { limit: 3 })
+        );
+        assert_eq!(hub.topic_count(), 5);
+        // Topics emptied by an unsubscribe or a disconnect make room again.
+        let leave = json!({"type": "unsubscribe", "topics": ["t4"]}).to_string();
+        hub.receive(b, &leave).unwrap();
+        subscribe(&mut hub, c, &["t6"]);
+        let new = json!({"type": "subscribe", "topics": ["t7"]}).to_string();
+        assert_eq!(hub.receive(b, &new), Err(full));
+        hub.disconnect(a);
+        assert_eq!(
+            hub.topic_count(),
+            3,
+            "t1 lives on with c; t2 and t3 are gone"
+        );
+        subscribe(&mut hub, b, &["t7"]);
+        assert_eq!(hub.topic_count(), 4);
     }
 
     #[test]

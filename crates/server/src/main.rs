@@ -1,6 +1,7 @@
 //! `commonplace-server`: serves the built app and relays signaling until Ctrl-C or SIGTERM.
 
 use clap::Parser;
+use commonplace_protocol::hub::DEFAULT_MAX_TOPICS;
 use commonplace_server::fanout::RedisFanout;
 use commonplace_server::ice::{IceConfig, TurnAuth};
 use commonplace_server::listen::{tls_acceptor, url, DEFAULT_MAX_CONNECTIONS};
@@ -130,6 +131,15 @@ struct Args {
     #[arg(long, value_name = "N", env = "COMMONPLACE_MAX_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
+    /// Signaling topics (rooms with someone in them) held at once, all connections together;
+    /// each connection holds at most 64. Past it, a subscribe that would create a topic is
+    /// refused (and counted), while joining a room that exists still works. The default bounds
+    /// what filling every connection with topics could take (about 120 MB at the longest
+    /// names) at five times what 10,000 browsers use.
+    #[arg(long, value_name = "N", env = "COMMONPLACE_MAX_TOPICS",
+          default_value_t = DEFAULT_MAX_TOPICS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_topics: u64,
     /// The folder of the encrypted store: DIR/store.sqlite3 and its companions. Created if
     /// missing; the server refuses to start (and changes nothing) if the database in it is
     /// missing, damaged, or in use by another server. Not used with --redis.
@@ -288,6 +298,7 @@ async fn main() -> ExitCode {
     options.client_queue = usize::try_from(args.client_queue).unwrap_or(usize::MAX);
     options.connections.header_timeout = args.header_timeout;
     options.connections.max_connections = max_connections(args.max_connections);
+    options.limits.max_topics = usize::try_from(args.max_topics).unwrap_or(usize::MAX);
     options.metrics = args.metrics;
     match args.ice() {
         Ok(ice) => options.ice = ice,
@@ -512,6 +523,8 @@ mod tests {
         assert_eq!(defaults.store_burst, quota::DEFAULT_BURST);
         assert_eq!(defaults.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(defaults.max_connections, None);
+        assert_eq!(defaults.max_topics, DEFAULT_MAX_TOPICS as u64);
+        assert_eq!(parse(&["--max-topics", "7"]).unwrap().max_topics, 7);
         assert!(!defaults.metrics);
         assert!(parse(&["--metrics"]).unwrap().metrics);
         let args = parse(&["--header-timeout", "2s", "--max-connections", "3"]).unwrap();
@@ -562,6 +575,8 @@ mod tests {
             &["--header-timeout", "5ms"],
             &["--max-connections", "0"],
             &["--max-connections", "-1"],
+            &["--max-topics", "0"],
+            &["--max-topics", "many"],
             &["--redis"],
             &["--redis", "redis://127.0.0.1:6379/0", "--no-store"],
             &["--metrics=yes-please"],
@@ -634,6 +649,8 @@ mod tests {
             "COMMONPLACE_HEADER_TIMEOUT",
             "--max-connections",
             "COMMONPLACE_MAX_CONNECTIONS",
+            "--max-topics",
+            "COMMONPLACE_MAX_TOPICS",
             "--redis",
             "COMMONPLACE_REDIS",
             "--metrics",

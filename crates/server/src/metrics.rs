@@ -110,6 +110,9 @@ label_set! {
         UnknownType => "unknown_type",
         /// A subscribe past the topics one connection may hold.
         TooManyTopics => "too_many_topics",
+        /// A subscribe that would create topics past `--max-topics`, the server's bound over
+        /// all connections (subscribing to an existing topic is still allowed).
+        TooManyTopicsOverall => "too_many_topics_overall",
         /// A subscribe with a topic name over the limit.
         TopicTooLong => "topic_too_long",
         /// A binary frame that is not UTF-8 (y-webrtc reads binary frames as text).
@@ -129,6 +132,7 @@ impl DropReason {
             Rejected::Malformed(_) => DropReason::Malformed,
             Rejected::UnknownType => DropReason::UnknownType,
             Rejected::TooManyTopics { .. } => DropReason::TooManyTopics,
+            Rejected::TooManyTopicsOverall { .. } => DropReason::TooManyTopicsOverall,
             Rejected::TopicTooLong { .. } => DropReason::TopicTooLong,
         }
     }
@@ -215,6 +219,8 @@ pub struct Metrics {
     connections_closed: [Counter; CloseReason::COUNT],
     websockets_open: Counter,
     topics: Counter,
+    /// `--max-topics`.
+    max_topics: Counter,
     received_messages: Counter,
     received_bytes: Counter,
     sent_messages: Counter,
@@ -261,6 +267,7 @@ impl Metrics {
             connections_closed: Default::default(),
             websockets_open: Counter::default(),
             topics: Counter::default(),
+            max_topics: Counter::default(),
             received_messages: Counter::default(),
             received_bytes: Counter::default(),
             sent_messages: Counter::default(),
@@ -307,6 +314,13 @@ impl Metrics {
     /// Topics with at least one subscriber on this server.
     pub fn set_topics(&self, topics: usize) {
         self.topics.0.store(topics as u64, Ordering::Relaxed);
+    }
+
+    /// `--max-topics`, reported beside the topics held.
+    pub fn set_max_topics(&self, max_topics: usize) {
+        self.max_topics
+            .0
+            .store(max_topics as u64, Ordering::Relaxed);
     }
 
     /// A WebSocket message read: text and binary count, control frames do not.
@@ -454,6 +468,12 @@ impl Metrics {
             "Signaling topics (rooms) with at least one subscriber on this server.",
         );
         o.sample("commonplace_signal_topics", &[], self.topics.get());
+        o.family(
+            "commonplace_signal_topics_max",
+            "gauge",
+            "Topics the server may hold at once (--max-topics); past it, a subscribe that would create a topic is refused.",
+        );
+        o.sample("commonplace_signal_topics_max", &[], self.max_topics.get());
         o.family(
             "commonplace_signal_messages_received_total",
             "counter",

@@ -46,6 +46,9 @@ pub struct Signaling {
     client_queue: usize,
     ping_interval: Duration,
     metrics: Arc<Metrics>,
+    /// Subscribes refused at `--max-topics`: one log for the server, since many connections
+    /// (one client's, or everyone's while the server is full) hit it together.
+    topics_full: Mutex<ThrottledLog>,
 }
 
 struct Peers {
@@ -177,6 +180,7 @@ impl Signaling {
             client_queue: options.client_queue,
             ping_interval: options.ping_interval,
             metrics,
+            topics_full: Mutex::new(ThrottledLog::new(throttled_log::INTERVAL)),
         })
     }
 
@@ -364,6 +368,21 @@ impl Signaling {
                 self.metrics.frame_dropped(DropReason::of(&rejected));
                 let (conn, len) = (from.0, frame.len());
                 match rejected {
+                    Rejected::TooManyTopicsOverall { limit } => {
+                        let mut log = self
+                            .topics_full
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        if let Some(count) = log.event(Instant::now()) {
+                            warn!(
+                                conn,
+                                limit,
+                                rejected = count,
+                                "subscribes rejected: the server holds --max-topics topics, \
+                                 no new ones until some empty"
+                            );
+                        }
+                    }
                     Rejected::TooManyTopics { .. } | Rejected::TopicTooLong { .. } => {
                         if let Some(count) = rejections.event(Instant::now()) {
                             warn!(

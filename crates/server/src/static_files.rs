@@ -1,14 +1,22 @@
 //! The built app, served from `dist` with cache headers, compressed in advance
 //! (`precompressed`): nothing is compressed per request.
+//!
+//! Only files inside `dist` are served. tower-http's `ServeDir` refuses `..` and the like in
+//! every spelling (percent-escaped, backslashes, NUL bytes: `tests/hostile_http.rs`), but it
+//! follows symlinks wherever they lead: a link in `dist` to `..` or `/etc` served whatever is
+//! there, and so did the compressed copies. `inside_dist` resolves the links first and answers
+//! 404 for a file (or a folder's `index.html`) that lies outside; links within `dist` work.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, IF_MODIFIED_SINCE, LAST_MODIFIED};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use std::path::PathBuf;
+use percent_encoding::percent_decode_str;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use tower_http::services::ServeDir;
 
 use crate::precompressed::{self, Precompressed};
@@ -26,12 +34,63 @@ pub fn service(dist: PathBuf) -> Router {
         }
     });
     Router::new()
-        .fallback_service(ServeDir::new(dist).fallback(missing))
+        .fallback_service(ServeDir::new(&dist).fallback(missing))
         .layer(middleware::from_fn_with_state(
             precompressed,
             precompressed::serve,
         ))
+        // Before the compressed copies: they are made on demand of the file a path names.
+        .layer(middleware::from_fn_with_state(Arc::new(dist), inside_dist))
         .layer(middleware::from_fn(cache_control))
+}
+
+/// 404 for a path whose file, its symlinks followed, is not inside `dist`.
+async fn inside_dist(State(dist): State<Arc<PathBuf>>, request: Request, next: Next) -> Response {
+    if let Some(file) = named_file(&dist, request.uri().path()) {
+        if !inside(&dist, &file).await {
+            return (StatusCode::NOT_FOUND, "not found").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The file a URL path names in `dist` as `ServeDir` reads it (tower-http's
+/// `build_and_validate_path`): percent-decoded, made of plain names; `None` for any path it
+/// refuses itself (`..`, a root, a name that is not UTF-8).
+fn named_file(dist: &Path, url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode_str(url_path.trim_start_matches('/'))
+        .decode_utf8()
+        .ok()?;
+    let mut file = dist.to_path_buf();
+    for component in Path::new(&*decoded).components() {
+        match component {
+            Component::Normal(name) => file.push(name),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(file)
+}
+
+/// Whether `file`, and for a folder its `index.html`, resolve to somewhere inside `dist`. What
+/// cannot be resolved (it does not exist) is left to the file service, which finds nothing
+/// either.
+async fn inside(dist: &Path, file: &Path) -> bool {
+    let (Ok(root), Ok(real)) = (
+        tokio::fs::canonicalize(dist).await,
+        tokio::fs::canonicalize(file).await,
+    ) else {
+        return true;
+    };
+    if !real.starts_with(&root) {
+        return false;
+    }
+    if tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir()) {
+        if let Ok(index) = tokio::fs::canonicalize(real.join("index.html")).await {
+            return index.starts_with(&root);
+        }
+    }
+    true
 }
 
 async fn cache_control(mut request: Request, next: Next) -> Response {

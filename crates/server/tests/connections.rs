@@ -67,21 +67,6 @@ async fn a_request_whose_headers_never_end_is_closed_after_the_header_timeout() 
     sync(&mut ws).await;
 }
 
-/// A masked `{"type":"ping"}` and the pong it gets, on a raw WebSocket.
-async fn raw_ping(stream: &mut TcpStream) {
-    let ping = br#"{"type":"ping"}"#;
-    let mut frame = vec![0x81, 0x80 | ping.len() as u8, 0, 0, 0, 0];
-    frame.extend_from_slice(ping);
-    stream.write_all(&frame).await.unwrap();
-    let pong = br#"{"type":"pong"}"#;
-    let mut answer = vec![0u8; 2 + pong.len()];
-    timeout(WAIT, stream.read_exact(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&answer[2..], pong);
-}
-
 #[tokio::test]
 async fn past_max_connections_new_ones_are_refused_and_the_others_go_on() {
     let server = start_binary(&args(&["--no-store", "--max-connections", "3"])).unwrap();
@@ -126,54 +111,6 @@ async fn past_max_connections_new_ones_are_refused_and_the_others_go_on() {
         );
         sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The raw HTTP handshake of a WebSocket, with no client library's buffers behind it; `None`
-/// if the server refused it.
-async fn raw_websocket_or_refused(addr: SocketAddr) -> Option<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await.ok()?;
-    stream
-        .write_all(
-            b"GET /signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .ok()?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match timeout(WAIT, stream.read(&mut byte)).await.ok()? {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-    }
-    head.starts_with(b"HTTP/1.1 101").then_some(stream)
-}
-
-async fn raw_websocket(addr: SocketAddr) -> TcpStream {
-    raw_websocket_or_refused(addr)
-        .await
-        .expect("the WebSocket handshake failed")
-}
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// Waits until the server's memory stops growing (its tasks have set up what they hold).
-async fn settled_rss_kib(pid: u32) -> u64 {
-    let mut last = vm_rss_kib(pid);
-    for _ in 0..50 {
-        sleep(Duration::from_millis(200)).await;
-        let now = vm_rss_kib(pid);
-        if now.abs_diff(last) < 64 {
-            return now;
-        }
-        last = now;
-    }
-    last
 }
 
 const IDLE_CLIENTS: usize = 2000;

@@ -191,15 +191,18 @@ async fn flooding_client_is_paced_while_others_are_served() {
         delivered as f64 <= bound,
         "{delivered} bytes got through in {elapsed:?}, more than the budget's {bound:.0}"
     );
-    assert!(
-        sent * frame_len > delivered,
-        "the flooder was held back: it sent more than got through"
-    );
+    // Not asserted: that `sent` frames are more than got through. A send completes once its
+    // last byte is in the kernel's buffers; when the server's receive window has not grown
+    // (autotuning depends on timing) those and the flooder's 64 KiB send buffer hold less than
+    // one 200 kB frame, and the sends completed are exactly the frames read (the test failed
+    // so about once in 8 runs on CI, once in 20 here: "sent 4 frames", 4 delivered). The flooder is held back all the same: its last send was still waiting
+    // when the window closed, and the bound above is what shows the pacing.
 
     // Paced, not dropped: once the backlog is read, its next publish arrives and it is answered.
-    // A send cut short by the window's end still goes out: one frame more than `sent`.
+    // A send cut short by the window's end still goes out: one frame more than `sent`. Each
+    // frame costs the flooder its two receivers' copies, so it drains at half the rate.
     let unread = ((sent + 1) * frame_len).saturating_sub(delivered);
-    let backlog = Duration::from_secs_f64(unread as f64 / RATE as f64);
+    let backlog = Duration::from_secs_f64(2.0 * unread as f64 / RATE as f64);
     flooder.tx = flood_tx;
     let later = json!({"type": "note", "from": "flooder, later"});
     let publish = json!({"type": "publish", "topic": "flood", "data": later.clone()});

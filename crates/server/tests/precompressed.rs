@@ -162,3 +162,109 @@ async fn app_downloads_are_served_precompressed_while_signaling_stays_responsive
     }
     std::fs::remove_dir_all(&dist).unwrap();
 }
+
+const MANY_DOWNLOADS: usize = 1000;
+
+/// One download of the app over a connection of its own: the reply's head and its body, read
+/// to the end (whatever the time: the test prints it rather than asserting on it).
+async fn download(addr: std::net::SocketAddr) -> Result<(String, Vec<u8>), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "GET {WASM} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(300), stream.read_to_end(&mut answer));
+    read.await
+        .map_err(|_| "no end in 300 s")?
+        .map_err(|e| e.to_string())?;
+    let at = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no head")?;
+    let head = String::from_utf8_lossy(&answer[..at]).to_ascii_lowercase();
+    Ok((head, answer[at + 4..].to_vec()))
+}
+
+/// A thousand downloads of the app at once (the real binary), while a room of three publishes
+/// every 20 ms: every download complete and byte for byte the compressed app, and the room's
+/// members never evicted and never missing a publish. Times are printed, not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_downloads_while_a_room_keeps_editing() {
+    use common::room::room;
+    let dist = temp_dir("thousand-downloads-dist");
+    let wasm = compressible();
+    write_dist(&dist, &wasm);
+    let server = start_binary(&[
+        std::ffi::OsStr::new("--no-store"),
+        "--dist".as_ref(),
+        dist.as_ref(),
+    ])
+    .unwrap();
+    let pid = server.pid();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first = loop {
+        let reply = get_br(server.addr).await;
+        if reply.header("content-encoding") == Some("br") {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "never served compressed");
+        sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(unbrotli(&first.body), wasm);
+    let room = room(server.addr, 3, Duration::from_millis(20)).await;
+    let rss_before = settled_rss_kib(pid).await;
+
+    let started = Instant::now();
+    let downloads: Vec<_> = (0..MANY_DOWNLOADS)
+        .map(|_| tokio::spawn(download(server.addr)))
+        .collect();
+    let mut times = Vec::new();
+    let mut failed = Vec::new();
+    let mut peak = 0;
+    for (i, task) in downloads.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok((head, body)) => {
+                times.push(started.elapsed());
+                let expected = format!("content-length: {}", first.body.len());
+                if !head.starts_with("http/1.1 200")
+                    || !head.contains("content-encoding: br")
+                    || !head.contains(&expected)
+                    || body != first.body
+                {
+                    failed.push(format!("download {i}: {head}, {} bytes", body.len()));
+                }
+            }
+            Err(e) => failed.push(format!("download {i}: {e}")),
+        }
+        if i % 100 == 0 {
+            peak = peak.max(vm_rss_kib(pid));
+        }
+    }
+    let elapsed = started.elapsed();
+    let rounds = room.stop().await;
+    let rss_after = settled_rss_kib(pid).await;
+    let mb = (MANY_DOWNLOADS * first.body.len()) as f64 / 1e6;
+    println!(
+        "{MANY_DOWNLOADS} downloads of {} bytes (br) in {elapsed:?}, {mb:.0} MB, {:.0} MB/s; \
+         the room published {rounds} rounds meanwhile, every one delivered; server RSS \
+         {rss_before} KiB before, {peak} KiB at most during, {rss_after} KiB after",
+        first.body.len(),
+        mb / elapsed.as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:#?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(rounds > 0);
+    server.stop();
+    std::fs::remove_dir_all(&dist).unwrap();
+}

@@ -1,10 +1,13 @@
 //! What the server's integration tests share: a real server on a free loopback port and
 //! WebSocket clients speaking y-webrtc's signaling to it; the store's API (`store`), over HTTP
-//! (`http`), on SQLite or on a real Redis (`redis`).
+//! (`http`), on SQLite or on a real Redis (`redis`); `/metrics` read strictly (`metrics`); a room of well-behaved clients beside hostile ones
+//! (`room`).
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod http;
+pub mod metrics;
 pub mod redis;
+pub mod room;
 pub mod store;
 
 use commonplace_server::{serve, Options};
@@ -13,9 +16,10 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-use tokio::time::timeout;
+use tokio::time::{sleep, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -217,4 +221,67 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A masked `{"type":"ping"}` and the pong it gets, on a raw WebSocket.
+pub async fn raw_ping(stream: &mut TcpStream) {
+    let ping = br#"{"type":"ping"}"#;
+    let mut frame = vec![0x81, 0x80 | ping.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(ping);
+    stream.write_all(&frame).await.unwrap();
+    let pong = br#"{"type":"pong"}"#;
+    let mut answer = vec![0u8; 2 + pong.len()];
+    timeout(WAIT, stream.read_exact(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&answer[2..], pong);
+}
+
+/// The raw HTTP handshake of a WebSocket, with no client library's buffers behind it; `None`
+/// if the server refused it.
+pub async fn raw_websocket_or_refused(addr: SocketAddr) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(
+            b"GET /signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match timeout(WAIT, stream.read(&mut byte)).await.ok()? {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    head.starts_with(b"HTTP/1.1 101").then_some(stream)
+}
+
+pub async fn raw_websocket(addr: SocketAddr) -> TcpStream {
+    raw_websocket_or_refused(addr)
+        .await
+        .expect("the WebSocket handshake failed")
+}
+
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Waits until the server's memory stops growing (its tasks have set up what they hold).
+pub async fn settled_rss_kib(pid: u32) -> u64 {
+    let mut last = vm_rss_kib(pid);
+    for _ in 0..50 {
+        sleep(Duration::from_millis(200)).await;
+        let now = vm_rss_kib(pid);
+        if now.abs_diff(last) < 64 {
+            return now;
+        }
+        last = now;
+    }
+    last
 }
