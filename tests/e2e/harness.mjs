@@ -395,6 +395,9 @@ export async function setCaret(page, pos) {
  * at the current caret. `delay` is the pause between keys in ms.
  */
 export async function typeText(page, text, { at, delay = 0 } = {}) {
+  // The editor is read-only until the stored notebook is loaded: keys typed before that are
+  // dropped by the browser (on a busy machine a test typed half a sentence into it).
+  await waitForReady(page);
   if (at !== undefined) await setCaret(page, at);
   else await page.focus('#editor');
   await page.keyboard.type(text, { delay });

@@ -251,8 +251,8 @@ test('tabs with the key sync over the BroadcastChannel, which carries only ciphe
   const bc = await broadcastSpy(context, server, room);
 
   const url = keyedRoomUrl(server, room, key);
-  const t1 = await openTab(context, url, { name: 'tab 1' });
-  const t2 = await openTab(context, url, { name: 'tab 2' });
+  const t1 = await openTab(context, url, { name: 'tab 1', ready: true });
+  const t2 = await openTab(context, url, { name: 'tab 2', ready: true });
   const typed = 'Tab secret: never on the channel in clear ✓';
   await t1.focus('#editor');
   await t1.keyboard.insertText(typed); // one input event: the whole text in one update
