@@ -9,17 +9,12 @@
 mod clients;
 mod procs;
 
+use clap::Parser;
 use clients::{Fanout, FanoutSpec, Idle, Pace, Target};
 use procs::Proc;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-const USAGE: &str = "usage: commonplace-load [--full] [--repo DIR] [--server BINARY] [--out FILE]
-                        [--only y-webrtc,ours,ours-raised,redis,redis-raised] [--no-idle]
-  --full     10k idle clients, a 35 s hold (every client answers the servers' 30 s pings),
-             10 s measured per fan-out run (also COMMONPLACE_LOAD_FULL=1)
-  default    the CI budget: 1k and 5k idle clients, 3 s measured per fan-out run";
 
 /// Ours with its rate limits raised, for the saturating runs.
 const RAISED: [&str; 6] = [
@@ -41,50 +36,45 @@ struct Budget {
     measure: Duration,
 }
 
+/// Holds idle clients and measures fan-out on our signaling server and on y-webrtc's
+/// bin/server.js, side by side; ours also as two instances on one Redis. Loopback only. Without
+/// --full: the CI budget (1k and 5k idle clients, 3 s measured per fan-out run).
+#[derive(Parser)]
+#[command(name = "commonplace-load")]
 struct Args {
+    /// 10k idle clients held 35 s (every client answers the servers' 30 s pings), 10 s measured
+    /// per fan-out run.
+    #[arg(long, env = "COMMONPLACE_LOAD_FULL", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     full: bool,
+    /// The repository (for y-webrtc's bin/server.js in node_modules).
+    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))]
     repo: PathBuf,
-    server: PathBuf,
-    out: PathBuf,
-    /// Only these fan-out columns (all if empty).
+    /// Our server's binary [default: REPO/target/release/commonplace-server].
+    #[arg(long, value_name = "BINARY")]
+    server: Option<PathBuf>,
+    /// Where the table is written too [default: REPO/target/load/latest.txt].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Only these fan-out columns (all if not given).
+    #[arg(long, value_delimiter = ',', value_parser = ["y-webrtc", "ours", "ours-raised", "redis", "redis-raised"])]
     only: Vec<String>,
+    /// Skip the idle-clients runs.
+    #[arg(long)]
     no_idle: bool,
 }
 
-fn args() -> Result<Args, String> {
-    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let mut args = Args {
-        full: std::env::var("COMMONPLACE_LOAD_FULL").is_ok_and(|v| v == "1"),
-        server: repo.join("target/release/commonplace-server"),
-        out: repo.join("target/load/latest.txt"),
-        repo,
-        only: Vec::new(),
-        no_idle: false,
-    };
-    let mut given = std::env::args().skip(1);
-    let mut server = None;
-    let mut out = None;
-    while let Some(arg) = given.next() {
-        match arg.as_str() {
-            "--full" => args.full = true,
-            "--repo" => args.repo = given.next().ok_or(USAGE)?.into(),
-            "--server" => server = Some(given.next().ok_or(USAGE)?.into()),
-            "--out" => out = Some(given.next().ok_or(USAGE)?.into()),
-            "--only" => {
-                args.only = given
-                    .next()
-                    .ok_or(USAGE)?
-                    .split(',')
-                    .map(str::to_owned)
-                    .collect()
-            }
-            "--no-idle" => args.no_idle = true,
-            _ => return Err(USAGE.into()),
-        }
+impl Args {
+    fn server(&self) -> PathBuf {
+        self.server
+            .clone()
+            .unwrap_or_else(|| self.repo.join("target/release/commonplace-server"))
     }
-    args.server = server.unwrap_or_else(|| args.repo.join("target/release/commonplace-server"));
-    args.out = out.unwrap_or_else(|| args.repo.join("target/load/latest.txt"));
-    Ok(args)
+
+    fn out(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| self.repo.join("target/load/latest.txt"))
+    }
 }
 
 /// The servers under test, as one fan-out column.
@@ -150,7 +140,7 @@ impl Running {
                 redis: None,
             },
             Variant::Ours | Variant::OursRaised => Running {
-                servers: vec![Proc::ours(&args.server, "ours", None, &extra)?],
+                servers: vec![Proc::ours(&args.server(), "ours", None, &extra)?],
                 redis: None,
             },
             Variant::Redis | Variant::RedisRaised => {
@@ -158,8 +148,8 @@ impl Running {
                 let url = redis.redis_url();
                 Running {
                     servers: vec![
-                        Proc::ours(&args.server, "ours-a", Some(&url), &extra)?,
-                        Proc::ours(&args.server, "ours-b", Some(&url), &extra)?,
+                        Proc::ours(&args.server(), "ours-a", Some(&url), &extra)?,
+                        Proc::ours(&args.server(), "ours-b", Some(&url), &extra)?,
                     ],
                     redis: Some(redis),
                 }
@@ -235,13 +225,7 @@ struct Report {
 }
 
 fn main() {
-    let args = match args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -541,11 +525,12 @@ async fn run(args: Args) -> i32 {
         let _ = writeln!(out, "FAILED {failure}");
     }
     print!("{out}");
-    if let Some(dir) = args.out.parent() {
+    let out_file = args.out();
+    if let Some(dir) = out_file.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    if let Err(e) = std::fs::write(&args.out, &out) {
-        eprintln!("load: could not write {}: {e}", args.out.display());
+    if let Err(e) = std::fs::write(&out_file, &out) {
+        eprintln!("load: could not write {}: {e}", out_file.display());
     }
     if report.failures.is_empty() {
         0
