@@ -30,9 +30,11 @@ use tracing::{debug, info, warn};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// What the WebSocket reads the socket into at a time. tungstenite's default, 128 KiB, is
 /// zero-filled up front and so held by every idle connection: 132 KB each, 1.3 GB for 10,000
-/// (y-webrtc's server: 6.5–11 KB). Signaling frames are a few hundred bytes to a few KB; a
-/// larger frame grows the buffer for as long as it is read.
-const READ_BUFFER: usize = 4 * 1024;
+/// (y-webrtc's server: 6.5–11 KB). Signaling frames are a few hundred bytes; a larger frame
+/// grows the buffer for as long as it is read, in reads of this size. `scripts/load`, idle
+/// WebSockets, RSS per connection at 5,000: 9.1 KiB with 4 KiB, 6.1 KiB with 1 KiB (y-webrtc
+/// 10.2 KiB; 7.3 KiB at 10,000); fan-out figures unchanged within their noise.
+const READ_BUFFER: usize = 1024;
 
 pub struct Signaling {
     /// One lock for every frame: the hub's work under it (parse, route, queue) is small beside
