@@ -217,6 +217,30 @@ fn saturating(scenario: &Scenario) -> bool {
     matches!(scenario.pace, Pace::Closed)
 }
 
+/// Starts `variant`'s servers; a failure to start goes into `report`. Ours says how many
+/// connections it takes at once, noted in `max_connections`.
+fn start(
+    args: &Args,
+    variant: Variant,
+    report: &mut Report,
+    max_connections: &mut String,
+) -> Option<Running> {
+    let running = match Running::start(args, variant) {
+        Ok(running) => running,
+        Err(e) => {
+            report.failures.push(e);
+            return None;
+        }
+    };
+    if variant == Variant::Ours {
+        if let Some(max) = running.servers[0].log_field("connections open at once at most", "max=")
+        {
+            *max_connections = max;
+        }
+    }
+    Some(running)
+}
+
 /// Output and failures, collected as the run goes.
 #[derive(Default)]
 struct Report {
@@ -265,20 +289,9 @@ async fn run(args: Args) -> i32 {
         let mut row = (n, None, None);
         for variant in [Variant::Ours, Variant::YWebrtc] {
             eprintln!("load: {n} idle clients on {}", variant.title());
-            let mut running = match Running::start(&args, variant) {
-                Ok(running) => running,
-                Err(e) => {
-                    report.failures.push(e);
-                    continue;
-                }
+            let Some(mut running) = start(&args, variant, &mut report, &mut max_connections) else {
+                continue;
             };
-            if variant == Variant::Ours {
-                if let Some(max) =
-                    running.servers[0].log_field("connections open at once at most", "max=")
-                {
-                    max_connections = max;
-                }
-            }
             let pid = running.servers[0].pid();
             let result = clients::idle(&running.target(variant), n, budget.hold, pid).await;
             if let Err(e) = running.check_alive() {
@@ -325,20 +338,9 @@ async fn run(args: Args) -> i32 {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == variant.flag()) {
             continue;
         }
-        let mut running = match Running::start(&args, variant) {
-            Ok(running) => running,
-            Err(e) => {
-                report.failures.push(e);
-                continue;
-            }
+        let Some(mut running) = start(&args, variant, &mut report, &mut max_connections) else {
+            continue;
         };
-        if variant == Variant::Ours {
-            if let Some(max) =
-                running.servers[0].log_field("connections open at once at most", "max=")
-            {
-                max_connections = max;
-            }
-        }
         for (s, scenario) in SCENARIOS.iter().enumerate() {
             // Raised limits matter only where the defaults could bind: the saturating runs.
             if variant.raised() && !saturating(scenario) {
