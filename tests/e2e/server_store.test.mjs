@@ -93,6 +93,17 @@ function findInFiles(files, needle) {
   return found;
 }
 
+/** `<origin>/store/<id>` on `server`. */
+const storeUrl = (server, id) => `${server.url.replace(/\/$/, '')}/store/${id}`;
+
+/** A server of the test's own on a store folder of its own, and a keyed room's link on it. */
+async function keyedRoomOnOwnServer(t, prefix, serverOptions) {
+  const data = storeFolder(t);
+  const server = await serverOn(t, data, serverOptions);
+  const url = keyedRoomUrl(server, newRoomName(prefix), newRoomKey());
+  return { data, server, url };
+}
+
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 test('A writes and closes; the server restarts; B opens the link with nobody online and has everything; the store holds no plaintext, room name or key', async (t) => {
@@ -154,7 +165,7 @@ test('a wrong key reads nothing; without the write token nobody can append, repl
   assert.ok(!wrongTraffic.ids().includes(id), 'the wrong key asked for the right store');
   await closeUsers(wrong);
 
-  const base = `${server.url.replace(/\/$/, '')}/store/${id}`;
+  const base = storeUrl(server, id);
   const before = Buffer.from(await (await fetch(base)).arrayBuffer());
   assert.ok(before.length > 0);
   const attempts = [
@@ -180,11 +191,7 @@ test('a wrong key reads nothing; without the write token nobody can append, repl
 });
 
 test('10,000 edits: snapshots compact the store, which stays bounded, and a fresh browser loads it exactly', async (t) => {
-  const data = storeFolder(t);
-  const server = await serverOn(t, data);
-  const room = newRoomName('compact');
-  const key = newRoomKey();
-  const url = keyedRoomUrl(server, room, key);
+  const { server, url } = await keyedRoomOnOwnServer(t, 'compact');
   const a = await person(t, url, 'A');
   const traffic = storeTraffic(a);
   // 10,000 edits, one input event each (typed words, and every tenth a word deleted again),
@@ -220,7 +227,7 @@ test('10,000 edits: snapshots compact the store, which stays bounded, and a fres
   // Bounded: what a reader is served is a snapshot and fewer records than a snapshot's
   // threshold, of the order of the document itself, not of its 10,000 edits.
   const [id] = traffic.ids();
-  const body = Buffer.from(await (await fetch(`${server.url.replace(/\/$/, '')}/store/${id}`)).arrayBuffer());
+  const body = Buffer.from(await (await fetch(storeUrl(server, id))).arrayBuffer());
   const entries = readEntries(body);
   assert.equal(entries[0]?.kind, 'snapshot', 'the store is served from a snapshot');
   const records = entries.filter((e) => e.kind === 'record');
@@ -250,11 +257,7 @@ function readEntries(body) {
 }
 
 test('two browsers snapshot at the same moment: one wins, the other reads it, nothing is lost', async (t) => {
-  const data = storeFolder(t);
-  const server = await serverOn(t, data);
-  const room = newRoomName('race');
-  const key = newRoomKey();
-  const url = keyedRoomUrl(server, room, key);
+  const { server, url } = await keyedRoomOnOwnServer(t, 'race');
   // D leaves records behind (five large pastes, a record each, together short of a snapshot).
   const d = await person(t, url, 'D');
   for (let i = 0; i < 5; i++) {
@@ -301,11 +304,7 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
 });
 
 test('edits made offline reach the store when the network returns, also from a tab closed while offline', async (t) => {
-  const data = storeFolder(t);
-  const server = await serverOn(t, data);
-  const room = newRoomName('offline');
-  const key = newRoomKey();
-  const url = keyedRoomUrl(server, room, key);
+  const { server, url } = await keyedRoomOnOwnServer(t, 'offline');
   const a = await person(t, url, 'A');
   await typeText(a, 'online first. ', { at: 0 });
   await waitForServerSaved(a, { name: 'A' });
@@ -340,12 +339,11 @@ test('edits made offline reach the store when the network returns, also from a t
 test('a flood of appends hits the quota with a clear error; other stores keep working; a browser over quota says so', async (t) => {
   const data = storeFolder(t);
   const server = await serverOn(t, data, { args: ['--store-quota', '256KiB'] });
-  const base = server.url.replace(/\/$/, '');
   const flooded = 'f'.repeat(32);
   const authorization = `Bearer ${Buffer.alloc(32, 0xf1).toString('base64url')}`;
   let refusal;
   for (let i = 0; i < 100 && !refusal; i++) {
-    const response = await fetch(`${base}/store/${flooded}/records`, { method: 'POST', headers: { authorization }, body: Buffer.alloc(16 * 1024, i) });
+    const response = await fetch(`${storeUrl(server, flooded)}/records`, { method: 'POST', headers: { authorization }, body: Buffer.alloc(16 * 1024, i) });
     if (response.status !== 201) refusal = { status: response.status, body: await response.json() };
   }
   assert.equal(refusal?.status, 507, JSON.stringify(refusal));
@@ -385,7 +383,7 @@ test('an open room keeps no server copy, and says so; "Remove server copy" delet
   a.once('dialog', (dialog) => dialog.accept());
   await a.click('#remove-server-copy');
   await a.waitForFunction(() => document.querySelector('#server-copy')?.getAttribute('data-state') === 'none');
-  const read = () => fetch(`${server.url.replace(/\/$/, '')}/store/${id}`).then((r) => r.status);
+  const read = () => fetch(storeUrl(server, id)).then((r) => r.status);
   const deadline = Date.now() + DEFAULT_TIMEOUT_MS;
   while ((await read()) === 200 && Date.now() < deadline) await a.waitForTimeout(50);
   assert.equal(await read(), 410, 'the store is gone for good');

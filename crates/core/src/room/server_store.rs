@@ -372,8 +372,7 @@ impl ServerStore {
         };
         match (in_flight, reply) {
             (_, StoreReply::Failed { why }) => {
-                self.retry_at = Some(now + self.retry_ms);
-                self.retry_ms = (self.retry_ms * 2).min(RETRY_MAX_MS);
+                self.back_off(now);
                 applied.dropped.push(format!("store unreachable: {why}"));
                 return applied;
             }
@@ -444,8 +443,7 @@ impl ServerStore {
             {
                 // "Stale" against the very snapshot it replaced: not a race another browser
                 // won. Wait as after a failure rather than ask again at once, and again.
-                self.retry_at = Some(now + self.retry_ms);
-                self.retry_ms = (self.retry_ms * 2).min(RETRY_MAX_MS);
+                self.back_off(now);
                 applied.dropped.push(format!(
                     "a snapshot refused as stale against its own base {covers}"
                 ));
@@ -550,6 +548,13 @@ impl ServerStore {
             self.diff_due = false;
         }
         self.flush_at = (!self.queued.is_empty()).then_some(now);
+    }
+
+    /// No request before the backoff has passed; the next wait twice as long (at most
+    /// [`RETRY_MAX_MS`]).
+    fn back_off(&mut self, now: u64) {
+        self.retry_at = Some(now + self.retry_ms);
+        self.retry_ms = (self.retry_ms * 2).min(RETRY_MAX_MS);
     }
 
     /// What `update` adds to the store's known state.
