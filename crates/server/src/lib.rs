@@ -105,8 +105,10 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let metrics = Arc::new(Metrics::new(options.connections.max_connections));
-    metrics.set_max_topics(options.limits.max_topics);
+    let metrics = Arc::new(Metrics::new(
+        options.connections.max_connections,
+        options.limits.max_topics,
+    ));
     let signaling = signal::Signaling::new(&options, metrics.clone());
     if options.fanout.is_some() {
         let signaling = Arc::downgrade(&signaling);

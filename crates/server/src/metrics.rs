@@ -220,7 +220,7 @@ pub struct Metrics {
     websockets_open: Counter,
     topics: Counter,
     /// `--max-topics`.
-    max_topics: Counter,
+    max_topics: u64,
     received_messages: Counter,
     received_bytes: Counter,
     sent_messages: Counter,
@@ -253,8 +253,9 @@ impl Drop for Open {
 const PONG: &str = r#"{"type":"pong"}"#;
 
 impl Metrics {
-    /// `max_connections`: `--max-connections`, reported beside the open ones.
-    pub fn new(max_connections: usize) -> Self {
+    /// `max_connections`: `--max-connections`, reported beside the open ones; `max_topics`:
+    /// `--max-topics`, beside the topics held.
+    pub fn new(max_connections: usize, max_topics: usize) -> Self {
         let start_time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -267,7 +268,7 @@ impl Metrics {
             connections_closed: Default::default(),
             websockets_open: Counter::default(),
             topics: Counter::default(),
-            max_topics: Counter::default(),
+            max_topics: max_topics as u64,
             received_messages: Counter::default(),
             received_bytes: Counter::default(),
             sent_messages: Counter::default(),
@@ -314,13 +315,6 @@ impl Metrics {
     /// Topics with at least one subscriber on this server.
     pub fn set_topics(&self, topics: usize) {
         self.topics.0.store(topics as u64, Ordering::Relaxed);
-    }
-
-    /// `--max-topics`, reported beside the topics held.
-    pub fn set_max_topics(&self, max_topics: usize) {
-        self.max_topics
-            .0
-            .store(max_topics as u64, Ordering::Relaxed);
     }
 
     /// A WebSocket message read: text and binary count, control frames do not.
@@ -403,40 +397,28 @@ impl Metrics {
         );
         o.sample_f64("commonplace_process_start_time_seconds", self.start_time);
 
-        o.family(
+        o.single(
             "commonplace_connections_open",
             "gauge",
             "TCP connections open (HTTP, WebSockets, and closed ones still lingering to read what the client was sending).",
-        );
-        o.sample(
-            "commonplace_connections_open",
-            &[],
             self.connections_open.get(),
         );
-        o.family(
+        o.single(
             "commonplace_connections_max",
             "gauge",
             "Connections that may be open at once (--max-connections).",
+            self.max_connections,
         );
-        o.sample("commonplace_connections_max", &[], self.max_connections);
-        o.family(
+        o.single(
             "commonplace_connections_accepted_total",
             "counter",
             "Connections accepted (given a place under --max-connections).",
-        );
-        o.sample(
-            "commonplace_connections_accepted_total",
-            &[],
             self.connections_accepted.get(),
         );
-        o.family(
+        o.single(
             "commonplace_connections_refused_total",
             "counter",
             "Connections refused because --max-connections were open (503 over HTTP, closed over TLS).",
-        );
-        o.sample(
-            "commonplace_connections_refused_total",
-            &[],
             self.connections_refused.get(),
         );
         o.family(
@@ -451,87 +433,59 @@ impl Metrics {
                 self.connections_closed[reason as usize].get(),
             );
         }
-        o.family(
+        o.single(
             "commonplace_websockets_open",
             "gauge",
             "Signaling WebSockets open.",
-        );
-        o.sample(
-            "commonplace_websockets_open",
-            &[],
             self.websockets_open.get(),
         );
 
-        o.family(
+        o.single(
             "commonplace_signal_topics",
             "gauge",
             "Signaling topics (rooms) with at least one subscriber on this server.",
+            self.topics.get(),
         );
-        o.sample("commonplace_signal_topics", &[], self.topics.get());
-        o.family(
+        o.single(
             "commonplace_signal_topics_max",
             "gauge",
             "Topics the server may hold at once (--max-topics); past it, a subscribe that would create a topic is refused.",
+            self.max_topics,
         );
-        o.sample("commonplace_signal_topics_max", &[], self.max_topics.get());
-        o.family(
+        o.single(
             "commonplace_signal_messages_received_total",
             "counter",
             "Signaling messages (text and binary WebSocket messages) received from clients.",
-        );
-        o.sample(
-            "commonplace_signal_messages_received_total",
-            &[],
             self.received_messages.get(),
         );
-        o.family(
+        o.single(
             "commonplace_signal_received_bytes_total",
             "counter",
             "Payload bytes of the signaling messages received.",
-        );
-        o.sample(
-            "commonplace_signal_received_bytes_total",
-            &[],
             self.received_bytes.get(),
         );
-        o.family(
+        o.single(
             "commonplace_signal_messages_sent_total",
             "counter",
             "Signaling messages written to clients (a publish once per receiver, pongs; not WebSocket pings).",
-        );
-        o.sample(
-            "commonplace_signal_messages_sent_total",
-            &[],
             self.sent_messages.get(),
         );
-        o.family(
+        o.single(
             "commonplace_signal_sent_bytes_total",
             "counter",
             "Payload bytes of the signaling messages written to clients.",
-        );
-        o.sample(
-            "commonplace_signal_sent_bytes_total",
-            &[],
             self.sent_bytes.get(),
         );
-        o.family(
+        o.single(
             "commonplace_signal_publishes_total",
             "counter",
             "Publish messages received that reached at least one subscriber (the sender included).",
-        );
-        o.sample(
-            "commonplace_signal_publishes_total",
-            &[],
             self.publishes.get(),
         );
-        o.family(
+        o.single(
             "commonplace_signal_publish_bytes_total",
             "counter",
             "Bytes of those publishes, once each as received. Data-channel frames relayed between peers no direct path joins are publishes too, and the server cannot tell them from the others (in a keyed room they are ciphertext): this counts all publishes, an upper bound on relayed bytes.",
-        );
-        o.sample(
-            "commonplace_signal_publish_bytes_total",
-            &[],
             self.publish_bytes.get(),
         );
         o.family(
@@ -561,24 +515,16 @@ impl Metrics {
                 );
             }
         }
-        o.family(
+        o.single(
             "commonplace_store_written_bytes_total",
             "counter",
             "Bytes of records and snapshots stored (ciphertext).",
-        );
-        o.sample(
-            "commonplace_store_written_bytes_total",
-            &[],
             self.store_written_bytes.get(),
         );
-        o.family(
+        o.single(
             "commonplace_store_read_bytes_total",
             "counter",
             "Bytes of read replies sent.",
-        );
-        o.sample(
-            "commonplace_store_read_bytes_total",
-            &[],
             self.store_read_bytes.get(),
         );
 
@@ -617,6 +563,12 @@ impl Exposition {
         if !labels.is_empty() {
             self.0.push('}');
         }
+    }
+
+    /// A family of one sample without labels.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
@@ -696,7 +648,7 @@ mod tests {
         let deliveries = hub.receive(me, r#"{"type":"ping"}"#).unwrap();
         assert_eq!(deliveries.len(), 1);
         assert_eq!(&*deliveries[0].frame, PONG);
-        let metrics = Metrics::new(1);
+        let metrics = Metrics::new(1, 1);
         metrics.hub_delivered(15, &deliveries);
         assert_eq!(metrics.publishes.get(), 0);
         hub.receive(me, r#"{"type":"subscribe","topics":["t"]}"#)
@@ -710,7 +662,7 @@ mod tests {
 
     #[test]
     fn nothing_needs_escaping() {
-        let metrics = Metrics::new(10);
+        let metrics = Metrics::new(10, 10);
         metrics.watch_redis(RedisUse::Store, Box::new(|| Some(true)));
         let text = metrics.render();
         assert!(!text.contains('\\'), "{text}");
@@ -745,7 +697,7 @@ mod tests {
 
     #[test]
     fn gauges_follow_their_guards() {
-        let metrics = Arc::new(Metrics::new(10));
+        let metrics = Arc::new(Metrics::new(10, 10));
         let one = metrics.connection_accepted();
         let two = metrics.connection_accepted();
         let ws = metrics.websocket_opened();
