@@ -8,6 +8,7 @@ mod download;
 mod hooks;
 mod identity;
 mod random;
+mod room_key;
 mod session;
 mod store;
 mod transport;

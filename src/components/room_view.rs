@@ -84,7 +84,9 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                     <h2 id="page-title">{ title.clone() }</h2>
                     <div class="panes">
                         <div class="editor-wrap">
-                            <textarea id="editor" ref={elements.editor} spellcheck="false"
+                            // Read-only until the session has loaded the stored notebook
+                            // (it starts after the room key is derived); the session lifts it.
+                            <textarea id="editor" ref={elements.editor} spellcheck="false" readonly=true
                                 aria-label={format!("Text of {title} (markdown)")}
                                 placeholder="Start writing. Everyone with the link sees it live. [[Page title]] links to a page." />
                             <div class="caret-overlay" ref={elements.overlay} aria-hidden="true" />

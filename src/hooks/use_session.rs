@@ -1,10 +1,11 @@
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::identity;
+use crate::{identity, room_key};
 use commonplace_core::app::status::SessionStatus;
 
 use crate::session::{NotebookState, Session};
@@ -54,22 +55,40 @@ pub fn use_session(
         let handle = (*handle).clone();
         let link = (room.to_owned(), secret.map(str::to_owned));
         use_effect_with(link, move |(room, secret)| {
-            let session = Session::join(
-                room,
-                secret.as_deref(),
-                move |s| status.set(s),
-                move |n| notebook.set(n),
-            );
-            let (name, color) = identity::load();
-            session.set_user(&name, &color);
-            let editor = elements.editor.cast::<HtmlTextAreaElement>();
-            let overlay = elements.overlay.cast::<HtmlElement>();
-            let preview = elements.preview.cast::<HtmlElement>();
-            if let (Some(editor), Some(overlay), Some(preview)) = (editor, overlay, preview) {
-                session.attach(editor, overlay, preview);
+            // The key first (WebCrypto, off the main thread, ~15 ms): the room encrypts its
+            // first signaling message with it.
+            let left = Rc::new(Cell::new(false));
+            let (room, secret) = (room.clone(), secret.clone());
+            let joining = handle.clone();
+            let gone = left.clone();
+            spawn_local(async move {
+                let key = match secret {
+                    Some(secret) => Some(room_key::derive(&secret, &room).await),
+                    None => None,
+                };
+                if gone.get() {
+                    return;
+                }
+                let session = Session::join(
+                    &room,
+                    key,
+                    move |s| status.set(s),
+                    move |n| notebook.set(n),
+                );
+                let (name, color) = identity::load();
+                session.set_user(&name, &color);
+                let editor = elements.editor.cast::<HtmlTextAreaElement>();
+                let overlay = elements.overlay.cast::<HtmlElement>();
+                let preview = elements.preview.cast::<HtmlElement>();
+                if let (Some(editor), Some(overlay), Some(preview)) = (editor, overlay, preview) {
+                    session.attach(editor, overlay, preview);
+                }
+                *joining.0.borrow_mut() = Some(session);
+            });
+            move || {
+                left.set(true);
+                drop(handle.0.borrow_mut().take());
             }
-            *handle.0.borrow_mut() = Some(session);
-            move || drop(handle.0.borrow_mut().take())
         });
     }
     (*status, (*notebook).clone(), (*handle).clone())

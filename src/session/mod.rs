@@ -1,9 +1,10 @@
 //! A session in one room: the core's [`Room`] wired to the browser's transports and the editor.
 //!
 //! All logic is in the room; this only carries inputs in and outputs out. Opening a session
-//! reads the notebook from IndexedDB first and shows it; only then does it reach other tabs
-//! (BroadcastChannel) and the network (signaling, WebRTC). Dropping the session says goodbye
-//! and closes every connection.
+//! reads the notebook from IndexedDB and, at the same time, reaches other tabs
+//! (BroadcastChannel) and the network (signaling, WebRTC): a peer's connection is under way
+//! while the store loads, and what the store adds reaches peers already synced (`Room::load`).
+//! Dropping the session says goodbye and closes every connection.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -58,6 +59,8 @@ struct Inner {
     on_notebook: Box<dyn Fn(NotebookState)>,
     /// Set once the stored notebook is loaded; `None` while loading or if IndexedDB refused.
     saver: RefCell<Option<Rc<Saver>>>,
+    /// Updates to store that came before the store was open (from peers met while it loaded).
+    unsaved: RefCell<Vec<Vec<u8>>>,
     loaded: Cell<bool>,
     broadcast: RefCell<Option<Broadcast>>,
     signaling: RefCell<Option<Signaling>>,
@@ -78,6 +81,11 @@ struct Inner {
     server_keeps_copies: Cell<Option<bool>>,
     /// `RTCConfiguration.iceServers` for new connections (see `reach`).
     ice_servers: RefCell<JsValue>,
+    /// The ICE servers are known (cached, fetched, or the server could not say): until then
+    /// an open signaling socket waits (`signaling_waits`), so that no connection starts
+    /// without the TURN servers it may need.
+    reach_known: Cell<bool>,
+    signaling_waits: Cell<bool>,
     config_timer: RefCell<Option<Timeout>>,
     paths_timer: RefCell<Option<gloo::timers::callback::Interval>>,
     /// How each reachable peer is reached, by peer id.
@@ -91,7 +99,7 @@ struct Inner {
     /// from the console (and for tests that print it when a peer is left behind).
     _sync_state: Closure<dyn Fn() -> String>,
     _on_pagehide: EventListener,
-    /// The network is back: the server's store is tried again at once.
+    /// The network is back: signaling and the server's store are tried again at once.
     _on_online: EventListener,
 }
 
@@ -101,17 +109,16 @@ struct Connection {
 }
 
 impl Session {
-    /// Joins `room_name`; with a `secret`, everything that passes the server or other tabs is
-    /// encrypted with a key derived from it (y-webrtc's scheme).
+    /// Joins `room_name`; with a `key` (`room_key::derive` of the link's secret), everything
+    /// that passes the server or other tabs is encrypted with it (y-webrtc's scheme).
     pub fn join(
         room_name: &str,
-        secret: Option<&str>,
+        key: Option<RoomKey>,
         on_status: impl Fn(SessionStatus) + 'static,
         on_notebook: impl Fn(NotebookState) + 'static,
     ) -> Session {
         let mut entropy = [0u8; 32];
         random::fill(&mut entropy);
-        let key = secret.map(|secret| RoomKey::derive(secret, room_name));
         let config = RoomConfig {
             name: room_name.to_owned(),
             peer_id: random::uuid_v4(),
@@ -134,6 +141,7 @@ impl Session {
             view: RefCell::new(NotebookState::default()),
             on_notebook: Box::new(on_notebook),
             saver: RefCell::new(None),
+            unsaved: RefCell::new(Vec::new()),
             loaded: Cell::new(false),
             broadcast: RefCell::new(None),
             signaling: RefCell::new(None),
@@ -147,6 +155,8 @@ impl Session {
             keyed: key.is_some(),
             server_keeps_copies: Cell::new(None),
             ice_servers: RefCell::new(js_sys::Array::new().into()),
+            reach_known: Cell::new(false),
+            signaling_waits: Cell::new(false),
             config_timer: RefCell::new(None),
             paths_timer: RefCell::new(None),
             reach: RefCell::new(HashMap::new()),
@@ -167,20 +177,25 @@ impl Session {
                 let me = me.clone();
                 move |_| {
                     if let Some(inner) = me.upgrade() {
+                        if let Some(signaling) = &*inner.signaling.borrow() {
+                            signaling.retry_now();
+                        }
                         inner.handle(Input::Online);
                     }
                 }
             }),
         });
-        // How to reach peers across networks, fetched while the stored notebook opens.
+        // How to reach peers across networks, fetched while the stored notebook opens; other
+        // tabs and the network are reached at the same time.
         inner.start_reach();
+        inner.reach_out(room_name);
         let room_name = room_name.to_owned();
         let key_check = key.as_ref().map_or("none".to_owned(), RoomKey::fingerprint);
         let me = Rc::downgrade(&inner);
         spawn_local(async move {
             let stored = open_store(&room_name, &key_check).await;
             if let Some(inner) = me.upgrade() {
-                inner.start(&room_name, stored);
+                inner.start(stored);
             }
         });
         inner.report_status();
@@ -247,8 +262,8 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
 }
 
 impl Inner {
-    /// Shows the stored notebook, then connects: other tabs first, then the network.
-    fn start(&self, room_name: &str, stored: Stored) {
+    /// Shows the stored notebook; stores from now on (what came while it loaded too).
+    fn start(&self, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
         if let Stored::Notebook(store, updates) = stored {
@@ -268,8 +283,13 @@ impl Inner {
                 }
             };
             let records = updates.len() as u32;
-            *self.saver.borrow_mut() = Some(Saver::new(store, records, merge, on_state));
+            let saver = Saver::new(store, records, merge, on_state);
+            for update in self.unsaved.take() {
+                saver.save(update);
+            }
+            *self.saver.borrow_mut() = Some(saver);
         }
+        self.unsaved.take();
         self.pump();
         self.loaded.set(true);
         self.open_server_store();
@@ -279,7 +299,11 @@ impl Inner {
             editor.element.set_read_only(false);
             let _ = editor.element.set_attribute("data-ready", "true");
         }
+        self.report_status();
+    }
 
+    /// Opens the tabs' channel and the signaling socket.
+    fn reach_out(&self, room_name: &str) {
         let me = self.me.clone();
         let broadcast = Broadcast::open(room_name, move |bytes| {
             if let Some(inner) = me.upgrade() {
@@ -366,6 +390,8 @@ impl Inner {
             Effect::Store(update) => {
                 if let Some(saver) = &*self.saver.borrow() {
                     saver.save(update);
+                } else if !self.loaded.get() {
+                    self.unsaved.borrow_mut().push(update);
                 }
             }
         }
@@ -411,12 +437,14 @@ impl Inner {
 
     fn on_signaling(&self, event: SignalingEvent) {
         match event {
+            SignalingEvent::Open if !self.reach_known.get() => self.signaling_waits.set(true),
             SignalingEvent::Open => {
                 self.attempted.set(true);
                 self.handle(Input::SignalingOpen);
             }
             SignalingEvent::Frame(text) => self.handle(Input::SignalingFrame(&text)),
             SignalingEvent::Closed => {
+                self.signaling_waits.set(false);
                 self.attempted.set(true);
                 self.handle(Input::SignalingClosed);
                 // The room's status may not change (it never was online), ours does.

@@ -13,6 +13,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::{now, Inner};
 use crate::transport::config::{self, Fetched};
+use crate::transport::signaling::SignalingEvent;
 
 /// How often the people list's paths and round trips are read again.
 const PATHS_EVERY_MS: u32 = 3_000;
@@ -45,6 +46,8 @@ impl Inner {
                 Err(why) => {
                     gloo::console::warn!("no ICE configuration from the server:", why);
                     inner.refetch_in(CONFIG_RETRY_MS);
+                    // Connections on this network's own addresses may still work.
+                    inner.reach_known();
                 }
             }
         });
@@ -57,6 +60,15 @@ impl Inner {
         if let Some(at) = config.renew_at(*fetched_at) {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
             self.refetch_in(delay);
+        }
+        self.reach_known();
+    }
+
+    /// New connections can be made now: a signaling socket that opened meanwhile is used.
+    fn reach_known(&self) {
+        self.reach_known.set(true);
+        if self.signaling_waits.replace(false) {
+            self.on_signaling(SignalingEvent::Open);
         }
     }
 

@@ -28,6 +28,8 @@ struct Inner {
     socket: RefCell<Option<(WebSocket, [EventListener; 3])>>,
     backoff_ms: Cell<u32>,
     retry: RefCell<Option<Timeout>>,
+    /// `retry` has not fired yet (it is kept after firing: a timer must not drop itself).
+    retry_pending: Cell<bool>,
 }
 
 impl Signaling {
@@ -38,6 +40,7 @@ impl Signaling {
             socket: RefCell::new(None),
             backoff_ms: Cell::new(MIN_BACKOFF_MS),
             retry: RefCell::new(None),
+            retry_pending: Cell::new(false),
         });
         open(&inner);
         Signaling { inner }
@@ -55,6 +58,17 @@ impl Signaling {
 }
 
 impl Signaling {
+    /// The network is back (the browser's `online` event): a socket waiting out its backoff
+    /// is opened now, with the backoff reset, instead of up to [`MAX_BACKOFF_MS`] later.
+    pub fn retry_now(&self) {
+        let inner = &self.inner;
+        inner.backoff_ms.set(MIN_BACKOFF_MS);
+        if inner.retry_pending.replace(false) {
+            inner.retry.borrow_mut().take();
+            open(inner);
+        }
+    }
+
     /// Closes the socket; the close event brings a new one, after the usual backoff.
     pub fn reconnect(&self) {
         if let Some((socket, _)) = &*self.inner.socket.borrow() {
@@ -116,8 +130,10 @@ fn schedule_retry(inner: &Rc<Inner>) {
     let delay = inner.backoff_ms.get();
     inner.backoff_ms.set((delay * 2).min(MAX_BACKOFF_MS));
     let weak = Rc::downgrade(inner);
+    inner.retry_pending.set(true);
     let timeout = Timeout::new(delay, move || {
         if let Some(inner) = weak.upgrade() {
+            inner.retry_pending.set(false);
             open(&inner);
         }
     });

@@ -143,6 +143,45 @@ fn every_change_is_stored_once_and_loads_back() {
         .any(|o| matches!(o, Output::Event(Event::Dropped(_)))));
 }
 
+/// The shell connects while the store still loads (signaling and the tabs' channel open at
+/// once): what the store then adds reaches the peer and the tab it already synced with, and a
+/// store read before anyone listened sends nothing.
+#[test]
+fn a_notebook_loaded_after_peers_connected_reaches_them() {
+    let mut writer = tab("w", 9);
+    writer.edit(0, HOME, &[splice(0, "stored here")], None);
+    let stored: Vec<Vec<u8>> = outputs(&mut writer)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Effect(Effect::Store(update)) => Some(update),
+            _ => None,
+        })
+        .collect();
+
+    let mut peer = tab("b", 2);
+    peer.edit(0, HOME, &[splice(0, "B typed. ")], None);
+    outputs(&mut peer);
+    let mut net = Net::browsers(vec![tab("a", 1), peer], 0, Schedule::in_order());
+    assert_eq!(net.room(0).status().peers, 1, "A and B connected before A's store loaded");
+    assert_eq!(net.room(0).text(), "B typed. ");
+    net.act(0, |room| room.load(1, &stored));
+    net.settle();
+    assert!(net.room(1).text().contains("stored here"));
+    assert_eq!(net.room(1).text(), net.room(0).text());
+
+    let mut tabs = Net::tabs(vec![tab("t1", 5), tab("t2", 6)]);
+    assert_eq!(tabs.room(0).status().tabs, 1);
+    tabs.act(0, |room| room.load(1, &stored));
+    tabs.settle();
+    assert_eq!(tabs.room(1).text(), "stored here");
+
+    let mut alone = tab("c", 4);
+    alone.load(1, &stored);
+    assert!(!outputs(&mut alone)
+        .iter()
+        .any(|o| matches!(o, Output::Transmit(_))));
+}
+
 #[test]
 fn a_silent_signaling_server_is_pinged_then_given_up() {
     let mut room = tab("me", 1);

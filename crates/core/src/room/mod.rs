@@ -189,6 +189,11 @@ impl Room {
             Input::SignalingOpen => {
                 self.signaling.on_open(now);
                 self.announce();
+                // A sign of life from the network: the server's store need not wait out the
+                // backoff of an earlier failure either.
+                if let Some(store) = &mut self.server_store {
+                    store.on_online(now);
+                }
             }
             Input::SignalingClosed => self.signaling.on_closed(),
             Input::SignalingFrame(text) => match self.signaling.on_frame(now, text) {

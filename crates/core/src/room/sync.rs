@@ -84,12 +84,18 @@ impl DocSync {
 }
 
 impl Room {
-    /// Applies stored updates (oldest first) before anything else happens, as one transaction.
-    /// They are not stored again; the editor hears of them as [`Event::PageChanged`].
+    /// Applies stored updates (oldest first) as one transaction. They are not stored again;
+    /// the editor hears of them as [`Event::PageChanged`].
+    ///
+    /// The shell opens signaling while the store loads, so peers and tabs may already be
+    /// connected, and synced against the document without the stored part: what loading adds
+    /// goes to them as one update (a store read before anyone connected sends nothing).
     pub fn load(&mut self, now: u64, updates: &[Vec<u8>]) {
         self.set_time(now);
+        let listeners = self.mesh.paths().next().is_some() || self.tabs.count() > 0;
+        let before = listeners.then(|| self.doc().transact().state_vector());
         let mut dropped = Vec::new();
-        {
+        let added = {
             let mut txn = self.doc().transact_mut_with(STORED);
             for (i, bytes) in updates.iter().enumerate() {
                 let applied = Update::decode_v1(bytes)
@@ -99,8 +105,12 @@ impl Room {
                     dropped.push(format!("stored update {i}: {error}"));
                 }
             }
-        }
+            before.map(|before| txn.encode_diff_v1(&before))
+        };
         self.take_changes();
+        if let Some(added) = added.filter(|update| *update != EMPTY_UPDATE) {
+            self.broadcast(&Message::Sync(SyncMessage::Update(added)), None);
+        }
         for why in dropped {
             self.out.dropped(why);
         }
