@@ -6,7 +6,9 @@ mod caret_layer;
 mod components;
 mod download;
 mod hooks;
+mod head_start;
 mod identity;
+mod marks;
 mod random;
 mod room_key;
 mod session;
@@ -14,5 +16,6 @@ mod store;
 mod transport;
 
 fn main() {
+    marks::mark(marks::START);
     yew::Renderer::<app::App>::new().render();
 }

@@ -2,12 +2,15 @@
 //! main thread there (~15 ms, async), where the same 100,000 rounds in wasm were a 160 ms task
 //! that held up the page. Outside a secure context (plain http to a LAN address) `crypto.subtle`
 //! does not exist; then the wasm derivation, which gives the same bytes, is the fallback.
+//! Usually index.html's script began the derivation before the app ran (`head_start`).
 
 use commonplace_protocol::crypto::{RoomKey, PBKDF2_ITERATIONS};
-use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
+use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, Pbkdf2Params, SubtleCrypto};
+
+use crate::head_start;
 
 /// y-webrtc's `deriveKey(secret, roomName)`.
 pub async fn derive(secret: &str, room: &str) -> RoomKey {
@@ -21,6 +24,19 @@ pub async fn derive(secret: &str, room: &str) -> RoomKey {
 }
 
 async fn with_webcrypto(secret: &str, room: &str) -> Result<RoomKey, JsValue> {
+    let bits = match head_start::key(room, secret) {
+        Some(begun) => JsFuture::from(begun).await?,
+        None => derive_bits(secret, room).await?,
+    };
+    let bytes: [u8; 32] = Uint8Array::new(&bits)
+        .to_vec()
+        .try_into()
+        .map_err(|_| JsValue::from_str("deriveBits returned other than 32 bytes"))?;
+    Ok(RoomKey::from_bytes(bytes))
+}
+
+/// PBKDF2-SHA256 of `secret` salted with `room`: 256 bits (an `ArrayBuffer`).
+async fn derive_bits(secret: &str, room: &str) -> Result<JsValue, JsValue> {
     let crypto = gloo::utils::window().crypto()?;
     let subtle = Reflect::get(&crypto, &"subtle".into())?;
     if subtle.is_undefined() {
@@ -33,11 +49,5 @@ async fn with_webcrypto(secret: &str, room: &str) -> Result<RoomKey, JsValue> {
     let base: CryptoKey = JsFuture::from(base).await?.unchecked_into();
     let salt = Uint8Array::from(room.as_bytes());
     let params = Pbkdf2Params::new_with_str("PBKDF2", "SHA-256", PBKDF2_ITERATIONS, &salt);
-    let bits = subtle.derive_bits_with_object(&params, &base, 256)?;
-    let bits: ArrayBuffer = JsFuture::from(bits).await?.unchecked_into();
-    let bytes: [u8; 32] = Uint8Array::new(&bits)
-        .to_vec()
-        .try_into()
-        .map_err(|_| JsValue::from_str("deriveBits returned other than 32 bytes"))?;
-    Ok(RoomKey::from_bytes(bytes))
+    JsFuture::from(subtle.derive_bits_with_object(&params, &base, 256)?).await
 }

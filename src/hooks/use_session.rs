@@ -5,7 +5,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::{identity, room_key};
+use crate::{identity, marks, room_key};
 use commonplace_core::app::status::SessionStatus;
 
 use crate::session::{NotebookState, Session};
@@ -55,6 +55,7 @@ pub fn use_session(
         let handle = (*handle).clone();
         let link = (room.to_owned(), secret.map(str::to_owned));
         use_effect_with(link, move |(room, secret)| {
+            marks::mark(marks::JOIN);
             // The key first (WebCrypto, off the main thread, ~15 ms): the room encrypts its
             // first signaling message with it.
             let left = Rc::new(Cell::new(false));
@@ -63,7 +64,11 @@ pub fn use_session(
             let gone = left.clone();
             spawn_local(async move {
                 let key = match secret {
-                    Some(secret) => Some(room_key::derive(&secret, &room).await),
+                    Some(secret) => {
+                        let key = room_key::derive(&secret, &room).await;
+                        marks::mark(marks::KEY);
+                        Some(key)
+                    }
                     None => None,
                 };
                 if gone.get() {

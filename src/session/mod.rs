@@ -29,7 +29,7 @@ mod server_copy;
 use editor::Editor;
 pub use notebook_view::NotebookState;
 
-use crate::random;
+use crate::{head_start, marks, random};
 use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
@@ -292,6 +292,7 @@ impl Inner {
         self.unsaved.take();
         self.pump();
         self.loaded.set(true);
+        marks::mark(marks::STORE);
         self.open_server_store();
         let active = self.active.borrow().clone();
         self.open_page(&active);
@@ -315,7 +316,9 @@ impl Inner {
             self.handle(Input::BroadcastOpen);
         }
         let me = self.me.clone();
-        let signaling = Signaling::connect(signaling_url(), move |event| {
+        let url = signaling_url();
+        let begun = head_start::socket(room_name, &url);
+        let signaling = Signaling::connect(url, begun, move |event| {
             if let Some(inner) = me.upgrade() {
                 inner.on_signaling(event);
             }
@@ -439,6 +442,7 @@ impl Inner {
         match event {
             SignalingEvent::Open if !self.reach_known.get() => self.signaling_waits.set(true),
             SignalingEvent::Open => {
+                marks::mark(marks::SIGNALING);
                 self.attempted.set(true);
                 self.handle(Input::SignalingOpen);
             }
@@ -484,7 +488,12 @@ impl Inner {
         }
         match event {
             PeerEvent::Signal(signal) => self.handle(Input::LocalSignal { peer, signal }),
-            PeerEvent::Open { announced } => self.handle(Input::ChannelOpen { peer, announced }),
+            PeerEvent::Open { announced } => {
+                if self.room.borrow().status().peers == 0 {
+                    marks::mark(marks::PEER);
+                }
+                self.handle(Input::ChannelOpen { peer, announced });
+            }
             PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame {
                 peer,
                 bytes: &bytes,

@@ -8,6 +8,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
+use crate::head_start;
+
 const KEY: &str = "commonplace.config";
 
 /// The config and when it was fetched (ms since the Unix epoch).
@@ -33,7 +35,7 @@ fn remember((config, fetched_at): &Fetched) {
 
 /// Asks the server the app came from, and keeps the answer.
 pub async fn fetch(now: u64) -> Result<Fetched, String> {
-    let promise = gloo::utils::window().fetch_with_str("/config");
+    let promise = head_start::config().unwrap_or_else(|| gloo::utils::window().fetch_with_str("/config"));
     let response: Response = JsFuture::from(promise)
         .await
         .map_err(describe)?

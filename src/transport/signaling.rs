@@ -33,7 +33,12 @@ struct Inner {
 }
 
 impl Signaling {
-    pub fn connect(url: String, on_event: impl Fn(SignalingEvent) + 'static) -> Signaling {
+    /// Connects to `url`, or takes over `begun`, a socket to it opened earlier (`head_start`).
+    pub fn connect(
+        url: String,
+        begun: Option<WebSocket>,
+        on_event: impl Fn(SignalingEvent) + 'static,
+    ) -> Signaling {
         let inner = Rc::new(Inner {
             url,
             on_event: Box::new(on_event),
@@ -42,7 +47,10 @@ impl Signaling {
             retry: RefCell::new(None),
             retry_pending: Cell::new(false),
         });
-        open(&inner);
+        match begun {
+            Some(socket) if socket.ready_state() <= WebSocket::OPEN => adopt(&inner, socket),
+            _ => open(&inner),
+        }
         Signaling { inner }
     }
 
@@ -87,13 +95,32 @@ impl Drop for Signaling {
 }
 
 fn open(inner: &Rc<Inner>) {
-    let socket = match WebSocket::new(&inner.url) {
-        Ok(socket) => socket,
+    match WebSocket::new(&inner.url) {
+        Ok(socket) => listen(inner, socket),
         Err(error) => {
             gloo::console::error!("signaling: cannot open", &inner.url, error);
-            return schedule_retry(inner);
+            schedule_retry(inner);
         }
-    };
+    }
+}
+
+/// Takes over a socket that is connecting or open; one already open is announced as opened
+/// on the next turn of the event loop, once the caller holds this `Signaling` (the room sends
+/// its subscription through it at once).
+fn adopt(inner: &Rc<Inner>, socket: WebSocket) {
+    let opened = socket.ready_state() == WebSocket::OPEN;
+    listen(inner, socket);
+    if opened {
+        let weak = Rc::downgrade(inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(inner) = weak.upgrade() {
+                (inner.on_event)(SignalingEvent::Open);
+            }
+        });
+    }
+}
+
+fn listen(inner: &Rc<Inner>, socket: WebSocket) {
     let weak = Rc::downgrade(inner);
     let on_open = EventListener::new(&socket, "open", {
         let weak = weak.clone();

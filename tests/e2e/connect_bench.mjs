@@ -2,10 +2,10 @@
 // app in the same run; asserts nothing about speed.
 //   node tests/e2e/connect_bench.mjs [--runs N]
 //
-// The baseline is what a Yjs developer would ship: yjs + y-webrtc + y-indexeddb (the npm
-// packages) bundled and minified by esbuild, a <textarea> showing the Y.Text `page`, served by a
-// small HTTP server on loopback; `new WebrtcProvider(room, doc, { signaling: [our server], password:
-// key })`, so both apps derive the same PBKDF2 key and meet on the same signaling server.
+// The baseline is what a Yjs developer would ship (yjs_app.mjs: yjs + y-webrtc + y-indexeddb,
+// bundled and minified), served by a small HTTP server on loopback; `new WebrtcProvider(room, doc,
+// { signaling: [our server], password: key })`, so both apps derive the same PBKDF2 key and meet
+// on the same signaling server.
 // Both rooms are keyed (every link Commonplace makes is).
 //
 // Figures (median of runs, Yjs and Commonplace runs alternating):
@@ -17,12 +17,12 @@
 // Results also go to tests/e2e/.artifacts/connect_bench.json. Exits 1 only if a figure could not
 // be taken.
 
-import http from 'node:http';
 import { parseArgs } from 'node:util';
 import {
   withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey, keyedRoomUrl, signalUrl,
-  waitForPeers, typeText, waitForValue, finishBenchmark, REPO_ROOT, APP_LOAD_TIMEOUT_MS,
+  waitForPeers, typeText, waitForValue, finishBenchmark, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
+import { serveYjsApp, yjsLink } from './yjs_app.mjs';
 import { quantile } from './probes.mjs';
 
 const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
@@ -32,45 +32,6 @@ const TEXT = 'What A wrote before you came.';
 
 const results = {};
 const problems = [];
-
-// ---- the baseline app ----------------------------------------------------------------------------
-
-const YJS_APP = `
-import * as Y from 'yjs';
-import { WebrtcProvider } from 'y-webrtc';
-import { IndexeddbPersistence } from 'y-indexeddb';
-const params = new URLSearchParams(location.hash.slice(1));
-const room = params.get('room');
-const doc = new Y.Doc();
-const text = doc.getText('page');
-const editor = document.getElementById('editor');
-new IndexeddbPersistence(room, doc);
-const provider = new WebrtcProvider(room, doc, {
-  signaling: [params.get('signaling')],
-  password: params.get('key') || undefined,
-  peerOpts: { config: { iceServers: [] } },
-});
-text.observe(() => { editor.value = text.toString(); });
-editor.addEventListener('input', () => doc.transact(() => { text.delete(0, text.length); text.insert(0, editor.value); }));
-window.app = { doc, text, provider };
-`;
-const YJS_HTML = '<!doctype html><meta charset="utf-8"><title>Yjs + y-webrtc</title><textarea id="editor"></textarea><script src="/app.js"></script>';
-
-async function startYjsApp() {
-  const { build } = await import('esbuild');
-  const bundle = await build({
-    stdin: { contents: YJS_APP, resolveDir: REPO_ROOT, loader: 'js' },
-    bundle: true, minify: true, format: 'iife', platform: 'browser', target: 'es2020', write: false, logLevel: 'silent',
-  });
-  const js = bundle.outputFiles[0].contents;
-  const server = http.createServer((req, res) => {
-    const [type, body] = req.url === '/app.js' ? ['text/javascript', js] : ['text/html', YJS_HTML];
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
-    res.end(body);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${server.address().port}/`, jsBytes: js.length };
-}
 
 // ---- the two apps, as a bench sees them ------------------------------------------------------------
 
@@ -95,7 +56,7 @@ function watchArrival(want) {
 const APPS = {
   yjs: {
     label: 'Yjs + y-webrtc',
-    link: (env, room, key) => `${env.yjs.url}#${new URLSearchParams({ room, key, signaling: signalUrl(env.server) })}`,
+    link: (env, room, key) => yjsLink(env.yjs.url, { room, key, signaling: signalUrl(env.server) }),
     async open(browser, url, name) {
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -140,7 +101,12 @@ async function arrival(env, app, present) {
     await newcomer.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
     await newcomer.waitForFunction(() => window.__arrival?.connected !== undefined && window.__arrival?.text !== undefined,
       null, { timeout: STEP_TIMEOUT_MS, polling: 20 });
-    return await newcomer.evaluate(() => window.__arrival);
+    // Where Commonplace's time went (src/marks.rs); the baseline sets none.
+    return await newcomer.evaluate(() => ({
+      ...window.__arrival,
+      marks: Object.fromEntries(performance.getEntriesByType('mark')
+        .filter((m) => m.name.startsWith('commonplace:')).map((m) => [m.name.slice('commonplace:'.length), m.startTime])),
+    }));
   } finally {
     await closeUsers(...pages);
   }
@@ -152,9 +118,12 @@ async function arrivals(env, present) {
     for (const which of ['yjs', 'ours']) runs[which].push(await arrival(env, APPS[which], present));
   }
   const summary = (xs) => ({ runs: xs.map(round1), median: round1(quantile(xs, 0.5)), min: round1(Math.min(...xs)), max: round1(Math.max(...xs)) });
+  const marks = (rs) => Object.fromEntries([...new Set(rs.flatMap((r) => Object.keys(r.marks)))]
+    .map((name) => [name, summary(rs.map((r) => r.marks[name]).filter((t) => t !== undefined))]));
   return Object.fromEntries(Object.entries(runs).map(([which, rs]) => [which, {
     connected: summary(rs.map((r) => r.connected)),
     text: summary(rs.map((r) => r.text)),
+    marks: marks(rs),
   }]));
 }
 
@@ -171,7 +140,7 @@ async function section(name, fn) {
   }
 }
 
-const yjs = await startYjsApp();
+const yjs = await serveYjsApp();
 try {
   await withServerAndBrowser(async ({ server, browser }) => {
     const env = { server, browser, yjs };
@@ -179,7 +148,7 @@ try {
     await section('third', () => arrivals(env, 2));
   });
 } finally {
-  yjs.server.close();
+  yjs.close();
 }
 
 const lines = ['', `Commonplace connect benchmark (keyed rooms; median of ${RUNS} runs, apps alternating; the baseline's JS is ${(yjs.jsBytes / 1024).toFixed(1)} kB minified)`, ''];
@@ -190,6 +159,8 @@ for (const [name, label] of [['second', 'second person'], ['third', 'third perso
   lines.push(`  ${`${label}: link → connected`.padEnd(44)} ${`${r.yjs.connected.median} ms`.padStart(16)} ${`${r.ours.connected.median} ms`.padStart(14)}`);
   lines.push(`  ${`${label}: link → first text seen`.padEnd(44)} ${`${r.yjs.text.median} ms`.padStart(16)} ${`${r.ours.text.median} ms`.padStart(14)}`);
   lines.push(`    runs (text seen): Yjs ${r.yjs.text.runs.join(', ')}; Commonplace ${r.ours.text.runs.join(', ')}`);
+  const marks = Object.entries(r.ours.marks).sort(([, x], [, y]) => x.median - y.median);
+  lines.push(`    Commonplace's milestones (medians): ${marks.map(([name, m]) => `${name} ${m.median}`).join(', ')} ms`);
 }
 lines.push('  (from the newcomer\'s navigation start, in its page; A typed before the newcomer came)');
 finishBenchmark('connect_bench', lines, problems, results);

@@ -1,0 +1,48 @@
+//! What index.html's inline script began before the app ran (`window.commonplaceHeadStart`):
+//! the signaling socket, the `/config` request and the room key's derivation, for the room in
+//! the link the page was opened with. Each is taken at most once, and only by a session of
+//! that same room and secret (the script parses the link its own way; anything that does not
+//! match is left to the app).
+
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::WebSocket;
+
+const GLOBAL: &str = "commonplaceHeadStart";
+
+fn start() -> Option<JsValue> {
+    let start = Reflect::get(&gloo::utils::window(), &GLOBAL.into()).ok()?;
+    (!start.is_undefined() && !start.is_null()).then_some(start)
+}
+
+fn string(start: &JsValue, field: &str) -> Option<String> {
+    Reflect::get(start, &field.into()).ok()?.as_string()
+}
+
+/// Removes `field` from the head start and returns it.
+fn take(start: &JsValue, field: &str) -> Option<JsValue> {
+    let value = Reflect::get(start, &field.into()).ok()?;
+    let _ = Reflect::delete_property(start.unchecked_ref::<js_sys::Object>(), &field.into());
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+/// The derivation of the key of `room` with `secret` (a promise of 32 bytes' ArrayBuffer).
+pub fn key(room: &str, secret: &str) -> Option<Promise> {
+    let start = start()?;
+    let same = string(&start, "room").as_deref() == Some(room)
+        && string(&start, "secret").as_deref() == Some(secret);
+    take(&start, "key").filter(|_| same)?.dyn_into().ok()
+}
+
+/// The signaling socket opened to `url`, if it was for the room `room`.
+pub fn socket(room: &str, url: &str) -> Option<WebSocket> {
+    let start = start()?;
+    let same = string(&start, "room").as_deref() == Some(room)
+        && string(&start, "socketUrl").as_deref() == Some(url);
+    take(&start, "socket").filter(|_| same)?.dyn_into().ok()
+}
+
+/// The `/config` request (a promise of its `Response`).
+pub fn config() -> Option<Promise> {
+    take(&start()?, "config")?.dyn_into().ok()
+}
