@@ -182,6 +182,38 @@ fn a_notebook_loaded_after_peers_connected_reaches_them() {
         .any(|o| matches!(o, Output::Transmit(_))));
 }
 
+/// The network came back (`online`): an old data channel may sit out SCTP's retransmission
+/// backoff for seconds with what was typed meanwhile, so each Commonplace peer's connection is
+/// made anew, this side offering and the peer answering on a fresh connection of its own.
+#[test]
+fn back_online_each_connection_is_made_anew() {
+    let mut net = Net::browsers(vec![tab("a", 1), tab("b", 2)], 0, Schedule::in_order());
+    net.recorded = Some(Vec::new());
+    net.now = 10;
+    net.feed(0, Input::Online);
+    net.settle();
+    let connects: Vec<(usize, bool)> = net
+        .recorded
+        .take()
+        .expect("recording")
+        .into_iter()
+        .filter_map(|(i, o)| match o {
+            Output::Effect(Effect::Connect { initiator, .. }) => Some((i, initiator)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(connects, [(0, true), (1, false)]);
+    for i in 0..2 {
+        let status = net.room(i).status();
+        assert!(status.peers == 1 && status.synced, "room {i}: {status:?}");
+    }
+    net.edit(0, HOME, &[splice(0, "from A. ")]);
+    net.edit(1, HOME, &[splice(0, "from B. ")]);
+    net.settle();
+    assert_eq!(net.room(0).text(), net.room(1).text());
+    assert!(net.room(0).text().contains("from A. ") && net.room(0).text().contains("from B. "));
+}
+
 #[test]
 fn a_silent_signaling_server_is_pinged_then_given_up() {
     let mut room = tab("me", 1);

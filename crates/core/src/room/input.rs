@@ -31,6 +31,7 @@ pub enum Input<'a> {
     Timeout,
     /// The server's store answered the request in flight.
     StoreReply(StoreReply),
-    /// The network is back (`online` event): the store is tried again at once.
+    /// The network is back (`online` event): the store is tried again at once, and each
+    /// Commonplace peer's connection is made anew (see `Mesh::restart_direct`).
     Online,
 }

@@ -227,6 +227,7 @@ impl Room {
             Input::Timeout => self.on_timeout(),
             Input::StoreReply(reply) => self.on_store_reply(reply),
             Input::Online => {
+                self.mesh.restart_direct(now, &mut self.out);
                 if let Some(store) = &mut self.server_store {
                     store.on_online(now);
                 }

@@ -162,6 +162,15 @@ impl Link {
         }
     }
 
+    /// The connection is made anew while the old one is open (the network came back, and the
+    /// old one may sit out its retransmission backoff): the peer is unreachable until the new
+    /// data channel opens, when the sync handshake starts over.
+    pub fn restart(&mut self, now: u64) {
+        self.direct = false;
+        self.reassemble_direct = Reassembler::new(chunk::MAX_MESSAGE);
+        self.on_connecting(now);
+    }
+
     /// A new WebRTC connection is being opened (the shell was told `Connect`).
     pub fn on_connecting(&mut self, now: u64) {
         self.connecting_since = Some(now);

@@ -96,6 +96,23 @@ impl Mesh {
         }
     }
 
+    /// The network is back after it was gone (the browser's `online` event). A data channel
+    /// that lived through that may be stuck for seconds in SCTP's retransmission backoff, with
+    /// what was typed meanwhile in it: each Commonplace peer's connection is made anew, this
+    /// side offering (the peer takes an offer on an open channel as the same). A y-webrtc peer
+    /// keeps its channel: it would take the offer as a renegotiation of the old connection.
+    pub fn restart_direct(&mut self, now: u64, out: &mut Outputs) {
+        for (peer, link) in &mut self.links {
+            if link.direct && link.chunks.is_some() {
+                link.restart(now);
+                out.effect(Effect::Connect {
+                    peer: peer.clone(),
+                    initiator: true,
+                });
+            }
+        }
+    }
+
     /// A signal for us from `from`, with y-webrtc's glare rule: when both sides offered, the
     /// offer with the larger token wins.
     pub fn on_remote_signal(
@@ -112,7 +129,14 @@ impl Mesh {
         }
         let offer = matches!(signal, SignalData::Offer { .. });
         if let Some(link) = self.links.get_mut(&from) {
-            if link.connecting_since.is_none() && !link.direct {
+            if offer && link.direct && link.chunks.is_some() {
+                // A Commonplace peer makes its connection anew (`restart_direct`).
+                link.restart(now);
+                out.effect(Effect::Connect {
+                    peer: from.clone(),
+                    initiator: false,
+                });
+            } else if link.connecting_since.is_none() && !link.direct {
                 // A relayed peer offers again: the shell has no connection to give it to.
                 if !offer {
                     return;
