@@ -10,23 +10,53 @@ use commonplace_core::app::status::SessionStatus;
 
 use crate::session::{NotebookState, Session};
 
-/// The session of the room on screen, for components that act on it. Empty before the room
-/// view is mounted and after it is gone.
+/// The session of the room on screen, for components that act on it. Empty until the room is
+/// joined and after it is left; each room link gets a handle of its own.
 #[derive(Clone, Default)]
-pub struct SessionHandle(Rc<RefCell<Option<Session>>>);
-
-impl SessionHandle {
-    /// Runs `action` on the session, if there is one.
-    pub fn with(&self, action: impl FnOnce(&Session)) {
-        if let Some(session) = &*self.0.borrow() {
-            action(session);
-        }
-    }
-}
+pub struct SessionHandle(Rc<Slot>);
 
 impl PartialEq for SessionHandle {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    session: RefCell<Option<Session>>,
+    attached: Cell<bool>,
+    left: Cell<bool>,
+}
+
+impl SessionHandle {
+    /// Runs `action` on the session, if there is one.
+    pub fn with(&self, action: impl FnOnce(&Session)) {
+        if let Some(session) = &*self.0.session.borrow() {
+            action(session);
+        }
+    }
+
+    /// Hands the session its elements once both exist (whichever comes second does it).
+    fn attach(&self, elements: &SessionElements) {
+        let slot = &self.0;
+        let Some(session) = &*slot.session.borrow() else {
+            return;
+        };
+        if slot.attached.get() {
+            return;
+        }
+        let editor = elements.editor.cast::<HtmlTextAreaElement>();
+        let overlay = elements.overlay.cast::<HtmlElement>();
+        let preview = elements.preview.cast::<HtmlElement>();
+        if let (Some(editor), Some(overlay), Some(preview)) = (editor, overlay, preview) {
+            session.attach(editor, overlay, preview);
+            slot.attached.set(true);
+        }
+    }
+
+    fn leave(&self) {
+        self.0.left.set(true);
+        drop(self.0.session.borrow_mut().take());
     }
 }
 
@@ -49,20 +79,21 @@ pub fn use_session(
 ) -> (SessionStatus, NotebookState, SessionHandle) {
     let status = use_state_eq(SessionStatus::default);
     let notebook = use_state_eq(NotebookState::default);
-    let handle = use_memo((), |_| SessionHandle::default());
-    {
+    let link = (room.to_owned(), secret.map(str::to_owned));
+    // Joining starts as the component first renders, not after (an effect would wait for the
+    // whole app's first render and commit): the key, the store and the network are under way
+    // while the page is built; the elements are handed over once both exist.
+    let handle = {
         let (status, notebook) = (status.setter(), notebook.setter());
-        let handle = (*handle).clone();
-        let link = (room.to_owned(), secret.map(str::to_owned));
-        use_effect_with(link, move |(room, secret)| {
+        let elements = elements.clone();
+        use_memo(link.clone(), move |(room, secret)| {
             marks::mark(marks::JOIN);
-            // The key first (WebCrypto, off the main thread, ~15 ms): the room encrypts its
-            // first signaling message with it.
-            let left = Rc::new(Cell::new(false));
-            let (room, secret) = (room.clone(), secret.clone());
+            let handle = SessionHandle::default();
             let joining = handle.clone();
-            let gone = left.clone();
+            let (room, secret) = (room.clone(), secret.clone());
             spawn_local(async move {
+                // The key first (WebCrypto, off the main thread; usually begun by index.html):
+                // the room encrypts its first signaling message with it.
                 let key = match secret {
                     Some(secret) => {
                         let key = room_key::derive(&secret, &room).await;
@@ -71,7 +102,7 @@ pub fn use_session(
                     }
                     None => None,
                 };
-                if gone.get() {
+                if joining.0.left.get() {
                     return;
                 }
                 let session = Session::join(
@@ -82,18 +113,17 @@ pub fn use_session(
                 );
                 let (name, color) = identity::load();
                 session.set_user(&name, &color);
-                let editor = elements.editor.cast::<HtmlTextAreaElement>();
-                let overlay = elements.overlay.cast::<HtmlElement>();
-                let preview = elements.preview.cast::<HtmlElement>();
-                if let (Some(editor), Some(overlay), Some(preview)) = (editor, overlay, preview) {
-                    session.attach(editor, overlay, preview);
-                }
-                *joining.0.borrow_mut() = Some(session);
+                *joining.0.session.borrow_mut() = Some(session);
+                joining.attach(&elements);
             });
-            move || {
-                left.set(true);
-                drop(handle.0.borrow_mut().take());
-            }
+            handle
+        })
+    };
+    {
+        let handle = (*handle).clone();
+        use_effect_with(link, move |_| {
+            handle.attach(&elements);
+            move || handle.leave()
         });
     }
     (*status, (*notebook).clone(), (*handle).clone())

@@ -111,7 +111,7 @@ async function appKeyTiming(browser, server) {
   try {
     await waitForSignalingState(page, 'online', { name: 'app' });
     const entries = await withTimeout(page.evaluate(() => performance.getEntries()
-      .filter((e) => (e.entryType === 'mark' || e.entryType === 'measure') && /key|deriv|pbkdf|crypt/i.test(e.name))
+      .filter((e) => e.entryType === 'measure' && /key|deriv|pbkdf|crypt/i.test(e.name))
       .map((e) => ({ name: e.name, type: e.entryType, start: e.startTime, duration: e.duration }))), 10_000, 'reading performance entries');
     return { entries };
   } finally {
