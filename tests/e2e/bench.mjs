@@ -132,8 +132,8 @@ if (!opts['sizes-only']) {
 
 const lines = ['', 'Commonplace benchmark', ''];
 if (results.sizes?.files) {
-  // "before -> now" where the previous run had the file; "now" alone otherwise.
-  const cell = (now, before) => (before === undefined || before === now ? kb(now) : `${kb(before)} -> ${kb(now)}`).padStart(22);
+  // "before -> now" where the previous run had the file and a different figure; "now" alone otherwise.
+  const cell = (now, before) => (before === undefined || kb(before) === kb(now) ? kb(now) : `${kb(before)} -> ${kb(now)}`).padStart(22);
   const row = (label, r, p) => `    ${label.padEnd(40)} ${cell(r.raw, p?.raw)} ${cell(r.gzip, p?.gzip)} ${cell(r.brotli, p?.brotli)}`;
   lines.push(`  ${'size of dist/'.padEnd(42)} ${'raw'.padStart(22)} ${'gzip -9'.padStart(22)} ${'brotli 9 (as served)'.padStart(22)}`);
   for (const r of results.sizes.files) lines.push(row(r.file, r, previous?.byName.get(unhashed(r.file))));
