@@ -1,22 +1,28 @@
 // Prints Commonplace's figures; asserts nothing about speed.
-//   node tests/e2e/bench.mjs [--keys N] [--runs N]
-// 1. gzipped size (zlib level 9) of what dist/ sends: .wasm, .js, .css
+//   node tests/e2e/bench.mjs [--keys N] [--runs N] [--sizes-only]
+// 1. size of what dist/ sends (.wasm, .js, .css): raw, gzip (zlib level 9) and brotli (quality 9,
+//    window 22: what the server's precompressed copies are, crates/server/src/precompressed.rs);
+//    beside each, the figure of the previous run (its bench.json), as "before -> now"
 // 2. time from a second person's page.goto(room link) until #status[data-peers="1"] (median of runs)
 // 3. keystroke latency: key down in A -> text changed in B, p50/p90/p99 over N keystrokes
 // Results also go to tests/e2e/.artifacts/bench.json. Exits 1 only if a figure could not be taken.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync, constants as zlib } from 'node:zlib';
+import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import {
-  DIST_DIR, withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers,
+  REPO_ROOT, DIST_DIR, withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers,
   finishBenchmark,
 } from './harness.mjs';
 import { keystrokesAcross, quantile } from './probes.mjs';
 
 const { values: opts } = parseArgs({
-  options: { keys: { type: 'string', default: '200' }, runs: { type: 'string', default: '5' } },
+  options: {
+    keys: { type: 'string', default: '200' },
+    runs: { type: 'string', default: '5' },
+    'sizes-only': { type: 'boolean', default: false },
+  },
 });
 const KEYS = Number(opts.keys);
 const RUNS = Number(opts.runs);
@@ -39,11 +45,37 @@ function sizes() {
   if (!files.some((f) => f.endsWith('.wasm'))) throw new Error(`no .wasm in ${DIST_DIR}: run trunk build --release`);
   const rows = files.map((f) => {
     const bytes = readFileSync(path.join(DIST_DIR, f));
-    return { file: f, raw: bytes.length, gzip: gzipSync(bytes, { level: zlib.Z_BEST_COMPRESSION }).length };
+    return {
+      file: f,
+      raw: bytes.length,
+      gzip: gzipSync(bytes, { level: zlib.Z_BEST_COMPRESSION }).length,
+      brotli: brotliCompressSync(bytes, {
+        params: {
+          [zlib.BROTLI_PARAM_QUALITY]: 9,
+          [zlib.BROTLI_PARAM_LGWIN]: 22,
+          [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+        },
+      }).length,
+    };
   });
-  const total = rows.reduce((s, r) => ({ raw: s.raw + r.raw, gzip: s.gzip + r.gzip }), { raw: 0, gzip: 0 });
+  const total = rows.reduce((s, r) => ({ raw: s.raw + r.raw, gzip: s.gzip + r.gzip, brotli: s.brotli + r.brotli }), { raw: 0, gzip: 0, brotli: 0 });
   return { files: rows, total };
 }
+
+// The previous run's sizes (its bench.json), by file name without Trunk's content hash
+// (`commonplace-0123456789abcdef.js` is `commonplace.js`): the hash changes with every build.
+function previousSizes() {
+  const saved = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts', 'bench.json');
+  if (!existsSync(saved)) return null;
+  try {
+    const { sizes } = JSON.parse(readFileSync(saved, 'utf8'));
+    if (!sizes?.files) return null;
+    return { total: sizes.total, byName: new Map(sizes.files.map((r) => [unhashed(r.file), r])) };
+  } catch {
+    return null;
+  }
+}
+const unhashed = (file) => file.replace(/-[0-9a-f]{16}(?=[._])/, '');
 
 // ---- 2. time to connect ----------------------------------------------------------------------
 
@@ -88,18 +120,25 @@ async function keystrokeLatency(browser, server) {
 const round1 = (x) => Math.round(x * 10) / 10;
 const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
 
+const previous = previousSizes();
 await section('sizes', async () => { results.sizes = sizes(); });
 
-await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
-  await section('connect', async () => { results.connect = await connectTimes(browser, server); });
-  await section('keystroke', async () => { results.keystroke = await keystrokeLatency(browser, server); });
-}));
+if (!opts['sizes-only']) {
+  await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
+    await section('connect', async () => { results.connect = await connectTimes(browser, server); });
+    await section('keystroke', async () => { results.keystroke = await keystrokeLatency(browser, server); });
+  }));
+}
 
 const lines = ['', 'Commonplace benchmark', ''];
 if (results.sizes?.files) {
-  lines.push(`  ${'size of dist/'.padEnd(42)} ${'raw'.padStart(10)} ${'gzip -9'.padStart(10)}`);
-  for (const r of results.sizes.files) lines.push(`    ${r.file.padEnd(40)} ${kb(r.raw).padStart(10)} ${kb(r.gzip).padStart(10)}`);
-  lines.push(`    ${'total'.padEnd(40)} ${kb(results.sizes.total.raw).padStart(10)} ${kb(results.sizes.total.gzip).padStart(10)}`);
+  // "before -> now" where the previous run had the file and a different figure; "now" alone otherwise.
+  const cell = (now, before) => (before === undefined || kb(before) === kb(now) ? kb(now) : `${kb(before)} -> ${kb(now)}`).padStart(22);
+  const row = (label, r, p) => `    ${label.padEnd(40)} ${cell(r.raw, p?.raw)} ${cell(r.gzip, p?.gzip)} ${cell(r.brotli, p?.brotli)}`;
+  lines.push(`  ${'size of dist/'.padEnd(42)} ${'raw'.padStart(22)} ${'gzip -9'.padStart(22)} ${'brotli 9 (as served)'.padStart(22)}`);
+  for (const r of results.sizes.files) lines.push(row(r.file, r, previous?.byName.get(unhashed(r.file))));
+  lines.push(row('total', results.sizes.total, previous?.total));
+  if (previous) lines.push('    (before -> now: against the previous run, tests/e2e/.artifacts/bench.json)');
   lines.push('');
 }
 if (results.connect?.median !== undefined) {
