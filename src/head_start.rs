@@ -42,7 +42,7 @@ pub fn socket(room: &str, url: &str) -> Option<WebSocket> {
     take(&start, "socket").filter(|_| same)?.dyn_into().ok()
 }
 
-/// The `/config` request (a promise of its `Response`).
+/// The `/config` request (a promise of its body's text; rejected unless 200).
 pub fn config() -> Option<Promise> {
     take(&start()?, "config")?.dyn_into().ok()
 }

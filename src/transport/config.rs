@@ -35,7 +35,17 @@ fn remember((config, fetched_at): &Fetched) {
 
 /// Asks the server the app came from, and keeps the answer.
 pub async fn fetch(now: u64) -> Result<Fetched, String> {
-    let promise = head_start::config().unwrap_or_else(|| gloo::utils::window().fetch_with_str("/config"));
+    let text = match head_start::config() {
+        Some(begun) => JsFuture::from(begun).await.map_err(describe)?,
+        None => fetch_text().await?,
+    };
+    let fetched = (ClientConfig::parse(&text.as_string().unwrap_or_default())?, now);
+    remember(&fetched);
+    Ok(fetched)
+}
+
+async fn fetch_text() -> Result<JsValue, String> {
+    let promise = gloo::utils::window().fetch_with_str("/config");
     let response: Response = JsFuture::from(promise)
         .await
         .map_err(describe)?
@@ -44,14 +54,9 @@ pub async fn fetch(now: u64) -> Result<Fetched, String> {
     if !response.ok() {
         return Err(format!("GET /config: {}", response.status()));
     }
-    let text = JsFuture::from(response.text().map_err(describe)?)
+    JsFuture::from(response.text().map_err(describe)?)
         .await
-        .map_err(describe)?
-        .as_string()
-        .unwrap_or_default();
-    let fetched = (ClientConfig::parse(&text)?, now);
-    remember(&fetched);
-    Ok(fetched)
+        .map_err(describe)
 }
 
 /// `RTCConfiguration.iceServers` for this config.

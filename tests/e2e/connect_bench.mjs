@@ -160,7 +160,7 @@ for (const [name, label] of [['second', 'second person'], ['third', 'third perso
   lines.push(`  ${`${label}: link → first text seen`.padEnd(44)} ${`${r.yjs.text.median} ms`.padStart(16)} ${`${r.ours.text.median} ms`.padStart(14)}`);
   lines.push(`    runs (text seen): Yjs ${r.yjs.text.runs.join(', ')}; Commonplace ${r.ours.text.runs.join(', ')}`);
   const marks = Object.entries(r.ours.marks).sort(([, x], [, y]) => x.median - y.median);
-  lines.push(`    Commonplace's milestones (medians): ${marks.map(([name, m]) => `${name} ${m.median}`).join(', ')} ms`);
+  if (marks.length) lines.push(`    Commonplace's milestones (medians): ${marks.map(([name, m]) => `${name} ${m.median}`).join(', ')} ms`);
 }
 lines.push('  (from the newcomer\'s navigation start, in its page; A typed before the newcomer came)');
 finishBenchmark('connect_bench', lines, problems, results);
