@@ -7,6 +7,7 @@ mod components;
 mod download;
 mod hooks;
 mod identity;
+mod perf;
 mod random;
 mod session;
 mod store;

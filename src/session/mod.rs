@@ -306,7 +306,10 @@ impl Inner {
     }
 
     fn handle(&self, input: Input<'_>) {
-        self.room.borrow_mut().handle(now(), input);
+        {
+            let _span = crate::perf::span("room.handle");
+            self.room.borrow_mut().handle(now(), input);
+        }
         self.pump();
     }
 
@@ -317,9 +320,18 @@ impl Inner {
                 break;
             };
             match output {
-                Output::Transmit(transmit) => self.transmit(transmit),
-                Output::Effect(effect) => self.carry_out(effect),
-                Output::Event(event) => self.show(event),
+                Output::Transmit(transmit) => {
+                    let _span = crate::perf::span("transmit");
+                    self.transmit(transmit);
+                }
+                Output::Effect(effect) => {
+                    let _span = crate::perf::span("effect");
+                    self.carry_out(effect);
+                }
+                Output::Event(event) => {
+                    let _span = crate::perf::span("event");
+                    self.show(event);
+                }
             }
         }
         if self.carets_dirty.replace(false) {
