@@ -385,7 +385,7 @@ impl Room {
         };
         self.mesh.broadcast(&bytes, except_peer, &mut self.out);
         if except != Some(Source::Broadcast) {
-            self.tabs.post(bytes, &mut self.out);
+            self.tabs.post_to_known(bytes, &mut self.out);
         }
     }
 
