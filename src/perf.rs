@@ -14,10 +14,7 @@ pub struct Span {
 }
 
 pub fn span(name: &'static str) -> Span {
-    Span {
-        name,
-        start: now(),
-    }
+    Span { name, start: now() }
 }
 
 impl Drop for Span {
@@ -43,7 +40,5 @@ impl Drop for Span {
 }
 
 fn now() -> f64 {
-    gloo::utils::window()
-        .performance()
-        .map_or(0.0, |p| p.now())
+    gloo::utils::window().performance().map_or(0.0, |p| p.now())
 }

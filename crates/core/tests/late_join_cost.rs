@@ -45,7 +45,10 @@ fn room(client_id: u64) -> Room {
 fn time<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let result = f();
-    println!("  {what:<48} {:>8.1} ms", start.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "  {what:<48} {:>8.1} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     result
 }
 
@@ -56,13 +59,26 @@ fn late_join_cost() {
         println!("{} MiB page", units >> 20);
         let text = page(units);
         let mut a = room(1);
-        a.edit(1, HOME, &[Splice { index: 0, delete: 0, insert: text.clone() }], None);
+        a.edit(
+            1,
+            HOME,
+            &[Splice {
+                index: 0,
+                delete: 0,
+                insert: text.clone(),
+            }],
+            None,
+        );
         while a.poll_output().is_some() {}
         let b = room(2);
         let sv = b.doc().transact().state_vector();
         // The sender.
-        let diff = time("sender: encode the diff (sync step 2)", || a.doc().transact().encode_diff_v1(&sv));
-        let chunks = time("sender: split into 64 KiB chunks", || chunk::split(0, &diff, chunk::CHUNK_SIZE));
+        let diff = time("sender: encode the diff (sync step 2)", || {
+            a.doc().transact().encode_diff_v1(&sv)
+        });
+        let chunks = time("sender: split into 64 KiB chunks", || {
+            chunk::split(0, &diff, chunk::CHUNK_SIZE)
+        });
         // The receiver.
         let mut reassembler = chunk::Reassembler::new(chunk::MAX_MESSAGE);
         let whole = time("receiver: reassemble", || {
@@ -74,22 +90,32 @@ fn late_join_cost() {
             }
             whole.unwrap()
         });
-        let update = time("receiver: decode the update", || Update::decode_v1(&whole).unwrap());
+        let update = time("receiver: decode the update", || {
+            Update::decode_v1(&whole).unwrap()
+        });
         let mut b = room(2);
         drop(update);
-        time("receiver: apply it, observers' splices (load)", || b.load(2, &[whole.clone()]));
+        time("receiver: apply it, observers' splices (load)", || {
+            b.load(2, &[whole.clone()])
+        });
         let splices: Vec<Splice> = std::iter::from_fn(|| b.poll_output())
             .filter_map(|o| match o {
-                Output::Event(commonplace_core::room::Event::PageChanged { splices, .. }) => Some(splices),
+                Output::Event(commonplace_core::room::Event::PageChanged { splices, .. }) => {
+                    Some(splices)
+                }
                 _ => None,
             })
             .flatten()
             .collect();
         time("receiver: encode what was new (to relay, store)", || {
-            b.doc().transact().encode_state_as_update_v1(&StateVector::default())
+            b.doc()
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default())
         });
         let key = RoomKey::derive("secret", "cost");
-        time("receiver: encrypt it for other tabs (keyed)", || key.encrypt(&whole, [0; 12]));
+        time("receiver: encrypt it for other tabs (keyed)", || {
+            key.encrypt(&whole, [0; 12])
+        });
         let mut editor = EditorText::default();
         time("receiver: the editor's mirror text", || {
             for s in &splices {

@@ -144,7 +144,10 @@ fn what_a_tab_wrote_before_meeting_another_reaches_it() {
     }
     assert_eq!(a.page_text(HOME), b.page_text(HOME));
     let text = a.page_text(HOME).unwrap_or_default();
-    assert!(text.contains("a wrote") && text.contains("b wrote"), "{text:?}");
+    assert!(
+        text.contains("a wrote") && text.contains("b wrote"),
+        "{text:?}"
+    );
 }
 
 #[test]

@@ -344,7 +344,10 @@ impl Room {
             sync.on_frame();
         }
         self.nudge();
-        let Some(frame) = self.mesh.on_frame(self.now, peer, path, bytes, &mut self.out) else {
+        let Some(frame) = self
+            .mesh
+            .on_frame(self.now, peer, path, bytes, &mut self.out)
+        else {
             return;
         };
         match peer_message::decode(&frame) {
