@@ -5,10 +5,10 @@ mod app;
 mod caret_layer;
 mod components;
 mod download;
-mod hooks;
 mod head_start;
+mod hooks;
 mod identity;
-mod marks;
+mod perf;
 mod random;
 mod room_key;
 mod session;
@@ -16,6 +16,6 @@ mod store;
 mod transport;
 
 fn main() {
-    marks::mark(marks::START);
+    perf::mark(perf::START);
     yew::Renderer::<app::App>::new().render();
 }

@@ -17,7 +17,10 @@ pub async fn derive(secret: &str, room: &str) -> RoomKey {
     match with_webcrypto(secret, room).await {
         Ok(key) => key,
         Err(why) => {
-            gloo::console::warn!("WebCrypto cannot derive the room key; deriving it in wasm:", why);
+            gloo::console::warn!(
+                "WebCrypto cannot derive the room key; deriving it in wasm:",
+                why
+            );
             RoomKey::derive(secret, room)
         }
     }

@@ -72,8 +72,11 @@ impl Store {
             .db
             .transaction(&[UPDATES], TransactionMode::ReadWrite)?;
         let store = txn.object_store(UPDATES)?;
-        for update in updates {
-            store.add(&Uint8Array::from(update.as_slice()).into(), None)?;
+        {
+            let _span = crate::perf::span("store.append");
+            for update in updates {
+                store.add(&Uint8Array::from(update.as_slice()).into(), None)?;
+            }
         }
         txn.commit()?.await?;
         Ok(())

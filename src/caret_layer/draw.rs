@@ -18,6 +18,10 @@ use commonplace_core::app::identity;
 /// large change takes seconds there (a 10 MB page joining took 20 s).
 const MAX_DRAWN_UNITS: u32 = 2_000_000;
 
+/// How long one frame may spend laying out mirror chunks (see [`Mirror::reveal`]), ms: the rest
+/// waits for the next frame, so the page keeps responding while a large text is laid out.
+const REVEAL_BUDGET_MS: f64 = 12.0;
+
 /// The textarea's client area (inside its borders and scrollbars), as read for one drawing.
 pub(super) struct Area {
     /// Relative to the overlay's padding box, where the caret and selection layers go.
@@ -57,7 +61,16 @@ impl Inner {
             return;
         }
         mirror.show(&self.textarea);
+        // The mirror gets the textarea's width first: chunks are laid out once, at that width.
         let (area, measure) = self.read_area(&mut mirror);
+        if !mirror.reveal(REVEAL_BUDGET_MS) {
+            // Part of the text is not laid out yet: where lines are is not known. The carets
+            // show once it is, a few frames on.
+            drop(mirror);
+            self.paint(None, &[], &[]);
+            self.schedule();
+            return;
+        }
         let visible = visible_lines(&mirror, &measure, &area);
         let total = mirror.len();
         let mut boxes = Vec::new();

@@ -30,12 +30,19 @@ pub(super) struct Mirror {
     styling: Styling,
     /// In layout (`display: block`).
     shown: bool,
+    /// Chunks not yet in layout (see [`ChunkNodes::shown`]).
+    hidden: usize,
 }
 
 /// A chunk div and its line divs.
 struct ChunkNodes {
     div: HtmlElement,
     lines: Vec<LineNodes>,
+    /// In layout. A chunk starts out of it (`display: none`) and is put in by
+    /// [`Mirror::reveal`] a few at a time, so that laying out a large text is spread over frames
+    /// (a whole 1 MB page at once was an 800 ms task: the person typing froze when a peer's
+    /// caret first showed up).
+    shown: bool,
 }
 
 struct LineNodes {
@@ -78,6 +85,7 @@ impl Mirror {
             chunks: Vec::new(),
             styling: Styling::new(),
             shown: false,
+            hidden: 0,
         };
         mirror.reset("");
         mirror
@@ -93,10 +101,12 @@ impl Mirror {
         self.chunks.clear();
         self.element.set_text_content(None);
         let mut pieces = text.split('\n');
+        self.hidden = self.index.chunk_count();
         for chunk in 0..self.index.chunk_count() {
             let mut nodes = ChunkNodes {
                 div: new_chunk_div(&self.document),
                 lines: Vec::with_capacity(self.index.chunk_len(chunk)),
+                shown: false,
             };
             for piece in pieces.by_ref().take(self.index.chunk_len(chunk)) {
                 let line = new_line(&self.document, piece);
@@ -117,6 +127,7 @@ impl Mirror {
             document: &self.document,
             element: &self.element,
             chunks: &mut self.chunks,
+            hidden: &mut self.hidden,
             failed: None,
         };
         self.index.splice(index, delete, insert, &mut steps);
@@ -191,7 +202,39 @@ impl Mirror {
     pub(super) fn hide(&mut self) {
         if std::mem::replace(&mut self.shown, false) {
             let _ = self.element.style().set_property("display", "none");
+            // Shown again, the chunks are revealed a few at a time as at first: all at once
+            // would be one long layout of the whole text.
+            for nodes in self.chunks.iter_mut().filter(|c| c.shown) {
+                let _ = nodes.div.style().set_property("display", "none");
+                nodes.shown = false;
+            }
+            self.hidden = self.chunks.len();
         }
+    }
+
+    /// Puts chunks that are out of layout into it, one by one, each laid out before the next,
+    /// until all are in or `budget_ms` has passed: true if all are in (only then can lines be
+    /// measured where the textarea has them). A keystroke's new chunk is in at once; a large
+    /// paste or a late join's whole page takes a few frames, and no single one takes long.
+    pub(super) fn reveal(&mut self, budget_ms: f64) -> bool {
+        if self.hidden == 0 {
+            return true;
+        }
+        let performance = gloo::utils::window().performance();
+        let now = || performance.as_ref().map_or(0.0, |p| p.now());
+        let start = now();
+        for nodes in self.chunks.iter_mut().filter(|c| !c.shown) {
+            let _ = nodes.div.style().remove_property("display");
+            nodes.shown = true;
+            self.hidden -= 1;
+            // Lays out this chunk now (the others are laid out already or still out of layout),
+            // so the time it took is known.
+            let _ = nodes.div.offset_height();
+            if now() - start >= budget_ms {
+                break;
+            }
+        }
+        self.hidden == 0
     }
 
     /// Gives the mirror the textarea's content width (see [`Styling::fit_width`]).
@@ -211,6 +254,8 @@ struct DomSteps<'a> {
     document: &'a Document,
     element: &'a HtmlElement,
     chunks: &'a mut Vec<ChunkNodes>,
+    /// The mirror's count of chunks out of layout.
+    hidden: &'a mut usize,
     failed: Option<JsValue>,
 }
 
@@ -264,10 +309,14 @@ impl LineMirror for DomSteps<'_> {
     }
 
     fn split_chunk(&mut self, chunk: usize, at: usize) {
+        // Out of layout until revealed: splitting a chunk that just took a large paste would
+        // otherwise put all of it in layout at once.
         let nodes = ChunkNodes {
             div: new_chunk_div(self.document),
             lines: self.chunks[chunk].lines.split_off(at),
+            shown: false,
         };
+        *self.hidden += 1;
         // Moved, not copied: the line divs keep their text nodes.
         let result = nodes
             .lines
@@ -284,7 +333,11 @@ impl LineMirror for DomSteps<'_> {
     }
 
     fn remove_chunk(&mut self, chunk: usize) {
-        self.chunks.remove(chunk).div.remove();
+        let nodes = self.chunks.remove(chunk);
+        if !nodes.shown {
+            *self.hidden -= 1;
+        }
+        nodes.div.remove();
     }
 }
 
@@ -294,6 +347,7 @@ fn new_chunk_div(document: &Document) -> HtmlElement {
         .unwrap_throw()
         .unchecked_into();
     let _ = div.style().set_property("contain", "layout style");
+    let _ = div.style().set_property("display", "none");
     div
 }
 

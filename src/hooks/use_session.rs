@@ -5,7 +5,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::{identity, marks, room_key};
+use crate::{identity, perf, room_key};
 use commonplace_core::app::status::SessionStatus;
 
 use crate::session::{NotebookState, Session};
@@ -87,7 +87,7 @@ pub fn use_session(
         let (status, notebook) = (status.setter(), notebook.setter());
         let elements = elements.clone();
         use_memo(link.clone(), move |(room, secret)| {
-            marks::mark(marks::JOIN);
+            perf::mark(perf::JOIN);
             let handle = SessionHandle::default();
             let joining = handle.clone();
             let (room, secret) = (room.clone(), secret.clone());
@@ -97,7 +97,7 @@ pub fn use_session(
                 let key = match secret {
                     Some(secret) => {
                         let key = room_key::derive(&secret, &room).await;
-                        marks::mark(marks::KEY);
+                        perf::mark(perf::KEY);
                         Some(key)
                     }
                     None => None,
@@ -105,12 +105,8 @@ pub fn use_session(
                 if joining.0.left.get() {
                     return;
                 }
-                let session = Session::join(
-                    &room,
-                    key,
-                    move |s| status.set(s),
-                    move |n| notebook.set(n),
-                );
+                let session =
+                    Session::join(&room, key, move |s| status.set(s), move |n| notebook.set(n));
                 let (name, color) = identity::load();
                 session.set_user(&name, &color);
                 *joining.0.session.borrow_mut() = Some(session);

@@ -29,11 +29,11 @@ mod server_copy;
 use editor::Editor;
 pub use notebook_view::NotebookState;
 
-use crate::{head_start, marks, random};
 use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
 use crate::transport::webrtc::{PeerConnection, PeerEvent};
+use crate::{head_start, perf, random};
 
 /// y-webrtc's default range is 20–34; a notebook group is small.
 const MAX_CONNS: usize = 20;
@@ -292,7 +292,7 @@ impl Inner {
         self.unsaved.take();
         self.pump();
         self.loaded.set(true);
-        marks::mark(marks::STORE);
+        perf::mark(perf::STORE);
         self.open_server_store();
         let active = self.active.borrow().clone();
         self.open_page(&active);
@@ -333,7 +333,10 @@ impl Inner {
     }
 
     fn handle(&self, input: Input<'_>) {
-        self.room.borrow_mut().handle(now(), input);
+        {
+            let _span = perf::span("room.handle");
+            self.room.borrow_mut().handle(now(), input);
+        }
         self.pump();
     }
 
@@ -344,9 +347,18 @@ impl Inner {
                 break;
             };
             match output {
-                Output::Transmit(transmit) => self.transmit(transmit),
-                Output::Effect(effect) => self.carry_out(effect),
-                Output::Event(event) => self.show(event),
+                Output::Transmit(transmit) => {
+                    let _span = perf::span("transmit");
+                    self.transmit(transmit);
+                }
+                Output::Effect(effect) => {
+                    let _span = perf::span("effect");
+                    self.carry_out(effect);
+                }
+                Output::Event(event) => {
+                    let _span = perf::span("event");
+                    self.show(event);
+                }
             }
         }
         if self.carets_dirty.replace(false) {
@@ -442,7 +454,7 @@ impl Inner {
         match event {
             SignalingEvent::Open if !self.reach_known.get() => self.signaling_waits.set(true),
             SignalingEvent::Open => {
-                marks::mark(marks::SIGNALING);
+                perf::mark(perf::SIGNALING);
                 self.attempted.set(true);
                 self.handle(Input::SignalingOpen);
             }
@@ -490,7 +502,7 @@ impl Inner {
             PeerEvent::Signal(signal) => self.handle(Input::LocalSignal { peer, signal }),
             PeerEvent::Open { announced } => {
                 if self.room.borrow().status().peers == 0 {
-                    marks::mark(marks::PEER);
+                    perf::mark(perf::PEER);
                 }
                 self.handle(Input::ChannelOpen { peer, announced });
             }

@@ -203,6 +203,7 @@ impl Inner {
 
     /// Others' splices to a page: shown at once if it is open.
     pub(super) fn on_page_changed(&self, page: &str, splices: &[Splice]) {
+        let _span = crate::perf::span("editor.apply");
         if *self.active.borrow() == page {
             if let Some(editor) = &mut *self.editor.borrow_mut() {
                 editor.apply(splices, self.undoing.get());
@@ -214,6 +215,7 @@ impl Inner {
 
     /// The page list changed: the open page may be gone (then home opens).
     pub(super) fn on_pages_changed(&self) {
+        let _span = crate::perf::span("pages changed");
         let pages = Rc::new(self.room.borrow().pages());
         let active = self.active.borrow().clone();
         let show = navigation::page_to_show(&pages, &active);
@@ -274,6 +276,7 @@ impl Inner {
 
     /// Renders the open page's markdown into the preview (safe HTML: see `markdown`).
     fn render_preview(&self) {
+        let _span = crate::perf::span("preview");
         self.preview_timer.borrow_mut().take();
         let Some(preview) = &*self.preview.borrow() else {
             return;

@@ -39,7 +39,10 @@ pub async fn fetch(now: u64) -> Result<Fetched, String> {
         Some(begun) => JsFuture::from(begun).await.map_err(describe)?,
         None => fetch_text().await?,
     };
-    let fetched = (ClientConfig::parse(&text.as_string().unwrap_or_default())?, now);
+    let fetched = (
+        ClientConfig::parse(&text.as_string().unwrap_or_default())?,
+        now,
+    );
     remember(&fetched);
     Ok(fetched)
 }

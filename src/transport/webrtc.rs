@@ -140,6 +140,7 @@ impl PeerConnection {
     }
 
     pub fn send(&self, bytes: &[u8]) {
+        let _span = crate::perf::span("channel send");
         let channel = self.shared.channel.borrow();
         let Some(channel) = channel.as_ref() else {
             return;
@@ -233,6 +234,7 @@ fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
 /// Sends queued frames while the channel has room. A frame the channel refuses stays first in
 /// line for the next `bufferedamountlow` (or goes with the connection, if it is closing).
 fn drain_queue(shared: &Shared, channel: &RtcDataChannel) {
+    let _span = crate::perf::span("channel drain");
     let mut queue = shared.queue.borrow_mut();
     while channel.buffered_amount() <= BUFFER_HIGH {
         let Some(frame) = queue.front() else {
@@ -276,6 +278,7 @@ fn adopt_channel(shared: &Rc<Shared>, channel: RtcDataChannel, announced: bool) 
             // Chromium delivers a frame only on an end that is open, so one that came before
             // the `open` event opens the channel (our frames would go out now too).
             choose_channel(&shared, &channel, false);
+            let _span = crate::perf::span("channel message");
             let data = event.unchecked_ref::<MessageEvent>().data();
             if data.is_instance_of::<js_sys::ArrayBuffer>() {
                 (shared.on_event)(PeerEvent::Frame(Uint8Array::new(&data).to_vec()));

@@ -1,8 +1,10 @@
 // Prints figures about joining a room; asserts nothing about speed.
-//   node tests/e2e/join_bench.mjs [--runs N] [--big-runs N]
+//   node tests/e2e/join_bench.mjs [--runs N] [--big-runs N] [--join-only]
 // 1. late join: A holds a 1 MB / 10 MB notebook (UTF-16 units) in a keyed room (as every link the
 //    app makes is keyed); time from B's page.goto(link) until B's editor holds all of it (then
-//    checked equal by SHA-256); median of runs
+//    checked equal by SHA-256); median of runs. Also the longest main-thread task (Long Tasks
+//    API) of the sender A from B's goto until B has it all, and of the receiver B until 1.5 s
+//    after (work it put off counts too), and the app's own `cp:…` User Timing measures
 // 2. key derivation: PBKDF2-SHA256, 100 000 iterations → AES-GCM-256 with crypto.subtle in a page
 //    of the app's origin (the reference cost the app pays per keyed room), and the app's own
 //    figure if it exposes one (a performance mark or measure named like key/derive/pbkdf)
@@ -19,7 +21,12 @@ import {
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'big-runs': { type: 'string', default: '2' } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    'big-runs': { type: 'string', default: '2' },
+    // Only the late-join figures (section 1), e.g. to compare two builds back to back.
+    'join-only': { type: 'boolean', default: false },
+  },
 });
 const RUNS = Number(opts.runs);
 const BIG_RUNS = Number(opts['big-runs']);
@@ -47,19 +54,45 @@ const summary = (xs) => ({ runs: xs.map(round1), median: round1(quantile(xs, 0.5
 
 // ---- 1. late join ------------------------------------------------------------------------------
 
+// Records the page's long tasks (>50 ms, the Long Tasks API) with their wall-clock start, and the
+// app's own User Timing measures (named `cp:…`), so a window of them can be read afterwards.
+function recordLongTasks() {
+  window.__longTasks = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks.push({ at: performance.timeOrigin + e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  } catch { /* no Long Tasks API */ }
+}
+
+// The longest task that started in [from, to] (epoch ms), and the app's measures meanwhile.
+async function tasksBetween(page, from, to) {
+  return withTimeout(page.evaluate(([f, t]) => ({
+    longest: Math.max(0, ...(window.__longTasks ?? []).filter((x) => x.at >= f && x.at <= t).map((x) => x.duration)),
+    measures: performance.getEntriesByType('measure').filter((e) => e.name.startsWith('cp:'))
+      .map((e) => ({ name: e.name, at: Math.round(performance.timeOrigin + e.startTime - f), duration: Math.round(e.duration * 10) / 10 })),
+  }), [from, to]), 10_000, 'reading long tasks');
+}
+
 async function lateJoin(browser, server, size, runs) {
   const times = [];
+  const senderLongest = [];
+  const receiverLongest = [];
+  const breakdown = [];
   for (let i = 0; i < runs; i++) {
     const url = keyedRoomUrl(server, newRoomName('joinbench'), newRoomKey());
     let a;
     let b;
     try {
-      a = await openUser(browser, url, { name: 'A' });
+      a = await openUser(browser, url, { name: 'A', setup: (context) => context.addInitScript(recordLongTasks) });
       await waitForReady(a, { name: 'A' });
       await fillEditor(a, size, { steps: Math.max(1, Math.round(size / (2.5 * MB))), timeout: STEP_TIMEOUT_MS, name: 'A' });
       const want = await withTimeout(editorDigest(a), STEP_TIMEOUT_MS, '[A] hashing');
       const context = await browser.newContext();
+      await context.addInitScript(recordLongTasks);
       b = await context.newPage();
+      await sleep(300); // A's long tasks of filling and hashing end before the window opens
+      const wall0 = Date.now();
       const t0 = performance.now();
       await b.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
       await b.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, size, { timeout: 120_000, polling: 20 })
@@ -72,13 +105,22 @@ async function lateJoin(browser, server, size, runs) {
           throw new Error(`B did not get the ${size / MB} MB notebook within 120 s: ${JSON.stringify(state)}`);
         });
       times.push(performance.now() - t0);
+      const wall1 = Date.now();
+      // Work the receiver deferred until after showing the text (a preview, a save) still
+      // counts against it: its window stays open a little longer.
+      await sleep(1500);
+      const sender = await tasksBetween(a, wall0, wall1);
+      const receiver = await tasksBetween(b, wall0, Date.now());
+      senderLongest.push(sender.longest);
+      receiverLongest.push(receiver.longest);
+      breakdown.push({ sender: sender.measures, receiver: receiver.measures });
       const got = await withTimeout(editorDigest(b), STEP_TIMEOUT_MS, '[B] hashing');
       if (got.sha256 !== want.sha256) throw new Error(`B's ${size / MB} MB notebook differs from A's (same length, other SHA-256)`);
     } finally {
       await closeUsers(a, b);
     }
   }
-  return summary(times);
+  return { ...summary(times), senderLongestTask: summary(senderLongest), receiverLongestTask: summary(receiverLongest), breakdown };
 }
 
 // ---- 2. key derivation -------------------------------------------------------------------------
@@ -156,10 +198,12 @@ async function timeToOnline(browser, server, keyed) {
 
 // Joins from a peer: no server copy to read the notebook from instead.
 await section('browser', () => withServerAndBrowser(async ({ server, browser }) => {
-  await section('pbkdf2', () => pbkdf2InPage(browser, server));
-  await section('appKeyTiming', () => appKeyTiming(browser, server));
-  await section('onlineUnkeyed', () => timeToOnline(browser, server, false));
-  await section('onlineKeyed', () => timeToOnline(browser, server, true));
+  if (!opts['join-only']) {
+    await section('pbkdf2', () => pbkdf2InPage(browser, server));
+    await section('appKeyTiming', () => appKeyTiming(browser, server));
+    await section('onlineUnkeyed', () => timeToOnline(browser, server, false));
+    await section('onlineKeyed', () => timeToOnline(browser, server, true));
+  }
   await section('join1MB', () => lateJoin(browser, server, 1 * MB, RUNS));
   await section('join10MB', () => lateJoin(browser, server, 10 * MB, BIG_RUNS));
   return { ok: true };
@@ -170,6 +214,18 @@ const lines = ['', 'Commonplace join benchmark', ''];
 const row = (label, key) => { if (results[key]?.median !== undefined) lines.push(`  ${label.padEnd(48)} ${fmt(results[key])}`); };
 row('late join, 1 MB notebook (goto -> complete):', 'join1MB');
 row('late join, 10 MB notebook (goto -> complete):', 'join10MB');
+for (const [label, key] of [['1 MB', 'join1MB'], ['10 MB', 'join10MB']]) {
+  for (const [who, field] of [['sender', 'senderLongestTask'], ['receiver', 'receiverLongestTask']]) {
+    const lt = results[key]?.[field];
+    if (lt) lines.push(`  ${`  ${label}: ${who}'s longest main-thread task:`.padEnd(48)} ${fmt(lt)}`);
+  }
+  // The app's own measures (cp:…) in the last run: ms after goto, and how long.
+  const last = results[key]?.breakdown?.at(-1);
+  for (const who of ['sender', 'receiver']) {
+    const m = last?.[who] ?? [];
+    if (m.length) lines.push(`  ${`  ${label}: ${who}'s steps (last run):`.padEnd(48)} ${m.map((x) => `${x.name} @${x.at} ${x.duration} ms`).join('; ')}`);
+  }
+}
 row('PBKDF2-SHA256 100k, crypto.subtle in page:', 'pbkdf2');
 if (results.appKeyTiming?.entries) {
   const e = results.appKeyTiming.entries;

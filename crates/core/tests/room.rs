@@ -106,6 +106,50 @@ fn tabs_sync_over_the_broadcast_channel_and_skip_webrtc() {
     assert_eq!(net.room(0).status().tabs, 0);
 }
 
+/// A tab posts the room's updates only once it knows another tab (encrypting a late join's
+/// whole notebook for nobody cost more than applying it). What it wrote before meeting the
+/// other is still theirs: meeting a tab, each asks it for what it lacks.
+#[test]
+fn what_a_tab_wrote_before_meeting_another_reaches_it() {
+    let key = Some(RoomKey::from_bytes([9; 32]));
+    let (mut a, mut b) = (keyed_tab("a", 1, key.clone()), keyed_tab("b", 2, key));
+    let tabs = |outputs: Vec<Output>| -> Vec<Vec<u8>> {
+        outputs
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Transmit(Transmit::Tabs(bytes)) => Some(bytes),
+                _ => None,
+            })
+            .collect()
+    };
+    a.handle(0, Input::BroadcastOpen);
+    let _unheard = tabs(outputs(&mut a)); // b was not there yet
+    b.handle(1, Input::BroadcastOpen);
+    let b_greeting = tabs(outputs(&mut b));
+    // Each writes before hearing of the other: posted to no one.
+    a.edit(2, HOME, &[splice(0, "a wrote ")], None);
+    b.edit(2, HOME, &[splice(0, "b wrote")], None);
+    assert!(tabs(outputs(&mut a)).is_empty() && tabs(outputs(&mut b)).is_empty());
+    let mut to_a = b_greeting;
+    let mut to_b = Vec::new();
+    while !to_a.is_empty() || !to_b.is_empty() {
+        for frame in std::mem::take(&mut to_a) {
+            a.handle(3, Input::BroadcastFrame(&frame));
+        }
+        to_b.extend(tabs(outputs(&mut a)));
+        for frame in std::mem::take(&mut to_b) {
+            b.handle(3, Input::BroadcastFrame(&frame));
+        }
+        to_a.extend(tabs(outputs(&mut b)));
+    }
+    assert_eq!(a.page_text(HOME), b.page_text(HOME));
+    let text = a.page_text(HOME).unwrap_or_default();
+    assert!(
+        text.contains("a wrote") && text.contains("b wrote"),
+        "{text:?}"
+    );
+}
+
 #[test]
 fn every_change_is_stored_once_and_loads_back() {
     let mut writer = tab("a", 1);

@@ -350,7 +350,10 @@ impl Room {
             sync.on_frame();
         }
         self.nudge();
-        let Some(frame) = self.mesh.on_frame(peer, path, bytes, &mut self.out) else {
+        let Some(frame) = self
+            .mesh
+            .on_frame(self.now, peer, path, bytes, &mut self.out)
+        else {
             return;
         };
         match peer_message::decode(&frame) {
@@ -391,7 +394,7 @@ impl Room {
         };
         self.mesh.broadcast(&bytes, except_peer, &mut self.out);
         if except != Some(Source::Broadcast) {
-            self.tabs.post(bytes, &mut self.out);
+            self.tabs.post_to_known(bytes, &mut self.out);
         }
     }
 

@@ -97,6 +97,16 @@ impl PeerSync {
         self.heard = true;
     }
 
+    /// Part of a large message from the peer arrived (a chunk): while one is arriving, the
+    /// answer to our question may be in it, so asking again waits. A 10 MB notebook takes
+    /// longer than [`SYNC_RETRY_MS`] to arrive; asking again then had the peer encode and send
+    /// all of it a second time, behind the first.
+    pub fn on_arriving(&mut self, now: u64) {
+        if self.greeted && !self.has_theirs {
+            self.next_ask = self.next_ask.max(now + SYNC_RETRY_MS);
+        }
+    }
+
     /// The peer answered with its state (sync step 2).
     pub fn on_their_state(&mut self, now: u64) {
         if let Some(asked_at) = self.asked_at.take() {
@@ -184,6 +194,24 @@ impl PeerSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_answer_still_arriving_is_not_asked_for_again() {
+        let mut sync = PeerSync::new(0, false);
+        assert_eq!(sync.poll(0), Some(Nudge::Greet));
+        sync.on_asked();
+        // Chunks keep arriving past the retry time: no second question meanwhile.
+        for now in (500..=6_000).step_by(500) {
+            sync.on_arriving(now);
+            assert_eq!(sync.poll(now), None, "at {now}");
+        }
+        // The stream stops without an answer: asked again one retry later.
+        assert_eq!(sync.poll(6_000 + SYNC_RETRY_MS), Some(Nudge::AskAgain));
+        // Once answered, arriving chunks do not put off the routine resync.
+        sync.on_their_state(9_000);
+        sync.on_arriving(9_000 + RESYNC_MS - 1);
+        assert_eq!(sync.poll(9_000 + RESYNC_MS), Some(Nudge::Resync));
+    }
 
     #[test]
     fn the_side_that_created_the_channel_greets_at_once() {

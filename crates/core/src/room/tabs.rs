@@ -23,6 +23,10 @@ use super::{next_iv, PeerId, Room, Source, SYNC_RETRY_MS};
 pub enum TabFrame {
     /// Nothing more for the room (a tab came or went: already answered).
     Handled,
+    /// A tab this one did not know said who it is (already answered with who this one is): the
+    /// room asks it for what it lacks, as what this tab changed before knowing of it went to
+    /// nobody (see [`Tabs::post_to_known`]).
+    Met,
     /// A y-protocols message for the room.
     Message(Vec<u8>),
     /// Cannot be read with our key (or is not a frame): the reason.
@@ -86,18 +90,19 @@ impl Tabs {
             return TabFrame::Message(plain);
         }
         match frame::decode_bc_peer_id(&plain) {
-            Ok((add, peer)) => {
-                self.on_tab(add, peer, out);
-                TabFrame::Handled
-            }
+            Ok((add, peer)) => match self.on_tab(add, peer, out) {
+                true if add => TabFrame::Met,
+                _ => TabFrame::Handled,
+            },
             Err(error) => TabFrame::Malformed(format!("tab id: {error:?}")),
         }
     }
 
-    /// Another tab joined or left; a newcomer learns of this tab from its answer.
-    fn on_tab(&mut self, add: bool, peer: PeerId, out: &mut Outputs) {
+    /// Another tab joined or left; a newcomer learns of this tab from its answer. True if the
+    /// set of tabs changed.
+    fn on_tab(&mut self, add: bool, peer: PeerId, out: &mut Outputs) -> bool {
         if peer == self.peer_id {
-            return;
+            return false;
         }
         let changed = if add {
             self.tabs.insert(peer)
@@ -108,6 +113,7 @@ impl Tabs {
             let hello = frame::encode_bc_peer_id(true, &self.peer_id);
             self.post(hello, out);
         }
+        changed
     }
 
     /// Posts a frame to the other tabs, encrypted in a keyed room.
@@ -119,6 +125,16 @@ impl Tabs {
             bytes = key.encrypt(&bytes, next_iv(&mut self.rng));
         }
         out.transmit(Transmit::Tabs(bytes));
+    }
+
+    /// Posts what the room sends everyone (an update, presence), if another tab is known: in a
+    /// keyed room encrypting a late join's whole notebook for no reader cost more than
+    /// applying it. A tab that opens later asks for the state when it greets; one this tab
+    /// meets is asked for its own ([`TabFrame::Met`]).
+    pub fn post_to_known(&mut self, bytes: Vec<u8>, out: &mut Outputs) {
+        if !self.tabs.is_empty() {
+            self.post(bytes, out);
+        }
     }
 
     /// Whether to ask the other tabs for their state now (an update from one of them had a
@@ -160,6 +176,13 @@ impl Room {
     pub(super) fn on_broadcast_frame(&mut self, bytes: &[u8]) {
         match self.tabs.on_frame(bytes, &mut self.out) {
             TabFrame::Handled => {}
+            TabFrame::Met => {
+                let state_vector = self.doc().transact().state_vector();
+                self.reply(
+                    Source::Broadcast,
+                    &Message::Sync(SyncMessage::SyncStep1(state_vector)),
+                );
+            }
             TabFrame::Message(plain) => match peer_message::decode(&plain) {
                 Ok(message) => self.on_message(Source::Broadcast, message),
                 Err(error) => self.out.dropped(format!("broadcast frame: {error:?}")),
@@ -194,15 +217,20 @@ mod tests {
     fn tabs_learn_of_each_other_and_forget_on_goodbye() {
         let (mut a, mut b) = (tab("a", None), tab("b", None));
         let (mut out_a, mut out_b) = (Outputs::default(), Outputs::default());
-        a.on_open(&[], &mut out_a);
         b.on_open(&[], &mut out_b);
+        posts(&mut out_b);
+        a.on_open(&[], &mut out_a);
+        // Alone (b's hello not heard yet), a tab posts nothing of the room's: nobody reads it.
+        a.post_to_known(vec![0, 2, 0], &mut out_a);
         for frame in posts(&mut out_a) {
-            assert_eq!(b.on_frame(&frame, &mut out_b), TabFrame::Handled);
+            assert_eq!(b.on_frame(&frame, &mut out_b), TabFrame::Met);
         }
         for frame in posts(&mut out_b) {
             a.on_frame(&frame, &mut out_a);
         }
         assert!(a.contains("b") && b.contains("a"));
+        a.post_to_known(vec![0, 2, 0], &mut out_a);
+        assert_eq!(posts(&mut out_a).last(), Some(&vec![0, 2, 0]));
         b.leave(&mut out_b);
         for frame in posts(&mut out_b) {
             a.on_frame(&frame, &mut out_a);

@@ -235,6 +235,7 @@ impl Mesh {
     /// meanwhile (or if it was bad: then it is dropped with a reason).
     pub fn on_frame<'a>(
         &mut self,
+        now: u64,
         peer: &str,
         path: Path,
         bytes: &'a [u8],
@@ -255,6 +256,7 @@ impl Mesh {
         };
         match reassembler.push(bytes) {
             Ok(Reassembled::Partial { received, total }) => {
+                link.sync.on_arriving(now);
                 out.event(receiving(received, total));
                 None
             }

@@ -99,7 +99,7 @@ fn large_frames_go_in_chunks_only_to_peers_that_reassemble_them() {
     for o in &sent {
         if let Output::Transmit(Transmit::Peer { peer, bytes }) = o {
             if peer == "cp" {
-                if let Some(frame) = other.on_frame("me", Path::Direct, bytes, &mut out) {
+                if let Some(frame) = other.on_frame(0, "me", Path::Direct, bytes, &mut out) {
                     whole = Some(frame.into_owned());
                 }
             }

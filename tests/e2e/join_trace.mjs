@@ -1,0 +1,42 @@
+// Where a late join's time goes in the browser itself (layout, paint, script): traces one late
+// join of a SIZE-unit notebook (default 1 MiB) with Chromium's tracing and prints every renderer
+// main-thread event over 20 ms, by process (one is the sender A, one the joiner B), ms after the
+// first. Asserts nothing; the trace is left in .artifacts/join_trace.json.
+//   node tests/e2e/join_trace.mjs [SIZE]
+import {
+  APP_LOAD_TIMEOUT_MS, withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey,
+  keyedRoomUrl, waitForReady, fillEditor, sleep,
+} from './harness.mjs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TRACE = path.join(path.dirname(fileURLToPath(import.meta.url)), '.artifacts', 'join_trace.json');
+mkdirSync(path.dirname(TRACE), { recursive: true });
+const size = Number(process.argv[2] ?? 1048576);
+await withServerAndBrowser(async ({ server, browser }) => {
+  const url = keyedRoomUrl(server, newRoomName('trace'), newRoomKey());
+  const a = await openUser(browser, url, { name: 'A' });
+  await waitForReady(a, { name: 'A' });
+  await fillEditor(a, size, { steps: Math.max(1, Math.round(size / 2621440)), timeout: 60000, name: 'A' });
+  await sleep(1000);
+  const ctx = await browser.newContext();
+  const b = await ctx.newPage();
+  await browser.startTracing(undefined, { path: TRACE, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'toplevel'] });
+  const t0 = Date.now();
+  await b.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
+  await b.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, size, { timeout: 120000, polling: 20 });
+  console.log('join ms', Date.now() - t0);
+  await sleep(1000);
+  await browser.stopTracing();
+  await closeUsers(a, b);
+}, { serverArgs: ['--no-store'] });
+const trace = JSON.parse(readFileSync(TRACE, 'utf8'));
+const ev = trace.traceEvents ?? trace;
+const threads = {};
+for (const e of ev) if (e.name === 'thread_name') threads[`${e.pid}:${e.tid}`] = e.args.name;
+const main = ev.filter((e) => threads[`${e.pid}:${e.tid}`] === 'CrRendererMain' && e.ph === 'X' && e.dur > 20000);
+const t00 = Math.min(...main.map((e) => e.ts));
+for (const e of main.sort((x, y) => x.ts - y.ts)) {
+  console.log(`${e.pid} @${Math.round((e.ts - t00) / 1000)} ${e.name} ${Math.round(e.dur / 1000)} ms ${e.args?.data?.functionName ?? e.args?.data?.type ?? ''}`);
+}
