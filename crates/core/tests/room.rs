@@ -206,7 +206,11 @@ fn a_notebook_loaded_after_peers_connected_reaches_them() {
     peer.edit(0, HOME, &[splice(0, "B typed. ")], None);
     outputs(&mut peer);
     let mut net = Net::browsers(vec![tab("a", 1), peer], 0, Schedule::in_order());
-    assert_eq!(net.room(0).status().peers, 1, "A and B connected before A's store loaded");
+    assert_eq!(
+        net.room(0).status().peers,
+        1,
+        "A and B connected before A's store loaded"
+    );
     assert_eq!(net.room(0).text(), "B typed. ");
     net.act(0, |room| room.load(1, &stored));
     net.settle();
