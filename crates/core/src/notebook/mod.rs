@@ -21,6 +21,7 @@ pub mod files;
 pub mod link;
 pub mod markdown;
 pub mod qr;
+mod search;
 
 /// The home page's id, and the root text holding its body.
 pub const HOME: &str = "home";
@@ -222,7 +223,7 @@ impl Notebook {
                 break;
             }
             let text = self.text(txn, &page.id).unwrap_or_default();
-            if let Some(hit) = find_in(&text, &query) {
+            if let Some(hit) = search::find_in(&text, &query) {
                 if !hits.iter().any(|h| h.id == page.id) {
                     hits.push(SearchHit {
                         id: page.id.clone(),
@@ -286,68 +287,6 @@ fn number(n: Number) -> Option<f64> {
 /// How titles compare: ignoring case and surrounding spaces.
 pub fn title_key(title: &str) -> String {
     title.trim().to_lowercase()
-}
-
-/// The first case-insensitive match of `query` (already lowercase) in `text`: its UTF-16 offset
-/// and a one-line snippet around it.
-fn find_in(text: &str, query: &str) -> Option<(u32, String)> {
-    const CONTEXT: usize = 40;
-    let start = match_start(text, query)?;
-    let index = text[..start].encode_utf16().count() as u32;
-    let from = text[..start]
-        .char_indices()
-        .rev()
-        .take(CONTEXT)
-        .last()
-        .map_or(start, |(at, _)| at);
-    let to = text[start..]
-        .char_indices()
-        .nth(query.chars().count() + CONTEXT)
-        .map_or(text.len(), |(at, _)| start + at);
-    let mut snippet = String::with_capacity(to - from + 6);
-    if from > 0 {
-        snippet.push('…');
-    }
-    snippet.extend(
-        text[from..to]
-            .chars()
-            .map(|c| if c.is_whitespace() { ' ' } else { c }),
-    );
-    if to < text.len() {
-        snippet.push('…');
-    }
-    Some((index, snippet))
-}
-
-/// The byte offset in `text` of the first character where `query` (lowercase) begins in the
-/// lowercased text. One lowercased copy of the text and one search over it: a 10 MB notebook
-/// used to cost a `String` per character.
-fn match_start(text: &str, query: &str) -> Option<usize> {
-    if query.is_empty() {
-        return None;
-    }
-    if text.is_ascii() {
-        // ASCII lowercases in place, so offsets are the text's own.
-        return text.to_ascii_lowercase().find(query);
-    }
-    // Lowercasing can change byte lengths (and one character can become two): keep where each
-    // character's lowercase starts, and take only matches that start at one of those.
-    let mut lower = String::with_capacity(text.len());
-    let mut starts: Vec<(usize, usize)> = Vec::with_capacity(text.len());
-    for (at, c) in text.char_indices() {
-        starts.push((lower.len(), at));
-        lower.extend(c.to_lowercase());
-    }
-    let mut from = 0;
-    while let Some(found) = lower[from..].find(query) {
-        let at = from + found;
-        if let Ok(k) = starts.binary_search_by_key(&at, |&(lowered, _)| lowered) {
-            return Some(starts[k].1);
-        }
-        // Inside one character's lowercase: look again from the next character.
-        from = at + lower[at..].chars().next().map_or(1, char::len_utf8);
-    }
-    None
 }
 
 #[cfg(test)]
@@ -418,96 +357,6 @@ mod tests {
         assert_eq!(back, ["r"]);
         // A link inside code is not a link.
         assert!(notebook.backlinks(&txn, "b").is_empty());
-    }
-
-    /// The implementation before one lowercased copy replaced a `String` per character.
-    fn find_in_per_char(text: &str, query: &str) -> Option<(u32, String)> {
-        const CONTEXT: usize = 40;
-        // Lowercasing can change byte lengths; search per char so offsets map back to `text`.
-        let chars: Vec<(usize, char)> = text.char_indices().collect();
-        let lower: Vec<String> = chars
-            .iter()
-            .map(|(_, c)| c.to_lowercase().collect())
-            .collect();
-        let first = query.chars().next()?;
-        let query_len = query.chars().count();
-        let start = (0..chars.len()).find(|&i| {
-            lower[i].starts_with(first) && {
-                let joined: String = lower[i..(i + query_len).min(chars.len())].concat();
-                joined.starts_with(query)
-            }
-        })?;
-        let index = text[..chars[start].0].encode_utf16().count() as u32;
-        let from = start.saturating_sub(CONTEXT);
-        let to = (start + query_len + CONTEXT).min(chars.len());
-        let mut snippet: String = chars[from..to]
-            .iter()
-            .map(|&(_, c)| if c.is_whitespace() { ' ' } else { c })
-            .collect();
-        if from > 0 {
-            snippet.insert(0, '…');
-        }
-        if to < chars.len() {
-            snippet.push('…');
-        }
-        Some((index, snippet))
-    }
-
-    #[test]
-    fn find_in_agrees_with_the_per_character_search() {
-        use rand::{Rng, SeedableRng};
-        let alphabet = [
-            "a", "A", "b", "s", "S", "ß", "ẞ", "İ", "i", "ı", "I", "\u{307}", "😀", " ", "\n", "Σ",
-            "σ", "ς", "é", "É", "K", "\u{212A}", "x",
-        ];
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-        let pick = |rng: &mut rand::rngs::SmallRng, n: usize| -> String {
-            (0..n)
-                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-                .collect()
-        };
-        for round in 0..20_000 {
-            let len = rng.random_range(0..120);
-            let text = if round % 3 == 0 {
-                pick(&mut rng, len).chars().filter(char::is_ascii).collect()
-            } else {
-                pick(&mut rng, len)
-            };
-            let query_len = rng.random_range(1..4);
-            let query = pick(&mut rng, query_len).trim().to_lowercase();
-            if query.is_empty() {
-                continue;
-            }
-            assert_eq!(
-                find_in(&text, &query),
-                find_in_per_char(&text, &query),
-                "text {text:?}, query {query:?}"
-            );
-        }
-    }
-
-    /// Prints what a search over 10 MB of text costs, before and after (`--ignored`: a figure,
-    /// not a test). The query is missing, so the whole text is searched.
-    #[test]
-    #[ignore]
-    fn find_in_figures() {
-        use std::time::Instant;
-        let line = "Die Straße ist nass, the road is wet; 😀 a commonplace line of notes.\n";
-        let text: String = line.repeat(10_000_000 / line.len());
-        let ascii: String = text.chars().filter(char::is_ascii).collect();
-        for (name, text) in [("mixed", &text), ("ascii", &ascii)] {
-            let at = Instant::now();
-            let new = find_in(text, "not there");
-            let new_ms = at.elapsed().as_secs_f64() * 1e3;
-            let at = Instant::now();
-            let old = find_in_per_char(text, "not there");
-            let old_ms = at.elapsed().as_secs_f64() * 1e3;
-            assert_eq!(new, old);
-            println!(
-                "find_in, {} MB {name}: {new_ms:.1} ms (per-character search: {old_ms:.1} ms)",
-                text.len() / 1_000_000
-            );
-        }
     }
 
     #[test]
