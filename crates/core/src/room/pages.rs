@@ -183,6 +183,8 @@ impl Room {
         };
         self.set_time(now);
         self.track_undo(page, &body);
+        // What each splice did, clamped to the text: (index, deleted, inserted) in UTF-16 units.
+        let mut applied = Vec::with_capacity(splices.len());
         self.commit(now, |_, txn| {
             for splice in splices {
                 let len = body.len(txn);
@@ -194,10 +196,16 @@ impl Room {
                 if !splice.insert.is_empty() {
                     body.insert(txn, index, &splice.insert);
                 }
+                let inserted = body.len(txn) - (len - delete);
+                applied.push((index, delete, inserted));
             }
         });
         if let Some((anchor, head)) = selection {
-            self.set_cursor(now, page, anchor, head);
+            // Typing moves the caret with the text: its relative positions stay as they were,
+            // and finding them again would walk the page's blocks twice per keystroke.
+            if !self.presence.cursor_follows(page, &applied, anchor, head) {
+                self.set_cursor(now, page, anchor, head);
+            }
         }
     }
 
@@ -316,6 +324,10 @@ impl Room {
     /// Reports what the last transactions changed.
     pub(super) fn take_changes(&mut self) {
         let changes = std::mem::take(&mut *self.pages.changes.borrow_mut());
+        if changes.pages || !changes.splices.is_empty() {
+            // Others' changes (or undo's) move text under the cursor by what only a lookup says.
+            self.presence.forget_cursor_offsets();
+        }
         if changes.pages {
             self.out.event(Event::PagesChanged);
         }
