@@ -21,37 +21,16 @@
 mod support;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Event, Input, Output, Room, Transmit};
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use support::clock::Clock;
 use support::net::Net;
 use support::trace::{self, Patch, Value};
 use yrs::updates::decoder::Decode;
 use yrs::{GetString, Observable, Text, Transact, Update};
-
-/// A clock of this thread's time on a CPU (Linux's `/proc/thread-self/schedstat`, in ns), else
-/// of wall time: the machine is shared, and time spent waiting for a core is not the code's.
-struct Clock(Instant, Option<u64>);
-
-impl Clock {
-    fn cpu_ns() -> Option<u64> {
-        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-        stat.split_whitespace().next()?.parse().ok()
-    }
-
-    fn start() -> Clock {
-        Clock(Instant::now(), Clock::cpu_ns())
-    }
-
-    fn elapsed(&self) -> Duration {
-        match (self.1, Clock::cpu_ns()) {
-            (Some(from), Some(to)) => Duration::from_nanos(to - from),
-            _ => self.0.elapsed(),
-        }
-    }
-}
 
 /// One patch as the browser reports it, and as raw yrs applies it.
 struct Keystroke {

@@ -12,6 +12,8 @@
 //! Pages sort by `order`, then id. Titles need not be unique: a wiki link opens the first page,
 //! in that order, whose title matches ignoring case and surrounding spaces.
 
+use std::rc::Rc;
+
 use yrs::{
     Any, ClientID, Doc, GetString, Map, MapPrelim, MapRef, Number, OffsetKind, Options, Out,
     ReadTxn, TextPrelim, TextRef, TransactionMut,
@@ -182,6 +184,19 @@ impl Notebook {
 
     /// The pages whose bodies link to `id` by its title.
     pub fn backlinks<T: ReadTxn>(&self, txn: &T, id: &str) -> Vec<PageInfo> {
+        self.backlinks_with(txn, id, |page| {
+            link_keys(&self.text(txn, page).unwrap_or_default())
+        })
+    }
+
+    /// The same, with each page's [`link_keys`] from `links` (given a page id): a cache may
+    /// answer, where finding them renders the page.
+    pub fn backlinks_with<T: ReadTxn>(
+        &self,
+        txn: &T,
+        id: &str,
+        mut links: impl FnMut(&str) -> Rc<[String]>,
+    ) -> Vec<PageInfo> {
         let pages = self.pages(txn);
         let Some(target) = pages.iter().find(|page| page.id == id) else {
             return Vec::new();
@@ -190,12 +205,7 @@ impl Notebook {
         pages
             .iter()
             .filter(|page| page.id != id)
-            .filter(|page| {
-                let text = self.text(txn, &page.id).unwrap_or_default();
-                markdown::wiki_links(&text)
-                    .iter()
-                    .any(|link| title_key(link) == wanted)
-            })
+            .filter(|page| links(&page.id).iter().any(|link| *link == wanted))
             .cloned()
             .collect()
     }
@@ -282,6 +292,14 @@ fn number(n: Number) -> Option<f64> {
         Number::Int(i) => Some(i as f64),
         Number::Float(f) => f.is_finite().then_some(f),
     }
+}
+
+/// The titles a page's markdown links to, as [`title_key`]s.
+pub fn link_keys(markdown: &str) -> Rc<[String]> {
+    markdown::wiki_links(markdown)
+        .iter()
+        .map(|link| title_key(link))
+        .collect()
 }
 
 /// How titles compare: ignoring case and surrounding spaces.
