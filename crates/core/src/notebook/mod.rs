@@ -205,7 +205,7 @@ impl Notebook {
         pages
             .iter()
             .filter(|page| page.id != id)
-            .filter(|page| links(&page.id).iter().any(|link| *link == wanted))
+            .filter(|page| links(&page.id).contains(&wanted))
             .cloned()
             .collect()
     }
