@@ -1,14 +1,19 @@
-use commonplace_core::notebook::HOME;
+use std::rc::Rc;
+
+use commonplace_core::notebook::{PageInfo, HOME};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::components::shown_title;
 use crate::hooks::use_session::SessionHandle;
-use crate::session::NotebookState;
 
+/// Only what the list shows: a change to who is here or to the backlinks (which the whole
+/// `NotebookState` holds) must not redraw 500 pages' items, each with five buttons.
 #[derive(Properties, PartialEq)]
 pub struct PageListProps {
-    pub notebook: NotebookState,
+    pub pages: Rc<Vec<PageInfo>>,
+    /// The open page's id.
+    pub active: String,
     pub session: SessionHandle,
 }
 
@@ -19,12 +24,12 @@ pub fn PageList(props: &PageListProps) -> Html {
     let renaming = use_state_eq(|| None::<String>);
     let dragging = use_mut_ref(|| None::<String>);
     let session = &props.session;
-    let count = props.notebook.pages.len();
-    let items = props.notebook.pages.iter().enumerate().map(|(i, page)| {
+    let count = props.pages.len();
+    let items = props.pages.iter().enumerate().map(|(i, page)| {
         let id = page.id.clone();
         let title = page.title.clone();
         let shown = shown_title(&title);
-        let active = props.notebook.active == id;
+        let active = props.active == id;
         let open = {
             let (session, id) = (session.clone(), id.clone());
             Callback::from(move |_| session.with(|s| s.open_page(&id)))

@@ -22,7 +22,8 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
     html! {
         <nav id="sidebar" class="sidebar" aria-label="Notebook">
             <Search session={session.clone()} />
-            <PageList notebook={props.notebook.clone()} session={session.clone()} />
+            <PageList pages={props.notebook.pages.clone()} active={props.notebook.active.clone()}
+                session={session.clone()} />
             <People notebook={props.notebook.clone()} session={session.clone()} />
             <Files session={session} server_copy={props.server_copy} />
             <details class="shortcuts">

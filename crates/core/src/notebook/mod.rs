@@ -12,6 +12,8 @@
 //! Pages sort by `order`, then id. Titles need not be unique: a wiki link opens the first page,
 //! in that order, whose title matches ignoring case and surrounding spaces.
 
+use std::rc::Rc;
+
 use yrs::{
     Any, ClientID, Doc, GetString, Map, MapPrelim, MapRef, Number, OffsetKind, Options, Out,
     ReadTxn, TextPrelim, TextRef, TransactionMut,
@@ -21,6 +23,7 @@ pub mod files;
 pub mod link;
 pub mod markdown;
 pub mod qr;
+mod search;
 
 /// The home page's id, and the root text holding its body.
 pub const HOME: &str = "home";
@@ -181,6 +184,19 @@ impl Notebook {
 
     /// The pages whose bodies link to `id` by its title.
     pub fn backlinks<T: ReadTxn>(&self, txn: &T, id: &str) -> Vec<PageInfo> {
+        self.backlinks_with(txn, id, |page| {
+            link_keys(&self.text(txn, page).unwrap_or_default())
+        })
+    }
+
+    /// The same, with each page's [`link_keys`] from `links` (given a page id): a cache may
+    /// answer, where finding them renders the page.
+    pub fn backlinks_with<T: ReadTxn>(
+        &self,
+        txn: &T,
+        id: &str,
+        mut links: impl FnMut(&str) -> Rc<[String]>,
+    ) -> Vec<PageInfo> {
         let pages = self.pages(txn);
         let Some(target) = pages.iter().find(|page| page.id == id) else {
             return Vec::new();
@@ -189,12 +205,7 @@ impl Notebook {
         pages
             .iter()
             .filter(|page| page.id != id)
-            .filter(|page| {
-                let text = self.text(txn, &page.id).unwrap_or_default();
-                markdown::wiki_links(&text)
-                    .iter()
-                    .any(|link| title_key(link) == wanted)
-            })
+            .filter(|page| links(&page.id).contains(&wanted))
             .cloned()
             .collect()
     }
@@ -222,7 +233,7 @@ impl Notebook {
                 break;
             }
             let text = self.text(txn, &page.id).unwrap_or_default();
-            if let Some(hit) = find_in(&text, &query) {
+            if let Some(hit) = search::find_in(&text, &query) {
                 if !hits.iter().any(|h| h.id == page.id) {
                     hits.push(SearchHit {
                         id: page.id.clone(),
@@ -283,43 +294,17 @@ fn number(n: Number) -> Option<f64> {
     }
 }
 
+/// The titles a page's markdown links to, as [`title_key`]s.
+pub fn link_keys(markdown: &str) -> Rc<[String]> {
+    markdown::wiki_links(markdown)
+        .iter()
+        .map(|link| title_key(link))
+        .collect()
+}
+
 /// How titles compare: ignoring case and surrounding spaces.
 pub fn title_key(title: &str) -> String {
     title.trim().to_lowercase()
-}
-
-/// The first case-insensitive match of `query` (already lowercase) in `text`: its UTF-16 offset
-/// and a one-line snippet around it.
-fn find_in(text: &str, query: &str) -> Option<(u32, String)> {
-    const CONTEXT: usize = 40;
-    // Lowercasing can change byte lengths; search per char so offsets map back to `text`.
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let lower: Vec<String> = chars
-        .iter()
-        .map(|(_, c)| c.to_lowercase().collect())
-        .collect();
-    let first = query.chars().next()?;
-    let query_len = query.chars().count();
-    let start = (0..chars.len()).find(|&i| {
-        lower[i].starts_with(first) && {
-            let joined: String = lower[i..(i + query_len).min(chars.len())].concat();
-            joined.starts_with(query)
-        }
-    })?;
-    let index = text[..chars[start].0].encode_utf16().count() as u32;
-    let from = start.saturating_sub(CONTEXT);
-    let to = (start + query_len + CONTEXT).min(chars.len());
-    let mut snippet: String = chars[from..to]
-        .iter()
-        .map(|&(_, c)| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    if from > 0 {
-        snippet.insert(0, '…');
-    }
-    if to < chars.len() {
-        snippet.push('…');
-    }
-    Some((index, snippet))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use yrs::{
 };
 
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
-use crate::notebook::{Notebook, PageInfo, SearchHit, HOME};
+use crate::notebook::{link_keys, Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
 use yrs::sync::{Message, SyncMessage};
 
@@ -40,6 +40,10 @@ pub(super) struct Pages {
     notebook: Notebook,
     /// What transactions changed, filled by the notebook's observers during a commit.
     changes: Rc<RefCell<Changes>>,
+    /// Each page's [`crate::notebook::link_keys`], found once (they cost a render of the
+    /// page) and forgotten when its text changes, or all of them when the list does: backlinks
+    /// are read on every page opened and every pause in typing.
+    links: Links,
     /// Undo and redo of this person's edits, per page (created on a page's first edit).
     undo: HashMap<String, UndoManager<()>>,
     /// Draws page ids.
@@ -49,10 +53,12 @@ pub(super) struct Pages {
 impl Pages {
     pub fn new(doc: &Doc, rng: ChaCha20Rng) -> Pages {
         let notebook = Notebook::new(doc);
-        let changes = observe(doc, &notebook);
+        let links = Links::default();
+        let changes = observe(doc, &notebook, &links);
         Pages {
             notebook,
             changes,
+            links,
             undo: HashMap::new(),
             rng,
         }
@@ -69,6 +75,8 @@ impl Pages {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 }
+
+type Links = Rc<RefCell<HashMap<String, Rc<[String]>>>>;
 
 /// What the transactions since the last report changed.
 #[derive(Default)]
@@ -89,10 +97,12 @@ impl Changes {
 }
 
 /// Watches the notebook for changes to report.
-fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
+fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>> {
     let changes = Rc::new(RefCell::new(Changes::default()));
     let sink = changes.clone();
+    let stale = links.clone();
     notebook.home().observe(OBSERVER, move |txn, event| {
+        stale.borrow_mut().remove(HOME);
         if !is_local(txn) {
             sink.borrow_mut().add_splices(HOME, splices(txn, event));
         }
@@ -102,11 +112,20 @@ fn observe(doc: &Doc, notebook: &Notebook) -> Rc<RefCell<Changes>> {
         .home_fields()
         .observe(OBSERVER, move |_, _| sink.borrow_mut().pages = true);
     let sink = changes.clone();
+    let stale = links.clone();
     notebook
         .pages_map()
         .observe_deep(OBSERVER, move |txn, events| {
             let mut changes = sink.borrow_mut();
+            let mut stale = stale.borrow_mut();
             for event in events.iter() {
+                match (event, event.path().front()) {
+                    (YEvent::Text(_), Some(PathSegment::Key(page))) => {
+                        stale.remove(page.as_ref());
+                    }
+                    // Pages came or went (or a body was replaced): forget them all.
+                    _ => stale.clear(),
+                }
                 match event {
                     YEvent::Text(text) if !is_local(txn) => {
                         if let Some(PathSegment::Key(page)) = text.path().front() {
@@ -156,7 +175,19 @@ impl Room {
     }
 
     pub fn backlinks(&self, page: &str) -> Vec<PageInfo> {
-        self.pages.notebook.backlinks(&self.doc().transact(), page)
+        let txn = self.doc().transact();
+        let notebook = &self.pages.notebook;
+        notebook.backlinks_with(&txn, page, |id| {
+            let known = self.pages.links.borrow().get(id).cloned();
+            known.unwrap_or_else(|| {
+                let keys = link_keys(&notebook.text(&txn, id).unwrap_or_default());
+                self.pages
+                    .links
+                    .borrow_mut()
+                    .insert(id.to_owned(), keys.clone());
+                keys
+            })
+        })
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
@@ -183,6 +214,8 @@ impl Room {
         };
         self.set_time(now);
         self.track_undo(page, &body);
+        // What each splice did, clamped to the text: (index, deleted, inserted) in UTF-16 units.
+        let mut applied = Vec::with_capacity(splices.len());
         self.commit(now, |_, txn| {
             for splice in splices {
                 let len = body.len(txn);
@@ -194,10 +227,16 @@ impl Room {
                 if !splice.insert.is_empty() {
                     body.insert(txn, index, &splice.insert);
                 }
+                let inserted = body.len(txn) - (len - delete);
+                applied.push((index, delete, inserted));
             }
         });
         if let Some((anchor, head)) = selection {
-            self.set_cursor(now, page, anchor, head);
+            // Typing moves the caret with the text: its relative positions stay as they were,
+            // and finding them again would walk the page's blocks twice per keystroke.
+            if !self.presence.cursor_follows(page, &applied, anchor, head) {
+                self.set_cursor(now, page, anchor, head);
+            }
         }
     }
 
@@ -316,6 +355,10 @@ impl Room {
     /// Reports what the last transactions changed.
     pub(super) fn take_changes(&mut self) {
         let changes = std::mem::take(&mut *self.pages.changes.borrow_mut());
+        if changes.pages || !changes.splices.is_empty() {
+            // Others' changes (or undo's) move text under the cursor by what only a lookup says.
+            self.presence.forget_cursor_offsets();
+        }
         if changes.pages {
             self.out.event(Event::PagesChanged);
         }

@@ -61,6 +61,10 @@ pub(super) struct Presence {
     user: Option<(String, String)>,
     page: Option<String>,
     cursor: Option<(StickyIndex, StickyIndex)>,
+    /// The page and the (anchor, head) offsets `cursor` was taken at, while only this
+    /// person's edits have changed that page since (they are followed in
+    /// [`Presence::cursor_follows`]); `None` once anything else changed the notebook.
+    cursor_at: Option<(String, u32, u32)>,
     /// The state last shared: an unchanged one is not sent again (a keystroke moves the caret
     /// in the text but not its relative position, so typing shares nothing).
     shared: Option<String>,
@@ -77,6 +81,7 @@ impl Presence {
             user: None,
             page: None,
             cursor: None,
+            cursor_at: None,
             shared: None,
             last_renewal: now,
             heard_from: HashMap::new(),
@@ -106,6 +111,49 @@ impl Presence {
         self.last_renewal = now;
         awareness.set_local_state_raw(state);
         awareness.update_with_clients([awareness.client_id()]).ok()
+    }
+
+    /// Whether this person's cursor, moved by their own `edits` of `page` ((index, deleted,
+    /// inserted) in UTF-16 units, in order), is where the editor now says, `anchor` and `head`:
+    /// then its relative positions are the same and need not be looked up again (an O(page)
+    /// walk through the text's blocks, twice per keystroke). A position names the character
+    /// after it (`Assoc::After`, or the end of the text), which an edit only moves: by what it
+    /// inserted minus what it deleted when the edit is before it, not at all when after it; an
+    /// edit deleting that character leaves no answer.
+    pub fn cursor_follows(
+        &mut self,
+        page: &str,
+        edits: &[(u32, u32, u32)],
+        anchor: u32,
+        head: u32,
+    ) -> bool {
+        let Some((at_page, mut old_anchor, mut old_head)) = self.cursor_at.take() else {
+            return false;
+        };
+        let follow = |offset: &mut u32| {
+            for &(index, deleted, inserted) in edits {
+                if *offset >= index + deleted {
+                    *offset = *offset - deleted + inserted;
+                } else if *offset >= index {
+                    return false;
+                }
+            }
+            true
+        };
+        let same = at_page == page
+            && follow(&mut old_anchor)
+            && follow(&mut old_head)
+            && (old_anchor, old_head) == (anchor, head);
+        if same {
+            self.cursor_at = Some((at_page, anchor, head));
+        }
+        same
+    }
+
+    /// Something other than this person's edits changed the notebook: offsets say nothing about
+    /// where the cursor's relative positions are until it is set again.
+    pub fn forget_cursor_offsets(&mut self) {
+        self.cursor_at = None;
     }
 
     /// Everyone's state, for a newcomer or someone who asked.
@@ -222,6 +270,7 @@ impl Room {
                 (at(anchor), at(head))
             })
         };
+        self.presence.cursor_at = cursor.is_some().then(|| (page.to_owned(), anchor, head));
         self.presence.page = Some(page.to_owned());
         self.presence.cursor = cursor;
         self.share_presence(now);

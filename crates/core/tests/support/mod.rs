@@ -9,6 +9,7 @@
 //! Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod edits;
 pub mod faults;
 pub mod html;

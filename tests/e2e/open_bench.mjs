@@ -1,0 +1,120 @@
+// Prints what opening a notebook of 500 pages costs in the browser; asserts nothing about speed.
+//   node tests/e2e/open_bench.mjs [--pages N] [--runs N]
+// 1. Builds the notebook in Node with Yjs in the app's schema (docs/schema.md: root Y.Map
+//    "pages" of Y.Map { title, order, body: Y.Text }, the home page's body the root Y.Text
+//    "page"), each page about 2 kB of markdown with a few [[wiki links]], as one update: a
+//    compacted store.
+// 2. Writes it as the one record of a room's IndexedDB (y-indexeddb's layout), from a page of
+//    the app's origin.
+// 3. Opens the room, each run in a fresh page: from navigation to #editor[data-ready="true"]
+//    (the home page shown and editable), and to the page list holding every page.
+// Results also go to tests/e2e/.artifacts/open_bench.json. Exits 1 only if a figure could not be
+// taken.
+
+import { parseArgs } from 'node:util';
+import * as Y from 'yjs';
+import {
+  withServerAndBrowser, newRoomName, roomUrl, watchPage, waitForReady, openTab, APP_LOAD_TIMEOUT_MS,
+  finishBenchmark,
+} from './harness.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    pages: { type: 'string', default: '500' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const PAGES = Number(opts.pages);
+const RUNS = Number(opts.runs);
+const LOAD_TIMEOUT_MS = 60_000;
+
+const results = { pages: PAGES };
+const problems = [];
+
+/** The notebook as one Yjs update, and the home page's text. */
+function notebook() {
+  const doc = new Y.Doc();
+  const home = `# Home\n\nStart at [[Page 1]] or [[Page 250]].\n\n${'Notes. '.repeat(200)}`;
+  doc.transact(() => {
+    doc.getMap('meta').set('version', 1);
+    doc.getText('page').insert(0, home);
+    const pages = doc.getMap('pages');
+    for (let i = 0; i < PAGES; i++) {
+      const title = `Page ${i}`;
+      let body = `# ${title}\n\n`;
+      for (let p = 0; p < 6; p++) {
+        body += `Paragraph ${p} of ${title}: a *commonplace* note with a list,\n\n- see [[Page ${(i * 7 + p * 13) % PAGES}]]\n- and \`code\`, **bold**\n\n`;
+      }
+      if (i % 10 === 0) body += 'Back to [[Home]].\n';
+      body += 'More text of the page. '.repeat(40);
+      const entry = new Y.Map();
+      pages.set(`page${i}`, entry);
+      entry.set('title', title);
+      entry.set('order', i + 1);
+      entry.set('body', new Y.Text(body));
+    }
+  });
+  return { update: Y.encodeStateAsUpdate(doc), home };
+}
+
+/** In the page: database `name` in y-indexeddb's layout, holding `update` as its one record. */
+async function store(page, name, update) {
+  await page.evaluate(({ name, packed }) => new Promise((resolve, reject) => {
+    const bin = atob(packed);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const request = indexedDB.open(name, 1);
+    request.onupgradeneeded = () => {
+      request.result.createObjectStore('updates', { autoIncrement: true });
+      request.result.createObjectStore('custom');
+    };
+    request.onerror = () => reject(new Error(`open ${name}: ${request.error}`));
+    request.onsuccess = () => {
+      const db = request.result;
+      const txn = db.transaction('updates', 'readwrite');
+      txn.objectStore('updates').add(bytes);
+      txn.oncomplete = () => { db.close(); resolve(); };
+      txn.onerror = () => { db.close(); reject(new Error(`write ${name}: ${txn.error}`)); };
+    };
+  }), { name, packed: Buffer.from(update).toString('base64') });
+}
+
+async function openAndTime(context, url, home, run) {
+  const page = watchPage(await context.newPage(), { name: `open ${run}` });
+  try {
+    const t0 = performance.now();
+    await page.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
+    await waitForReady(page, { timeout: LOAD_TIMEOUT_MS, name: `open ${run}` });
+    const readyMs = performance.now() - t0;
+    const shown = await page.evaluate((want) => document.querySelector('#editor').value === want, home);
+    if (!shown) throw new Error('the editor was ready without the home page');
+    await page.waitForFunction((n) => document.querySelectorAll('#pages li').length === n, PAGES + 1, { timeout: LOAD_TIMEOUT_MS, polling: 5 });
+    const listMs = performance.now() - t0;
+    return { readyMs, listMs };
+  } finally {
+    await page.close();
+  }
+}
+
+const lines = [`open_bench: a notebook of ${PAGES} pages from IndexedDB, ${RUNS} opens`];
+const { update, home } = notebook();
+results.updateBytes = update.length;
+await withServerAndBrowser(async ({ server, browser }) => {
+  const context = await browser.newContext();
+  try {
+    const room = newRoomName('openbench');
+    const writer = await openTab(context, roomUrl(server, newRoomName('openbench-writer')), { name: 'writer', ready: true });
+    await writer.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: APP_LOAD_TIMEOUT_MS });
+    await store(writer, room, update);
+    results.runs = [];
+    for (let run = 1; run <= RUNS; run++) results.runs.push(await openAndTime(context, roomUrl(server, room), home, run));
+  } catch (err) {
+    problems.push(`open: ${err.message}`);
+  } finally {
+    await context.close();
+  }
+});
+for (const [i, r] of (results.runs ?? []).entries()) {
+  lines.push(`  open ${i + 1} (${(update.length / 1024).toFixed(0)} kB stored): first page shown (data-ready) ${Math.round(r.readyMs)} ms, page list complete ${Math.round(r.listMs)} ms`);
+}
+finishBenchmark('open_bench', lines, problems, results);
