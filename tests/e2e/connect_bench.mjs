@@ -20,7 +20,7 @@
 import { parseArgs } from 'node:util';
 import {
   withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey, keyedRoomUrl, signalUrl,
-  waitForPeers, typeText, waitForValue, finishBenchmark, APP_LOAD_TIMEOUT_MS,
+  waitForPeers, typeText, waitForValue, finishBenchmark, benchSections, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 import { serveYjsApp, yjsLink } from './yjs_app.mjs';
 import { quantile } from './probes.mjs';
@@ -131,14 +131,7 @@ async function arrivals(env, present) {
 
 const round1 = (x) => Math.round(x * 10) / 10;
 
-async function section(name, fn) {
-  try {
-    results[name] = await fn();
-  } catch (err) {
-    problems.push(`${name}: ${err.message.split('\n')[0]}`);
-    results[name] = { error: err.message };
-  }
-}
+const section = benchSections(results, problems);
 
 const yjs = await serveYjsApp();
 try {

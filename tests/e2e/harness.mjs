@@ -625,6 +625,38 @@ export async function idbUpdates(page, dbName) {
   }), dbName);
 }
 
+/**
+ * In `page`: creates database `name` in y-indexeddb's layout (if missing) and appends `updates`
+ * (Uint8Arrays or Buffers), one record each, in one transaction.
+ */
+export async function appendToYIndexedDb(page, name, updates) {
+  const lengths = updates.map((u) => u.length);
+  const packed = Buffer.concat(updates).toString('base64');
+  await page.evaluate(({ name, packed, lengths }) => new Promise((resolve, reject) => {
+    const bin = atob(packed);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const request = indexedDB.open(name, 1);
+    request.onupgradeneeded = () => {
+      request.result.createObjectStore('updates', { autoIncrement: true });
+      request.result.createObjectStore('custom');
+    };
+    request.onerror = () => reject(new Error(`open ${name}: ${request.error}`));
+    request.onsuccess = () => {
+      const db = request.result;
+      const txn = db.transaction('updates', 'readwrite');
+      const store = txn.objectStore('updates');
+      let at = 0;
+      for (const n of lengths) {
+        store.add(bytes.slice(at, at + n));
+        at += n;
+      }
+      txn.oncomplete = () => { db.close(); resolve(); };
+      txn.onerror = () => { db.close(); reject(new Error(`append to ${name}: ${txn.error}`)); };
+    };
+  }), { name, packed, lengths });
+}
+
 const bundles = new Map();
 
 /**
@@ -1005,6 +1037,21 @@ export async function fillEditor(page, size, { steps = 1, timeout = 45_000, name
  * saves its results to tests/e2e/.artifacts/NAME.json, and exits non-zero only if a figure is
  * missing: speed never fails a run.
  */
+/**
+ * A benchmark's `section(name, fn)`: `results[name]` = what `fn` resolves to; if it throws, the
+ * error goes to `problems` (printed as NOT MEASURED by finishBenchmark) and to `results[name]`.
+ */
+export function benchSections(results, problems) {
+  return async (name, fn) => {
+    try {
+      results[name] = await fn();
+    } catch (err) {
+      problems.push(`${name}: ${err.message.split('\n')[0]}`);
+      results[name] = { error: err.message };
+    }
+  };
+}
+
 export function finishBenchmark(name, lines, problems, results) {
   for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
   lines.push('');

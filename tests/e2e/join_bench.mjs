@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import {
   APP_LOAD_TIMEOUT_MS, withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey,
   keyedRoomUrl, roomUrl, waitForReady, waitForSignalingState, fillEditor, editorDigest, withTimeout, openBlankPage,
-  sleep, finishBenchmark,
+  sleep, finishBenchmark, benchSections,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -36,14 +36,7 @@ const STEP_TIMEOUT_MS = 60_000;
 const results = {};
 const problems = [];
 
-async function section(name, fn) {
-  try {
-    results[name] = await fn();
-  } catch (err) {
-    problems.push(`${name}: ${err.message.split('\n')[0]}`);
-    results[name] = { error: err.message };
-  }
-}
+const section = benchSections(results, problems);
 
 function quantile(xs, q) {
   const s = [...xs].sort((x, y) => x - y);

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import * as Y from 'yjs';
 import {
   withServerAndBrowser, newRoomName, roomUrl, watchPage, waitForReady, openTab, APP_LOAD_TIMEOUT_MS,
-  finishBenchmark,
+  finishBenchmark, appendToYIndexedDb,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -57,28 +57,6 @@ function notebook() {
   return { update: Y.encodeStateAsUpdate(doc), home };
 }
 
-/** In the page: database `name` in y-indexeddb's layout, holding `update` as its one record. */
-async function store(page, name, update) {
-  await page.evaluate(({ name, packed }) => new Promise((resolve, reject) => {
-    const bin = atob(packed);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const request = indexedDB.open(name, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore('updates', { autoIncrement: true });
-      request.result.createObjectStore('custom');
-    };
-    request.onerror = () => reject(new Error(`open ${name}: ${request.error}`));
-    request.onsuccess = () => {
-      const db = request.result;
-      const txn = db.transaction('updates', 'readwrite');
-      txn.objectStore('updates').add(bytes);
-      txn.oncomplete = () => { db.close(); resolve(); };
-      txn.onerror = () => { db.close(); reject(new Error(`write ${name}: ${txn.error}`)); };
-    };
-  }), { name, packed: Buffer.from(update).toString('base64') });
-}
-
 async function openAndTime(context, url, home, run) {
   const page = watchPage(await context.newPage(), { name: `open ${run}` });
   try {
@@ -105,7 +83,7 @@ await withServerAndBrowser(async ({ server, browser }) => {
     const room = newRoomName('openbench');
     const writer = await openTab(context, roomUrl(server, newRoomName('openbench-writer')), { name: 'writer', ready: true });
     await writer.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: APP_LOAD_TIMEOUT_MS });
-    await store(writer, room, update);
+    await appendToYIndexedDb(writer, room, [update]);
     results.runs = [];
     for (let run = 1; run <= RUNS; run++) results.runs.push(await openAndTime(context, roomUrl(server, room), home, run));
   } catch (err) {

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import * as Y from 'yjs';
 import {
   REPO_ROOT, withServerAndBrowser, newRoomName, roomUrl, watchPage, waitForReady, openTab, sleep, APP_LOAD_TIMEOUT_MS,
-  finishBenchmark,
+  finishBenchmark, appendToYIndexedDb,
 } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -141,35 +141,6 @@ function syntheticUpdates(n, seed = 0xC0FFEE) {
 
 // ---- 2.-4. in the browser --------------------------------------------------------------------------
 
-/** In the page: creates database `name` in y-indexeddb's layout and appends one batch of records. */
-async function appendBatch(page, name, updates) {
-  const lengths = updates.map((u) => u.length);
-  const packed = Buffer.concat(updates).toString('base64');
-  await page.evaluate(({ name, packed, lengths }) => new Promise((resolve, reject) => {
-    const bin = atob(packed);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const request = indexedDB.open(name, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore('updates', { autoIncrement: true });
-      request.result.createObjectStore('custom');
-    };
-    request.onerror = () => reject(new Error(`open ${name}: ${request.error}`));
-    request.onsuccess = () => {
-      const db = request.result;
-      const txn = db.transaction('updates', 'readwrite');
-      const store = txn.objectStore('updates');
-      let at = 0;
-      for (const n of lengths) {
-        store.add(bytes.slice(at, at + n));
-        at += n;
-      }
-      txn.oncomplete = () => { db.close(); resolve(); };
-      txn.onerror = () => { db.close(); reject(new Error(`append to ${name}: ${txn.error}`)); };
-    };
-  }), { name, packed, lengths });
-}
-
 /** { count, bytes } of database `name`'s updates store (bytes only when withBytes). */
 async function storeFigures(page, name, withBytes) {
   return page.evaluate(({ name, withBytes }) => new Promise((resolve, reject) => {
@@ -226,7 +197,7 @@ async function inBrowser(browser, server, data) {
     const usageBefore = await usage(writer);
 
     const t0 = performance.now();
-    for (let i = 0; i < data.updates.length; i += BATCH) await appendBatch(writer, room, data.updates.slice(i, i + BATCH));
+    for (let i = 0; i < data.updates.length; i += BATCH) await appendToYIndexedDb(writer, room, data.updates.slice(i, i + BATCH));
     const writeMs = performance.now() - t0;
     const written = await storeFigures(writer, room, true);
     if (written.count !== data.updates.length) throw new Error(`wrote ${data.updates.length} records, the store has ${written.count}`);

@@ -30,6 +30,17 @@ fn splice(index: u32, insert: &str) -> Splice {
     }
 }
 
+/// The updates `room` asked to store (`Effect::Store`), draining its outputs.
+fn stored_updates(room: &mut Room) -> Vec<Vec<u8>> {
+    outputs(room)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Effect(Effect::Store(update)) => Some(update),
+            _ => None,
+        })
+        .collect()
+}
+
 /// An in-order net that records every output, for tests that look at what was sent.
 fn recording(shell: Shell) -> Net {
     let mut net = Net::in_order(Schedule::in_order(), shell);
@@ -155,13 +166,7 @@ fn every_change_is_stored_once_and_loads_back() {
     let mut writer = tab("a", 1);
     writer.edit(0, HOME, &[splice(0, "héllo 👋")], None);
     writer.edit(0, HOME, &[splice(0, "¡")], None);
-    let stored: Vec<Vec<u8>> = outputs(&mut writer)
-        .into_iter()
-        .filter_map(|o| match o {
-            Output::Effect(Effect::Store(update)) => Some(update),
-            _ => None,
-        })
-        .collect();
+    let stored = stored_updates(&mut writer);
     assert_eq!(stored.len(), 2);
 
     let mut reader = tab("b", 2);
@@ -194,13 +199,7 @@ fn every_change_is_stored_once_and_loads_back() {
 fn a_notebook_loaded_after_peers_connected_reaches_them() {
     let mut writer = tab("w", 9);
     writer.edit(0, HOME, &[splice(0, "stored here")], None);
-    let stored: Vec<Vec<u8>> = outputs(&mut writer)
-        .into_iter()
-        .filter_map(|o| match o {
-            Output::Effect(Effect::Store(update)) => Some(update),
-            _ => None,
-        })
-        .collect();
+    let stored = stored_updates(&mut writer);
 
     let mut peer = tab("b", 2);
     peer.edit(0, HOME, &[splice(0, "B typed. ")], None);
