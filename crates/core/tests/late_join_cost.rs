@@ -96,7 +96,7 @@ fn late_join_cost() {
         let mut b = room(2);
         drop(update);
         time("receiver: apply it, observers' splices (load)", || {
-            b.load(2, &[whole.clone()])
+            b.load(2, std::slice::from_ref(&whole))
         });
         let splices: Vec<Splice> = std::iter::from_fn(|| b.poll_output())
             .filter_map(|o| match o {
