@@ -46,3 +46,11 @@ pub fn socket(room: &str, url: &str) -> Option<WebSocket> {
 pub fn config() -> Option<Promise> {
     take(&start()?, "config")?.dyn_into().ok()
 }
+
+/// The `/config` answer's body, if it came already (then the request is taken too).
+pub fn config_answered() -> Option<String> {
+    let start = start()?;
+    let text = take(&start, "configText")?.as_string()?;
+    take(&start, "config");
+    Some(text)
+}

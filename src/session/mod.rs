@@ -323,7 +323,11 @@ impl Inner {
                 inner.on_signaling(event);
             }
         });
+        let opened = signaling.is_open();
         *self.signaling.borrow_mut() = Some(signaling);
+        if opened {
+            self.on_signaling(SignalingEvent::Open);
+        }
         self.report_status();
     }
 

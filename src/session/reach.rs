@@ -24,10 +24,16 @@ impl Inner {
     /// Uses the ICE servers this browser last heard of, asks the server for current ones, and
     /// starts watching the paths.
     pub(super) fn start_reach(&self) {
-        if let Some(fetched) = config::cached() {
+        // The head start's answer, when it is already here, is used at once: a socket that
+        // is open already then subscribes in the same turn (see `reach_out`).
+        if let Some(fetched) = config::answered(now()) {
             self.use_config(&fetched);
+        } else {
+            if let Some(fetched) = config::cached() {
+                self.use_config(&fetched);
+            }
+            self.fetch_config();
         }
-        self.fetch_config();
         let me = self.me.clone();
         *self.paths_timer.borrow_mut() = Some(Interval::new(PATHS_EVERY_MS, move || {
             if let Some(inner) = me.upgrade() {

@@ -33,6 +33,16 @@ fn remember((config, fetched_at): &Fetched) {
     let _ = storage.set_item(KEY, &value.to_string());
 }
 
+/// The head start's answer, if it has arrived already (and parses); kept as `fetch` keeps it.
+pub fn answered(now: u64) -> Option<Fetched> {
+    let fetched = (
+        ClientConfig::parse(&head_start::config_answered()?).ok()?,
+        now,
+    );
+    remember(&fetched);
+    Some(fetched)
+}
+
 /// Asks the server the app came from, and keeps the answer.
 pub async fn fetch(now: u64) -> Result<Fetched, String> {
     let text = match head_start::config() {

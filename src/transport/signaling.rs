@@ -54,6 +54,14 @@ impl Signaling {
         Signaling { inner }
     }
 
+    /// The socket is open (one taken over from the head start may be at once).
+    pub fn is_open(&self) -> bool {
+        let socket = self.inner.socket.borrow();
+        socket
+            .as_ref()
+            .is_some_and(|(socket, _)| socket.ready_state() == WebSocket::OPEN)
+    }
+
     /// Sends a frame if the socket is open; otherwise it is dropped, as y-webrtc does: the room
     /// re-announces itself when the socket comes back.
     pub fn send(&self, frame: &str) {
@@ -104,20 +112,11 @@ fn open(inner: &Rc<Inner>) {
     }
 }
 
-/// Takes over a socket that is connecting or open; one already open is announced as opened
-/// on the next turn of the event loop, once the caller holds this `Signaling` (the room sends
-/// its subscription through it at once).
+/// Takes over a socket that is connecting or open. One already open fires no open event: the
+/// caller asks [`Signaling::is_open`] once it holds this `Signaling`, and subscribes at once
+/// (a task later would wait behind everything else joining does).
 fn adopt(inner: &Rc<Inner>, socket: WebSocket) {
-    let opened = socket.ready_state() == WebSocket::OPEN;
     listen(inner, socket);
-    if opened {
-        let weak = Rc::downgrade(inner);
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(inner) = weak.upgrade() {
-                (inner.on_event)(SignalingEvent::Open);
-            }
-        });
-    }
 }
 
 fn listen(inner: &Rc<Inner>, socket: WebSocket) {
