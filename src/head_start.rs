@@ -34,6 +34,18 @@ pub fn key(room: &str, secret: &str) -> Option<Promise> {
     take(&start, "key").filter(|_| same)?.dyn_into().ok()
 }
 
+/// The key of `room` with `secret` (32 bytes' ArrayBuffer), if derived already (then the
+/// derivation is taken too). Read without awaiting, the room joins in the same turn the app
+/// starts, before the first layout and paint instead of after them.
+pub fn key_derived(room: &str, secret: &str) -> Option<JsValue> {
+    let start = start()?;
+    let same = string(&start, "room").as_deref() == Some(room)
+        && string(&start, "secret").as_deref() == Some(secret);
+    let bits = take(&start, "keyBits").filter(|_| same)?;
+    take(&start, "key");
+    Some(bits)
+}
+
 /// The signaling socket opened to `url`, if it was for the room `room`.
 pub fn socket(room: &str, url: &str) -> Option<WebSocket> {
     let start = start()?;
