@@ -26,14 +26,17 @@ pub async fn derive(secret: &str, room: &str) -> RoomKey {
     }
 }
 
+/// The key, if index.html's script derived it already (see `head_start::key_derived`).
+pub fn derived(secret: &str, room: &str) -> Option<RoomKey> {
+    let bits = head_start::key_derived(room, secret)?;
+    let bytes: [u8; 32] = Uint8Array::new(&bits).to_vec().try_into().ok()?;
+    Some(RoomKey::from_bytes(bytes))
+}
+
 async fn with_webcrypto(secret: &str, room: &str) -> Result<RoomKey, JsValue> {
-    let bits = match (
-        head_start::key_derived(room, secret),
-        head_start::key(room, secret),
-    ) {
-        (Some(derived), _) => derived,
-        (None, Some(begun)) => JsFuture::from(begun).await?,
-        (None, None) => derive_bits(secret, room).await?,
+    let bits = match head_start::key(room, secret) {
+        Some(begun) => JsFuture::from(begun).await?,
+        None => derive_bits(secret, room).await?,
     };
     let bytes: [u8; 32] = Uint8Array::new(&bits)
         .to_vec()

@@ -7,6 +7,7 @@ use yew::prelude::*;
 
 use crate::{identity, perf, room_key};
 use commonplace_core::app::status::SessionStatus;
+use commonplace_protocol::crypto::RoomKey;
 
 use crate::session::{NotebookState, Session};
 
@@ -90,18 +91,9 @@ pub fn use_session(
             perf::mark(perf::JOIN);
             let handle = SessionHandle::default();
             let joining = handle.clone();
-            let (room, secret) = (room.clone(), secret.clone());
-            spawn_local(async move {
-                // The key first (WebCrypto, off the main thread; usually begun by index.html):
-                // the room encrypts its first signaling message with it.
-                let key = match secret {
-                    Some(secret) => {
-                        let key = room_key::derive(&secret, &room).await;
-                        perf::mark(perf::KEY);
-                        Some(key)
-                    }
-                    None => None,
-                };
+            let link_room = room.clone();
+            let room = room.clone();
+            let join = move |key: Option<RoomKey>| {
                 if joining.0.left.get() {
                     return;
                 }
@@ -111,7 +103,28 @@ pub fn use_session(
                 session.set_user(&name, &color);
                 *joining.0.session.borrow_mut() = Some(session);
                 joining.attach(&elements);
-            });
+            };
+            // The key first: the room encrypts its first signaling message with it. Usually
+            // index.html derived it already; then the room joins here, while the page is
+            // still being built, and its announce is out before the first paint.
+            match secret
+                .as_deref()
+                .map(|secret| (secret, room_key::derived(secret, &link_room)))
+            {
+                None => join(None),
+                Some((_, Some(key))) => {
+                    perf::mark(perf::KEY);
+                    join(Some(key));
+                }
+                Some((secret, None)) => {
+                    let (secret, room) = (secret.to_owned(), link_room.clone());
+                    spawn_local(async move {
+                        let key = room_key::derive(&secret, &room).await;
+                        perf::mark(perf::KEY);
+                        join(Some(key));
+                    });
+                }
+            }
             handle
         })
     };
