@@ -52,7 +52,9 @@ impl Store {
             }
         }
         let _span = crate::perf::span("store.read");
-        Self::read_here(room).await.map_err(|error| error.to_string())
+        Self::read_here(room)
+            .await
+            .map_err(|error| error.to_string())
     }
 
     /// One read-only transaction over both stores: the key check and every record.
@@ -66,7 +68,10 @@ impl Store {
             .object_store(CUSTOM)?
             .get(JsValue::from_str(KEY_CHECK))?
             .into_future();
-        let records = txn.object_store(UPDATES)?.get_all(None, None)?.into_future();
+        let records = txn
+            .object_store(UPDATES)?
+            .get_all(None, None)?
+            .into_future();
         let check = check.await?.and_then(|value| value.as_string());
         let records = byte_arrays(records.await?);
         Ok(Read {

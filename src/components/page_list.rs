@@ -38,15 +38,20 @@ pub fn PageList(props: &PageListProps) -> Html {
         });
     }
     let count = props.pages.len();
-    let items = props.pages.iter().take(*limit).enumerate().map(|(i, page)| {
-        html! {
-            <PageItem key={page.id.clone()} page={page.clone()} index={i} last={i + 1 == count}
-                active={props.active == page.id}
-                editing={renaming.as_deref() == Some(page.id.as_str())}
-                session={props.session.clone()} renaming={renaming.setter()}
-                dragging={Dragging(dragging.clone())} />
-        }
-    });
+    let items = props
+        .pages
+        .iter()
+        .take(*limit)
+        .enumerate()
+        .map(|(i, page)| {
+            html! {
+                <PageItem key={page.id.clone()} page={page.clone()} index={i} last={i + 1 == count}
+                    active={props.active == page.id}
+                    editing={renaming.as_deref() == Some(page.id.as_str())}
+                    session={props.session.clone()} renaming={renaming.setter()}
+                    dragging={Dragging(dragging.clone())} />
+            }
+        });
     let new_page = {
         let (session, renaming) = (props.session.clone(), renaming.clone());
         Callback::from(move |_| {

@@ -249,7 +249,11 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
             Some(check) if check != key_check => return Ok(Stored::OtherKey),
             Some(_) => {}
             // The first key to open a store claims it.
-            None => read.store.claim(key_check).await.map_err(|e| e.to_string())?,
+            None => read
+                .store
+                .claim(key_check)
+                .await
+                .map_err(|e| e.to_string())?,
         }
         Ok::<_, String>(Stored::Notebook(read.store, read.records))
     };

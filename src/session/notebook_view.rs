@@ -22,6 +22,8 @@ use crate::frame::after_paint;
 /// How long typing must pause before the preview and backlinks are brought up to date.
 const PREVIEW_DELAY_MS: u32 = 150;
 const SEARCH_LIMIT: usize = 50;
+/// Pages whose wiki links are read in one step after a notebook loads (some 5-10 ms here).
+const LINKS_PER_STEP: usize = 50;
 
 /// What the notebook's views show; a new value whenever any of it changes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -146,17 +148,29 @@ impl Inner {
     }
 
     /// The first page of a notebook just loaded. Its backlinks are found after it is painted:
-    /// the first time, they read every page's text (1 MB in a notebook of 500 pages); after
-    /// that the room keeps each page's links until the page changes.
+    /// the first time, they read every page's text (1 MB in a notebook of 500 pages, some
+    /// 50-100 ms here), so the room reads it in steps, one when the browser is idle after each
+    /// frame; after that it keeps each page's links until the page changes.
     pub(super) fn open_first_page(&self, id: &str) {
         if !self.show_page(id) {
             return;
         }
         self.update_view(|view| view.backlinks = None);
+        self.keep_links_then_backlinks();
+    }
+
+    fn keep_links_then_backlinks(&self) {
         let me = self.me.clone();
         after_paint(move || {
-            if let Some(inner) = me.upgrade() {
+            let Some(inner) = me.upgrade() else { return };
+            let kept = {
+                let _span = crate::perf::span("keep links");
+                inner.room.borrow().keep_links(LINKS_PER_STEP)
+            };
+            if kept {
                 inner.update_backlinks();
+            } else {
+                inner.keep_links_then_backlinks();
             }
         });
     }

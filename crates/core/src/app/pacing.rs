@@ -43,7 +43,7 @@ impl SearchPace {
         let Some((cost, ended)) = self.last else {
             return 0;
         };
-        if !(cost > SEARCH_QUICK_MS) || !now.is_finite() {
+        if cost <= SEARCH_QUICK_MS || !now.is_finite() {
             return 0;
         }
         let rest = (2.0 * cost).min(SEARCH_MAX_REST_MS);
@@ -75,9 +75,20 @@ mod tests {
             shown = next;
             frames += 1;
         }
-        assert_eq!(shown, usize::MAX, "once caught up, later pages are drawn at once");
-        assert_eq!(frames, 5, "40, 140, 240, 340, 440, then all 501: {frames} steps");
-        assert_eq!(next_items(FIRST_ITEMS, 3), None, "a short list is drawn in one frame");
+        assert_eq!(
+            shown,
+            usize::MAX,
+            "once caught up, later pages are drawn at once"
+        );
+        assert_eq!(
+            frames, 5,
+            "40, 140, 240, 340, 440, then all 501: {frames} steps"
+        );
+        assert_eq!(
+            next_items(FIRST_ITEMS, 3),
+            None,
+            "a short list is drawn in one frame"
+        );
         assert_eq!(next_items(0, 1), Some(usize::MAX));
         assert_eq!(next_items(usize::MAX, 10_000), None);
         assert_eq!(next_items(FIRST_ITEMS, FIRST_ITEMS + 1), Some(usize::MAX));
@@ -90,13 +101,21 @@ mod tests {
         pace.ran(0.0, 2.0);
         assert_eq!(pace.wait_ms(2.5), 0, "quick: every key");
         pace.ran(100.0, 130.0);
-        assert_eq!(pace.wait_ms(131.0), 59, "30 ms: a key right after waits for the 60 ms rest");
+        assert_eq!(
+            pace.wait_ms(131.0),
+            59,
+            "30 ms: a key right after waits for the 60 ms rest"
+        );
         assert_eq!(pace.wait_ms(170.5), 20);
         assert_eq!(pace.wait_ms(190.0), 0, "after the rest: at once");
         assert_eq!(pace.wait_ms(5_000.0), 0, "after a pause: at once");
         pace.ran(0.0, 900.0);
         assert_eq!(pace.wait_ms(900.0), 150, "the rest is capped");
-        assert_eq!(pace.wait_ms(10.0), 150, "a clock gone back waits at most one rest");
+        assert_eq!(
+            pace.wait_ms(10.0),
+            150,
+            "a clock gone back waits at most one rest"
+        );
     }
 
     #[test]
