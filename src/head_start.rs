@@ -1,5 +1,6 @@
 //! What index.html's inline script began before the app ran (`window.commonplaceHeadStart`):
-//! the signaling socket, the `/config` request and the room key's derivation, for the room in
+//! the signaling socket, the `/config` request, the room key's derivation and the read of the
+//! room's IndexedDB (`store::Store::open_and_read`), for the room in
 //! the link the page was opened with. Each is taken at most once, and only by a session of
 //! that same room and secret (the script parses the link its own way; anything that does not
 //! match is left to the app).
@@ -65,4 +66,11 @@ pub fn config_answered() -> Option<String> {
     let text = take(&start, "configText")?.as_string()?;
     take(&start, "config");
     Some(text)
+}
+
+/// The read of `room`'s IndexedDB (a promise of `{ db, check, records }`).
+pub fn store(room: &str) -> Option<Promise> {
+    let start = start()?;
+    let same = string(&start, "room").as_deref() == Some(room);
+    take(&start, "store").filter(|_| same)?.dyn_into().ok()
 }

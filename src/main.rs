@@ -5,6 +5,7 @@ mod app;
 mod caret_layer;
 mod components;
 mod download;
+mod frame;
 mod head_start;
 mod hooks;
 mod identity;

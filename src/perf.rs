@@ -41,7 +41,8 @@ impl Drop for Span {
     }
 }
 
-fn now() -> f64 {
+/// `performance.now()`, ms.
+pub fn now() -> f64 {
     gloo::utils::window().performance().map_or(0.0, |p| p.now())
 }
 

@@ -9,9 +9,13 @@ use idb::{
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
+use js_sys::{Reflect, Uint8Array};
+use std::future::IntoFuture;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::IdbDatabase;
+
+use crate::head_start;
 
 const UPDATES: &str = "updates";
 const CUSTOM: &str = "custom";
@@ -38,32 +42,53 @@ impl Store {
         Ok(Store { db: request.await? })
     }
 
-    /// Whether this store belongs to the key `check` names: the first key to open it claims it.
-    pub async fn claim(&self, check: &str) -> Result<bool, Error> {
-        let txn = self.db.transaction(&[CUSTOM], TransactionMode::ReadWrite)?;
-        let custom = txn.object_store(CUSTOM)?;
-        let key = JsValue::from_str(KEY_CHECK);
-        let stored: Option<JsValue> = custom.get(key.clone())?.await?;
-        let ours = match stored.and_then(|value| value.as_string()) {
-            Some(stored) => stored == check,
-            None => {
-                custom.put(&JsValue::from_str(check), Some(&key))?;
-                true
+    /// Opens the room's store and reads all of it, or takes what index.html's head start read
+    /// (`head_start::store`) while the app downloaded; if that failed, tries once more here.
+    pub async fn open_and_read(room: &str) -> Result<Read, String> {
+        if let Some(begun) = head_start::store(room) {
+            let _span = crate::perf::span("store.head-start");
+            if let Some(read) = JsFuture::from(begun).await.ok().and_then(Read::from_js) {
+                return Ok(read);
             }
-        };
-        txn.commit()?.await?;
-        Ok(ours)
+        }
+        let _span = crate::perf::span("store.read");
+        Self::read_here(room)
+            .await
+            .map_err(|error| error.to_string())
     }
 
-    /// Every stored update, oldest first; records that are not byte arrays are skipped.
-    pub async fn load(&self) -> Result<Vec<Vec<u8>>, Error> {
-        let txn = self.db.transaction(&[UPDATES], TransactionMode::ReadOnly)?;
-        let values = txn.object_store(UPDATES)?.get_all(None, None)?.await?;
-        Ok(values
-            .into_iter()
-            .filter_map(|value| value.dyn_into::<Uint8Array>().ok())
-            .map(|array| array.to_vec())
-            .collect())
+    /// One read-only transaction over both stores: the key check and every record.
+    async fn read_here(room: &str) -> Result<Read, Error> {
+        let store = Store::open(room).await?;
+        let txn = store
+            .db
+            .transaction(&[CUSTOM, UPDATES], TransactionMode::ReadOnly)?;
+        // Both requests are made before either is awaited: one round trip.
+        let check = txn
+            .object_store(CUSTOM)?
+            .get(JsValue::from_str(KEY_CHECK))?
+            .into_future();
+        let records = txn
+            .object_store(UPDATES)?
+            .get_all(None, None)?
+            .into_future();
+        let check = check.await?.and_then(|value| value.as_string());
+        let records = byte_arrays(records.await?);
+        Ok(Read {
+            store,
+            check,
+            records,
+        })
+    }
+
+    /// Claims a store no key has claimed yet for the key `check` names.
+    pub async fn claim(&self, check: &str) -> Result<(), Error> {
+        let txn = self.db.transaction(&[CUSTOM], TransactionMode::ReadWrite)?;
+        let key = JsValue::from_str(KEY_CHECK);
+        txn.object_store(CUSTOM)?
+            .put(&JsValue::from_str(check), Some(&key))?;
+        txn.commit()?.await?;
+        Ok(())
     }
 
     /// Appends updates in one transaction; resolves once they are durable.
@@ -95,13 +120,7 @@ impl Store {
             .transaction(&[UPDATES], TransactionMode::ReadWrite)?;
         let store = txn.object_store(UPDATES)?;
         let keys = store.get_all_keys(None, None)?.await?;
-        let records: Vec<Vec<u8>> = store
-            .get_all(None, None)?
-            .await?
-            .into_iter()
-            .filter_map(|value| value.dyn_into::<Uint8Array>().ok())
-            .map(|array| array.to_vec())
-            .collect();
+        let records = byte_arrays(store.get_all(None, None)?.await?);
         let Some(state) = merge(&records) else {
             txn.abort()?;
             return Ok(());
@@ -113,6 +132,39 @@ impl Store {
         txn.commit()?.await?;
         Ok(())
     }
+}
+
+/// What opening a room's store found.
+pub struct Read {
+    pub store: Store,
+    /// Which key the notebook was stored under (`RoomKey::fingerprint`, or "none"); `None`: no
+    /// key has claimed the store yet.
+    pub check: Option<String>,
+    /// Every stored update, oldest first.
+    pub records: Vec<Vec<u8>>,
+}
+
+impl Read {
+    /// The head start's `{ db, check, records }`.
+    fn from_js(value: JsValue) -> Option<Read> {
+        let field = |name: &str| Reflect::get(&value, &name.into()).ok();
+        let db: IdbDatabase = field("db")?.dyn_into().ok()?;
+        let records = field("records")?.dyn_into::<js_sys::Array>().ok()?;
+        Some(Read {
+            store: Store { db: db.into() },
+            check: field("check").and_then(|check| check.as_string()),
+            records: byte_arrays(records.iter()),
+        })
+    }
+}
+
+/// Records that are byte arrays, copied out; anything else (not ours to read) is skipped.
+fn byte_arrays(values: impl IntoIterator<Item = JsValue>) -> Vec<Vec<u8>> {
+    values
+        .into_iter()
+        .filter_map(|value| value.dyn_into::<Uint8Array>().ok())
+        .map(|array| array.to_vec())
+        .collect()
 }
 
 impl Drop for Store {

@@ -13,7 +13,15 @@ pub struct BacklinksProps {
 /// The pages that link to the open one with `[[its title]]`.
 #[function_component]
 pub fn Backlinks(props: &BacklinksProps) -> Html {
-    let links = props.notebook.backlinks.iter().map(|page| {
+    let Some(backlinks) = &props.notebook.backlinks else {
+        // Not found yet (the notebook has just loaded): no claim that there are none.
+        return html! {
+            <section id="backlinks" aria-labelledby="backlinks-title">
+                <h3 id="backlinks-title">{ "Linked from" }</h3>
+            </section>
+        };
+    };
+    let links = backlinks.iter().map(|page| {
         let onclick = {
             let (session, id) = (props.session.clone(), page.id.clone());
             Callback::from(move |_| session.with(|s| s.open_page(&id)))
@@ -27,7 +35,7 @@ pub fn Backlinks(props: &BacklinksProps) -> Html {
     html! {
         <section id="backlinks" aria-labelledby="backlinks-title">
             <h3 id="backlinks-title">{ "Linked from" }</h3>
-            if props.notebook.backlinks.is_empty() {
+            if backlinks.is_empty() {
                 <p class="muted">{ "No page links here yet." }</p>
             } else {
                 <ul>{ for links }</ul>

@@ -244,15 +244,20 @@ enum Stored {
 
 async fn open_store(room: &str, key_check: &str) -> Stored {
     let opened = async {
-        let store = Store::open(room).await?;
-        if !store.claim(key_check).await? {
-            return Ok(Stored::OtherKey);
+        let read = Store::open_and_read(room).await?;
+        match read.check.as_deref() {
+            Some(check) if check != key_check => return Ok(Stored::OtherKey),
+            Some(_) => {}
+            // The first key to open a store claims it.
+            None => read
+                .store
+                .claim(key_check)
+                .await
+                .map_err(|e| e.to_string())?,
         }
-        let updates = store.load().await?;
-        Ok::<_, idb::Error>(Stored::Notebook(store, updates))
+        Ok::<_, String>(Stored::Notebook(read.store, read.records))
     };
     opened.await.unwrap_or_else(|error| {
-        let error = error.to_string();
         gloo::console::error!(
             "IndexedDB unavailable; the notebook lives in memory:",
             error
@@ -266,6 +271,7 @@ impl Inner {
     fn start(&self, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
+        let applying = perf::span("store.apply");
         if let Stored::Notebook(store, updates) = stored {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
@@ -291,11 +297,12 @@ impl Inner {
         }
         self.unsaved.take();
         self.pump();
+        drop(applying);
         self.loaded.set(true);
         perf::mark(perf::STORE);
         self.open_server_store();
         let active = self.active.borrow().clone();
-        self.open_page(&active);
+        self.open_first_page(&active);
         if let Some(editor) = &*self.editor.borrow() {
             editor.element.set_read_only(false);
             let _ = editor.element.set_attribute("data-ready", "true");

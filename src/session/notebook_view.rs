@@ -17,10 +17,13 @@ use gloo::timers::callback::Timeout;
 use super::editor::EditorEvent;
 use super::{now, Inner, Session};
 use crate::caret_layer::Caret;
+use crate::frame::after_paint;
 
 /// How long typing must pause before the preview and backlinks are brought up to date.
 const PREVIEW_DELAY_MS: u32 = 150;
 const SEARCH_LIMIT: usize = 50;
+/// Pages whose wiki links are read in one step after a notebook loads (some 5-10 ms here).
+const LINKS_PER_STEP: usize = 50;
 
 /// What the notebook's views show; a new value whenever any of it changes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -29,8 +32,9 @@ pub struct NotebookState {
     /// The open page's id.
     pub active: String,
     pub people: Rc<Vec<Person>>,
-    /// Pages linking to the open one.
-    pub backlinks: Rc<Vec<PageInfo>>,
+    /// Pages linking to the open one; `None` while not yet found (just after the notebook
+    /// loaded: see `Inner::open_first_page`).
+    pub backlinks: Option<Rc<Vec<PageInfo>>>,
     /// How each connected peer is reached, by peer id.
     pub reach: Rc<HashMap<String, Reach>>,
 }
@@ -94,6 +98,7 @@ impl Session {
     }
 
     pub fn search(&self, query: &str) -> Vec<SearchHit> {
+        let _span = crate::perf::span("search");
         self.inner.room.borrow().search(query, SEARCH_LIMIT)
     }
 
@@ -137,9 +142,46 @@ impl Session {
 
 impl Inner {
     pub(super) fn open_page(&self, id: &str) {
+        if self.show_page(id) {
+            self.update_backlinks();
+        }
+    }
+
+    /// The first page of a notebook just loaded. Its backlinks are found after it is painted:
+    /// the first time, they read every page's text (1 MB in a notebook of 500 pages, some
+    /// 50-100 ms here), so the room reads it in steps, one when the browser is idle after each
+    /// frame; after that it keeps each page's links until the page changes.
+    pub(super) fn open_first_page(&self, id: &str) {
+        if !self.show_page(id) {
+            return;
+        }
+        self.update_view(|view| view.backlinks = None);
+        self.keep_links_then_backlinks();
+    }
+
+    fn keep_links_then_backlinks(&self) {
+        let me = self.me.clone();
+        after_paint(move || {
+            let Some(inner) = me.upgrade() else { return };
+            let kept = {
+                let _span = crate::perf::span("keep links");
+                inner.room.borrow().keep_links(LINKS_PER_STEP)
+            };
+            if kept {
+                inner.update_backlinks();
+            } else {
+                inner.keep_links_then_backlinks();
+            }
+        });
+    }
+
+    /// Shows a page: its text, the caret, the preview and the page list; not its backlinks.
+    /// `false` if there is no such page.
+    fn show_page(&self, id: &str) -> bool {
+        let _span = crate::perf::span("open page");
         let text = self.room.borrow().page_text(id);
         let Some(text) = text else {
-            return;
+            return false;
         };
         *self.active.borrow_mut() = id.to_owned();
         if let Some(editor) = &mut *self.editor.borrow_mut() {
@@ -154,7 +196,7 @@ impl Inner {
             view.pages = pages;
             view.active = active;
         });
-        self.update_backlinks();
+        true
     }
 
     pub(super) fn on_editor_event(&self, event: EditorEvent) {
@@ -291,11 +333,12 @@ impl Inner {
 
     /// Backlinks read every page: done when a page opens and when typing pauses.
     fn update_backlinks(&self) {
+        let _span = crate::perf::span("backlinks");
         let backlinks = {
             let active = self.active.borrow();
             Rc::new(self.room.borrow().backlinks(&active))
         };
-        self.update_view(|view| view.backlinks = backlinks);
+        self.update_view(|view| view.backlinks = Some(backlinks));
     }
 
     /// Changes what the views show, telling them only if something did change.

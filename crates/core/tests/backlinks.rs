@@ -61,3 +61,37 @@ fn an_edit_anywhere_is_seen_in_the_next_backlinks() {
     type_at(&mut room, 10_000, &from, 0, 0, "[[renamed]] ");
     assert_eq!(ids(&room, &target), [from.as_str()]);
 }
+
+#[test]
+fn links_kept_in_steps_give_the_same_backlinks() {
+    let mut room = new_room("links", "a", 1, 1, 0);
+    let target = room.create_page(1, "Target", "");
+    let mut linking = Vec::new();
+    for i in 0..25 {
+        let body = if i % 3 == 0 {
+            "see [[Target]]"
+        } else {
+            "see [[Elsewhere]]"
+        };
+        let id = room.create_page(1, &format!("Page {i}"), body);
+        if i % 3 == 0 {
+            linking.push(id);
+        }
+    }
+    // 27 pages (home, the target, 25 more), 10 at a time: three steps.
+    assert!(!room.keep_links(10));
+    assert!(!room.keep_links(10));
+    // A page's text changes between steps: its links are read again.
+    type_at(&mut room, 1_000, &linking[0], 0, 0, "no link here, ");
+    assert!(room.keep_links(10));
+    assert!(room.keep_links(0), "all kept: nothing left to read");
+    assert_eq!(ids(&room, &target), linking);
+    // An edit forgets that page's links: one more to read.
+    type_at(&mut room, 2_000, &linking[1], 0, 14, "");
+    assert!(!room.keep_links(0));
+    assert!(room.keep_links(1));
+    assert_eq!(
+        ids(&room, &target),
+        [vec![linking[0].clone()], linking[2..].to_vec()].concat()
+    );
+}

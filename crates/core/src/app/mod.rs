@@ -8,11 +8,13 @@
 //!   one cannot be imported;
 //! - [`paths`] — how this browser reaches each person (direct, STUN, TURN, the server);
 //! - [`preview`] — whether and how the open page's markdown is rendered;
-//! - [`identity`] — the names and colours people show: ours, and how others' are read.
+//! - [`identity`] — the names and colours people show: ours, and how others' are read;
+//! - [`pacing`] — how much of the page list the first frame draws, when search runs.
 
 pub mod identity;
 pub mod import_export;
 pub mod navigation;
+pub mod pacing;
 pub mod paths;
 pub mod preview;
 pub mod status;

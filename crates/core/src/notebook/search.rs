@@ -8,7 +8,7 @@
 //! (lowercase `i` + U+0307) — `only_kelvin_and_dotted_i_lowercase_to_ascii` checks that against
 //! every character — so it is a byte search that never decodes or copies the text.
 
-use memchr::{memchr2_iter, memchr_iter, memmem};
+use memchr::{memchr2_iter, memmem};
 
 const KELVIN: &str = "\u{212A}";
 const DOTTED_I: &str = "\u{130}";
@@ -71,6 +71,26 @@ pub(super) fn match_start(text: &str, query: &str) -> Option<usize> {
         && !dotted_i
     {
         return ascii_find(bytes, query.as_bytes());
+    }
+    // A query that begins with ASCII ("straße"): that prefix is spelled only by ASCII
+    // characters (K and İ aside, not here), so its places are found as bytes, and only those
+    // are checked character by character, not every place its first letter is.
+    // And each of its ASCII runs is somewhere in the text, or it is nowhere: the longest is
+    // looked for first, as bytes ("straße nicht" is not in a text without " nicht").
+    if !kelvin && !dotted_i {
+        let longest = query
+            .as_bytes()
+            .split(|b| !b.is_ascii())
+            .max_by_key(|run| run.len())
+            .unwrap_or_default();
+        if longest.len() >= 2 && ascii_find(bytes, longest).is_none() {
+            return None;
+        }
+    }
+    let prefix = query.bytes().take_while(u8::is_ascii).count();
+    if prefix >= 2 && !kelvin && !dotted_i {
+        return ascii_matches(bytes, &query.as_bytes()[..prefix])
+            .find(|&at| lowercase_starts_with(&text[at..], query));
     }
     let odd_first = (first == 'k' && kelvin) || (first == 'i' && dotted_i);
     if first.is_ascii() && !odd_first {
@@ -141,20 +161,24 @@ fn ascii_run(bytes: &[u8]) -> usize {
 /// always at a character boundary. The scan jumps between occurrences of the needle's rarest
 /// byte (memchr, in both cases), so common letters do not stop it at every other byte.
 fn ascii_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (anchor, &rare) = needle
+    ascii_matches(hay, needle).next()
+}
+
+/// Every place, in order, where `needle` (lowercase ASCII, not empty) occurs in `hay` ignoring
+/// ASCII case, found as [`ascii_find`] says.
+fn ascii_matches<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let (anchor, rare) = needle
         .iter()
         .enumerate()
-        .min_by_key(|&(_, &b)| commonness(b))?;
-    let fits = |at: usize| {
+        .min_by_key(|&(_, &b)| commonness(b))
+        .map_or((0, 0), |(at, &b)| (at, b));
+    // Not a letter: its "upper case" is itself, and memchr2 looks for it twice.
+    let places = (!needle.is_empty()).then(|| memchr2_iter(rare, rare.to_ascii_uppercase(), hay));
+    places.into_iter().flatten().filter_map(move |at| {
         let start = at.checked_sub(anchor)?;
         let candidate = hay.get(start..start + needle.len())?;
         candidate.eq_ignore_ascii_case(needle).then_some(start)
-    };
-    if rare.is_ascii_lowercase() {
-        memchr2_iter(rare, rare.to_ascii_uppercase(), hay).find_map(fits)
-    } else {
-        memchr_iter(rare, hay).find_map(fits)
-    }
+    })
 }
 
 /// How often a byte turns up in prose, roughly (a rank: 0 is rarest). Letters by English

@@ -127,6 +127,21 @@ fn find_in_agrees_with_the_per_character_search() {
         "İ", "😀", "ab", "AB", "ki", "zk",
     ];
     agree_on_random_texts(8, 20_000, 200, &mostly_ascii);
+    // Queries that begin with ASCII and go on past it ("straße"): the prefix found as bytes.
+    let prefixed = [
+        "st", "ST", "St", "ra", "ß", "ẞ", "SS", "ss", "e", "É", "é", " ", "\u{212A}", "k", "İ", "i",
+    ];
+    agree_on_random_texts(9, 20_000, 200, &prefixed);
+}
+
+#[test]
+fn a_query_beginning_with_ascii_is_found_past_its_prefix() {
+    let text = "Die STRASSE, die Straße, die STRAẞE ist nass";
+    let at = |query: &str| find_in(text, query).map(|hit| hit.0);
+    assert_eq!(at("straße i"), Some(29));
+    assert_eq!(at("straße,"), Some(17));
+    assert_eq!(at("strasse"), Some(4));
+    assert_eq!(at("straße nicht"), None);
 }
 
 /// The fastest of `runs` runs of `f`, in milliseconds (the machine is shared: the fastest run

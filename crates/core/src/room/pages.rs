@@ -190,6 +190,28 @@ impl Room {
         })
     }
 
+    /// Finds the wiki links of at most `budget` pages whose links are not kept yet, so that a
+    /// notebook just loaded can have them read in short steps rather than in one long
+    /// [`Room::backlinks`] (every page's text: 1 MB in a notebook of 500 pages). Returns whether
+    /// every page's links are kept now.
+    pub fn keep_links(&self, budget: usize) -> bool {
+        let txn = self.doc().transact();
+        let notebook = &self.pages.notebook;
+        let mut read = 0;
+        for page in notebook.pages(&txn) {
+            if self.pages.links.borrow().contains_key(&page.id) {
+                continue;
+            }
+            if read == budget {
+                return false;
+            }
+            let keys = link_keys(&notebook.text(&txn, &page.id).unwrap_or_default());
+            self.pages.links.borrow_mut().insert(page.id, keys);
+            read += 1;
+        }
+        true
+    }
+
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
         self.pages
             .notebook
