@@ -7,7 +7,8 @@
 // from the unminified text, which the minified text is a fixed function of, so the name still
 // changes exactly when the content does. index.html's `integrity="sha384-…"` for the file is
 // replaced by the minified file's, or the browser would refuse to run it.
-// sw.js is left alone: sw-stamp rewrites one line of it by pattern.
+// sw.js is minified too, all but its `const BUILD = …` line, kept whole and first on a line of its
+// own: sw-stamp.mjs rewrites that line by pattern (and so does the offline_shell test).
 //
 // Usage: TRUNK_STAGING_DIR=dist/.stage node scripts/minify-js.mjs   (trunk sets the variables)
 
@@ -44,6 +45,22 @@ for (const name of readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'sw
   console.log(`minify-js: ${name} ${before.length} -> ${after.length} bytes`);
 }
 writeFileSync(indexPath, index);
+
+const swPath = path.join(dir, 'sw.js');
+const sw = readFileSync(swPath, 'utf8');
+const buildLine = /^const BUILD = .*$/m;
+const stamp = sw.match(buildLine);
+if (!stamp) fail('sw.js has no "const BUILD = …" line (sw-stamp.mjs needs it)');
+let swCode;
+try {
+  // A classic script, not a module: its top-level names are globals esbuild leaves as they are,
+  // BUILD among them.
+  ({ code: swCode } = transformSync(sw.replace(buildLine, ''), { minify: true, legalComments: 'none' }));
+} catch (err) {
+  fail(`sw.js: ${err.message}`);
+}
+writeFileSync(swPath, `${stamp[0]}\n${swCode}`);
+console.log(`minify-js: sw.js ${sw.length} -> ${stamp[0].length + 1 + swCode.length} bytes`);
 
 function fail(message) {
   console.error(`minify-js: ${message}`);

@@ -268,7 +268,21 @@ impl Room {
     pub fn sync_report(&self) -> String {
         let held = self.sync.held();
         let peers = self.mesh.report();
-        format!("{:?}; {held} updates held back{peers}", self.status)
+        // Written out, not `{:?}`: the browser app's build prints derived Debug as the type's
+        // name alone (.cargo/config.toml, -Zfmt-debug=shallow); enums keep their variant names.
+        let Status {
+            online,
+            peers: open,
+            tabs,
+            synced,
+            undecryptable,
+            server_copy,
+        } = self.status;
+        format!(
+            "online {online}, {open} peers open, {tabs} tabs, synced {synced}, \
+             undecryptable {undecryptable}, server copy {server_copy:?}; \
+             {held} updates held back{peers}"
+        )
     }
 
     fn set_time(&mut self, now: u64) {
@@ -423,5 +437,32 @@ impl std::fmt::Display for Source<'_> {
             Source::Peer(peer) => write!(f, "peer {peer}"),
             Source::Broadcast => f.write_str("another tab"),
         }
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_report_is_written_out_not_debug() {
+        let config = RoomConfig {
+            name: "report".into(),
+            peer_id: "me".into(),
+            client_id: 1,
+            entropy: [1; 32],
+            max_conns: 20,
+            key: None,
+        };
+        let room = Room::new(config, crate::notebook::new_doc(1), 0);
+        let report = room.sync_report();
+        assert!(
+            report.starts_with("online false, 0 peers open, 0 tabs, synced "),
+            "{report}"
+        );
+        assert!(
+            report.ends_with("server copy None; 0 updates held back"),
+            "{report}"
+        );
     }
 }

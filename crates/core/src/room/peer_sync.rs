@@ -70,6 +70,28 @@ pub struct PeerSync {
 }
 
 impl PeerSync {
+    /// Its state in words, for `Room::sync_report`. Written out rather than `{:?}`: the browser
+    /// app's build prints derived Debug as the type's name alone (.cargo/config.toml).
+    pub fn report(&self) -> String {
+        let or_none = |t: Option<u64>| t.map_or_else(|| "none".to_owned(), |t| t.to_string());
+        format!(
+            "opened at {}, announced {}, heard {}, greeted {}, has theirs {}, has ours {}, \
+             next ask {} (backoff {}), next unasked {} ({} sent), asked at {}, rtt {}",
+            self.opened_at,
+            self.announced,
+            self.heard,
+            self.greeted,
+            self.has_theirs,
+            self.has_ours,
+            self.next_ask,
+            self.backoff,
+            self.next_unasked,
+            self.unasked,
+            or_none(self.asked_at),
+            or_none(self.rtt),
+        )
+    }
+
     pub fn new(now: u64, announced: bool) -> PeerSync {
         PeerSync {
             opened_at: now,
@@ -194,6 +216,19 @@ impl PeerSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_says_every_field() {
+        let mut sync = PeerSync::new(7, true);
+        sync.on_their_state(9);
+        let report = sync.report();
+        assert!(
+            report.starts_with("opened at 7, announced true,"),
+            "{report}"
+        );
+        assert!(report.contains("has theirs true"), "{report}");
+        assert!(report.ends_with("asked at none, rtt none"), "{report}");
+    }
 
     #[test]
     fn a_large_answer_still_arriving_is_not_asked_for_again() {

@@ -364,7 +364,12 @@ impl Mesh {
         use std::fmt::Write as _;
         let mut report = String::new();
         for (id, link) in &self.links {
-            let _ = write!(report, "\npeer {id}: {:?}, {:?}", link.path(), link.sync);
+            let _ = write!(
+                report,
+                "\npeer {id}: {:?}, {}",
+                link.path(),
+                link.sync.report()
+            );
         }
         report
     }
