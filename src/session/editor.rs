@@ -12,6 +12,7 @@ use std::cell::Cell;
 
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use commonplace_core::text::window;
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};
@@ -52,6 +53,8 @@ pub struct Editor {
     carets: CaretLayer,
     /// The selection when the current edit began, if it is a simple one.
     before: std::rc::Rc<Cell<Option<(u32, u32)>>>,
+    /// Whether the page is shown without wrapping (`window::unwrapped`: a big page).
+    unwrapped: bool,
     _listeners: Vec<EventListener>,
 }
 
@@ -123,12 +126,14 @@ impl Editor {
             text: EditorText::default(),
             carets,
             before,
+            unwrapped: false,
             _listeners: vec![on_before, on_keydown, on_select, on_input],
         }
     }
 
     /// Shows another page's text (or the same page afresh).
     pub fn show(&mut self, text: &str) {
+        self.fit_wrap(text.encode_utf16().count());
         self.element.set_value(text);
         self.element.set_selection_range(0, 0).ok();
         self.text = EditorText::new(text);
@@ -159,6 +164,7 @@ impl Editor {
         }?;
         self.carets
             .splice(splice.index, splice.delete, &splice.insert);
+        self.fit_wrap(self.text.len());
         Some(splice)
     }
 
@@ -166,6 +172,11 @@ impl Editor {
     /// belong ("preserve"), or puts the caret after the change (`select_end`: undo and redo).
     pub fn apply(&mut self, splices: &[Splice], select_end: bool) {
         let mode = if select_end { "end" } else { "preserve" };
+        // Before the text goes in: the browser lays it out once, the way it will stay.
+        let len = splices.iter().fold(self.text.len() as i64, |len, s| {
+            len - i64::from(s.delete) + s.insert.encode_utf16().count() as i64
+        });
+        self.fit_wrap(len.max(0) as usize);
         for splice in splices {
             let (start, end) = (splice.index, splice.index + splice.delete);
             let _ = self.element.set_range_text_with_start_and_end_and_mode(
@@ -178,6 +189,22 @@ impl Editor {
             self.carets
                 .splice(splice.index, splice.delete, &splice.insert);
         }
+    }
+
+    /// Shows a page of `len` units wrapped or not (`window::unwrapped`); the caret layer's
+    /// mirror copies the textarea's styles again when that changes.
+    fn fit_wrap(&mut self, len: usize) {
+        let unwrapped = window::unwrapped(len, self.unwrapped);
+        if unwrapped == self.unwrapped {
+            return;
+        }
+        self.unwrapped = unwrapped;
+        let _ = if unwrapped {
+            self.element.set_attribute("wrap", "off")
+        } else {
+            self.element.remove_attribute("wrap")
+        };
+        self.carets.restyle();
     }
 
     pub fn is_empty(&self) -> bool {

@@ -207,3 +207,76 @@ fn the_policy_keeps_the_view_inside_the_window() {
         assert!(shown.len() <= 40 + 2 * policy.margin);
     }
 }
+
+/// `BigPage` (the page, its lines and its window together) over random steps: the textarea's
+/// text kept only through what it returns equals its window, and the rows above, in and below
+/// the window are the page's lines.
+#[test]
+fn a_big_page_keeps_its_window_and_rows() {
+    use commonplace_core::text::big_page::BigPage;
+    let policy = WindowPolicy {
+        margin: 4,
+        slack: 1,
+    };
+    for seed in 0..200u64 {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut page = random_page(&mut rng);
+        let lines = page.iter().filter(|&&u| u == u16::from(b'\n')).count() + 1;
+        let first = rng.random_range(0..lines);
+        let mut big = BigPage::new(
+            &String::from_utf16(&page).unwrap(),
+            first..first + 2,
+            policy,
+        );
+        let mut shown = units(&big.window_text());
+        for step in 0..60 {
+            let context = format!("seed {seed} step {step}");
+            match rng.random_range(0..10) {
+                0..=4 => {
+                    let i = position(&mut rng, &page, 0, page.len());
+                    let end = position(&mut rng, &page, i, (i + 30).min(page.len()));
+                    let splice = Splice {
+                        index: i as u32,
+                        delete: (end - i) as u32,
+                        insert: random_insert(&mut rng),
+                    };
+                    if let WindowChange::Inside(local) = big.remote(&splice) {
+                        apply(&mut shown, &local);
+                    }
+                    apply(&mut page, &splice);
+                }
+                5..=7 => {
+                    let i = position(&mut rng, &shown, 0, shown.len());
+                    let end = position(&mut rng, &shown, i, (i + 10).min(shown.len()));
+                    let local = Splice {
+                        index: i as u32,
+                        delete: (end - i) as u32,
+                        insert: random_insert(&mut rng),
+                    };
+                    let global = big.local(&local);
+                    apply(&mut shown, &local);
+                    apply(&mut page, &global);
+                }
+                _ => {
+                    let count = big.line_count();
+                    let top = rng.random_range(0..count);
+                    if let Some(moved) = big.scrolled(top..(top + 2).min(count), (0, 0)) {
+                        shown = units(&moved.text);
+                    }
+                }
+            }
+            assert_eq!(big.len(), page.len(), "{context}");
+            assert_eq!(units(&big.window_text()), shown, "{context}");
+            let r = big.window().range();
+            assert_eq!(shown, page[r.start as usize..r.end as usize], "{context}");
+            let count = page.iter().filter(|&&u| u == u16::from(b'\n')).count() + 1;
+            let in_window = shown.iter().filter(|&&u| u == u16::from(b'\n')).count() + 1;
+            let rows = big.rows();
+            assert_eq!(
+                rows.above + in_window + rows.below,
+                count,
+                "{context}: {rows:?}"
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Text as the editor holds it: UTF-16 splices (`diff`), the mirror of what the `<textarea>`
 //! shows (`editor`, kept in `utf16_chunks`), the text's lines (`lines`), and the window of a big
-//! page an editor holds (`window`), all in UTF-16 units as the browser counts.
+//! page an editor holds (`window`, and `big_page` the page with it), all in UTF-16 units as the browser counts.
 
+pub mod big_page;
 pub mod diff;
 pub mod editor;
 pub mod lines;

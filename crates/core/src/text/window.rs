@@ -197,6 +197,29 @@ impl WindowPolicy {
     }
 }
 
+/// From this many UTF-16 units a page is shown without wrapping its lines (`wrap="off"`).
+///
+/// Why: laying out a textarea's text is what a late joiner of a big page waits for, and most of
+/// it is breaking lines into wrapped rows. Measured with `tests/e2e/textarea_layout_bench.mjs`
+/// (1 MiB, the app's styles, a loaded 2-core machine, medians of 5): 841 ms wrapped, 452 ms with
+/// `white-space: pre`; `text-rendering: optimizeSpeed`, no kerning or ligatures, or a plain
+/// monospace font did not help. A page this big is a log or a dump more than prose; normal pages
+/// keep wrapping.
+pub const NO_WRAP_FROM: usize = 512 * 1024;
+
+/// Below this many units a page shown without wrapping wraps again: a page at the threshold
+/// does not flip with every keystroke.
+pub const WRAP_AGAIN_BELOW: usize = 384 * 1024;
+
+/// Whether a page of `len` units is shown without wrapping, `unwrapped` being how it is shown now.
+pub fn unwrapped(len: usize, unwrapped: bool) -> bool {
+    len >= if unwrapped {
+        WRAP_AGAIN_BELOW
+    } else {
+        NO_WRAP_FROM
+    }
+}
+
 /// The page offsets of lines `lines` of `index`: from the start of the first to the start of
 /// the line after the last (its `\n` included), or the page's end.
 pub fn line_range(index: &LineIndex, lines: Range<usize>) -> Range<u32> {
@@ -280,6 +303,15 @@ mod tests {
         assert!(p.should_move(10..40, 13..23, 1000));
         assert!(!p.should_move(0..40, 0..30, 1000), "nothing above to show");
         assert!(p.should_move(10..40, 50..60, 1000), "jumped out of it");
+    }
+
+    #[test]
+    fn big_pages_unwrap_with_hysteresis() {
+        assert!(!unwrapped(NO_WRAP_FROM - 1, false));
+        assert!(unwrapped(NO_WRAP_FROM, false));
+        assert!(unwrapped(WRAP_AGAIN_BELOW, true));
+        assert!(!unwrapped(WRAP_AGAIN_BELOW - 1, true));
+        assert!(!unwrapped(1000, false));
     }
 
     #[test]
