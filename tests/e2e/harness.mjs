@@ -381,13 +381,41 @@ export async function editorSelection(page) {
   return page.$eval('#editor', (el) => ({ start: el.selectionStart, end: el.selectionEnd }));
 }
 
-/** Focuses the editor and puts the caret at `pos` (a UTF-16 offset, or 'end'). */
+/**
+ * Focuses the editor and puts the caret at `pos` (a UTF-16 offset of the page, or 'end'). A big
+ * page's editor holds only a window of it (`data-page-length`, `data-window-start`): it is
+ * scrolled to `pos` first, so the window moves there. Returns the caret's offset in the textarea.
+ */
 export async function setCaret(page, pos) {
-  await page.$eval('#editor', (el, p) => {
+  return page.$eval('#editor', async (el, p) => {
     el.focus();
-    const at = p === 'end' ? el.value.length : p;
-    el.setSelectionRange(at, at);
+    if (!el.hasAttribute('data-page-length')) {
+      const at = p === 'end' ? el.value.length : p;
+      el.setSelectionRange(at, at);
+      return at;
+    }
+    const at = p === 'end' ? window.commonplacePageText().length : p;
+    const start = () => Number(el.getAttribute('data-window-start'));
+    const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    // Scrolled to its top or bottom edge, the window moves a few hundred lines that way.
+    for (let i = 0; i < 2000 && !(start() <= at && at <= start() + el.value.length); i++) {
+      el.scrollTop = at < start() ? 0 : el.scrollHeight;
+      await frame();
+    }
+    if (!(start() <= at && at <= start() + el.value.length)) throw new Error(`the editor's window (${start()}+${el.value.length}) did not move to ${at}`);
+    const local = at - start();
+    const row = el.value.slice(0, local).split('\n').length - 1;
+    el.scrollTop = parseFloat(getComputedStyle(el).paddingTop) + row * parseFloat(getComputedStyle(el).lineHeight) - el.clientHeight / 2;
+    await frame();
+    const moved = at - start();
+    el.setSelectionRange(moved, moved);
+    return moved;
   }, pos);
+}
+
+/** The open page's length: a big page's editor holds only a window of it (`data-page-length`). */
+export async function pageLength(page) {
+  return page.$eval('#editor', (el) => Number(el.getAttribute('data-page-length') ?? el.value.length));
 }
 
 /**
@@ -767,7 +795,10 @@ export async function editorDigest(page) {
  */
 function textDigest(page, source) {
   return page.evaluate(async (from) => {
-    const value = from === 'yjs' ? window.__yjs.text.toString() : document.querySelector('#editor').value;
+    const el = document.querySelector('#editor');
+    // A big page's editor holds only a window of it: the session's whole page then.
+    const value = from === 'yjs' ? window.__yjs.text.toString()
+      : el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
     return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
   }, source);
