@@ -318,11 +318,16 @@ impl Editor {
         if self.big.is_none() && big_page::windowed(len, false) {
             // A late joiner's whole page, or a big paste: laid out only as a window.
             let selection = self.selection().unwrap_or((0, 0));
+            let scroll = Some(scroll_top(&self.element));
+            if let ([splice], true) = (splices, self.text.is_empty()) {
+                // A late joiner's page, in one splice: the text as it came (no copies).
+                return self.enter_big(&splice.insert, selection, scroll);
+            }
             let mut text = self.text.clone();
             for splice in splices {
                 text.apply(splice);
             }
-            return self.enter_big(&text.text(), selection, Some(scroll_top(&self.element)));
+            return self.enter_big(&text.text(), selection, scroll);
         }
         if self.big.is_some() {
             self.apply_big(splices, mode);

@@ -84,7 +84,15 @@ async function measure(browser, server, size) {
       if (el.hasAttribute('data-page-length')) return;
       el.scrollTop = (el.scrollHeight * at) / el.value.length - el.clientHeight / 2;
     }, middle);
-    await setCaret(b, Math.min(size, middle + 100));
+    // B's caret at the start of the line after A's (a big page is not wrapped: 100 units
+    // further could be off to the right of A's view).
+    const below = await a.evaluate((at) => {
+      const el = document.querySelector('#editor');
+      const text = el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
+      const next = text.indexOf('\n', at + 1);
+      return next === -1 ? text.length : next + 1;
+    }, middle);
+    await setCaret(b, Math.min(size, below));
     await withTimeout(a.waitForSelector('.remote-caret', { state: 'attached', timeout: 15_000 }), 16_000,
       '[A] never drew B\'s caret');
     await installProbes(a);
