@@ -100,7 +100,7 @@ async function measure(browser, server, size) {
     await a.keyboard.type(text.slice(0, KEYS + WARMUP_KEYS), { delay: 30 });
     await a.waitForTimeout(300);
     const probe = await a.evaluate(() => window.__probe);
-    const typed = await a.$eval('#editor', (el) => el.value.length);
+    const typed = await a.$eval('#editor', (el) => Number(el.getAttribute('data-page-length') ?? el.value.length));
     if (typed !== size + KEYS + WARMUP_KEYS) throw new Error(`A's page has ${typed} characters, expected ${size + KEYS + WARMUP_KEYS}`);
     await withTimeout(b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, typed,
       { timeout: 30_000, polling: 50 }), 31_000, '[B] did not receive every key');
