@@ -7,18 +7,20 @@
 //! splices go in with `setRangeText`, and the caret layer re-lays-out only the lines touched.
 //! Whole-page work (diffing an unusual edit, rendering the preview) is the exception or waits
 //! until typing pauses.
+//!
+//! A big page (`text::big_page`) is not wrapped and the textarea holds only a window of it
+//! (`super::windowed`): offsets going in and out (input, the selection, others' splices and
+//! carets) are mapped by the window's start, and scrolling near its edge moves it.
 
 use std::cell::Cell;
 
+use commonplace_core::text::big_page;
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
-use commonplace_core::text::window;
+use commonplace_core::text::window::{self, WindowChange};
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};
-
-use commonplace_core::text::big_page;
-use commonplace_core::text::window::WindowChange;
 
 use super::windowed::{scroll_top, set_scroll_top, Windowed};
 use crate::caret_layer::{Caret, CaretLayer};
