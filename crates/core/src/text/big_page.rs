@@ -1,11 +1,11 @@
 //! A big page as the windowed editor holds it: the whole text, its lines, and the window of it
-//! the `<textarea>` shows ([`TextWindow`]), with the rows above and below the window that the
-//! textarea stands in for with its paddings, so its scrollbar stands for the whole page.
+//! the `<textarea>` shows ([`TextWindow`]), with the rows above and below the window.
 //!
 //! Big pages are shown without wrapping ([`super::window::unwrapped`]), so one line is one row
 //! and a row's place is its line number times the line height: exact, with no layout of what
-//! the window does not hold. The shell only carries out what this says (set the value, the
-//! paddings, the scroll position, the selection).
+//! the window does not hold (when the window moves, the scroll position moves by the rows that
+//! went or came above it). The shell only carries out what this says (set the value, the scroll
+//! position, the selection).
 
 use std::ops::Range;
 
@@ -24,6 +24,7 @@ pub fn windowed(len: usize, windowed: bool) -> bool {
 }
 
 /// The page's rows the textarea does not hold: above its first row and below its last.
+/// (Spacers of these heights would let the scrollbar stand for the whole page: not done yet.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rows {
     pub above: usize,
@@ -91,8 +92,7 @@ impl BigPage {
         self.lines.locate(offset).line
     }
 
-    /// The rows the textarea's paddings stand for: the lines before the window's first row and
-    /// after its last (the window's edges may fall inside a line after others' splices: that
+    /// The rows outside the window: the lines before its first row and after its last (the window's edges may fall inside a line after others' splices: that
     /// line's row is the window's).
     pub fn rows(&self) -> Rows {
         let range = self.window.range();
