@@ -373,7 +373,8 @@ export async function waitForPeers(page, n, { timeout = DEFAULT_TIMEOUT_MS } = {
 
 /** The editor's current text. */
 export async function editorValue(page) {
-  return page.$eval('#editor', (el) => el.value);
+  // A big page's editor holds only a window of it: the session's whole page then.
+  return page.$eval('#editor', (el) => (el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value));
 }
 
 /** { start, end } of the editor's selection, in UTF-16 code units. */
@@ -434,7 +435,11 @@ export async function typeText(page, text, { at, delay = 0 } = {}) {
 /** Waits until the editor holds exactly `expected`. */
 export async function waitForValue(page, expected, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
   try {
-    await page.waitForFunction((want) => document.querySelector('#editor')?.value === want, expected, { timeout, polling: 20 });
+    // A big page's editor holds only a window of it: the session's whole page then.
+    await page.waitForFunction((want) => {
+      const el = document.querySelector('#editor');
+      return (el?.hasAttribute('data-page-length') ? window.commonplacePageText() : el?.value) === want;
+    }, expected, { timeout, polling: 20 });
   } catch (err) {
     const actual = await editorValue(page).catch((e) => `<unreadable: ${e.message}>`);
     throw new Error(`[${name}] editor did not become ${JSON.stringify(expected)} within ${timeout} ms; it is ${JSON.stringify(actual)} (${firstLine(err)})`);
