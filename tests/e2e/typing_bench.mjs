@@ -106,7 +106,8 @@ async function measure(browser, server, size) {
       { timeout: 30_000, polling: 50 }), 31_000, '[B] did not receive every key');
     const paint = stats(probe.paint.slice(WARMUP_KEYS));
     const handler = stats(probe.handler.slice(WARMUP_KEYS));
-    const caretIndex = await a.$eval('.remote-caret', (el) => Number(el.dataset.index));
+    // (In a big page, not wrapped, B's caret may be scrolled out of A's view sideways by now.)
+    const caretIndex = await a.$$eval('.remote-caret', (els) => (els.length ? Number(els[0].dataset.index) : null));
     return { size, paint, handler, slowEvents: probe.slow.length, slowMax: Math.max(0, ...probe.slow), bCaretIndex: caretIndex };
   } finally {
     await closeUsers(a, b);
