@@ -173,6 +173,12 @@ impl CaretLayer {
         self.inner.schedule();
     }
 
+    /// The textarea's text styles changed (it stopped or started wrapping): copy them again.
+    pub fn restyle(&self) {
+        self.inner.mirror.borrow_mut().restyle();
+        self.inner.schedule();
+    }
+
     /// Who is where now (replaces the previous set). Offsets beyond the text are clamped.
     pub fn set_carets(&self, carets: Vec<Caret>) {
         let mut remote = self.inner.remote.borrow_mut();

@@ -7,15 +7,22 @@
 //! splices go in with `setRangeText`, and the caret layer re-lays-out only the lines touched.
 //! Whole-page work (diffing an unusual edit, rendering the preview) is the exception or waits
 //! until typing pauses.
+//!
+//! A big page (`text::big_page`) is not wrapped and the textarea holds only a window of it
+//! (`super::windowed`): offsets going in and out (input, the selection, others' splices and
+//! carets) are mapped by the window's start, and scrolling near its edge moves it.
 
 use std::cell::Cell;
 
+use commonplace_core::text::big_page;
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use commonplace_core::text::window::{self, WindowChange};
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};
 
+use super::windowed::{scroll_top, set_scroll_top, Windowed};
 use crate::caret_layer::{Caret, CaretLayer};
 
 /// Input types whose edit is fully described by the selection before and the caret after.
@@ -44,6 +51,8 @@ pub enum EditorEvent {
     Redo,
     /// The selection moved.
     Selection,
+    /// The textarea scrolled (a big page's window may move).
+    Scroll,
 }
 
 pub struct Editor {
@@ -52,6 +61,10 @@ pub struct Editor {
     carets: CaretLayer,
     /// The selection when the current edit began, if it is a simple one.
     before: std::rc::Rc<Cell<Option<(u32, u32)>>>,
+    /// Whether the page is shown without wrapping (`window::unwrapped`: a big page).
+    unwrapped: bool,
+    /// A big page: the textarea holds only a window of it (`text` mirrors that window).
+    big: Option<Windowed>,
     _listeners: Vec<EventListener>,
 }
 
@@ -117,22 +130,139 @@ impl Editor {
             })
         };
         let carets = CaretLayer::new(element.clone(), overlay);
+        let on_scroll = {
+            let on_event = on_event.clone();
+            EventListener::new(&element, "scroll", move |_| on_event(EditorEvent::Scroll))
+        };
         let on_input = EventListener::new(&element, "input", move |_| on_event(EditorEvent::Input));
         Editor {
             element,
             text: EditorText::default(),
             carets,
             before,
-            _listeners: vec![on_before, on_keydown, on_select, on_input],
+            unwrapped: false,
+            big: None,
+            _listeners: vec![on_before, on_keydown, on_select, on_scroll, on_input],
         }
     }
 
     /// Shows another page's text (or the same page afresh).
     pub fn show(&mut self, text: &str) {
+        let len = text.encode_utf16().count();
+        self.fit_wrap(len);
+        if big_page::windowed(len, false) {
+            return self.enter_big(text, (0, 0), Some(0.0));
+        }
+        self.leave_big();
         self.element.set_value(text);
         self.element.set_selection_range(0, 0).ok();
         self.text = EditorText::new(text);
         self.carets.reset(text);
+    }
+
+    /// Shows the big page `text` windowed around `selection` (page offsets), scrolled to
+    /// `scroll` (or to the selection).
+    fn enter_big(&mut self, text: &str, selection: (u32, u32), scroll: Option<f64>) {
+        let big = Windowed::new(&self.element, text, selection.1);
+        let scroll = scroll.unwrap_or_else(|| big.scroll_for(&self.element, selection.1));
+        let window = *big.page.window();
+        let local = (window.to_local(selection.0), window.to_local(selection.1));
+        let value = big.page.window_text();
+        self.big = Some(big);
+        self.paint(&value, local, scroll);
+        // The view may be elsewhere than the selection: the window follows the view.
+        self.scrolled();
+    }
+
+    /// The textarea shows the big page's window `value` (just moved), with `selection` (anchor
+    /// and head, window offsets), scrolled to `scroll`.
+    fn paint(&mut self, value: &str, selection: (u32, u32), scroll: f64) {
+        self.element.set_value(value);
+        self.text = EditorText::new(value);
+        self.carets.reset(value);
+        if let Some(big) = &self.big {
+            big.mark_length(&self.element);
+        }
+        let (anchor, head) = selection;
+        let direction = if head < anchor { "backward" } else { "forward" };
+        let _ = self.element.set_selection_range_with_direction(
+            anchor.min(head),
+            anchor.max(head),
+            direction,
+        );
+        set_scroll_top(&self.element, scroll);
+    }
+
+    /// A big page became small: the textarea holds all of it again.
+    fn leave_big(&mut self) {
+        if self.big.take().is_some() {
+            Windowed::leave(&self.element);
+            self.carets.restyle();
+        }
+    }
+
+    /// The page crossed the threshold either way (by the person's input or others'): shown
+    /// windowed or whole from now on, the selection kept.
+    fn fit_window(&mut self) {
+        let len = self.page_len();
+        let windowed = big_page::windowed(len, self.big.is_some());
+        if windowed == self.big.is_some() {
+            return;
+        }
+        let selection = self.selection().unwrap_or((0, 0));
+        if windowed {
+            let text = self.text.text();
+            self.enter_big(&text, selection, None);
+        } else if let Some(big) = self.big.take() {
+            let text = big.page.text();
+            Windowed::leave(&self.element);
+            self.element.set_value(&text);
+            self.text = EditorText::new(&text);
+            self.carets.reset(&text);
+            self.carets.restyle();
+            let (anchor, head) = selection;
+            let _ = self
+                .element
+                .set_selection_range(anchor.min(head), anchor.max(head));
+        }
+    }
+
+    fn page_len(&self) -> usize {
+        self.big
+            .as_ref()
+            .map_or_else(|| self.text.len(), |big| big.page.len())
+    }
+
+    /// The textarea scrolled: a big page's window moves if the view came near its edges
+    /// (`true`: it moved, others' carets need drawing again).
+    pub fn scrolled(&mut self) -> bool {
+        let Some(big) = &mut self.big else {
+            return false;
+        };
+        let visible = big.visible(&self.element);
+        let selection = anchor_head(&self.element).unwrap_or((0, 0));
+        let before = big.page.rows();
+        if let Some(moved) = big.page.scrolled(visible, selection) {
+            // The rows that went or came above the window move the view by as much.
+            let scroll = scroll_top(&self.element) + big.shift(before);
+            self.paint(&moved.text, moved.selection, scroll);
+            return true;
+        }
+        false
+    }
+
+    /// Selects page offsets `from..to` (a search hit), bringing them into view.
+    pub fn select(&mut self, from: u32, to: u32) {
+        let Some(big) = &mut self.big else {
+            let _ = self.element.set_selection_range(from, to);
+            return;
+        };
+        let row = big.page.row_of(from);
+        big.page.move_to(row..row + 1, (0, 0));
+        let scroll = big.scroll_for(&self.element, from);
+        let window = *big.page.window();
+        let value = big.page.window_text();
+        self.paint(&value, (window.to_local(from), window.to_local(to)), scroll);
     }
 
     /// The element's value changed by the person's input: the splice they made, if any.
@@ -159,6 +289,21 @@ impl Editor {
         }?;
         self.carets
             .splice(splice.index, splice.delete, &splice.insert);
+        let lines_changed = splice.insert.contains('\n') || splice.delete > 0;
+        let splice = match &mut self.big {
+            Some(big) => {
+                let page = big.page.local(&splice);
+                big.mark_length(&self.element);
+                page
+            }
+            None => splice,
+        };
+        self.fit_wrap(self.page_len());
+        self.fit_window();
+        if lines_changed {
+            // The window may hold too few lines for the view now (a big cut).
+            self.scrolled();
+        }
         Some(splice)
     }
 
@@ -166,6 +311,30 @@ impl Editor {
     /// belong ("preserve"), or puts the caret after the change (`select_end`: undo and redo).
     pub fn apply(&mut self, splices: &[Splice], select_end: bool) {
         let mode = if select_end { "end" } else { "preserve" };
+        // Before the text goes in: the browser lays it out once, the way it will stay.
+        let len = splices.iter().fold(self.page_len() as i64, |len, s| {
+            len - i64::from(s.delete) + s.insert.encode_utf16().count() as i64
+        });
+        let len = len.max(0) as usize;
+        self.fit_wrap(len);
+        if self.big.is_none() && big_page::windowed(len, false) {
+            // A late joiner's whole page, or a big paste: laid out only as a window.
+            let selection = self.selection().unwrap_or((0, 0));
+            let scroll = Some(scroll_top(&self.element));
+            if let ([splice], true) = (splices, self.text.is_empty()) {
+                // A late joiner's page, in one splice: the text as it came (no copies).
+                return self.enter_big(&splice.insert, selection, scroll);
+            }
+            let mut text = self.text.clone();
+            for splice in splices {
+                text.apply(splice);
+            }
+            return self.enter_big(&text.text(), selection, scroll);
+        }
+        if self.big.is_some() {
+            self.apply_big(splices, mode);
+            return self.fit_window();
+        }
         for splice in splices {
             let (start, end) = (splice.index, splice.index + splice.delete);
             let _ = self.element.set_range_text_with_start_and_end_and_mode(
@@ -180,15 +349,82 @@ impl Editor {
         }
     }
 
+    /// Others' splices of a big page: those inside the window go into the textarea, those above
+    /// or below it change nothing the textarea holds (the window's start shifts).
+    fn apply_big(&mut self, splices: &[Splice], mode: &str) {
+        let Some(big) = &mut self.big else {
+            return;
+        };
+        let before = big.page.rows();
+        for splice in splices {
+            if let WindowChange::Inside(local) = big.page.remote(splice) {
+                let (start, end) = (local.index, local.index + local.delete);
+                let _ = self.element.set_range_text_with_start_and_end_and_mode(
+                    &local.insert,
+                    start,
+                    end,
+                    mode,
+                );
+                self.text.apply(&local);
+                self.carets.splice(local.index, local.delete, &local.insert);
+            }
+        }
+        big.mark_length(&self.element);
+        if big.page.rows() != before {
+            // Others may have cut the window's lines: it holds the view's again.
+            self.scrolled();
+        }
+    }
+
+    /// Shows a page of `len` units wrapped or not (`window::unwrapped`); the caret layer's
+    /// mirror copies the textarea's styles again when that changes.
+    fn fit_wrap(&mut self, len: usize) {
+        let unwrapped = window::unwrapped(len, self.unwrapped);
+        if unwrapped == self.unwrapped {
+            return;
+        }
+        self.unwrapped = unwrapped;
+        let _ = if unwrapped {
+            self.element.set_attribute("wrap", "off")
+        } else {
+            self.element.remove_attribute("wrap")
+        };
+        self.carets.restyle();
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        self.page_len() == 0
     }
 
+    /// The selection as anchor and head, in page offsets.
     pub fn selection(&self) -> Option<(u32, u32)> {
-        anchor_head(&self.element)
+        let (anchor, head) = anchor_head(&self.element)?;
+        Some(match &self.big {
+            Some(big) => {
+                let window = big.page.window();
+                (window.to_page(anchor), window.to_page(head))
+            }
+            None => (anchor, head),
+        })
     }
 
+    /// Others' carets (page offsets); in a big page only those in the window are drawn.
     pub fn set_carets(&self, carets: Vec<Caret>) {
+        let carets = match &self.big {
+            Some(big) => {
+                let window = big.page.window();
+                carets
+                    .into_iter()
+                    .filter(|c| window.contains(c.anchor) || window.contains(c.head))
+                    .map(|c| Caret {
+                        anchor: window.to_local(c.anchor),
+                        head: window.to_local(c.head),
+                        ..c
+                    })
+                    .collect()
+            }
+            None => carets,
+        };
         self.carets.set_carets(carets);
     }
 }

@@ -25,6 +25,7 @@ mod editor;
 mod notebook_view;
 mod reach;
 mod server_copy;
+mod windowed;
 
 use editor::Editor;
 pub use notebook_view::NotebookState;
@@ -98,6 +99,7 @@ struct Inner {
     /// `window.commonplaceSyncState()`: the room's sync report, for someone debugging a room
     /// from the console (and for tests that print it when a peer is left behind).
     _sync_state: Closure<dyn Fn() -> String>,
+    _page_text: Closure<dyn Fn() -> String>,
     _on_pagehide: EventListener,
     /// The network is back: signaling and the server's store are tried again at once.
     _on_online: EventListener,
@@ -164,6 +166,7 @@ impl Session {
             wake: RefCell::new(None),
             sweep: RefCell::new(None),
             _sync_state: expose_sync_state(me.clone()),
+            _page_text: expose_page_text(me.clone()),
             // Goodbyes go out when the page goes (tab closed, navigated away, app frozen).
             _on_pagehide: EventListener::new(&gloo::utils::window(), "pagehide", {
                 let me = me.clone();
@@ -572,6 +575,27 @@ fn expose_sync_state(me: Weak<Inner>) -> Closure<dyn Fn() -> String> {
         report.as_ref(),
     );
     report
+}
+
+/// `window.commonplacePageText()`: the open page's whole text. A big page's editor holds only a
+/// window of it, so tests and benchmarks compare pages through this (and read its length from
+/// the editor's `data-page-length`).
+fn expose_page_text(me: Weak<Inner>) -> Closure<dyn Fn() -> String> {
+    let read = Closure::<dyn Fn() -> String>::new(move || {
+        me.upgrade()
+            .and_then(|inner| {
+                let page = inner.active.borrow().clone();
+                let text = inner.room.borrow().page_text(&page);
+                text
+            })
+            .unwrap_or_default()
+    });
+    let _ = js_sys::Reflect::set(
+        &gloo::utils::window(),
+        &"commonplacePageText".into(),
+        read.as_ref(),
+    );
+    read
 }
 
 fn now() -> u64 {

@@ -57,9 +57,9 @@ impl Session {
         if *self.inner.active.borrow() != id {
             return;
         }
-        if let Some(editor) = &*self.inner.editor.borrow() {
+        if let Some(editor) = &mut *self.inner.editor.borrow_mut() {
             let _ = editor.element.focus();
-            let _ = editor.element.set_selection_range(index, index + len);
+            editor.select(index, index + len);
         }
     }
 
@@ -224,6 +224,16 @@ impl Inner {
             EditorEvent::Undo => self.undo_or_redo(true),
             EditorEvent::Redo => self.undo_or_redo(false),
             EditorEvent::Selection => self.share_cursor(),
+            EditorEvent::Scroll => {
+                let moved = match &mut *self.editor.borrow_mut() {
+                    Some(editor) => editor.scrolled(),
+                    None => false,
+                };
+                // Others' carets in the window it moved to.
+                if moved {
+                    self.draw_carets();
+                }
+            }
         }
     }
 

@@ -373,7 +373,8 @@ export async function waitForPeers(page, n, { timeout = DEFAULT_TIMEOUT_MS } = {
 
 /** The editor's current text. */
 export async function editorValue(page) {
-  return page.$eval('#editor', (el) => el.value);
+  // A big page's editor holds only a window of it: the session's whole page then.
+  return page.$eval('#editor', (el) => (el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value));
 }
 
 /** { start, end } of the editor's selection, in UTF-16 code units. */
@@ -381,13 +382,41 @@ export async function editorSelection(page) {
   return page.$eval('#editor', (el) => ({ start: el.selectionStart, end: el.selectionEnd }));
 }
 
-/** Focuses the editor and puts the caret at `pos` (a UTF-16 offset, or 'end'). */
+/**
+ * Focuses the editor and puts the caret at `pos` (a UTF-16 offset of the page, or 'end'). A big
+ * page's editor holds only a window of it (`data-page-length`, `data-window-start`): it is
+ * scrolled to `pos` first, so the window moves there. Returns the caret's offset in the textarea.
+ */
 export async function setCaret(page, pos) {
-  await page.$eval('#editor', (el, p) => {
+  return page.$eval('#editor', async (el, p) => {
     el.focus();
-    const at = p === 'end' ? el.value.length : p;
-    el.setSelectionRange(at, at);
+    if (!el.hasAttribute('data-page-length')) {
+      const at = p === 'end' ? el.value.length : p;
+      el.setSelectionRange(at, at);
+      return at;
+    }
+    const at = p === 'end' ? window.commonplacePageText().length : p;
+    const start = () => Number(el.getAttribute('data-window-start'));
+    const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    // Scrolled to its top or bottom edge, the window moves a few hundred lines that way.
+    for (let i = 0; i < 2000 && !(start() <= at && at <= start() + el.value.length); i++) {
+      el.scrollTop = at < start() ? 0 : el.scrollHeight;
+      await frame();
+    }
+    if (!(start() <= at && at <= start() + el.value.length)) throw new Error(`the editor's window (${start()}+${el.value.length}) did not move to ${at}`);
+    const local = at - start();
+    const row = el.value.slice(0, local).split('\n').length - 1;
+    el.scrollTop = parseFloat(getComputedStyle(el).paddingTop) + row * parseFloat(getComputedStyle(el).lineHeight) - el.clientHeight / 2;
+    await frame();
+    const moved = at - start();
+    el.setSelectionRange(moved, moved);
+    return moved;
   }, pos);
+}
+
+/** The open page's length: a big page's editor holds only a window of it (`data-page-length`). */
+export async function pageLength(page) {
+  return page.$eval('#editor', (el) => Number(el.getAttribute('data-page-length') ?? el.value.length));
 }
 
 /**
@@ -406,7 +435,11 @@ export async function typeText(page, text, { at, delay = 0 } = {}) {
 /** Waits until the editor holds exactly `expected`. */
 export async function waitForValue(page, expected, { timeout = DEFAULT_TIMEOUT_MS, name = 'page' } = {}) {
   try {
-    await page.waitForFunction((want) => document.querySelector('#editor')?.value === want, expected, { timeout, polling: 20 });
+    // A big page's editor holds only a window of it: the session's whole page then.
+    await page.waitForFunction((want) => {
+      const el = document.querySelector('#editor');
+      return (el?.hasAttribute('data-page-length') ? window.commonplacePageText() : el?.value) === want;
+    }, expected, { timeout, polling: 20 });
   } catch (err) {
     const actual = await editorValue(page).catch((e) => `<unreadable: ${e.message}>`);
     throw new Error(`[${name}] editor did not become ${JSON.stringify(expected)} within ${timeout} ms; it is ${JSON.stringify(actual)} (${firstLine(err)})`);
@@ -767,7 +800,10 @@ export async function editorDigest(page) {
  */
 function textDigest(page, source) {
   return page.evaluate(async (from) => {
-    const value = from === 'yjs' ? window.__yjs.text.toString() : document.querySelector('#editor').value;
+    const el = document.querySelector('#editor');
+    // A big page's editor holds only a window of it: the session's whole page then.
+    const value = from === 'yjs' ? window.__yjs.text.toString()
+      : el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value));
     return { length: value.length, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
   }, source);

@@ -88,10 +88,10 @@ async function lateJoin(browser, server, size, runs) {
       const wall0 = Date.now();
       const t0 = performance.now();
       await b.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
-      await b.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, size, { timeout: 120_000, polling: 20 })
+      await b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size, { timeout: 120_000, polling: 20 })
         .catch(async () => {
           const state = await withTimeout(b.evaluate(() => ({
-            length: document.querySelector('#editor')?.value.length,
+            length: Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length),
             peers: document.querySelector('#status')?.getAttribute('data-peers'),
             progress: document.querySelector('#sync-progress')?.getAttribute('value') ?? null,
           })), 10_000, 'reading B').catch((e) => e.message);

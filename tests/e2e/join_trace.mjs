@@ -25,7 +25,7 @@ await withServerAndBrowser(async ({ server, browser }) => {
   await browser.startTracing(undefined, { path: TRACE, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'toplevel'] });
   const t0 = Date.now();
   await b.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
-  await b.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, size, { timeout: 120000, polling: 20 });
+  await b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size, { timeout: 120000, polling: 20 });
   console.log('join ms', Date.now() - t0);
   await sleep(1000);
   await browser.stopTracing();

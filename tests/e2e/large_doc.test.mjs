@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   setUpFile, server, browser, openPerson, newRoomName, roomUrl, waitForPeers, assertNoPageErrors, watchPage,
-  editorDigest, withTimeout, fillEditor, firstLine, APP_LOAD_TIMEOUT_MS,
+  editorDigest, withTimeout, fillEditor, firstLine, setCaret, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
 const MB = 1024 * 1024;
@@ -58,9 +58,9 @@ async function lateJoin(t, { size, steps, joinTimeout }) {
   const t1 = performance.now();
   await b.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
   try {
-    await b.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, size, { timeout: joinTimeout, polling: 100 });
+    await b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size, { timeout: joinTimeout, polling: 100 });
   } catch (err) {
-    const got = await withTimeout(b.evaluate(() => ({ length: document.querySelector('#editor')?.value.length, status: document.querySelector('#status')?.outerHTML, progress: window.__syncProgress })), 10_000, 'reading B')
+    const got = await withTimeout(b.evaluate(() => ({ length: Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length), status: document.querySelector('#status')?.outerHTML, progress: window.__syncProgress })), 10_000, 'reading B')
       .catch((e) => e.message);
     throw new Error(`[B] did not receive A's ${size}-unit notebook within ${joinTimeout} ms of opening the link: ${JSON.stringify(got).slice(0, 1500)} (${firstLine(err)})`);
   }
@@ -83,24 +83,26 @@ async function lateJoin(t, { size, steps, joinTimeout }) {
   // on each side.
   await waitForPeers(b, 1);
   phase('B: inserting at the start, A: at the end');
-  const insert = (p, name, text, at) => withTimeout(p.evaluate(({ text, at }) => {
+  // setCaret moves a big page's editor window to `at` first.
+  const insert = (p, name, text, at) => withTimeout(setCaret(p, at).then((pos) => p.evaluate(({ text, pos }) => {
     const el = document.querySelector('#editor');
-    el.focus();
-    const pos = at === 'end' ? el.value.length : at;
     el.setRangeText(text, pos, pos, 'end');
     el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: text }));
-  }, { text, at }), EDIT_TIMEOUT_MS, `[${name}] inserting ${JSON.stringify(text)} into the large notebook`);
+  }, { text, pos })), EDIT_TIMEOUT_MS, `[${name}] inserting ${JSON.stringify(text)} into the large notebook`);
   await insert(b, 'B', '⟵B', 0);
   await insert(a, 'A', 'A⟶', 'end');
   phase('waiting for both edits on both sides');
-  const ends = (p) => withTimeout(p.$eval('#editor', (el) => [el.value.length, el.value.slice(0, 2), el.value.slice(-2)]), EDIT_TIMEOUT_MS, 'reading the editor');
+  // The page's text: a big page's editor holds only a window of it.
+  const pageText = () => (document.querySelector('#editor').hasAttribute('data-page-length') ? window.commonplacePageText() : document.querySelector('#editor').value);
+  const ends = (p) => withTimeout(p.evaluate(`(() => { const v = (${pageText})(); return [v.length, v.slice(0, 2), v.slice(-2)]; })()`), EDIT_TIMEOUT_MS, 'reading the editor');
   const expectEnds = [size + 4, '⟵B', 'A⟶'];
   for (const [p, name] of [[a, 'A'], [b, 'B']]) {
     try {
-      await p.waitForFunction((want) => {
-        const v = document.querySelector('#editor').value;
+      await p.waitForFunction(`(() => {
+        const v = (${pageText})();
+        const want = ${JSON.stringify(expectEnds)};
         return v.length === want[0] && v.startsWith(want[1]) && v.endsWith(want[2]);
-      }, expectEnds, { timeout: EDIT_TIMEOUT_MS, polling: 250 });
+      })()`, null, { timeout: EDIT_TIMEOUT_MS, polling: 250 });
     } catch {
       assert.fail(`[${name}] edits after the large sync did not arrive within ${EDIT_TIMEOUT_MS} ms: [length, start, end] is ${JSON.stringify(await ends(p).catch((e) => e.message))}, expected ${JSON.stringify(expectEnds)}`);
     }

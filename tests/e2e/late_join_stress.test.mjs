@@ -51,7 +51,7 @@ async function report(who) {
   const page = who.page;
   const state = await withTimeout(page.evaluate(() => ({
     status: document.querySelector('#status')?.outerHTML ?? null,
-    length: document.querySelector('#editor')?.value.length ?? null,
+    length: Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length),
     sync: typeof window.commonplaceSyncState === 'function' ? window.commonplaceSyncState() : null,
     yjs: window.__yjs ? { length: window.__yjs.text.length, peers: window.__yjs.peers } : null,
   })), 10_000, `[${who.name}] reading its state`).catch((e) => ({ unreadable: e.message }));
@@ -97,7 +97,7 @@ async function lateJoin(i) {
     const started = performance.now();
     await b.page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
     try {
-      await b.page.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, want.length,
+      await b.page.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, want.length,
         { timeout: JOIN_TIMEOUT_MS, polling: 20 });
     } catch (err) {
       throw new Error(`run ${i} (${v.label}): B did not receive the ${want.length}-unit notebook within ${JOIN_TIMEOUT_MS} ms `

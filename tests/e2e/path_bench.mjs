@@ -90,7 +90,7 @@ async function lateJoin(browser, server, path) {
     const b = await context.newPage();
     const t0 = performance.now();
     await b.goto(url);
-    await b.waitForFunction((n) => document.querySelector('#editor')?.value.length >= n, want.length,
+    await b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) >= n, want.length,
       { timeout: STEP_TIMEOUT_MS, polling: 20 });
     const ms = performance.now() - t0;
     const got = await editorDigest(b);

@@ -190,10 +190,10 @@ async function timeJoin(browser, url, want, where) {
     const page = await context.newPage();
     const t0 = performance.now();
     await page.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
-    await page.waitForFunction((n) => document.querySelector('#editor')?.value.length === n, want.length,
+    await page.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, want.length,
       { timeout: JOIN_TIMEOUT_MS, polling: 20 }).catch(async (err) => {
       const state = await withTimeout(page.evaluate(() => ({
-        length: document.querySelector('#editor')?.value.length,
+        length: Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length),
         peers: document.querySelector('#status')?.getAttribute('data-peers'),
         serverSaved: document.querySelector('#status')?.getAttribute('data-server-saved'),
         serverCopy: document.querySelector('#server-copy')?.textContent ?? null,

@@ -179,7 +179,7 @@ async function openAndTime(context, url, expected, name) {
   try {
     await page.waitForFunction((want) => document.querySelector('#editor').value === want, expected, { timeout: LOAD_TIMEOUT_MS, polling: 10 });
   } catch (err) {
-    const length = await page.evaluate(() => document.querySelector('#editor').value.length);
+    const length = await page.evaluate(() => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length));
     throw new Error(`[${name}] the editor never held the whole text (${expected.length} UTF-16 units) within ${LOAD_TIMEOUT_MS} ms: it has ${length}`);
   }
   const textMs = performance.now() - t0;

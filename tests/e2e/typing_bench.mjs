@@ -72,17 +72,27 @@ async function measure(browser, server, size) {
     await waitForReady(b, { name: 'B' });
     await waitForPeers(a, 1);
     await fillEditor(a, size, { name: 'A' });
-    await withTimeout(b.waitForFunction((n) => document.querySelector('#editor').value.length === n, size,
+    await withTimeout(b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size,
       { timeout: 60_000, polling: 100 }), 65_000, `[B] did not receive the ${size}-character page`);
     const middle = Math.floor(size / 2);
     // A's editor scrolls to where A types; B's caret sits a line or two below, so A draws it and
     // each of A's keys moves it.
     await setCaret(a, middle);
     // Setting the selection does not scroll a textarea: bring the caret's line to the middle.
+    // (A big page's editor holds a window of it, which setCaret has scrolled there already.)
     await a.$eval('#editor', (el, at) => {
+      if (el.hasAttribute('data-page-length')) return;
       el.scrollTop = (el.scrollHeight * at) / el.value.length - el.clientHeight / 2;
     }, middle);
-    await setCaret(b, Math.min(size, middle + 100));
+    // B's caret at the start of the line after A's (a big page is not wrapped: 100 units
+    // further could be off to the right of A's view).
+    const below = await a.evaluate((at) => {
+      const el = document.querySelector('#editor');
+      const text = el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
+      const next = text.indexOf('\n', at + 1);
+      return next === -1 ? text.length : next + 1;
+    }, middle);
+    await setCaret(b, Math.min(size, below));
     await withTimeout(a.waitForSelector('.remote-caret', { state: 'attached', timeout: 15_000 }), 16_000,
       '[A] never drew B\'s caret');
     await installProbes(a);
@@ -90,13 +100,14 @@ async function measure(browser, server, size) {
     await a.keyboard.type(text.slice(0, KEYS + WARMUP_KEYS), { delay: 30 });
     await a.waitForTimeout(300);
     const probe = await a.evaluate(() => window.__probe);
-    const typed = await a.$eval('#editor', (el) => el.value.length);
+    const typed = await a.$eval('#editor', (el) => Number(el.getAttribute('data-page-length') ?? el.value.length));
     if (typed !== size + KEYS + WARMUP_KEYS) throw new Error(`A's page has ${typed} characters, expected ${size + KEYS + WARMUP_KEYS}`);
-    await withTimeout(b.waitForFunction((n) => document.querySelector('#editor').value.length === n, typed,
+    await withTimeout(b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, typed,
       { timeout: 30_000, polling: 50 }), 31_000, '[B] did not receive every key');
     const paint = stats(probe.paint.slice(WARMUP_KEYS));
     const handler = stats(probe.handler.slice(WARMUP_KEYS));
-    const caretIndex = await a.$eval('.remote-caret', (el) => Number(el.dataset.index));
+    // (In a big page, not wrapped, B's caret may be scrolled out of A's view sideways by now.)
+    const caretIndex = await a.$$eval('.remote-caret', (els) => (els.length ? Number(els[0].dataset.index) : null));
     return { size, paint, handler, slowEvents: probe.slow.length, slowMax: Math.max(0, ...probe.slow), bCaretIndex: caretIndex };
   } finally {
     await closeUsers(a, b);

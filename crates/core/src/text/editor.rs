@@ -153,6 +153,12 @@ impl EditorText {
         String::from_utf16_lossy(&self.units.to_vec())
     }
 
+    /// Units `range` (clamped to the text) as a string: a big page's window.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> String {
+        let end = range.end.min(self.units.len());
+        String::from_utf16_lossy(&self.units.slice(range.start.min(end)..end))
+    }
+
     /// Length in UTF-16 code units, as the element counts.
     pub fn len(&self) -> usize {
         self.units.len()

@@ -1,13 +1,16 @@
 //! Text as the editor holds it: UTF-16 splices (`diff`), the mirror of what the `<textarea>`
-//! shows (`editor`, kept in `utf16_chunks`), and the text's lines (`lines`), all in UTF-16 units
-//! as the browser counts.
+//! shows (`editor`, kept in `utf16_chunks`), the text's lines (`lines`), and the window of a big
+//! page an editor holds (`window`, and `big_page` the page with it), all in UTF-16 units as the browser counts.
 
+pub mod big_page;
 pub mod diff;
 pub mod editor;
 pub mod lines;
 mod prefix_sums;
 mod utf16_chunks;
+pub mod window;
 
 pub use diff::Splice;
 pub use editor::EditorText;
 pub use lines::LineIndex;
+pub use window::{TextWindow, WindowChange, WindowPolicy};
