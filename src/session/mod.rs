@@ -220,6 +220,13 @@ impl Session {
         *self.inner.preview.borrow_mut() = Some(preview);
         let active = self.inner.active.borrow().clone();
         self.inner.open_page(&active);
+        // The stored notebook may have loaded before the editor existed (the head start read
+        // it early): then the editor is ready now, not when `start` ran.
+        if self.inner.loaded.get() {
+            if let Some(editor) = &*self.inner.editor.borrow() {
+                let _ = editor.element.set_attribute("data-ready", "true");
+            }
+        }
     }
 }
 
