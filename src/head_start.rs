@@ -27,11 +27,16 @@ fn take(start: &JsValue, field: &str) -> Option<JsValue> {
     (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
+/// Whether the head start was for the link of `room` with `secret`.
+fn same_link(start: &JsValue, room: &str, secret: &str) -> bool {
+    string(start, "room").as_deref() == Some(room)
+        && string(start, "secret").as_deref() == Some(secret)
+}
+
 /// The derivation of the key of `room` with `secret` (a promise of 32 bytes' ArrayBuffer).
 pub fn key(room: &str, secret: &str) -> Option<Promise> {
     let start = start()?;
-    let same = string(&start, "room").as_deref() == Some(room)
-        && string(&start, "secret").as_deref() == Some(secret);
+    let same = same_link(&start, room, secret);
     take(&start, "key").filter(|_| same)?.dyn_into().ok()
 }
 
@@ -40,8 +45,7 @@ pub fn key(room: &str, secret: &str) -> Option<Promise> {
 /// starts, before the first layout and paint instead of after them.
 pub fn key_derived(room: &str, secret: &str) -> Option<JsValue> {
     let start = start()?;
-    let same = string(&start, "room").as_deref() == Some(room)
-        && string(&start, "secret").as_deref() == Some(secret);
+    let same = same_link(&start, room, secret);
     let bits = take(&start, "keyBits").filter(|_| same)?;
     take(&start, "key");
     Some(bits)

@@ -28,9 +28,7 @@ pub async fn derive(secret: &str, room: &str) -> RoomKey {
 
 /// The key, if index.html's script derived it already (see `head_start::key_derived`).
 pub fn derived(secret: &str, room: &str) -> Option<RoomKey> {
-    let bits = head_start::key_derived(room, secret)?;
-    let bytes: [u8; 32] = Uint8Array::new(&bits).to_vec().try_into().ok()?;
-    Some(RoomKey::from_bytes(bytes))
+    from_bits(&head_start::key_derived(room, secret)?).ok()
 }
 
 async fn with_webcrypto(secret: &str, room: &str) -> Result<RoomKey, JsValue> {
@@ -38,7 +36,12 @@ async fn with_webcrypto(secret: &str, room: &str) -> Result<RoomKey, JsValue> {
         Some(begun) => JsFuture::from(begun).await?,
         None => derive_bits(secret, room).await?,
     };
-    let bytes: [u8; 32] = Uint8Array::new(&bits)
+    from_bits(&bits)
+}
+
+/// The key from `deriveBits`' ArrayBuffer.
+fn from_bits(bits: &JsValue) -> Result<RoomKey, JsValue> {
+    let bytes: [u8; 32] = Uint8Array::new(bits)
         .to_vec()
         .try_into()
         .map_err(|_| JsValue::from_str("deriveBits returned other than 32 bytes"))?;

@@ -91,39 +91,39 @@ pub fn use_session(
             perf::mark(perf::JOIN);
             let handle = SessionHandle::default();
             let joining = handle.clone();
-            let link_room = room.clone();
-            let room = room.clone();
-            let join = move |key: Option<RoomKey>| {
-                if joining.0.left.get() {
-                    return;
+            let join = {
+                let room = room.clone();
+                move |key: Option<RoomKey>| {
+                    if joining.0.left.get() {
+                        return;
+                    }
+                    let session =
+                        Session::join(&room, key, move |s| status.set(s), move |n| notebook.set(n));
+                    let (name, color) = identity::load();
+                    session.set_user(&name, &color);
+                    *joining.0.session.borrow_mut() = Some(session);
+                    joining.attach(&elements);
                 }
-                let session =
-                    Session::join(&room, key, move |s| status.set(s), move |n| notebook.set(n));
-                let (name, color) = identity::load();
-                session.set_user(&name, &color);
-                *joining.0.session.borrow_mut() = Some(session);
-                joining.attach(&elements);
             };
             // The key first: the room encrypts its first signaling message with it. Usually
             // index.html derived it already; then the room joins here, while the page is
             // still being built, and its announce is out before the first paint.
-            match secret
-                .as_deref()
-                .map(|secret| (secret, room_key::derived(secret, &link_room)))
-            {
+            match secret.as_deref() {
                 None => join(None),
-                Some((_, Some(key))) => {
-                    perf::mark(perf::KEY);
-                    join(Some(key));
-                }
-                Some((secret, None)) => {
-                    let (secret, room) = (secret.to_owned(), link_room.clone());
-                    spawn_local(async move {
-                        let key = room_key::derive(&secret, &room).await;
+                Some(secret) => match room_key::derived(secret, room) {
+                    Some(key) => {
                         perf::mark(perf::KEY);
                         join(Some(key));
-                    });
-                }
+                    }
+                    None => {
+                        let (secret, room) = (secret.to_owned(), room.clone());
+                        spawn_local(async move {
+                            let key = room_key::derive(&secret, &room).await;
+                            perf::mark(perf::KEY);
+                            join(Some(key));
+                        });
+                    }
+                },
             }
             handle
         })

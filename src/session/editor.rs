@@ -154,10 +154,30 @@ impl Editor {
             return self.enter_big(text, (0, 0), Some(0.0));
         }
         self.leave_big();
-        self.element.set_value(text);
+        self.set_text(text);
         self.element.set_selection_range(0, 0).ok();
-        self.text = EditorText::new(text);
-        self.carets.reset(text);
+    }
+
+    /// The textarea holds `value` now (a page, or a big page's window), and so do the editor's
+    /// mirror of it and the caret layer's.
+    fn set_text(&mut self, value: &str) {
+        self.element.set_value(value);
+        self.text = EditorText::new(value);
+        self.carets.reset(value);
+    }
+
+    /// Writes one splice (textarea offsets) into the textarea, the mirror and the caret layer.
+    fn write_splice(&mut self, splice: &Splice, mode: &str) {
+        let (start, end) = (splice.index, splice.index + splice.delete);
+        let _ = self.element.set_range_text_with_start_and_end_and_mode(
+            &splice.insert,
+            start,
+            end,
+            mode,
+        );
+        self.text.apply(splice);
+        self.carets
+            .splice(splice.index, splice.delete, &splice.insert);
     }
 
     /// Shows the big page `text` windowed around `selection` (page offsets), scrolled to
@@ -177,9 +197,7 @@ impl Editor {
     /// The textarea shows the big page's window `value` (just moved), with `selection` (anchor
     /// and head, window offsets), scrolled to `scroll`.
     fn paint(&mut self, value: &str, selection: (u32, u32), scroll: f64) {
-        self.element.set_value(value);
-        self.text = EditorText::new(value);
-        self.carets.reset(value);
+        self.set_text(value);
         if let Some(big) = &self.big {
             big.mark_length(&self.element);
         }
@@ -216,9 +234,7 @@ impl Editor {
         } else if let Some(big) = self.big.take() {
             let text = big.page.text();
             Windowed::leave(&self.element);
-            self.element.set_value(&text);
-            self.text = EditorText::new(&text);
-            self.carets.reset(&text);
+            self.set_text(&text);
             self.carets.restyle();
             let (anchor, head) = selection;
             let _ = self
@@ -336,16 +352,7 @@ impl Editor {
             return self.fit_window();
         }
         for splice in splices {
-            let (start, end) = (splice.index, splice.index + splice.delete);
-            let _ = self.element.set_range_text_with_start_and_end_and_mode(
-                &splice.insert,
-                start,
-                end,
-                mode,
-            );
-            self.text.apply(splice);
-            self.carets
-                .splice(splice.index, splice.delete, &splice.insert);
+            self.write_splice(splice, mode);
         }
     }
 
@@ -356,21 +363,23 @@ impl Editor {
             return;
         };
         let before = big.page.rows();
-        for splice in splices {
-            if let WindowChange::Inside(local) = big.page.remote(splice) {
-                let (start, end) = (local.index, local.index + local.delete);
-                let _ = self.element.set_range_text_with_start_and_end_and_mode(
-                    &local.insert,
-                    start,
-                    end,
-                    mode,
-                );
-                self.text.apply(&local);
-                self.carets.splice(local.index, local.delete, &local.insert);
-            }
+        // The window follows each splice in turn; what falls inside it, in the window's
+        // offsets of that moment, goes into the textarea in the same order.
+        let inside: Vec<Splice> = splices
+            .iter()
+            .filter_map(|splice| match big.page.remote(splice) {
+                WindowChange::Inside(local) => Some(local),
+                _ => None,
+            })
+            .collect();
+        let moved_rows = big.page.rows() != before;
+        for local in &inside {
+            self.write_splice(local, mode);
         }
-        big.mark_length(&self.element);
-        if big.page.rows() != before {
+        if let Some(big) = &self.big {
+            big.mark_length(&self.element);
+        }
+        if moved_rows {
             // Others may have cut the window's lines: it holds the view's again.
             self.scrolled();
         }

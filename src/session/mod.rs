@@ -222,11 +222,7 @@ impl Session {
         self.inner.open_page(&active);
         // The stored notebook may have loaded before the editor existed (the head start read
         // it early): then the editor is ready now, not when `start` ran.
-        if self.inner.loaded.get() {
-            if let Some(editor) = &*self.inner.editor.borrow() {
-                let _ = editor.element.set_attribute("data-ready", "true");
-            }
-        }
+        self.inner.mark_editor_ready();
     }
 }
 
@@ -313,11 +309,20 @@ impl Inner {
         self.open_server_store();
         let active = self.active.borrow().clone();
         self.open_first_page(&active);
+        self.mark_editor_ready();
+        self.report_status();
+    }
+
+    /// Once the stored notebook is loaded, the editor takes input and says it is ready
+    /// (`data-ready`), whichever of the two came second.
+    fn mark_editor_ready(&self) {
+        if !self.loaded.get() {
+            return;
+        }
         if let Some(editor) = &*self.editor.borrow() {
             editor.element.set_read_only(false);
             let _ = editor.element.set_attribute("data-ready", "true");
         }
-        self.report_status();
     }
 
     /// Opens the tabs' channel and the signaling socket.

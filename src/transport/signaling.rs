@@ -48,7 +48,10 @@ impl Signaling {
             retry_pending: Cell::new(false),
         });
         match begun {
-            Some(socket) if socket.ready_state() <= WebSocket::OPEN => adopt(&inner, socket),
+            // One already open fires no open event: the caller asks `is_open` once it holds
+            // this `Signaling`, and subscribes at once (a task later would wait behind
+            // everything else joining does).
+            Some(socket) if socket.ready_state() <= WebSocket::OPEN => listen(&inner, socket),
             _ => open(&inner),
         }
         Signaling { inner }
@@ -110,13 +113,6 @@ fn open(inner: &Rc<Inner>) {
             schedule_retry(inner);
         }
     }
-}
-
-/// Takes over a socket that is connecting or open. One already open fires no open event: the
-/// caller asks [`Signaling::is_open`] once it holds this `Signaling`, and subscribes at once
-/// (a task later would wait behind everything else joining does).
-fn adopt(inner: &Rc<Inner>, socket: WebSocket) {
-    listen(inner, socket);
 }
 
 fn listen(inner: &Rc<Inner>, socket: WebSocket) {
