@@ -6,13 +6,10 @@
 import {
   APP_LOAD_TIMEOUT_MS, withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey,
   keyedRoomUrl, waitForReady, typeText, sleep,
+  artifactPath, readTrace,
 } from './harness.mjs';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const TRACE = path.join(path.dirname(fileURLToPath(import.meta.url)), '.artifacts', 'connect_trace.json');
-mkdirSync(path.dirname(TRACE), { recursive: true });
+const TRACE = artifactPath('connect_trace.json');
 const min = Number(process.argv[2] ?? 3);
 await withServerAndBrowser(async ({ server, browser }) => {
   const url = keyedRoomUrl(server, newRoomName('ctrace'), newRoomKey());
@@ -36,12 +33,7 @@ await withServerAndBrowser(async ({ server, browser }) => {
   await browser.stopTracing();
   await closeUsers(a, b);
 }, { serverArgs: ['--no-store'] });
-const trace = JSON.parse(readFileSync(TRACE, 'utf8'));
-const ev = trace.traceEvents ?? trace;
-const threads = {};
-for (const e of ev) if (e.name === 'thread_name') threads[`${e.pid}:${e.tid}`] = e.args.name;
-// B's renderer: the one with a navigationStart/commonplace mark for the new page — take the pid
-// whose CrRendererMain has the latest first event.
+const { events: ev, threads } = readTrace(TRACE);
 // B's renderer is the one that marked the start of its key derivation (A's came before the trace).
 const begun = ev.find((e) => e.name === 'commonplace:key-derivation-start');
 if (!begun) throw new Error('no commonplace:key-derivation-start in the trace');

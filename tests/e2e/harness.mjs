@@ -1088,13 +1088,27 @@ export function benchSections(results, problems) {
   };
 }
 
+/** tests/e2e/.artifacts/`file`, where tests and benchmarks leave what they produce (the directory made if missing). */
+export function artifactPath(file) {
+  const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  return path.join(artifacts, file);
+}
+
+/** A trace Chromium wrote (browser.startTracing / stopTracing): its events, and each thread's name by "pid:tid". */
+export function readTrace(file) {
+  const trace = JSON.parse(readFileSync(file, 'utf8'));
+  const events = trace.traceEvents ?? trace;
+  const threads = {};
+  for (const e of events) if (e.name === 'thread_name') threads[`${e.pid}:${e.tid}`] = e.args.name;
+  return { events, threads };
+}
+
 export function finishBenchmark(name, lines, problems, results) {
   for (const p of problems) lines.push(`  NOT MEASURED ${p}`);
   lines.push('');
   console.log(lines.join('\n'));
-  const artifacts = path.join(REPO_ROOT, 'tests', 'e2e', '.artifacts');
-  mkdirSync(artifacts, { recursive: true });
   const saved = { date: new Date().toISOString(), ...results };
-  writeFileSync(path.join(artifacts, `${name}.json`), `${JSON.stringify(saved, null, 2)}\n`);
+  writeFileSync(artifactPath(`${name}.json`), `${JSON.stringify(saved, null, 2)}\n`);
   process.exitCode = problems.length ? 1 : 0;
 }

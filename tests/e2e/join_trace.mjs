@@ -6,13 +6,10 @@
 import {
   APP_LOAD_TIMEOUT_MS, withServerAndBrowser, openUser, closeUsers, newRoomName, newRoomKey,
   keyedRoomUrl, waitForReady, fillEditor, sleep,
+  artifactPath, readTrace,
 } from './harness.mjs';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const TRACE = path.join(path.dirname(fileURLToPath(import.meta.url)), '.artifacts', 'join_trace.json');
-mkdirSync(path.dirname(TRACE), { recursive: true });
+const TRACE = artifactPath('join_trace.json');
 const size = Number(process.argv[2] ?? 1048576);
 await withServerAndBrowser(async ({ server, browser }) => {
   const url = keyedRoomUrl(server, newRoomName('trace'), newRoomKey());
@@ -31,10 +28,7 @@ await withServerAndBrowser(async ({ server, browser }) => {
   await browser.stopTracing();
   await closeUsers(a, b);
 }, { serverArgs: ['--no-store'] });
-const trace = JSON.parse(readFileSync(TRACE, 'utf8'));
-const ev = trace.traceEvents ?? trace;
-const threads = {};
-for (const e of ev) if (e.name === 'thread_name') threads[`${e.pid}:${e.tid}`] = e.args.name;
+const { events: ev, threads } = readTrace(TRACE);
 const main = ev.filter((e) => threads[`${e.pid}:${e.tid}`] === 'CrRendererMain' && e.ph === 'X' && e.dur > 20000);
 const t00 = Math.min(...main.map((e) => e.ts));
 for (const e of main.sort((x, y) => x.ts - y.ts)) {

@@ -43,6 +43,17 @@ fn position(rng: &mut SmallRng, text: &[u16], lo: usize, hi: usize) -> usize {
     at
 }
 
+/// A random splice of `text`: anywhere, deleting at most `most` units, inserting a few pieces.
+fn random_splice(rng: &mut SmallRng, text: &[u16], most: usize) -> Splice {
+    let i = position(rng, text, 0, text.len());
+    let end = position(rng, text, i, (i + most).min(text.len()));
+    Splice {
+        index: i as u32,
+        delete: (end - i) as u32,
+        insert: random_insert(rng),
+    }
+}
+
 fn random_page(rng: &mut SmallRng) -> Vec<u16> {
     let mut text = String::new();
     for _ in 0..rng.random_range(0..400) {
@@ -88,13 +99,7 @@ fn the_window_always_holds_the_page_in_its_range() {
             match rng.random_range(0..10) {
                 0..=5 => {
                     // A peer's splice anywhere in the page.
-                    let i = position(&mut rng, &page, 0, page.len());
-                    let end = position(&mut rng, &page, i, (i + 30).min(page.len()));
-                    let splice = Splice {
-                        index: i as u32,
-                        delete: (end - i) as u32,
-                        insert: random_insert(&mut rng),
-                    };
+                    let splice = random_splice(&mut rng, &page, 30);
                     let caret_page = window.to_page(caret as u32) as usize;
                     let character = page.get(caret_page).copied();
                     let was = window.range();
@@ -136,17 +141,11 @@ fn the_window_always_holds_the_page_in_its_range() {
                 }
                 6..=7 => {
                     // The person types or deletes in the window.
-                    let i = position(&mut rng, &shown, 0, shown.len());
-                    let end = position(&mut rng, &shown, i, (i + 10).min(shown.len()));
-                    let local = Splice {
-                        index: i as u32,
-                        delete: (end - i) as u32,
-                        insert: random_insert(&mut rng),
-                    };
+                    let local = random_splice(&mut rng, &shown, 10);
                     let global = window.local(&local);
                     apply(&mut shown, &local);
                     apply(&mut page, &global);
-                    caret = i + units(&local.insert).len();
+                    caret = local.index as usize + units(&local.insert).len();
                 }
                 _ => {
                     // The person scrolled: the window moves to the lines around the new view.
@@ -233,26 +232,14 @@ fn a_big_page_keeps_its_window_and_rows() {
             let context = format!("seed {seed} step {step}");
             match rng.random_range(0..10) {
                 0..=4 => {
-                    let i = position(&mut rng, &page, 0, page.len());
-                    let end = position(&mut rng, &page, i, (i + 30).min(page.len()));
-                    let splice = Splice {
-                        index: i as u32,
-                        delete: (end - i) as u32,
-                        insert: random_insert(&mut rng),
-                    };
+                    let splice = random_splice(&mut rng, &page, 30);
                     if let WindowChange::Inside(local) = big.remote(&splice) {
                         apply(&mut shown, &local);
                     }
                     apply(&mut page, &splice);
                 }
                 5..=7 => {
-                    let i = position(&mut rng, &shown, 0, shown.len());
-                    let end = position(&mut rng, &shown, i, (i + 10).min(shown.len()));
-                    let local = Splice {
-                        index: i as u32,
-                        delete: (end - i) as u32,
-                        insert: random_insert(&mut rng),
-                    };
+                    let local = random_splice(&mut rng, &shown, 10);
                     let global = big.local(&local);
                     apply(&mut shown, &local);
                     apply(&mut page, &global);
