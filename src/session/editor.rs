@@ -17,6 +17,7 @@ use std::cell::Cell;
 use commonplace_core::text::big_page;
 use commonplace_core::text::diff::Splice;
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use commonplace_core::text::utf16;
 use commonplace_core::text::window::{self, WindowChange};
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
@@ -148,7 +149,7 @@ impl Editor {
 
     /// Shows another page's text (or the same page afresh).
     pub fn show(&mut self, text: &str) {
-        let len = text.encode_utf16().count();
+        let len = utf16::len(text);
         self.fit_wrap(len);
         if big_page::windowed(len, false) {
             return self.enter_big(text, (0, 0), Some(0.0));
@@ -329,7 +330,7 @@ impl Editor {
         let mode = if select_end { "end" } else { "preserve" };
         // Before the text goes in: the browser lays it out once, the way it will stay.
         let len = splices.iter().fold(self.page_len() as i64, |len, s| {
-            len - i64::from(s.delete) + s.insert.encode_utf16().count() as i64
+            len - i64::from(s.delete) + utf16::len(&s.insert) as i64
         });
         let len = len.max(0) as usize;
         self.fit_wrap(len);

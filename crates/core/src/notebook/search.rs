@@ -10,6 +10,8 @@
 
 use memchr::{memchr2_iter, memmem};
 
+use crate::text::utf16::len as utf16_len;
+
 const KELVIN: &str = "\u{212A}";
 const DOTTED_I: &str = "\u{130}";
 
@@ -42,15 +44,6 @@ pub(super) fn find_in(text: &str, query: &str) -> Option<(u32, String)> {
         snippet.push('…');
     }
     Some((index, snippet))
-}
-
-/// UTF-16 units of `text`, from its UTF-8 bytes: every byte but continuation bytes starts a
-/// character, and a 4-byte character (lead byte 0xF0 and up) is two units. A loop the compiler
-/// vectorizes, where `encode_utf16().count()` decodes every character.
-fn utf16_len(text: &str) -> usize {
-    text.bytes()
-        .map(|b| usize::from((b as i8) >= -0x40) + usize::from(b >= 0xF0))
-        .sum()
 }
 
 /// The byte offset in `text` of the first character where `query` (lowercase) begins, ignoring

@@ -443,7 +443,7 @@ fn splices(txn: &TransactionMut, event: &TextEvent) -> Vec<Splice> {
                     Out::Any(Any::String(s)) => s.to_string(),
                     _ => "\u{FFFC}".to_owned(),
                 };
-                let len = insert.encode_utf16().count() as u32;
+                let len = crate::text::utf16::len(&insert) as u32;
                 out.push(Splice {
                     index,
                     delete: 0,

@@ -49,7 +49,7 @@ pub struct EditorText {
 
 impl EditorText {
     pub fn new(text: &str) -> Self {
-        let units: Vec<u16> = text.encode_utf16().collect();
+        let units = super::utf16::units(text);
         EditorText {
             units: Utf16Chunks::new(&units),
         }
@@ -58,7 +58,7 @@ impl EditorText {
     /// The person changed the element's value to `value`, leaving the caret at `caret`
     /// (UTF-16): returns the splice to apply to the page, if anything changed.
     pub fn input(&mut self, value: &str, caret: Option<u32>) -> Option<Splice> {
-        let new: Vec<u16> = value.encode_utf16().collect();
+        let new = super::utf16::units(value);
         let splice = diff::diff(&self.units.to_vec(), &new, caret.map(|c| c as usize))?;
         self.units = Utf16Chunks::new(&new);
         Some(splice)
@@ -144,7 +144,7 @@ impl EditorText {
     pub fn apply(&mut self, splice: &Splice) {
         // Out-of-range offsets are clamped, as `diff::apply` does.
         let start = splice.index as usize;
-        let insert: Vec<u16> = splice.insert.encode_utf16().collect();
+        let insert = super::utf16::units(&splice.insert);
         self.units
             .splice(start..start.saturating_add(splice.delete as usize), &insert);
     }

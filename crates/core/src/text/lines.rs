@@ -323,7 +323,7 @@ impl LineIndex {
 }
 
 fn utf16_len(text: &str) -> u32 {
-    text.encode_utf16().count() as u32
+    super::utf16::len(text) as u32
 }
 
 #[cfg(test)]

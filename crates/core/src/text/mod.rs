@@ -7,6 +7,7 @@ pub mod diff;
 pub mod editor;
 pub mod lines;
 mod prefix_sums;
+pub mod utf16;
 mod utf16_chunks;
 pub mod window;
 

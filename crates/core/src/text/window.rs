@@ -34,7 +34,7 @@ pub enum WindowChange {
 }
 
 fn utf16_len(s: &str) -> u32 {
-    s.encode_utf16().count() as u32
+    super::utf16::len(s) as u32
 }
 
 impl TextWindow {
