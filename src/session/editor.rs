@@ -250,6 +250,20 @@ impl Editor {
             .map_or_else(|| self.text.len(), |big| big.page.len())
     }
 
+    /// A big paste into a big page's window: the window holds the lines around the caret again
+    /// (`true`: it moved).
+    fn fit_input(&mut self) -> bool {
+        let Some(big) = &mut self.big else {
+            return false;
+        };
+        let selection = anchor_head(&self.element).unwrap_or((0, 0));
+        let Some((moved, scroll)) = big.fit_input(&self.element, selection) else {
+            return false;
+        };
+        self.paint(&moved.text, moved.selection, scroll);
+        true
+    }
+
     /// The textarea scrolled: a big page's window moves if the view came near its edges
     /// (`true`: it moved, others' carets need drawing again).
     pub fn scrolled(&mut self) -> bool {
@@ -317,7 +331,7 @@ impl Editor {
         };
         self.fit_wrap(self.page_len());
         self.fit_window();
-        if lines_changed {
+        if lines_changed && !self.fit_input() {
             // The window may hold too few lines for the view now (a big cut).
             self.scrolled();
         }

@@ -8,7 +8,7 @@
 //! stands for the window, not the page (paddings standing for the rest would grow the
 //! textarea's box with them: a layout with a scrolling wrapper is left to do).
 
-use commonplace_core::text::big_page::{BigPage, Rows};
+use commonplace_core::text::big_page::{BigPage, Moved, Rows};
 use commonplace_core::text::window::WindowPolicy;
 use web_sys::HtmlTextAreaElement;
 
@@ -55,6 +55,19 @@ impl Windowed {
             .row_of(offset)
             .saturating_sub(self.page.rows().above) as f64;
         (g.pad_top + row * g.line_height - f64::from(element.client_height()) / 2.0).max(0.0)
+    }
+
+    /// After the person's input (`selection`: the textarea's, anchor and head): a window a big
+    /// paste made far too big moves around the caret, and where the textarea then scrolls.
+    pub fn fit_input(
+        &mut self,
+        element: &HtmlTextAreaElement,
+        selection: (u32, u32),
+    ) -> Option<(Moved, f64)> {
+        let head = self.page.window().to_page(selection.1);
+        let rows = rows_on_screen(&self.geometry, element);
+        let moved = self.page.fit_input(head, rows, selection)?;
+        Some((moved, self.scroll_for(element, head)))
     }
 
     /// How far the scroll position moves for the rows above the window going from `before` to

@@ -143,3 +143,33 @@ test('a page grown past the threshold by typing is windowed, and shrunk below it
   assertNoPageErrors(a);
   assertNoPageErrors(b);
 });
+
+test('a big paste into a big page leaves the editor holding a window around the caret', { timeout: 120_000 }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'bigpage', ready: true });
+  await fillEditor(a, 600 * 1024, { timeout: STEP_TIMEOUT_MS, name: 'A' });
+  await until('B has the page', () => pageLength(b), (n) => n === 600 * 1024, { timeout: STEP_TIMEOUT_MS });
+  // A pastes 1 MiB at its caret, inside the window (there it lands whole in the textarea).
+  const chunk = notebookText(1 * MB, 11);
+  await a.$eval('#editor', (el, c) => {
+    el.focus();
+    const at = Math.floor(el.value.length / 2);
+    el.setSelectionRange(at, at);
+    el.dispatchEvent(new InputEvent('beforeinput', { bubbles: true, cancelable: true, inputType: 'insertFromPaste' }));
+    el.setRangeText(c, at, at, 'end');
+    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
+  }, chunk);
+  const big = 600 * 1024 + MB;
+  const v = await shown(a);
+  assert.equal(v.length, big);
+  assert.ok(v.value.length < big / 8, `the textarea holds a window, not the paste: ${v.value.length} of ${big}`);
+  const text = await pageText(a);
+  assert.equal(v.value, text.slice(v.start, v.start + v.value.length), 'the window is the page where it says');
+  const caret = v.start + v.selection[1];
+  assert.deepEqual(v.selection[0], v.selection[1]);
+  assert.equal(text.slice(caret - 40, caret), chunk.slice(-40), 'the caret stays right after the paste');
+  await until('B has the paste', () => pageLength(b), (n) => n === big, { timeout: STEP_TIMEOUT_MS });
+  const [da, db] = await Promise.all([editorDigest(a), editorDigest(b)]);
+  assert.deepEqual(da, db);
+  assertNoPageErrors(a);
+  assertNoPageErrors(b);
+});

@@ -109,6 +109,25 @@ impl BigPage {
         page
     }
 
+    /// After the person's input: a window grown far past what the policy keeps (a big paste
+    /// lands whole in the textarea, which then lays all of it out) moves around the row of the
+    /// caret `head` (a page offset), `rows_on_screen` rows high; `None`: it stays.
+    /// `selection` is the textarea's, in the window's offsets.
+    pub fn fit_input(
+        &mut self,
+        head: u32,
+        rows_on_screen: usize,
+        selection: (u32, u32),
+    ) -> Option<Moved> {
+        let range = self.window.range();
+        let shown = self.row_of(range.end) - self.row_of(range.start) + 1;
+        if !self.policy.oversized(shown, rows_on_screen) {
+            return None;
+        }
+        let top = self.row_of(head).saturating_sub(rows_on_screen / 2);
+        Some(self.move_to(top..top + rows_on_screen, selection))
+    }
+
     /// Someone else's splice of the page: what changes in the textarea.
     pub fn remote(&mut self, splice: &Splice) -> WindowChange {
         let change = self.window.remote(splice);
@@ -181,5 +200,45 @@ mod tests {
         // The selection was on line 490's first characters: above the new window, at its start.
         assert_eq!(moved.selection, (0, 0));
         assert!(moved.text.starts_with("line 505\n"));
+    }
+
+    #[test]
+    fn a_big_paste_into_the_window_leaves_a_window_around_the_caret() {
+        let policy = WindowPolicy {
+            margin: 10,
+            slack: 3,
+        };
+        let mut big = BigPage::new(&page(1000), 500..520, policy);
+        assert_eq!(
+            big.fit_input(0, 20, (0, 0)),
+            None,
+            "a window of its size stays"
+        );
+        // 500 lines pasted at the window's start.
+        let start = big.window().start();
+        let pasted = page(500);
+        big.local(&Splice {
+            index: 0,
+            delete: 0,
+            insert: pasted.clone(),
+        });
+        let caret = start + pasted.len() as u32;
+        let moved = big
+            .fit_input(caret, 20, (pasted.len() as u32, pasted.len() as u32))
+            .expect("the paste made the window far too big");
+        let rows = big.rows();
+        assert!(moved.text.lines().count() <= 20 + 2 * 10 + 1);
+        assert_eq!(big.window_text(), moved.text);
+        assert!(
+            rows.above <= big.row_of(caret) && big.row_of(caret) < big.line_count() - rows.below
+        );
+        let (a, b) = moved.selection;
+        assert_eq!(
+            (a, b),
+            (caret - big.window().start(), caret - big.window().start()),
+            "the caret stays on its character"
+        );
+        assert_eq!(big.text().len(), page(1000).len() + pasted.len());
+        assert_eq!(big.fit_input(caret, 20, moved.selection), None);
     }
 }

@@ -179,6 +179,12 @@ impl WindowPolicy {
         first..last.max(first)
     }
 
+    /// Whether a window of `shown` lines holds far more than this policy keeps around
+    /// `rows_on_screen` (what a big paste into it leaves).
+    pub fn oversized(&self, shown: usize, rows_on_screen: usize) -> bool {
+        shown > rows_on_screen + 4 * self.margin
+    }
+
     /// Whether a window holding lines `shown` should move for `visible` on screen.
     pub fn should_move(
         &self,
