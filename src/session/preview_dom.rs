@@ -19,12 +19,14 @@ pub(super) fn show_html(element: &HtmlElement, html: &str) {
     template.set_inner_html(html);
     let fresh = template.content();
     let (old, new) = (element.child_nodes(), fresh.child_nodes());
-    let changed = preview::changed_nodes(old.length() as usize, new.length() as usize, |i, j| {
-        match (old.get(i as u32), new.get(j as u32)) {
+    let changed = preview::changed_nodes(
+        old.length() as usize,
+        new.length() as usize,
+        |i, j| match (old.get(i as u32), new.get(j as u32)) {
             (Some(shown), Some(rendered)) => shown.is_equal_node(Some(&rendered)),
             _ => false,
-        }
-    });
+        },
+    );
     // The node lists are live: take the nodes out of them before moving any.
     let nodes = |list: &web_sys::NodeList, from: usize, to: usize| -> Vec<Node> {
         (from..to).filter_map(|i| list.get(i as u32)).collect()
