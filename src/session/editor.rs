@@ -4,7 +4,8 @@
 //! Per keystroke the work is proportional to the change, not the page: the splice comes from
 //! the selection before the edit and the caret after it ([`EditorText::simple_input`] reads
 //! back only the inserted text and a few units around it), peers'
-//! splices go in with `setRangeText`, and the caret layer re-lays-out only the lines touched.
+//! splices go in as the browser's own editing (`insertText`, see [`Editor::edit_in_place`]),
+//! and the caret layer re-lays-out only the lines touched.
 //! Whole-page work (diffing an unusual edit, rendering the preview) is the exception or waits
 //! until typing pauses.
 //!
@@ -15,13 +16,13 @@
 use std::cell::Cell;
 
 use commonplace_core::text::big_page;
-use commonplace_core::text::diff::Splice;
+use commonplace_core::text::diff::{self, Splice};
 use commonplace_core::text::editor::{EditorText, SimpleEdit};
 use commonplace_core::text::utf16;
 use commonplace_core::text::window::{self, WindowChange};
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};
+use web_sys::{HtmlDocument, HtmlElement, HtmlTextAreaElement, InputEvent, KeyboardEvent};
 
 use super::windowed::{scroll_top, set_scroll_top, Windowed};
 use crate::caret_layer::{Caret, CaretLayer};
@@ -66,6 +67,11 @@ pub struct Editor {
     unwrapped: bool,
     /// A big page: the textarea holds only a window of it (`text` mirrors that window).
     big: Option<Windowed>,
+    /// Others' change is being written by the browser's editing: its input events are not the
+    /// person's.
+    writing: std::rc::Rc<Cell<bool>>,
+    /// An input method is composing text (others' changes then go in with `setRangeText`).
+    composing: std::rc::Rc<Cell<bool>>,
     _listeners: Vec<EventListener>,
 }
 
@@ -76,13 +82,19 @@ impl Editor {
         on_event: impl Fn(EditorEvent) + Clone + 'static,
     ) -> Editor {
         let before = std::rc::Rc::new(Cell::new(None));
+        let writing = std::rc::Rc::new(Cell::new(false));
+        let composing = std::rc::Rc::new(Cell::new(false));
         let active = EventListenerOptions::enable_prevent_default();
         let on_before = {
             let (element, before, on_event) = (element.clone(), before.clone(), on_event.clone());
+            let writing = writing.clone();
             EventListener::new_with_options(&element.clone(), "beforeinput", active, move |e| {
                 let Some(e) = e.dyn_ref::<InputEvent>() else {
                     return;
                 };
+                if writing.get() {
+                    return;
+                }
                 let kind = e.input_type();
                 match kind.as_str() {
                     // The browser's own history knows nothing of peers: ours replaces it.
@@ -135,7 +147,21 @@ impl Editor {
             let on_event = on_event.clone();
             EventListener::new(&element, "scroll", move |_| on_event(EditorEvent::Scroll))
         };
-        let on_input = EventListener::new(&element, "input", move |_| on_event(EditorEvent::Input));
+        let on_input = {
+            let writing = writing.clone();
+            EventListener::new(&element, "input", move |_| {
+                if !writing.get() {
+                    on_event(EditorEvent::Input);
+                }
+            })
+        };
+        let on_composition = ["compositionstart", "compositionend"].map(|name| {
+            let composing = composing.clone();
+            EventListener::new(&element, name, move |_| {
+                composing.set(name == "compositionstart");
+            })
+        });
+        let [on_compose_start, on_compose_end] = on_composition;
         Editor {
             element,
             text: EditorText::default(),
@@ -143,7 +169,17 @@ impl Editor {
             before,
             unwrapped: false,
             big: None,
-            _listeners: vec![on_before, on_keydown, on_select, on_scroll, on_input],
+            writing,
+            composing,
+            _listeners: vec![
+                on_before,
+                on_keydown,
+                on_select,
+                on_scroll,
+                on_input,
+                on_compose_start,
+                on_compose_end,
+            ],
         }
     }
 
@@ -170,15 +206,77 @@ impl Editor {
     /// Writes one splice (textarea offsets) into the textarea, the mirror and the caret layer.
     fn write_splice(&mut self, splice: &Splice, mode: &str) {
         let (start, end) = (splice.index, splice.index + splice.delete);
-        let _ = self.element.set_range_text_with_start_and_end_and_mode(
-            &splice.insert,
-            start,
-            end,
-            mode,
-        );
+        let expected = self.text.len() as i64 - i64::from(splice.delete)
+            + splice.insert.encode_utf16().count() as i64;
+        if !self.edit_in_place(splice, mode) {
+            let _ = self.element.set_range_text_with_start_and_end_and_mode(
+                &splice.insert,
+                start,
+                end,
+                mode,
+            );
+        }
         self.text.apply(splice);
+        if i64::from(self.element.text_length()) != expected {
+            // The browser wrote something else (it never should): show the text as it is.
+            self.element.set_value(&self.text.text());
+        }
         self.carets
             .splice(splice.index, splice.delete, &splice.insert);
+    }
+
+    /// Writes `splice` as the browser's own editing does (`insertText` over a selection of the
+    /// replaced units): the browser then lays out again from the changed line on, where
+    /// `setRangeText` replaces the whole value and lays all of it out again (some 60 ms a
+    /// keystroke of someone else's in a 100 kB page, on a busy machine). Editing acts on the
+    /// focused selection, so only in the focused textarea, and not while an input method
+    /// composes; the selection (as `setRangeText` with `mode` leaves it) and the scroll position
+    /// (editing scrolls to the change) are put back. `false` if it was not written.
+    fn edit_in_place(&self, splice: &Splice, mode: &str) -> bool {
+        let document = gloo::utils::document();
+        let focused = document.active_element();
+        if focused.as_ref() != Some(self.element.unchecked_ref()) || self.composing.get() {
+            return false;
+        }
+        let Ok(document) = document.dyn_into::<HtmlDocument>() else {
+            return false;
+        };
+        let Some((anchor, head)) = anchor_head(&self.element) else {
+            return false;
+        };
+        let element: &web_sys::Element = &self.element;
+        let (top, left) = (element.scroll_top(), element.scroll_left());
+        let end = splice.index + splice.delete;
+        if self.element.set_selection_range(splice.index, end).is_err() {
+            return false;
+        }
+        self.writing.set(true);
+        let done = if splice.insert.is_empty() {
+            document.exec_command("delete")
+        } else {
+            document.exec_command_with_show_ui_and_value("insertText", false, &splice.insert)
+        };
+        self.writing.set(false);
+        let done = done == Ok(true);
+        let to_end = mode == "end";
+        // Not written: the selection as it was, for `setRangeText` to move.
+        let (anchor, head) = if done {
+            (
+                diff::selection_after(splice, anchor, anchor > head, to_end),
+                diff::selection_after(splice, head, head >= anchor, to_end),
+            )
+        } else {
+            (anchor, head)
+        };
+        let direction = if head < anchor { "backward" } else { "forward" };
+        let _ = self.element.set_selection_range_with_direction(
+            anchor.min(head),
+            anchor.max(head),
+            direction,
+        );
+        element.set_scroll_top(top);
+        element.set_scroll_left(left);
+        done
     }
 
     /// Shows the big page `text` windowed around `selection` (page offsets), scrolled to

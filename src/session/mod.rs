@@ -23,6 +23,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
 mod notebook_view;
+mod preview_dom;
 mod reach;
 mod server_copy;
 mod windowed;

@@ -336,7 +336,7 @@ impl Inner {
         let active = self.active.borrow().clone();
         let shown = preview::preview(&self.room.borrow(), &active);
         match shown {
-            Preview::Html(html) => preview.set_inner_html(&html),
+            Preview::Html(html) => super::preview_dom::show_html(preview, &html),
             Preview::TooLarge(notice) => preview.set_text_content(Some(&notice)),
         }
     }

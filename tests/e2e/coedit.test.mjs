@@ -124,3 +124,35 @@ test('remote insertions keep the local caret on the same character', { timeout: 
   assert.equal(await editorValue(b), 'ab01234|56789XYZ');
   assertNoPageErrors(a, b);
 });
+
+test('remote edits far from the view leave the scroll position and selection where they were', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  const lines = Array.from({ length: 400 }, (_, i) => `line ${i}`).join('\n');
+  await a.$eval('#editor', (el, text) => {
+    el.focus();
+    el.setRangeText(text, 0, el.value.length, 'end');
+    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
+  }, lines);
+  await waitForValue(b, lines, { name: 'B' });
+  // B selects part of a line in the middle and scrolls there; A edits at the top and the bottom.
+  const at = lines.indexOf('line 200');
+  const view = await b.$eval('#editor', (el, from) => {
+    el.focus();
+    el.setSelectionRange(from, from + 4, 'backward');
+    el.scrollTop = el.scrollHeight / 2 - el.clientHeight / 2;
+    return el.scrollTop;
+  }, at);
+  await typeText(a, 'top ', { at: 0 });
+  await typeText(a, ' end', { at: 'end' });
+  await waitForValue(b, `top ${lines} end`, { name: 'B' });
+  const after = await b.$eval('#editor', (el) => ({
+    scrollTop: el.scrollTop, start: el.selectionStart, end: el.selectionEnd, direction: el.selectionDirection,
+    focused: document.activeElement === el,
+  }));
+  assert.deepEqual(after, { scrollTop: view, start: at + 4, end: at + 8, direction: 'backward', focused: true });
+  // What B was given is not B's own edit: B's undo has nothing to take back.
+  await b.keyboard.press('Control+z');
+  await b.waitForTimeout(300);
+  assert.equal(await editorValue(a), `top ${lines} end`);
+  assertNoPageErrors(a, b);
+});

@@ -78,9 +78,62 @@ pub fn apply(text: &mut Vec<u16>, splice: &Splice) {
     text.splice(start..end, splice.insert.encode_utf16());
 }
 
+/// Where a selection offset goes when `splice` is written over the text, as `setRangeText`
+/// places it: with `end` (the caret after the change: undo and redo) every offset goes to the
+/// end of what was inserted; otherwise ("preserve") an offset after the replaced units moves by
+/// the change in length, one inside them goes to its start (`is_end: false`, the selection's
+/// start) or to the end of the insertion (`is_end: true`), and one before them stays. The
+/// editor writes others' changes with the browser's own editing, which leaves the selection
+/// after the change, and puts it back here.
+pub fn selection_after(splice: &Splice, offset: u32, is_end: bool, end: bool) -> u32 {
+    let start = splice.index;
+    let replaced_end = start.saturating_add(splice.delete);
+    let inserted_end = start.saturating_add(splice.insert.encode_utf16().count() as u32);
+    if end {
+        inserted_end
+    } else if offset > replaced_end {
+        offset - splice.delete + (inserted_end - start)
+    } else if offset > start {
+        if is_end {
+            inserted_end
+        } else {
+            start
+        }
+    } else {
+        offset
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_selection_moves_as_set_range_text_would_move_it() {
+        // "hello world": "lo w" (3..7) becomes "LL".
+        let s = Splice {
+            index: 3,
+            delete: 4,
+            insert: "LL".into(),
+        };
+        let at = |offset, is_end| selection_after(&s, offset, is_end, false);
+        assert_eq!(at(2, false), 2, "before the change");
+        assert_eq!(at(3, false), 3, "at its start");
+        assert_eq!(at(5, false), 3, "inside it, a start");
+        assert_eq!(at(5, true), 5, "inside it, an end");
+        assert_eq!(at(7, true), 5, "at its end");
+        assert_eq!(at(9, false), 7, "after it");
+        assert_eq!(selection_after(&s, 0, false, true), 5, "undo: after it");
+        // A caret where a peer inserts stays before the insertion.
+        let insert = Splice {
+            index: 4,
+            delete: 0,
+            insert: "ab".into(),
+        };
+        assert_eq!(selection_after(&insert, 4, false, false), 4);
+        assert_eq!(selection_after(&insert, 4, true, false), 4);
+        assert_eq!(selection_after(&insert, 5, true, false), 7);
+    }
 
     fn units(s: &str) -> Vec<u16> {
         s.encode_utf16().collect()
