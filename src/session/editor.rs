@@ -206,8 +206,12 @@ impl Editor {
     /// Writes one splice (textarea offsets) into the textarea, the mirror and the caret layer.
     fn write_splice(&mut self, splice: &Splice, mode: &str) {
         let (start, end) = (splice.index, splice.index + splice.delete);
-        let expected = self.text.len() as i64 - i64::from(splice.delete)
-            + splice.insert.encode_utf16().count() as i64;
+        if splice.delete == 0 && splice.insert.is_empty() {
+            // Nothing to write (and `delete` on a collapsed selection would take a character).
+            return;
+        }
+        let expected =
+            self.text.len() as i64 - i64::from(splice.delete) + utf16::len(&splice.insert) as i64;
         if !self.edit_in_place(splice, mode) {
             let _ = self.element.set_range_text_with_start_and_end_and_mode(
                 &splice.insert,
