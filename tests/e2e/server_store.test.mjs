@@ -280,9 +280,13 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
     await route.continue();
   };
   const setup = (context) => context.route('**/store/*/snapshot*', hold);
+  // No service worker: it claims the page when the first peer connects, maybe mid-test, and
+  // Playwright's routes may not see requests that pass through one. (Once, in a whole-suite
+  // run, only one of the two snapshots reached the route; the cause is not established.)
+  const contextOptions = { serviceWorkers: 'block' };
   const [a, b] = await Promise.all([
-    person(t, url, 'A', { setup }),
-    person(t, url, 'B', { setup }),
+    person(t, url, 'A', { setup, contextOptions }),
+    person(t, url, 'B', { setup, contextOptions }),
   ]);
   const [ta, tb] = [storeTraffic(a), storeTraffic(b)];
   await Promise.all([waitForValue(a, text, { name: 'A', timeout: 30_000 }), waitForValue(b, text, { name: 'B', timeout: 30_000 })]);
