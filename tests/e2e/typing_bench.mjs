@@ -12,10 +12,8 @@
 // Results also go to tests/e2e/.artifacts/typing_bench.json. Exits 1 only if a figure is missing.
 
 import { parseArgs } from 'node:util';
-import {
-  withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, waitForReady, fillEditor, setCaret,
-  finishBenchmark, withTimeout,
-} from './harness.mjs';
+import { withServerAndBrowser, closeUsers, finishBenchmark, withTimeout } from './harness.mjs';
+import { openTypingPair } from './typing_pair.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -64,37 +62,8 @@ async function installProbes(page) {
 }
 
 async function measure(browser, server, size) {
-  const url = roomUrl(server, newRoomName('typing'));
-  const a = await openUser(browser, url, { name: 'A' });
-  const b = await openUser(browser, url, { name: 'B' });
+  const { a, b } = await openTypingPair(browser, server, size, 'typing');
   try {
-    await waitForReady(a, { name: 'A' });
-    await waitForReady(b, { name: 'B' });
-    await waitForPeers(a, 1);
-    await fillEditor(a, size, { name: 'A' });
-    await withTimeout(b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size,
-      { timeout: 60_000, polling: 100 }), 65_000, `[B] did not receive the ${size}-character page`);
-    const middle = Math.floor(size / 2);
-    // A's editor scrolls to where A types; B's caret sits a line or two below, so A draws it and
-    // each of A's keys moves it.
-    await setCaret(a, middle);
-    // Setting the selection does not scroll a textarea: bring the caret's line to the middle.
-    // (A big page's editor holds a window of it, which setCaret has scrolled there already.)
-    await a.$eval('#editor', (el, at) => {
-      if (el.hasAttribute('data-page-length')) return;
-      el.scrollTop = (el.scrollHeight * at) / el.value.length - el.clientHeight / 2;
-    }, middle);
-    // B's caret at the start of the line after A's (a big page is not wrapped: 100 units
-    // further could be off to the right of A's view).
-    const below = await a.evaluate((at) => {
-      const el = document.querySelector('#editor');
-      const text = el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
-      const next = text.indexOf('\n', at + 1);
-      return next === -1 ? text.length : next + 1;
-    }, middle);
-    await setCaret(b, Math.min(size, below));
-    await withTimeout(a.waitForSelector('.remote-caret', { state: 'attached', timeout: 15_000 }), 16_000,
-      '[A] never drew B\'s caret');
     await installProbes(a);
     const text = 'the quick brown fox jumps over the lazy dog '.repeat(Math.ceil((KEYS + WARMUP_KEYS) / 44));
     await a.keyboard.type(text.slice(0, KEYS + WARMUP_KEYS), { delay: 30 });

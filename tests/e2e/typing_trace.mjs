@@ -5,10 +5,8 @@
 // after that key's keydown, then a summary line a key. Asserts nothing; the trace is left in .artifacts/typing_trace.json.
 //   node tests/e2e/typing_trace.mjs [SIZE] [KEYS] [MIN]
 // TYPING_TRACE_CSS="#editor { ... }" adds a style sheet to A's page first (to try a style out).
-import {
-  withServerAndBrowser, openUser, closeUsers, newRoomName, roomUrl, waitForPeers, waitForReady,
-  fillEditor, setCaret, sleep, withTimeout, artifactPath, readTrace,
-} from './harness.mjs';
+import { withServerAndBrowser, closeUsers, sleep, artifactPath, readTrace } from './harness.mjs';
+import { openTypingPair } from './typing_pair.mjs';
 
 const TRACE = artifactPath('typing_trace.json');
 const size = Number(process.argv[2] ?? 100000);
@@ -21,29 +19,7 @@ const NAMES = new Set(['EventDispatch', 'FunctionCall', 'TimerFire', 'FireAnimat
   'ScheduleStyleRecalculation', 'InvalidateLayout', 'UpdateLayerTree', 'IntersectionObserverController::computeIntersections']);
 
 await withServerAndBrowser(async ({ server, browser }) => {
-  const url = roomUrl(server, newRoomName('ttrace'));
-  const a = await openUser(browser, url, { name: 'A' });
-  const b = await openUser(browser, url, { name: 'B' });
-  await waitForReady(a, { name: 'A' });
-  await waitForReady(b, { name: 'B' });
-  await waitForPeers(a, 1);
-  await fillEditor(a, size, { name: 'A' });
-  await withTimeout(b.waitForFunction((n) => Number(document.querySelector('#editor')?.getAttribute('data-page-length') ?? document.querySelector('#editor')?.value.length) === n, size,
-    { timeout: 60_000, polling: 100 }), 65_000, `[B] did not receive the ${size}-unit page`);
-  const middle = Math.floor(size / 2);
-  await setCaret(a, middle);
-  await a.$eval('#editor', (el, at) => {
-    if (el.hasAttribute('data-page-length')) return;
-    el.scrollTop = (el.scrollHeight * at) / el.value.length - el.clientHeight / 2;
-  }, middle);
-  const below = await a.evaluate((at) => {
-    const el = document.querySelector('#editor');
-    const text = el.hasAttribute('data-page-length') ? window.commonplacePageText() : el.value;
-    const next = text.indexOf('\n', at + 1);
-    return next === -1 ? text.length : next + 1;
-  }, middle);
-  await setCaret(b, Math.min(size, below));
-  await withTimeout(a.waitForSelector('.remote-caret', { state: 'attached', timeout: 15_000 }), 16_000, '[A] never drew B\'s caret');
+  const { a, b } = await openTypingPair(browser, server, size, 'ttrace');
   if (process.env.TYPING_TRACE_CSS) await a.addStyleTag({ content: process.env.TYPING_TRACE_CSS });
   await a.keyboard.type('warm up ', { delay: 60 });
   await sleep(1000);
