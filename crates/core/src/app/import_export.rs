@@ -59,19 +59,10 @@ pub fn import_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notebook::{self, HOME};
-    use crate::room::RoomConfig;
+    use crate::notebook::HOME;
 
     fn room() -> Room {
-        let config = RoomConfig {
-            name: "r".into(),
-            peer_id: "me".into(),
-            client_id: 1,
-            entropy: [1; 32],
-            max_conns: 20,
-            key: None,
-        };
-        Room::new(config, notebook::new_doc(1), 0)
+        crate::room::test_room()
     }
 
     #[test]

@@ -42,19 +42,9 @@ pub fn title_of(pages: &[PageInfo], id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notebook;
-    use crate::room::RoomConfig;
 
     fn room() -> Room {
-        let config = RoomConfig {
-            name: "r".into(),
-            peer_id: "me".into(),
-            client_id: 1,
-            entropy: [1; 32],
-            max_conns: 20,
-            key: None,
-        };
-        Room::new(config, notebook::new_doc(1), 0)
+        crate::room::test_room()
     }
 
     #[test]

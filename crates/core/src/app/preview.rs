@@ -77,19 +77,10 @@ pub fn changed_nodes(
 mod tests {
     use super::*;
     use crate::notebook::HOME;
-    use crate::room::RoomConfig;
     use crate::text::Splice;
 
     fn room() -> Room {
-        let config = RoomConfig {
-            name: "r".into(),
-            peer_id: "me".into(),
-            client_id: 1,
-            entropy: [1; 32],
-            max_conns: 20,
-            key: None,
-        };
-        Room::new(config, notebook::new_doc(1), 0)
+        crate::room::test_room()
     }
 
     fn write(room: &mut Room, text: &str) {

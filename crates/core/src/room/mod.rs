@@ -440,21 +440,27 @@ impl std::fmt::Display for Source<'_> {
     }
 }
 
+/// A room of its own (unkeyed, client 1, at time 0) for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_room() -> Room {
+    let config = RoomConfig {
+        name: "r".into(),
+        peer_id: "me".into(),
+        client_id: 1,
+        entropy: [1; 32],
+        max_conns: 20,
+        key: None,
+    };
+    Room::new(config, crate::notebook::new_doc(1), 0)
+}
+
 #[cfg(test)]
 mod report_tests {
     use super::*;
 
     #[test]
     fn the_sync_report_is_written_out_not_debug() {
-        let config = RoomConfig {
-            name: "report".into(),
-            peer_id: "me".into(),
-            client_id: 1,
-            entropy: [1; 32],
-            max_conns: 20,
-            key: None,
-        };
-        let room = Room::new(config, crate::notebook::new_doc(1), 0);
+        let room = test_room();
         let report = room.sync_report();
         assert!(
             report.starts_with("online false, 0 peers open, 0 tabs, synced "),
