@@ -4,7 +4,7 @@
 //! Per keystroke the work is proportional to the change, not the page: the splice comes from
 //! the selection before the edit and the caret after it ([`EditorText::simple_input`] reads
 //! back only the inserted text and a few units around it), peers'
-//! splices go in as the browser's own editing (`insertText`, see [`Editor::edit_in_place`]),
+//! small splices go in as the browser's own editing (`insertText`, see [`Editor::edit_in_place`]),
 //! and the caret layer re-lays-out only the lines touched.
 //! Whole-page work (diffing an unusual edit, rendering the preview) is the exception or waits
 //! until typing pauses.
@@ -17,7 +17,7 @@ use std::cell::Cell;
 
 use commonplace_core::text::big_page;
 use commonplace_core::text::diff::{self, Splice};
-use commonplace_core::text::editor::{EditorText, SimpleEdit};
+use commonplace_core::text::editor::{self, EditorText, SimpleEdit};
 use commonplace_core::text::utf16;
 use commonplace_core::text::window::{self, WindowChange};
 use gloo::events::{EventListener, EventListenerOptions};
@@ -234,12 +234,17 @@ impl Editor {
     /// `setRangeText` replaces the whole value and lays all of it out again (some 60 ms a
     /// keystroke of someone else's in a 100 kB page, on a busy machine). Editing acts on the
     /// focused selection, so only in the focused textarea, and not while an input method
-    /// composes; the selection (as `setRangeText` with `mode` leaves it) and the scroll position
-    /// (editing scrolls to the change) are put back. `false` if it was not written.
+    /// composes, and only a small insertion (`editor::fits_in_place`: a paste inserted this way
+    /// takes seconds to minutes); the selection (as `setRangeText` with `mode` leaves it) and
+    /// the scroll position (editing scrolls to the change) are put back. `false` if it was not
+    /// written.
     fn edit_in_place(&self, splice: &Splice, mode: &str) -> bool {
         let document = gloo::utils::document();
         let focused = document.active_element();
-        if focused.as_ref() != Some(self.element.unchecked_ref()) || self.composing.get() {
+        if !editor::fits_in_place(splice)
+            || focused.as_ref() != Some(self.element.unchecked_ref())
+            || self.composing.get()
+        {
             return false;
         }
         let Ok(document) = document.dyn_into::<HtmlDocument>() else {

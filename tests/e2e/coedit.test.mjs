@@ -156,3 +156,34 @@ test('remote edits far from the view leave the scroll position and selection whe
   assert.equal(await editorValue(a), `top ${lines} end`);
   assertNoPageErrors(a, b);
 });
+
+test('a peer\'s large paste reaches someone at work in the page without freezing it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
+  await typeText(b, 'B is writing here.', { at: 0 });
+  await waitForValue(a, 'B is writing here.', { name: 'A' });
+  // B's caret sits in its focused editor; B's main thread's long tasks are recorded from now.
+  await setCaret(b, 2);
+  await b.evaluate(() => {
+    window.__longest = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+    }).observe({ type: 'longtask' });
+  });
+  const line = 'a pasted line of some length, with words in it\n';
+  const pasted = line.repeat(Math.ceil(120_000 / line.length)).slice(0, 120_000);
+  await a.$eval('#editor', (el, text) => {
+    el.focus();
+    el.setRangeText(text, el.value.length, el.value.length, 'end');
+    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
+  }, pasted);
+  const expected = `B is writing here.${pasted}`;
+  await waitForValue(b, expected, { name: 'B', timeout: 60_000 });
+  // Written as the browser's own typing is (insertText), such a paste took one task of many
+  // seconds (100 s for 250k units into a 600k page): far past any bound a person would bear.
+  const longest = await b.evaluate(() => window.__longest);
+  assert.ok(longest < 3_000, `B's page froze for ${Math.round(longest)} ms taking in the paste`);
+  assert.deepEqual(await editorSelection(b), { start: 2, end: 2 }, 'B\'s caret stayed where it was');
+  await b.keyboard.type('!');
+  await waitForValue(a, `B !is writing here.${pasted}`, { name: 'A' });
+  assertNoPageErrors(a, b);
+});

@@ -43,7 +43,7 @@ async function person(t, url, name, { setup, ...options } = {}) {
     ...options,
     setup: async (context) => {
       trafficOf.set(context, recordStoreTraffic(context));
-      await setup?.(context);
+      await setup?.(context, name);
     },
   });
   t.after(() => closeUsers(page));
@@ -279,10 +279,21 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
     await Promise.race([bothMade, new Promise((r) => setTimeout(r, 20_000))]);
     await route.continue();
   };
-  const setup = (context) => context.route('**/store/*/snapshot*', hold);
-  // No service worker: it claims the page when the first peer connects, maybe mid-test, and
-  // Playwright's routes may not see requests that pass through one. (Once, in a whole-suite
-  // run, only one of the two snapshots reached the route; the cause is not established.)
+  // What each browser asked the store and warned of, for a failure to show.
+  const started = Date.now();
+  const seen = { A: [], B: [] };
+  const setup = async (context, name) => {
+    context.on('request', (r) => {
+      const m = r.url().match(/\/store\/[0-9a-f]{32}(.*)$/);
+      if (m) seen[name].push(`${Date.now() - started} ms ${r.method()} ${m[1] || '/'}`);
+    });
+    context.on('console', (msg) => {
+      if (msg.type() === 'warning') seen[name].push(`${Date.now() - started} ms warning: ${msg.text().slice(0, 300)}`);
+    });
+    await context.route('**/store/*/snapshot*', hold);
+  };
+  // No service worker (it is registered once a peer connects, mid-test): Playwright advises
+  // blocking them where routes must see every request.
   const contextOptions = { serviceWorkers: 'block' };
   const [a, b] = await Promise.all([
     person(t, url, 'A', { setup, contextOptions }),
@@ -290,11 +301,22 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
   ]);
   const [ta, tb] = [storeTraffic(a), storeTraffic(b)];
   await Promise.all([waitForValue(a, text, { name: 'A', timeout: 30_000 }), waitForValue(b, text, { name: 'B', timeout: 30_000 })]);
+  seen.A.push(`${Date.now() - started} ms both have the text; pasting`);
+  seen.B.push(`${Date.now() - started} ms both have the text; pasting`);
   await Promise.all([
     fillEditor(a, 250_000, { name: 'A', seed: 1 }),
     fillEditor(b, 250_000, { name: 'B', seed: 2 }),
   ]);
-  await withTimeout(bothMade, 20_000, 'A and B did not both send a snapshot');
+  try {
+    await withTimeout(bothMade, 20_000, 'A and B did not both send a snapshot');
+  } catch (error) {
+    const state = async (page) => page.evaluate(() => {
+      const s = document.querySelector('#status');
+      return `${s?.getAttribute('data-server-saved')} / ${s?.textContent?.trim()}`;
+    }).catch((e) => `unreadable: ${e.message}`);
+    error.message += `\nA (${await state(a)}):\n  ${seen.A.join('\n  ')}\nB (${await state(b)}):\n  ${seen.B.join('\n  ')}`;
+    throw error;
+  }
   await Promise.all([waitForServerSaved(a, { name: 'A', timeout: 30_000 }), waitForServerSaved(b, { name: 'B', timeout: 30_000 })]);
   const outcomes = [...ta.snapshots(), ...tb.snapshots()].map((s) => s.status);
   assert.ok(outcomes.includes(409) && outcomes.includes(200), `the snapshots' answers: ${outcomes}`);
