@@ -12,6 +12,15 @@ const TEST_TIMEOUT_MS = 90_000;
 
 setUpFile();
 
+/** Pastes `text` in one input event over [from, the end) of the page's editor (at the end by default). */
+async function paste(page, text, { from = null } = {}) {
+  await page.$eval('#editor', (el, [text, from]) => {
+    el.focus();
+    el.setRangeText(text, from ?? el.value.length, el.value.length, 'end');
+    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
+  }, [text, from]);
+}
+
 test('opening the site puts a room in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const page = await openPerson(t, server.url, 'A');
 
@@ -128,11 +137,7 @@ test('remote insertions keep the local caret on the same character', { timeout: 
 test('remote edits far from the view leave the scroll position and selection where they were', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const { pages: [a, b] } = await openRoom(t, ['A', 'B']);
   const lines = Array.from({ length: 400 }, (_, i) => `line ${i}`).join('\n');
-  await a.$eval('#editor', (el, text) => {
-    el.focus();
-    el.setRangeText(text, 0, el.value.length, 'end');
-    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
-  }, lines);
+  await paste(a, lines, { from: 0 });
   await waitForValue(b, lines, { name: 'B' });
   // B selects part of a line in the middle and scrolls there; A edits at the top and the bottom.
   const at = lines.indexOf('line 200');
@@ -171,11 +176,7 @@ test('a peer\'s large paste reaches someone at work in the page without freezing
   });
   const line = 'a pasted line of some length, with words in it\n';
   const pasted = line.repeat(Math.ceil(120_000 / line.length)).slice(0, 120_000);
-  await a.$eval('#editor', (el, text) => {
-    el.focus();
-    el.setRangeText(text, el.value.length, el.value.length, 'end');
-    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));
-  }, pasted);
+  await paste(a, pasted);
   const expected = `B is writing here.${pasted}`;
   await waitForValue(b, expected, { name: 'B', timeout: 60_000 });
   // Written as the browser's own typing is (insertText), such a paste took one task of many

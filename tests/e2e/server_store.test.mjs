@@ -50,7 +50,7 @@ async function person(t, url, name, { setup, ...options } = {}) {
   return page;
 }
 
-/** What a person's browser asked the store: ids, the write token, snapshots' outcomes. */
+/** What a person's browser asked the store: ids, the write token, snapshots' outcomes, each request. */
 function storeTraffic(page) {
   return trafficOf.get(page.context());
 }
@@ -59,16 +59,18 @@ function recordStoreTraffic(context) {
   const ids = new Set();
   let token;
   const snapshots = [];
+  const requests = [];
   context.on('request', (request) => {
-    const m = request.url().match(/\/store\/([0-9a-f]{32})/);
+    const m = request.url().match(/\/store\/([0-9a-f]{32})(.*)$/);
     if (!m) return;
     ids.add(m[1]);
     token ??= request.headers().authorization;
+    requests.push({ at: Date.now(), method: request.method(), path: m[2] || '/' });
   });
   context.on('response', (response) => {
     if (/\/store\/[0-9a-f]{32}\/snapshot/.test(response.url())) snapshots.push({ status: response.status() });
   });
-  return { ids: () => [...ids], token: () => token, snapshots: () => [...snapshots] };
+  return { ids: () => [...ids], token: () => token, snapshots: () => [...snapshots], requests: () => [...requests] };
 }
 
 /** Every file in `dir`, with its bytes (the database, its WAL and shared memory, the marker). */
@@ -279,16 +281,12 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
     await Promise.race([bothMade, new Promise((r) => setTimeout(r, 20_000))]);
     await route.continue();
   };
-  // What each browser asked the store and warned of, for a failure to show.
+  // What each browser warned of, with its store requests, for a failure to show.
   const started = Date.now();
-  const seen = { A: [], B: [] };
+  const warnings = { A: [], B: [] };
   const setup = async (context, name) => {
-    context.on('request', (r) => {
-      const m = r.url().match(/\/store\/[0-9a-f]{32}(.*)$/);
-      if (m) seen[name].push(`${Date.now() - started} ms ${r.method()} ${m[1] || '/'}`);
-    });
     context.on('console', (msg) => {
-      if (msg.type() === 'warning') seen[name].push(`${Date.now() - started} ms warning: ${msg.text().slice(0, 300)}`);
+      if (msg.type() === 'warning') warnings[name].push({ at: Date.now(), text: `warning: ${msg.text().slice(0, 300)}` });
     });
     await context.route('**/store/*/snapshot*', hold);
   };
@@ -301,8 +299,7 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
   ]);
   const [ta, tb] = [storeTraffic(a), storeTraffic(b)];
   await Promise.all([waitForValue(a, text, { name: 'A', timeout: 30_000 }), waitForValue(b, text, { name: 'B', timeout: 30_000 })]);
-  seen.A.push(`${Date.now() - started} ms both have the text; pasting`);
-  seen.B.push(`${Date.now() - started} ms both have the text; pasting`);
+  const pasting = Date.now();
   await Promise.all([
     fillEditor(a, 250_000, { name: 'A', seed: 1 }),
     fillEditor(b, 250_000, { name: 'B', seed: 2 }),
@@ -314,7 +311,12 @@ test('two browsers snapshot at the same moment: one wins, the other reads it, no
       const s = document.querySelector('#status');
       return `${s?.getAttribute('data-server-saved')} / ${s?.textContent?.trim()}`;
     }).catch((e) => `unreadable: ${e.message}`);
-    error.message += `\nA (${await state(a)}):\n  ${seen.A.join('\n  ')}\nB (${await state(b)}):\n  ${seen.B.join('\n  ')}`;
+    const story = (traffic, name) => [
+      ...traffic.requests().map((r) => ({ at: r.at, text: `${r.method} ${r.path}` })),
+      ...warnings[name],
+      { at: pasting, text: 'both have the text; pasting' },
+    ].sort((x, y) => x.at - y.at).map((e) => `${e.at - started} ms ${e.text}`).join('\n  ');
+    error.message += `\nA (${await state(a)}):\n  ${story(ta, 'A')}\nB (${await state(b)}):\n  ${story(tb, 'B')}`;
     throw error;
   }
   await Promise.all([waitForServerSaved(a, { name: 'A', timeout: 30_000 }), waitForServerSaved(b, { name: 'B', timeout: 30_000 })]);

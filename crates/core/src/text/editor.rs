@@ -186,6 +186,8 @@ impl EditorText {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn typing_is_written_in_place_and_a_paste_is_not() {
         let splice = |insert: String, delete: u32| Splice {
@@ -202,8 +204,6 @@ mod tests {
         )));
         assert!(!fits_in_place(&splice("line\n".repeat(50_000), 3)));
     }
-
-    use super::*;
 
     #[test]
     fn input_then_remote_splices_stay_in_step() {
