@@ -403,7 +403,7 @@ impl Inner {
             }
             Transmit::Peer { peer, bytes } => {
                 if let Some(connection) = self.peers.borrow().get(&peer) {
-                    connection.pc.send(&bytes);
+                    connection.pc.send(bytes);
                 }
             }
             Transmit::Tabs(bytes) => {

@@ -33,8 +33,10 @@ type OnEvent = Rc<dyn Fn(PeerEvent)>;
 
 /// Frames wait in `Shared::queue` while the channel buffers more than this (Chromium closes a
 /// channel whose buffer passes 16 MiB), and go out again once it drains below the low mark.
-const BUFFER_HIGH: u32 = 4 << 20;
-const BUFFER_LOW: u32 = 1 << 20;
+/// Kept small: `send` copies each frame on the main thread, so a late join's frames go out
+/// about 1 MiB per task instead of in one long task.
+const BUFFER_HIGH: u32 = 1 << 20;
+const BUFFER_LOW: u32 = 256 << 10;
 
 pub struct PeerConnection {
     pc: RtcPeerConnection,
@@ -139,7 +141,8 @@ impl PeerConnection {
         });
     }
 
-    pub fn send(&self, bytes: &[u8]) {
+    /// Sends a frame now, or queues it (without copying it again) while the channel is full.
+    pub fn send(&self, bytes: Vec<u8>) {
         let _span = crate::perf::span("channel send");
         let channel = self.shared.channel.borrow();
         let Some(channel) = channel.as_ref() else {
@@ -153,9 +156,9 @@ impl PeerConnection {
         let mut queue = self.shared.queue.borrow_mut();
         let sent = queue.is_empty()
             && channel.buffered_amount() <= BUFFER_HIGH
-            && channel.send_with_u8_array(bytes).is_ok();
+            && channel.send_with_u8_array(&bytes).is_ok();
         if !sent {
-            queue.push_back(bytes.to_vec());
+            queue.push_back(bytes);
         }
     }
 }

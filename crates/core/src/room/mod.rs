@@ -12,6 +12,7 @@
 //!   ([`peer_sync`]);
 //! - [`tabs`] — this browser's other tabs on a BroadcastChannel;
 //! - [`sync`] — others' updates into the document, held back while they have gaps;
+//!   [`state_log`] — the updates that made it, sent as they are to whoever joins with nothing;
 //! - [`pages`] — the notebook: pages, text, undo; [`presence`] — who is here, their carets.
 //!
 //! Peers form a full mesh. Like y-webrtc, a peer relays an update it learned from one peer to
@@ -41,6 +42,9 @@ mod relay;
 mod server_copy;
 pub mod server_store;
 mod signaling;
+mod state_log;
+#[cfg(test)]
+mod state_log_tests;
 mod store_http;
 mod sync;
 mod tabs;
@@ -60,6 +64,7 @@ use pages::Pages;
 use presence::Presence;
 use server_store::{ServerCopy, ServerStore};
 use signaling::{Heard, SignalingClient};
+use state_log::StateLog;
 use sync::DocSync;
 use tabs::Tabs;
 
@@ -99,6 +104,8 @@ pub struct Room {
     mesh: Mesh,
     tabs: Tabs,
     sync: DocSync,
+    /// The updates that made the document, for those who join with nothing.
+    log: StateLog,
     pages: Pages,
     presence: Presence,
     server_store: Option<ServerStore>,
@@ -138,6 +145,7 @@ impl Room {
             server_store: None,
             unopened_store,
             sync: DocSync::default(),
+            log: StateLog::new(awareness.doc()),
             peer_id,
             now,
             clock,
@@ -392,7 +400,10 @@ impl Room {
     }
 
     fn reply(&mut self, to: Source<'_>, message: &Message) {
-        let bytes = peer_message::encode(message);
+        self.reply_frame(to, peer_message::encode(message));
+    }
+
+    fn reply_frame(&mut self, to: Source<'_>, bytes: Vec<u8>) {
         match to {
             Source::Peer(peer) => self.mesh.send(peer, bytes, &mut self.out),
             Source::Broadcast => self.tabs.post(bytes, &mut self.out),

@@ -138,10 +138,14 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
             }
         });
     let sink = changes.clone();
-    let _ = doc.observe_update_v1(OBSERVER, move |txn, event| {
+    // At cleanup, not with `observe_update_v1`: yrs encodes every transaction's update for
+    // that observer (each keystroke a second time, a late joiner's 10 MB once more), and only
+    // undo's are wanted.
+    let _ = doc.observe_transaction_cleanup(OBSERVER, move |txn, event| {
         let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
-        if !txn.origin().is_some_and(|origin| ours.contains(origin)) {
-            sink.borrow_mut().undo_updates.push(event.update.clone());
+        let changed = event.before_state != event.after_state || !event.delete_set.is_empty();
+        if changed && !txn.origin().is_some_and(|origin| ours.contains(origin)) {
+            sink.borrow_mut().undo_updates.push(txn.encode_update_v1());
         }
     });
     changes
@@ -343,12 +347,20 @@ impl Room {
     pub fn import_update(&mut self, now: u64, bytes: &[u8]) -> Result<(), String> {
         self.set_time(now);
         let update = Update::decode_v1(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
+        let mark = self.log.mark();
         let result = {
             let mut txn = self.doc().transact_mut_with(IMPORTED);
             txn.apply_update(update).map(|()| txn.encode_update_v1())
         };
         self.take_changes();
-        let update = result.map_err(|e| format!("cannot apply the update: {e}"))?;
+        let update = match result {
+            Ok(update) => update,
+            Err(error) => {
+                self.log.distrust();
+                return Err(format!("cannot apply the update: {error}"));
+            }
+        };
+        self.log.log_since(mark, [&update]);
         self.send_update(update);
         Ok(())
     }
@@ -356,12 +368,14 @@ impl Room {
     /// Runs one local transaction, then reports and sends what it changed.
     pub(super) fn commit(&mut self, now: u64, change: impl FnOnce(&Notebook, &mut TransactionMut)) {
         self.set_time(now);
+        let mark = self.log.mark();
         let update = {
             let mut txn = self.awareness.doc().transact_mut_with(LOCAL);
             change(&self.pages.notebook, &mut txn);
             txn.encode_update_v1()
         };
         self.take_changes();
+        self.log.log_since(mark, [&update]);
         self.send_update(update);
     }
 
@@ -374,8 +388,9 @@ impl Room {
         }
     }
 
-    /// Reports what the last transactions changed.
-    pub(super) fn take_changes(&mut self) {
+    /// Reports what the last transactions changed, and sends what undo or redo did (returned,
+    /// for the state log).
+    pub(super) fn take_changes(&mut self) -> Vec<Vec<u8>> {
         let changes = std::mem::take(&mut *self.pages.changes.borrow_mut());
         if changes.pages || !changes.splices.is_empty() {
             // Others' changes (or undo's) move text under the cursor by what only a lookup says.
@@ -387,9 +402,10 @@ impl Room {
         for (page, splices) in changes.splices {
             self.out.event(Event::PageChanged { page, splices });
         }
-        for update in changes.undo_updates {
-            self.send_update(update);
+        for update in &changes.undo_updates {
+            self.send_update(update.clone());
         }
+        changes.undo_updates
     }
 
     fn undo_or_redo(&mut self, now: u64, page: &str, undo: bool) -> bool {
@@ -397,12 +413,14 @@ impl Room {
         let Some(manager) = self.pages.undo.get_mut(page) else {
             return false;
         };
+        let mark = self.log.mark();
         let changed = if undo {
             manager.undo_blocking()
         } else {
             manager.redo_blocking()
         };
-        self.take_changes();
+        let updates = self.take_changes();
+        self.log.log_since(mark, updates);
         changed
     }
 

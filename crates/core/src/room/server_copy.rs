@@ -76,7 +76,7 @@ impl Room {
             self.out.dropped(why);
         }
         for update in applied.updates {
-            let received = self.sync.receive(self.awareness.doc(), &update);
+            let received = self.receive(&update);
             for why in received.dropped {
                 self.out
                     .dropped(format!("update from the server store: {why}"));

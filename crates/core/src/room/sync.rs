@@ -8,6 +8,7 @@
 //! also be missing from what we relay and store. So such an update waits ([`DocSync::hold`]), and
 //! the room asks its sender for what is missing.
 
+use commonplace_protocol::frame::Frame;
 use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
@@ -95,7 +96,8 @@ impl Room {
         let listeners = self.mesh.paths().next().is_some() || self.tabs.count() > 0;
         let before = listeners.then(|| self.doc().transact().state_vector());
         let mut dropped = Vec::new();
-        let added = {
+        let mark = self.log.mark();
+        let (added, missing) = {
             let mut txn = self.doc().transact_mut_with(STORED);
             for (i, bytes) in updates.iter().enumerate() {
                 let applied = Update::decode_v1(bytes)
@@ -105,9 +107,17 @@ impl Room {
                     dropped.push(format!("stored update {i}: {error}"));
                 }
             }
-            before.map(|before| txn.encode_diff_v1(&before))
+            let added = before.map(|before| txn.encode_diff_v1(&before));
+            (added, txn.has_missing_updates())
         };
         self.take_changes();
+        // Stored updates that failed, or wait for ones never stored, are not what the document
+        // holds: a late joiner gets the document encoded instead.
+        if dropped.is_empty() && !missing {
+            self.log.log_since(mark, updates);
+        } else {
+            self.log.distrust();
+        }
         if let Some(added) = added.filter(|update| *update != EMPTY_UPDATE) {
             self.broadcast(&Message::Sync(SyncMessage::Update(added)), None);
         }
@@ -143,16 +153,21 @@ impl Room {
                     self.reply(to, &Message::AwarenessQuery);
                 }
                 Nudge::Resync => self.reply(to, &step1),
-                Nudge::SendState => {
-                    let state = self.encode_state();
-                    self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
-                }
+                Nudge::SendState => self.send_whole_state(to),
             }
         }
     }
 
     pub(super) fn on_message(&mut self, from: Source<'_>, message: Message) {
         match message {
+            Message::Sync(SyncMessage::SyncStep1(remote)) if remote.is_empty() => {
+                self.send_whole_state(from);
+                if let Source::Peer(peer) = from {
+                    if let Some(sync) = self.mesh.sync_mut(peer) {
+                        sync.on_asked();
+                    }
+                }
+            }
             Message::Sync(SyncMessage::SyncStep1(remote)) => {
                 let (diff, ahead) = {
                     let txn = self.doc().transact();
@@ -202,8 +217,46 @@ impl Room {
         }
     }
 
-    fn apply_remote_update(&mut self, from: Source<'_>, bytes: &[u8]) {
+    /// Sends `to`, who has nothing, the whole document: the state log's updates as they are
+    /// (sync step 2 with the first, updates with the rest), or, when the log is not to be
+    /// trusted, the document encoded, which the log then starts again from.
+    fn send_whole_state(&mut self, to: Source<'_>) {
+        if let Some(updates) = self.log.updates().filter(|updates| !updates.is_empty()) {
+            let frames: Vec<Vec<u8>> = updates
+                .iter()
+                .enumerate()
+                .map(|(i, update)| match i {
+                    0 => Frame::SyncStep2(update).encode(),
+                    _ => Frame::Update(update).encode(),
+                })
+                .collect();
+            for frame in frames {
+                self.reply_frame(to, frame);
+            }
+            return;
+        }
+        let state = self.encode_state();
+        if self.log.updates().is_none() {
+            self.log.restart(state.clone());
+        }
+        self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
+    }
+
+    /// Applies an update from someone else (a peer, a tab, the server's store) and logs what
+    /// it added.
+    pub(super) fn receive(&mut self, bytes: &[u8]) -> Received {
+        let mark = self.log.mark();
         let received = self.sync.receive(self.awareness.doc(), bytes);
+        if received.dropped.is_empty() {
+            self.log.log_since(mark, &received.new);
+        } else {
+            self.log.distrust();
+        }
+        received
+    }
+
+    fn apply_remote_update(&mut self, from: Source<'_>, bytes: &[u8]) {
+        let received = self.receive(bytes);
         for why in received.dropped {
             self.out.dropped(format!("update from {from}: {why}"));
         }

@@ -1,0 +1,146 @@
+//! The state log through the room: whoever joins with nothing gets the updates that made the
+//! document, and gets all of it whichever way the document changed.
+
+use yrs::sync::{Message, SyncMessage};
+use yrs::{Map, ReadTxn, StateVector, Transact};
+
+use super::{test_room, Input, Output, Room, RoomConfig, Source, Transmit};
+use crate::notebook::HOME;
+use crate::peer_message;
+use crate::text::diff::Splice;
+
+fn room(client_id: u64) -> Room {
+    let config = RoomConfig {
+        name: "r".into(),
+        peer_id: format!("peer-{client_id}"),
+        client_id,
+        entropy: [client_id as u8; 32],
+        max_conns: 20,
+        key: None,
+    };
+    Room::new(config, crate::notebook::new_doc(client_id), 0)
+}
+
+fn insert(index: u32, text: &str) -> Splice {
+    Splice {
+        index,
+        delete: 0,
+        insert: text.into(),
+    }
+}
+
+/// What the room tells a tab that greets it with an empty state vector.
+fn answer_to_newcomer(room: &mut Room) -> Vec<Message> {
+    room.handle(0, Input::BroadcastOpen);
+    while room.poll_output().is_some() {}
+    let empty = Message::Sync(SyncMessage::SyncStep1(StateVector::default()));
+    room.on_message(Source::Broadcast, empty);
+    let mut answer = Vec::new();
+    while let Some(output) = room.poll_output() {
+        if let Output::Transmit(Transmit::Tabs(bytes)) = output {
+            answer.push(peer_message::decode(&bytes).unwrap());
+        }
+    }
+    answer
+}
+
+/// A room that heard only `answer`, which must hold the same notebook as `room`.
+fn assert_newcomer_gets_all(room: &Room, answer: Vec<Message>) {
+    let mut newcomer = self::room(50);
+    for message in answer {
+        newcomer.on_message(Source::Broadcast, message);
+    }
+    let state = |room: &Room| room.doc().transact().state_vector();
+    assert_eq!(state(&newcomer), state(room));
+    assert_eq!(newcomer.pages(), room.pages());
+    for page in room.pages() {
+        assert_eq!(newcomer.page_text(&page.id), room.page_text(&page.id));
+    }
+}
+
+fn stored(room: &mut Room) -> Vec<Vec<u8>> {
+    let mut updates = Vec::new();
+    while let Some(output) = room.poll_output() {
+        if let Output::Effect(super::Effect::Store(update)) = output {
+            updates.push(update);
+        }
+    }
+    updates
+}
+
+#[test]
+fn every_way_the_document_changes_is_in_what_a_newcomer_gets() {
+    let mut elsewhere = room(7);
+    elsewhere.create_page(0, "Stored", "from this browser's store");
+    elsewhere.edit(0, HOME, &[insert(0, "home text ")], None);
+    let from_store = stored(&mut elsewhere);
+    let mut other = room(8);
+    other.edit(0, HOME, &[insert(0, "a peer's words ")], None);
+    let from_peer = stored(&mut other);
+    let mut exported = room(9);
+    exported.create_page(0, "Imported", "from a file");
+    let file = exported.encode_state();
+
+    let mut room = test_room();
+    room.load(0, &from_store);
+    room.edit(10, HOME, &[insert(0, "typed ")], Some((6, 6)));
+    room.edit(2_000, HOME, &[insert(0, "more ")], Some((5, 5)));
+    assert!(room.undo(3_000, HOME));
+    assert!(room.redo(3_100, HOME));
+    assert!(room.undo(3_200, HOME));
+    room.create_page(4_000, "Mine", "new page");
+    room.import_update(5_000, &file).unwrap();
+    for update in &from_peer {
+        room.on_message(
+            Source::Broadcast,
+            Message::Sync(SyncMessage::Update(update.clone())),
+        );
+    }
+    for i in 0..200 {
+        room.edit(6_000 + i, HOME, &[insert(i as u32, "x")], None);
+    }
+    assert!(room.log.updates().is_some(), "every change logged");
+    let answer = answer_to_newcomer(&mut room);
+    assert!(answer.len() > 1, "the log's updates, not one encoding");
+    assert!(matches!(
+        answer[0],
+        Message::Sync(SyncMessage::SyncStep2(_))
+    ));
+    assert_newcomer_gets_all(&room, answer);
+}
+
+#[test]
+fn an_update_that_failed_sends_the_encoding_and_the_log_starts_again() {
+    let mut room = test_room();
+    room.edit(0, HOME, &[insert(0, "before")], None);
+    room.on_message(
+        Source::Broadcast,
+        Message::Sync(SyncMessage::Update(vec![1, 2, 3])),
+    );
+    assert!(room.log.updates().is_none(), "a garbled update drops trust");
+    let answer = answer_to_newcomer(&mut room);
+    assert_eq!(answer.len(), 1, "the document encoded");
+    assert_newcomer_gets_all(&room, answer);
+    room.edit(10, HOME, &[insert(0, "after ")], None);
+    let answer = answer_to_newcomer(&mut room);
+    assert_eq!(answer.len(), 2, "the encoding, then the edit since");
+    assert_newcomer_gets_all(&room, answer);
+}
+
+#[test]
+fn a_change_past_the_room_is_seen_and_not_trusted() {
+    let mut room = test_room();
+    room.edit(0, HOME, &[insert(0, "logged")], None);
+    let home = room.doc().get_or_insert_map("unlogged");
+    home.insert(&mut room.doc().transact_mut(), "k", "v");
+    room.edit(10, HOME, &[insert(0, "again ")], None);
+    assert!(room.log.updates().is_none());
+    let answer = answer_to_newcomer(&mut room);
+    assert_eq!(answer.len(), 1);
+    let state = |room: &Room| room.doc().transact().state_vector();
+    let mut newcomer = self::room(50);
+    for message in answer {
+        newcomer.on_message(Source::Broadcast, message);
+    }
+    assert_eq!(state(&newcomer), state(&room));
+}
