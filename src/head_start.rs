@@ -71,7 +71,6 @@ pub fn signaling(room: &str, secret: Option<&str>, url: &str) -> Option<BegunSig
     let socket: WebSocket = take(&start, "socket").filter(|_| same)?.dyn_into().ok()?;
     socket.set_onmessage(None);
     let heard = take(&start, "heard").map(|heard| js_sys::Array::from(&heard));
-    take(&start, "announced");
     let announced = take(&start, "peerId")
         .and_then(|id| id.as_string())
         .filter(|_| string(&start, "secret").as_deref() == secret);
