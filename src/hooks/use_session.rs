@@ -92,15 +92,13 @@ pub fn use_session(
             let handle = SessionHandle::default();
             let joining = handle.clone();
             let join = {
-                let (room, secret) = (room.clone(), secret.clone());
+                let room = room.clone();
                 move |key: Option<RoomKey>| {
                     if joining.0.left.get() {
                         return;
                     }
-                    let on_status = move |s| status.set(s);
-                    let on_notebook = move |n| notebook.set(n);
                     let session =
-                        Session::join(&room, secret.as_deref(), key, on_status, on_notebook);
+                        Session::join(&room, key, move |s| status.set(s), move |n| notebook.set(n));
                     let (name, color) = identity::load();
                     session.set_user(&name, &color);
                     *joining.0.session.borrow_mut() = Some(session);
