@@ -454,15 +454,21 @@ impl std::fmt::Display for Source<'_> {
 /// A room of its own (unkeyed, client 1, at time 0) for the crate's unit tests.
 #[cfg(test)]
 pub(crate) fn test_room() -> Room {
+    test_room_as("me", 1)
+}
+
+/// [`test_room`] for another peer and client.
+#[cfg(test)]
+pub(crate) fn test_room_as(peer_id: &str, client_id: u64) -> Room {
     let config = RoomConfig {
         name: "r".into(),
-        peer_id: "me".into(),
-        client_id: 1,
-        entropy: [1; 32],
+        peer_id: peer_id.into(),
+        client_id,
+        entropy: [client_id as u8; 32],
         max_conns: 20,
         key: None,
     };
-    Room::new(config, crate::notebook::new_doc(1), 0)
+    Room::new(config, crate::notebook::new_doc(client_id), 0)
 }
 
 #[cfg(test)]

@@ -143,8 +143,9 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
     // undo's are wanted.
     let _ = doc.observe_transaction_cleanup(OBSERVER, move |txn, event| {
         let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
-        let changed = event.before_state != event.after_state || !event.delete_set.is_empty();
-        if changed && !txn.origin().is_some_and(|origin| ours.contains(origin)) {
+        if super::state_log::changed(event)
+            && !txn.origin().is_some_and(|origin| ours.contains(origin))
+        {
             sink.borrow_mut().undo_updates.push(txn.encode_update_v1());
         }
     });

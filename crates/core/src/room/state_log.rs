@@ -11,7 +11,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use yrs::{Doc, ReadTxn, Transact};
+use yrs::{Doc, ReadTxn, Transact, TransactionCleanupEvent};
 
 const OBSERVER: &str = "state-log";
 /// Past this many entries, the newest small ones are merged: typing makes one tiny update per
@@ -49,7 +49,7 @@ impl StateLog {
         let seen = Rc::new(Cell::new(0));
         let counter = seen.clone();
         let _ = doc.observe_transaction_cleanup(OBSERVER, move |_, event| {
-            if event.before_state != event.after_state || !event.delete_set.is_empty() {
+            if changed(event) {
                 counter.set(counter.get() + 1);
             }
         });
@@ -143,6 +143,11 @@ impl StateLog {
         self.updates.push(merged);
         self.unmerged = 0;
     }
+}
+
+/// Whether a transaction changed the document: added to it or deleted from it.
+pub(super) fn changed(event: &TransactionCleanupEvent) -> bool {
+    event.before_state != event.after_state || !event.delete_set.is_empty()
 }
 
 #[cfg(test)]

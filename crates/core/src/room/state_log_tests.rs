@@ -4,21 +4,13 @@
 use yrs::sync::{Message, SyncMessage};
 use yrs::{Map, ReadTxn, StateVector, Transact};
 
-use super::{test_room, Input, Output, Room, RoomConfig, Source, Transmit};
+use super::{test_room, test_room_as, Input, Output, Room, Source, Transmit};
 use crate::notebook::HOME;
 use crate::peer_message;
 use crate::text::diff::Splice;
 
 fn room(client_id: u64) -> Room {
-    let config = RoomConfig {
-        name: "r".into(),
-        peer_id: format!("peer-{client_id}"),
-        client_id,
-        entropy: [client_id as u8; 32],
-        max_conns: 20,
-        key: None,
-    };
-    Room::new(config, crate::notebook::new_doc(client_id), 0)
+    test_room_as(&format!("peer-{client_id}"), client_id)
 }
 
 fn insert(index: u32, text: &str) -> Splice {

@@ -160,24 +160,23 @@ impl Room {
 
     pub(super) fn on_message(&mut self, from: Source<'_>, message: Message) {
         match message {
-            Message::Sync(SyncMessage::SyncStep1(remote)) if remote.is_empty() => {
-                self.send_whole_state(from);
-                if let Source::Peer(peer) = from {
-                    if let Some(sync) = self.mesh.sync_mut(peer) {
-                        sync.on_asked();
-                    }
-                }
-            }
             Message::Sync(SyncMessage::SyncStep1(remote)) => {
-                let (diff, ahead) = {
-                    let txn = self.doc().transact();
-                    let known = txn.state_vector();
-                    let ahead = remote
-                        .iter()
-                        .any(|(client, &clock)| clock > known.get(client));
-                    (txn.encode_diff_v1(&remote), ahead)
+                // One who has nothing can be ahead of nobody.
+                let ahead = if remote.is_empty() {
+                    self.send_whole_state(from);
+                    false
+                } else {
+                    let (diff, ahead) = {
+                        let txn = self.doc().transact();
+                        let known = txn.state_vector();
+                        let ahead = remote
+                            .iter()
+                            .any(|(client, &clock)| clock > known.get(client));
+                        (txn.encode_diff_v1(&remote), ahead)
+                    };
+                    self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
+                    ahead
                 };
-                self.reply(from, &Message::Sync(SyncMessage::SyncStep2(diff)));
                 if let Source::Peer(peer) = from {
                     if let Some(sync) = self.mesh.sync_mut(peer) {
                         sync.on_asked();
