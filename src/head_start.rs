@@ -1,6 +1,7 @@
 //! What index.html's inline script began before the app ran (`window.commonplaceHeadStart`):
-//! the signaling socket, the `/config` request, the room key's derivation and the read of the
-//! room's IndexedDB (`store::Store::open_and_read`), for the room in
+//! the signaling socket (subscribed and announced, once the key was there), the `/config`
+//! request, the room key's derivation and the read of the room's IndexedDB
+//! (`store::Store::open_and_read`), for the room in
 //! the link the page was opened with. Each is taken at most once, and only by a session of
 //! that same room and secret (the script parses the link its own way; anything that does not
 //! match is left to the app).
@@ -51,12 +52,37 @@ pub fn key_derived(room: &str, secret: &str) -> Option<JsValue> {
     Some(bits)
 }
 
-/// The signaling socket opened to `url`, if it was for the room `room`.
-pub fn socket(room: &str, url: &str) -> Option<WebSocket> {
+/// The signaling socket the head start opened.
+pub struct BegunSignaling {
+    pub socket: WebSocket,
+    /// The peer id it announced in the room, if it did (the room must go on with it: peers
+    /// may be offering to it already).
+    pub announced: Option<String>,
+    /// What the server sent before the app took the socket, oldest first.
+    pub heard: Vec<String>,
+}
+
+/// The signaling socket opened to `url`, if it was for the room `room` (its announce counts
+/// only for the same `secret`). Taking it ends the head start's part: it announces no more.
+pub fn signaling(room: &str, secret: Option<&str>, url: &str) -> Option<BegunSignaling> {
     let start = start()?;
     let same = string(&start, "room").as_deref() == Some(room)
         && string(&start, "socketUrl").as_deref() == Some(url);
-    take(&start, "socket").filter(|_| same)?.dyn_into().ok()
+    let socket: WebSocket = take(&start, "socket").filter(|_| same)?.dyn_into().ok()?;
+    socket.set_onmessage(None);
+    let heard = take(&start, "heard").map(|heard| js_sys::Array::from(&heard));
+    let announced = take(&start, "peerId")
+        .and_then(|id| id.as_string())
+        .filter(|_| string(&start, "secret").as_deref() == secret);
+    let heard = heard
+        .filter(|_| announced.is_some())
+        .map(|heard| heard.iter().filter_map(|frame| frame.as_string()).collect())
+        .unwrap_or_default();
+    Some(BegunSignaling {
+        socket,
+        announced,
+        heard,
+    })
 }
 
 /// The `/config` request (a promise of its body's text; rejected unless 200).

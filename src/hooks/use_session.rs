@@ -92,13 +92,15 @@ pub fn use_session(
             let handle = SessionHandle::default();
             let joining = handle.clone();
             let join = {
-                let room = room.clone();
+                let (room, secret) = (room.clone(), secret.clone());
                 move |key: Option<RoomKey>| {
                     if joining.0.left.get() {
                         return;
                     }
+                    let on_status = move |s| status.set(s);
+                    let on_notebook = move |n| notebook.set(n);
                     let session =
-                        Session::join(&room, key, move |s| status.set(s), move |n| notebook.set(n));
+                        Session::join(&room, secret.as_deref(), key, on_status, on_notebook);
                     let (name, color) = identity::load();
                     session.set_user(&name, &color);
                     *joining.0.session.borrow_mut() = Some(session);

@@ -31,6 +31,7 @@ mod windowed;
 use editor::Editor;
 pub use notebook_view::NotebookState;
 
+use crate::head_start::BegunSignaling;
 use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
@@ -88,6 +89,9 @@ struct Inner {
     /// without the TURN servers it may need.
     reach_known: Cell<bool>,
     signaling_waits: Cell<bool>,
+    /// Signaling frames heard before the room was told the socket is open (the head start's
+    /// subscription, or a socket waiting for `reach_known`): handed to it right after.
+    early_frames: RefCell<Vec<String>>,
     config_timer: RefCell<Option<Timeout>>,
     paths_timer: RefCell<Option<gloo::timers::callback::Interval>>,
     /// How each reachable peer is reached, by peer id.
@@ -112,19 +116,24 @@ struct Connection {
 }
 
 impl Session {
-    /// Joins `room_name`; with a `key` (`room_key::derive` of the link's secret), everything
+    /// Joins `room_name`; with a `key` (`room_key::derive` of the link's `secret`), everything
     /// that passes the server or other tabs is encrypted with it (y-webrtc's scheme).
     pub fn join(
         room_name: &str,
+        secret: Option<&str>,
         key: Option<RoomKey>,
         on_status: impl Fn(SessionStatus) + 'static,
         on_notebook: impl Fn(NotebookState) + 'static,
     ) -> Session {
         let mut entropy = [0u8; 32];
         random::fill(&mut entropy);
+        // The head start may have announced a peer id already; peers may be offering to it.
+        let signaling_url = signaling_url();
+        let begun = head_start::signaling(room_name, secret, &signaling_url);
+        let announced = begun.as_ref().and_then(|begun| begun.announced.clone());
         let config = RoomConfig {
             name: room_name.to_owned(),
-            peer_id: random::uuid_v4(),
+            peer_id: announced.unwrap_or_else(random::uuid_v4),
             // Yjs draws client ids as random uint32s.
             client_id: random::u64() & 0xFFFF_FFFF,
             entropy,
@@ -160,6 +169,7 @@ impl Session {
             ice_servers: RefCell::new(js_sys::Array::new().into()),
             reach_known: Cell::new(false),
             signaling_waits: Cell::new(false),
+            early_frames: RefCell::new(Vec::new()),
             config_timer: RefCell::new(None),
             paths_timer: RefCell::new(None),
             reach: RefCell::new(HashMap::new()),
@@ -192,7 +202,7 @@ impl Session {
         // How to reach peers across networks, fetched while the stored notebook opens; other
         // tabs and the network are reached at the same time.
         inner.start_reach();
-        inner.reach_out(room_name);
+        inner.reach_out(room_name, signaling_url, begun);
         let room_name = room_name.to_owned();
         let key_check = key.as_ref().map_or("none".to_owned(), RoomKey::fingerprint);
         let me = Rc::downgrade(&inner);
@@ -327,7 +337,7 @@ impl Inner {
     }
 
     /// Opens the tabs' channel and the signaling socket.
-    fn reach_out(&self, room_name: &str) {
+    fn reach_out(&self, room_name: &str, url: String, begun: Option<BegunSignaling>) {
         let me = self.me.clone();
         let broadcast = Broadcast::open(room_name, move |bytes| {
             if let Some(inner) = me.upgrade() {
@@ -339,9 +349,11 @@ impl Inner {
             self.handle(Input::BroadcastOpen);
         }
         let me = self.me.clone();
-        let url = signaling_url();
-        let begun = head_start::socket(room_name, &url);
-        let signaling = Signaling::connect(url, begun, move |event| {
+        let socket = begun.map(|begun| {
+            *self.early_frames.borrow_mut() = begun.heard;
+            begun.socket
+        });
+        let signaling = Signaling::connect(url, socket, move |event| {
             if let Some(inner) = me.upgrade() {
                 inner.on_signaling(event);
             }
@@ -484,6 +496,12 @@ impl Inner {
                 perf::mark(perf::SIGNALING);
                 self.attempted.set(true);
                 self.handle(Input::SignalingOpen);
+                for text in self.early_frames.take() {
+                    self.handle(Input::SignalingFrame(&text));
+                }
+            }
+            SignalingEvent::Frame(text) if self.signaling_waits.get() => {
+                self.early_frames.borrow_mut().push(text);
             }
             SignalingEvent::Frame(text) => self.handle(Input::SignalingFrame(&text)),
             SignalingEvent::Closed => {

@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
 
 use commonplace_protocol::signaling::{IceCandidate, SignalData};
@@ -13,7 +14,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
     RtcDataChannelType, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
 };
 
 pub enum PeerEvent {
@@ -130,12 +131,13 @@ impl PeerConnection {
         })
     }
 
-    /// Applies a signal from the other side.
+    /// Applies a signal from the other side. A description goes to the browser now, not in a
+    /// microtask after the current task: while the app starts, that task is its whole first
+    /// render, and the connection's own work can run meanwhile.
     pub fn signal(&self, signal: SignalData) {
-        let pc = self.pc.clone();
-        let shared = self.shared.clone();
+        let applying = apply_signal(self.pc.clone(), self.shared.clone(), signal);
         spawn_local(async move {
-            if let Err(error) = apply_signal(&pc, &shared, signal).await {
+            if let Err(error) = applying.await {
                 gloo::console::warn!("webrtc: signal failed", error);
             }
         });
@@ -174,41 +176,76 @@ impl Drop for PeerConnection {
 
 async fn offer(pc: &RtcPeerConnection, shared: &Shared) -> Result<(), JsValue> {
     let offer = JsFuture::from(pc.create_offer()).await?;
+    if answering(pc, shared) {
+        return Ok(());
+    }
     let sdp = sdp_of(&offer)?;
     let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
     description.set_sdp(&sdp);
-    JsFuture::from(pc.set_local_description(&description)).await?;
+    match JsFuture::from(pc.set_local_description(&description)).await {
+        Err(_) if answering(pc, shared) => return Ok(()),
+        set => set?,
+    };
     (shared.on_event)(PeerEvent::Signal(SignalData::Offer { sdp }));
     Ok(())
 }
 
-async fn apply_signal(
+/// The other side's offer reached this connection before our own offer went out, and the room
+/// took it (glare, theirs first): this end answers, and our offer is not an error, only moot.
+/// Both sides offer when they heard each other's announce at once (two head starts announcing
+/// together); applying their offer while ours was being made failed ours ("have-remote-offer"),
+/// and the connection was closed and the pair went through the server (the NAT lab's cone test
+/// failed 1 in 6 so).
+fn answering(pc: &RtcPeerConnection, shared: &Shared) -> bool {
+    shared.remote_described.get() || pc.signaling_state() == RtcSignalingState::HaveRemoteOffer
+}
+
+/// Starts applying `signal` (a description at once), and finishes in the future returned.
+fn apply_signal(
+    pc: RtcPeerConnection,
+    shared: Rc<Shared>,
+    signal: SignalData,
+) -> impl Future<Output = Result<(), JsValue>> {
+    let description = match &signal {
+        SignalData::Offer { sdp } => Some((RtcSdpType::Offer, sdp)),
+        SignalData::Answer { sdp } => Some((RtcSdpType::Answer, sdp)),
+        _ => None,
+    };
+    let described = description.map(|(kind, sdp)| {
+        let description = RtcSessionDescriptionInit::new(kind);
+        description.set_sdp(sdp);
+        // An offer while ours is outstanding (glare we accepted) rolls ours back implicitly.
+        let described = JsFuture::from(pc.set_remote_description(&description));
+        (kind, described)
+    });
+    async move {
+        match (signal, described) {
+            (_, Some((kind, described))) => finish_description(&pc, &shared, kind, described).await,
+            (SignalData::Candidate { candidate }, _) if shared.remote_described.get() => {
+                add_candidate(&pc, &candidate).await
+            }
+            (SignalData::Candidate { candidate }, _) => {
+                shared.pending_candidates.borrow_mut().push(candidate);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Once the remote description is set: the answer to an offer, then the candidates that came
+/// before it.
+async fn finish_description(
     pc: &RtcPeerConnection,
     shared: &Shared,
-    signal: SignalData,
+    kind: RtcSdpType,
+    described: JsFuture,
 ) -> Result<(), JsValue> {
-    let (kind, sdp) = match signal {
-        SignalData::Offer { sdp } => (RtcSdpType::Offer, sdp),
-        SignalData::Answer { sdp } => (RtcSdpType::Answer, sdp),
-        SignalData::Candidate { candidate } => {
-            if shared.remote_described.get() {
-                add_candidate(pc, &candidate).await?;
-            } else {
-                shared.pending_candidates.borrow_mut().push(candidate);
-            }
-            return Ok(());
-        }
-        SignalData::Unsupported => return Ok(()),
-    };
-    let description = RtcSessionDescriptionInit::new(kind);
-    description.set_sdp(&sdp);
-    // An offer while ours is outstanding (glare we accepted) rolls ours back implicitly.
-    JsFuture::from(pc.set_remote_description(&description)).await?;
+    described.await?;
     shared.remote_described.set(true);
-    let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
-    for candidate in &pending {
-        add_candidate(pc, candidate).await?;
-    }
+    // The answer before the candidates that came with the offer: each of those is a round trip
+    // through the main thread, which is busiest while the app starts, and the offerer can do
+    // nothing until it has the answer.
     if kind == RtcSdpType::Offer {
         let answer = JsFuture::from(pc.create_answer()).await?;
         let sdp = sdp_of(&answer)?;
@@ -216,6 +253,10 @@ async fn apply_signal(
         description.set_sdp(&sdp);
         JsFuture::from(pc.set_local_description(&description)).await?;
         (shared.on_event)(PeerEvent::Signal(SignalData::Answer { sdp }));
+    }
+    let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
+    for candidate in &pending {
+        add_candidate(pc, candidate).await?;
     }
     Ok(())
 }

@@ -343,6 +343,7 @@ fn editor_mirrors_follow_heavy_concurrent_editing() {
 /// find the rest. (Two peers: with three or more, relaying alone heals most losses.)
 #[test]
 fn peers_converge_over_a_transport_that_loses_frames() {
+    let mut lossy_seeds = 0;
     for seed in 0..20 {
         let mut cfg = SimConfig::new(seed, 2);
         cfg.schedule.lose_frames = 0.05;
@@ -357,8 +358,13 @@ fn peers_converge_over_a_transport_that_loses_frames() {
             sim.summary()
         );
         sim.check().unwrap_or_else(|e| panic!("{e}"));
-        assert!(sim.stats.frames_lost > 0, "seed {seed}: nothing was lost");
+        lossy_seeds += usize::from(sim.stats.frames_lost > 0);
     }
+    // One frame in twenty of a short exchange: a seed may lose none, most must lose some.
+    assert!(
+        lossy_seeds >= 15,
+        "only {lossy_seeds} of 20 seeds lost a frame"
+    );
 }
 
 /// The simulator itself: a peer left behind must be caught. Here every frame peer 1 sends is lost.

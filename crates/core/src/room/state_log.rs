@@ -99,6 +99,11 @@ impl StateLog {
         self.bytes = 0;
     }
 
+    /// What the log's updates add up to, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// The log's updates, if every change since it (re)started is in them.
     pub fn updates(&self) -> Option<&[Vec<u8>]> {
         (self.logged == Some(self.seen.get())).then_some(&self.updates[..])

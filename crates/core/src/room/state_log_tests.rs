@@ -50,6 +50,11 @@ fn assert_newcomer_gets_all(room: &Room, answer: Vec<Message>) {
     }
 }
 
+/// A page's worth of text past the size from which the log is sent as it is.
+fn big_text() -> String {
+    "a line of a big page\n".repeat(16_000)
+}
+
 fn stored(room: &mut Room) -> Vec<Vec<u8>> {
     let mut updates = Vec::new();
     while let Some(output) = room.poll_output() {
@@ -75,6 +80,7 @@ fn every_way_the_document_changes_is_in_what_a_newcomer_gets() {
 
     let mut room = test_room();
     room.load(0, &from_store);
+    room.create_page(5, "Big", &big_text());
     room.edit(10, HOME, &[insert(0, "typed ")], Some((6, 6)));
     room.edit(2_000, HOME, &[insert(0, "more ")], Some((5, 5)));
     assert!(room.undo(3_000, HOME));
@@ -104,7 +110,7 @@ fn every_way_the_document_changes_is_in_what_a_newcomer_gets() {
 #[test]
 fn an_update_that_failed_sends_the_encoding_and_the_log_starts_again() {
     let mut room = test_room();
-    room.edit(0, HOME, &[insert(0, "before")], None);
+    room.edit(0, HOME, &[insert(0, &big_text())], None);
     room.on_message(
         Source::Broadcast,
         Message::Sync(SyncMessage::Update(vec![1, 2, 3])),
@@ -120,6 +126,18 @@ fn an_update_that_failed_sends_the_encoding_and_the_log_starts_again() {
 }
 
 #[test]
+fn a_small_notebook_goes_as_one_encoding() {
+    let mut room = test_room();
+    for i in 0..20 {
+        room.edit(i, HOME, &[insert(i as u32, "x")], None);
+    }
+    assert!(room.log.updates().is_some_and(|updates| updates.len() > 1));
+    let answer = answer_to_newcomer(&mut room);
+    assert_eq!(answer.len(), 1, "one frame, not one per keystroke");
+    assert_newcomer_gets_all(&room, answer);
+}
+
+#[test]
 fn a_change_past_the_room_is_seen_and_not_trusted() {
     let mut room = test_room();
     room.edit(0, HOME, &[insert(0, "logged")], None);
@@ -129,10 +147,59 @@ fn a_change_past_the_room_is_seen_and_not_trusted() {
     assert!(room.log.updates().is_none());
     let answer = answer_to_newcomer(&mut room);
     assert_eq!(answer.len(), 1);
-    let state = |room: &Room| room.doc().transact().state_vector();
-    let mut newcomer = self::room(50);
-    for message in answer {
-        newcomer.on_message(Source::Broadcast, message);
+    assert_newcomer_gets_all(&room, answer);
+}
+
+/// What the room sends a peer whose data channel just opened, before hearing anything from it.
+fn greeting(room: &mut Room) -> Vec<Message> {
+    room.mesh.on_announce(0, "newcomer".into(), &mut room.out);
+    room.handle(
+        0,
+        Input::ChannelOpen {
+            peer: "newcomer",
+            announced: false,
+        },
+    );
+    let mut frames = Vec::new();
+    while let Some(output) = room.poll_output() {
+        if let Output::Transmit(Transmit::Peer { bytes, .. }) = output {
+            frames.push(peer_message::decode(&bytes).unwrap());
+        }
     }
-    assert_eq!(state(&newcomer), state(&room));
+    frames
+}
+
+#[test]
+fn a_small_notebook_goes_with_the_greeting_a_big_one_when_asked() {
+    let mut small = test_room();
+    small.edit(0, HOME, &[insert(0, "already here")], None);
+    let frames = greeting(&mut small);
+    assert!(matches!(
+        frames[0],
+        Message::Sync(SyncMessage::SyncStep1(_))
+    ));
+    let state = frames.iter().find_map(|message| match message {
+        Message::Sync(SyncMessage::SyncStep2(update)) => Some(update.clone()),
+        _ => None,
+    });
+    assert_newcomer_gets_all(
+        &small,
+        vec![Message::Sync(SyncMessage::SyncStep2(
+            state.expect("the notebook with the greeting"),
+        ))],
+    );
+
+    let mut big = test_room();
+    big.edit(0, HOME, &[insert(0, &big_text())], None);
+    let frames = greeting(&mut big);
+    assert!(matches!(
+        frames[0],
+        Message::Sync(SyncMessage::SyncStep1(_))
+    ));
+    assert!(
+        !frames
+            .iter()
+            .any(|m| matches!(m, Message::Sync(SyncMessage::SyncStep2(_)))),
+        "a big notebook waits to be asked"
+    );
 }

@@ -17,6 +17,16 @@ use super::output::{Effect, Event};
 use super::peer_sync::Nudge;
 use super::{Room, Source, EMPTY_UPDATE, REMOTE, STORED};
 
+/// A document whose log is smaller than this is sent encoded: one frame, encoded in well under
+/// a millisecond, where the log could be dozens of frames, each a task for the newcomer.
+const LOG_AT_LEAST: usize = 256 << 10;
+
+/// A notebook whose log is smaller than this goes along with our greeting, unasked: a newcomer
+/// then has it one round trip sooner (its question crosses our greeting, and it asks only once
+/// its end of the channel has heard us: see `ANSWERER_WAIT_MS`); one that has it applies
+/// nothing. Bigger ones wait to be asked, as y-protocols has it.
+const GREET_WITH_STATE_BELOW: usize = 64 << 10;
+
 /// Bounds on updates held back for missing predecessors (a hostile peer could send many).
 const MAX_HELD_UPDATES: usize = 1_024;
 const MAX_HELD_BYTES: usize = 16 << 20;
@@ -146,6 +156,16 @@ impl Room {
                     if let Some(update) = self.presence.everyone(&self.awareness) {
                         self.reply(to, &Message::Awareness(update));
                     }
+                    let small =
+                        self.log.updates().is_some() && self.log.bytes() < GREET_WITH_STATE_BELOW;
+                    let state = if small {
+                        self.encode_state()
+                    } else {
+                        Vec::new()
+                    };
+                    if small && state != EMPTY_UPDATE {
+                        self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
+                    }
                 }
                 Nudge::AskAgain => {
                     self.reply(to, &step1);
@@ -217,10 +237,12 @@ impl Room {
     }
 
     /// Sends `to`, who has nothing, the whole document: the state log's updates as they are
-    /// (sync step 2 with the first, updates with the rest), or, when the log is not to be
-    /// trusted, the document encoded, which the log then starts again from.
+    /// (sync step 2 with the first, updates with the rest), or, for a small document or when
+    /// the log is not to be trusted, the document encoded (which the log then starts again
+    /// from, if it was not trusted).
     fn send_whole_state(&mut self, to: Source<'_>) {
-        if let Some(updates) = self.log.updates().filter(|updates| !updates.is_empty()) {
+        let big = self.log.bytes() >= LOG_AT_LEAST;
+        if let Some(updates) = self.log.updates().filter(|_| big) {
             let frames: Vec<Vec<u8>> = updates
                 .iter()
                 .enumerate()

@@ -46,8 +46,8 @@ pub enum LinkStep {
 
 #[derive(Debug)]
 pub struct Link {
-    /// y-webrtc's glare token: set when this side sends its first signal, cleared once an
-    /// offer or answer from the other side is accepted.
+    /// y-webrtc's glare token: set when this side decides to offer (or sends its first signal),
+    /// cleared once an offer or answer from the other side is accepted.
     pub glare_token: Option<f64>,
     /// The shell holds a WebRTC connection to the peer, since this time.
     pub connecting_since: Option<u64>,

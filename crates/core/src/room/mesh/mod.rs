@@ -88,7 +88,9 @@ impl Mesh {
     /// Someone announced themselves: connect as initiator, if there is room.
     pub fn on_announce(&mut self, now: u64, from: PeerId, out: &mut Outputs) {
         if from != self.peer_id && !self.knows(&from) && self.has_room() {
-            self.links.insert(from.clone(), Link::connecting(now));
+            let mut link = Link::connecting(now);
+            link.glare_token = Some(glare_token(&mut self.rng, now));
+            self.links.insert(from.clone(), link);
             out.effect(Effect::Connect {
                 peer: from,
                 initiator: true,
@@ -105,6 +107,7 @@ impl Mesh {
         for (peer, link) in &mut self.links {
             if link.direct && link.chunks.is_some() {
                 link.restart(now);
+                link.glare_token = Some(glare_token(&mut self.rng, now));
                 out.effect(Effect::Connect {
                     peer: peer.clone(),
                     initiator: true,
@@ -182,9 +185,10 @@ impl Mesh {
         peer: &str,
         signal: SignalData,
     ) -> Option<RoomSignal> {
-        let fraction = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let link = self.links.get_mut(peer)?;
-        let token = *link.glare_token.get_or_insert(now as f64 + fraction);
+        let token = *link
+            .glare_token
+            .get_or_insert_with(|| glare_token(&mut self.rng, now));
         Some(RoomSignal::Signal {
             from: self.peer_id.clone(),
             to: peer.to_owned(),
@@ -332,10 +336,13 @@ impl Mesh {
                         out.effect(Effect::Disconnect { peer: id.clone() });
                     }
                     LinkStep::StartRelay => {}
-                    LinkStep::RetryDirect => out.effect(Effect::Connect {
-                        peer: id.clone(),
-                        initiator: true,
-                    }),
+                    LinkStep::RetryDirect => {
+                        link.glare_token = Some(glare_token(&mut self.rng, now));
+                        out.effect(Effect::Connect {
+                            peer: id.clone(),
+                            initiator: true,
+                        });
+                    }
                 }
             }
         }
@@ -373,6 +380,15 @@ impl Mesh {
         }
         report
     }
+}
+
+/// y-webrtc's glare token: the time, plus a random fraction so that two never tie. An offering
+/// side takes it when it decides to offer, not when its offer is out: two peers that hear each
+/// other's announce at once (two head starts announcing together) each get the other's offer
+/// while making their own, and with no token yet both took the other's and both answered.
+fn glare_token(rng: &mut ChaCha20Rng, now: u64) -> f64 {
+    let fraction = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    now as f64 + fraction
 }
 
 #[cfg(test)]

@@ -66,6 +66,39 @@ fn glare_keeps_the_offer_with_the_larger_token() {
     ));
 }
 
+/// Two peers that hear each other's announce at once both offer, and each may get the other's
+/// offer while its own is still being made: exactly one of them must take the other's.
+#[test]
+fn peers_offering_at_once_take_exactly_one_offer_even_before_either_is_out() {
+    let mut out = Outputs::default();
+    let mut a = Mesh::new("a".into(), 20, ChaCha20Rng::from_seed([1; 32]));
+    let mut b = Mesh::new("b".into(), 20, ChaCha20Rng::from_seed([2; 32]));
+    a.on_announce(100, "b".into(), &mut out);
+    b.on_announce(100, "a".into(), &mut out);
+    drain(&mut out);
+    // The tokens their offers will carry, once made.
+    let token = |mesh: &Mesh, peer: &str| mesh.links[peer].glare_token;
+    let (ta, tb) = (token(&a, "b"), token(&b, "a"));
+    assert!(ta.is_some() && tb.is_some() && ta != tb, "{ta:?} {tb:?}");
+    let offer = SignalData::Offer { sdp: "v=0".into() };
+    let mut took = |mesh: &mut Mesh, from: &str, token| {
+        mesh.on_remote_signal(
+            101,
+            from.into(),
+            token,
+            offer.clone(),
+            Some(1 << 20),
+            &mut out,
+        );
+        !drain(&mut out).is_empty()
+    };
+    let (a_took, b_took) = (took(&mut a, "b", tb), took(&mut b, "a", ta));
+    assert!(
+        a_took != b_took,
+        "a took b's offer: {a_took}, b took a's: {b_took}"
+    );
+}
+
 #[test]
 fn large_frames_go_in_chunks_only_to_peers_that_reassemble_them() {
     let mut mesh = mesh(20);

@@ -1,0 +1,84 @@
+// Joining a room while the app still loads: index.html's head start subscribes and announces the
+// newcomer (encrypted as y-webrtc's announce is, with the key it derived), so the peers already in
+// the room offer a connection before the wasm has run; the app then goes on with that peer id and
+// answers what it was sent meanwhile.
+//
+// The newcomer's wasm is held back by the test until the offer has been seen on the signaling
+// server (by a spy subscribed to the room), so "before the app ran" is not a race.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  setUpFile, server, browser, openPerson, newRoomName, newRoomKey, keyedRoomUrl, waitForReady,
+  waitForPeers, typeText, waitForValue, assertNoPageErrors, signalingSpy, decryptSignal, watchPage,
+  waitFor, sleep, APP_LOAD_TIMEOUT_MS,
+} from './harness.mjs';
+
+const TEST_TIMEOUT_MS = 60_000;
+const SEEN_TIMEOUT_MS = 15_000;
+
+setUpFile();
+
+/** The room's publishes the spy has seen so far, decrypted (null where one does not decrypt). */
+async function decrypted(spy, room, key) {
+  const publishes = spy.frames.filter((f) => f.type === 'publish' && f.topic === room);
+  return Promise.all(publishes.map((f) => decryptSignal(f.data, key, room).catch(() => null)));
+}
+
+/** Polls the spy until `find` returns something from the decrypted publishes. */
+async function seen(spy, room, key, what, find) {
+  const deadline = Date.now() + SEEN_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const found = find(await decrypted(spy, room, key));
+    if (found) return found;
+    await sleep(20);
+  }
+  const types = (await decrypted(spy, room, key)).map((m) => `${m?.type}:${m?.signal?.type ?? ''}:${m?.from}`);
+  assert.fail(`the spy did not see ${what} within ${SEEN_TIMEOUT_MS} ms; it saw ${types.join(', ')}`);
+}
+
+test('the peers in a room offer to a newcomer while its app is still loading', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const room = newRoomName('early');
+  const key = newRoomKey();
+  const spy = await signalingSpy(server, [room]);
+  t.after(() => spy.close());
+  const url = keyedRoomUrl(server, room, key);
+
+  const a = await openPerson(t, url, 'A');
+  await waitForReady(a, { name: 'A' });
+  const text = 'written before B came';
+  await typeText(a, text);
+  const aId = (await seen(spy, room, key, "A's announce", (ms) => ms.find((m) => m?.type === 'announce')))?.from;
+
+  // B's browser loads the page, but not the app's wasm, until the test lets it.
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  t.after(() => context.close().catch(() => {}));
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await context.route('**/*.wasm', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const b = watchPage(await context.newPage(), { name: 'B' });
+  await b.goto(url, { waitUntil: 'commit', timeout: APP_LOAD_TIMEOUT_MS });
+
+  const bId = (await seen(spy, room, key, "B's announce", (ms) => ms.find((m) => m?.type === 'announce' && m.from !== aId)))?.from;
+  await seen(spy, room, key, "A's offer to B", (ms) => ms.find((m) => m?.type === 'signal' && m.from === aId && m.to === bId && m.signal?.type === 'offer'));
+  const started = await b.evaluate(() => performance.getEntriesByName('commonplace:start').length);
+  assert.equal(started, 0, "B's app ran before its wasm was let through: the test held nothing back");
+
+  release();
+  await waitFor(b.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }), '[B] the app did not render');
+  await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
+  await waitForValue(b, text, { name: 'B' });
+
+  // The app took over the announced peer id: B answered as it, and announced no other.
+  const messages = await decrypted(spy, room, key);
+  const answer = messages.find((m) => m?.type === 'signal' && m.to === aId && m.signal?.type === 'answer');
+  assert.equal(answer?.from, bId, `B answered as ${answer?.from}, not as the peer its head start announced (${bId})`);
+  const announcers = new Set(messages.filter((m) => m?.type === 'announce').map((m) => m.from));
+  assert.deepEqual([...announcers].sort(), [aId, bId].sort(), 'B announced itself under a second peer id');
+  await typeText(b, ' / B is in', { at: 'end' });
+  await waitForValue(a, `${text} / B is in`, { name: 'A' });
+  assertNoPageErrors(a, b);
+});
