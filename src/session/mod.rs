@@ -550,6 +550,8 @@ impl Inner {
                     perf::mark(perf::PEER);
                 }
                 self.handle(Input::ChannelOpen { peer, announced });
+                // The people list names the new path now, not at the next periodic read.
+                self.read_paths();
             }
             PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame {
                 peer,

@@ -118,7 +118,11 @@ impl PeerConnection {
             let pc = pc.clone();
             let shared = shared.clone();
             spawn_local(async move {
-                if let Err(error) = offer(&pc, &shared).await {
+                let offered = offer(&pc, &shared).await;
+                // A connection replaced meanwhile (our offer lost to theirs: the room answers
+                // on a new one) is closed: its offer is moot, not a failure.
+                let replaced = pc.signaling_state() == RtcSignalingState::Closed;
+                if let (Err(error), false) = (offered, replaced) {
                     gloo::console::warn!("webrtc: offer failed", error);
                     (shared.on_event)(PeerEvent::Closed);
                 }
@@ -176,28 +180,12 @@ impl Drop for PeerConnection {
 
 async fn offer(pc: &RtcPeerConnection, shared: &Shared) -> Result<(), JsValue> {
     let offer = JsFuture::from(pc.create_offer()).await?;
-    if answering(pc, shared) {
-        return Ok(());
-    }
     let sdp = sdp_of(&offer)?;
     let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
     description.set_sdp(&sdp);
-    match JsFuture::from(pc.set_local_description(&description)).await {
-        Err(_) if answering(pc, shared) => return Ok(()),
-        set => set?,
-    };
+    JsFuture::from(pc.set_local_description(&description)).await?;
     (shared.on_event)(PeerEvent::Signal(SignalData::Offer { sdp }));
     Ok(())
-}
-
-/// The other side's offer reached this connection before our own offer went out, and the room
-/// took it (glare, theirs first): this end answers, and our offer is not an error, only moot.
-/// Both sides offer when they heard each other's announce at once (two head starts announcing
-/// together); applying their offer while ours was being made failed ours ("have-remote-offer"),
-/// and the connection was closed and the pair went through the server (the NAT lab's cone test
-/// failed 1 in 6 so).
-fn answering(pc: &RtcPeerConnection, shared: &Shared) -> bool {
-    shared.remote_described.get() || pc.signaling_state() == RtcSignalingState::HaveRemoteOffer
 }
 
 /// Starts applying `signal` (a description at once), and finishes in the future returned.
@@ -214,7 +202,6 @@ fn apply_signal(
     let described = description.map(|(kind, sdp)| {
         let description = RtcSessionDescriptionInit::new(kind);
         description.set_sdp(sdp);
-        // An offer while ours is outstanding (glare we accepted) rolls ours back implicitly.
         let described = JsFuture::from(pc.set_remote_description(&description));
         (kind, described)
     });
@@ -256,7 +243,10 @@ async fn finish_description(
     }
     let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
     for candidate in &pending {
-        add_candidate(pc, candidate).await?;
+        // One gathered for an offer that glare made moot fails; the others still count.
+        if let Err(error) = add_candidate(pc, candidate).await {
+            gloo::console::warn!("webrtc: candidate refused", error);
+        }
     }
     Ok(())
 }

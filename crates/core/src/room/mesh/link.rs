@@ -49,6 +49,8 @@ pub struct Link {
     /// y-webrtc's glare token: set when this side decides to offer (or sends its first signal),
     /// cleared once an offer or answer from the other side is accepted.
     pub glare_token: Option<f64>,
+    /// The shell's connection to the peer is an initiator's: its offer is being made, or out.
+    pub offering: bool,
     /// The shell holds a WebRTC connection to the peer, since this time.
     pub connecting_since: Option<u64>,
     /// Its data channel is open.
@@ -74,6 +76,7 @@ impl Link {
     pub fn connecting(now: u64) -> Link {
         Link {
             glare_token: None,
+            offering: false,
             connecting_since: Some(now),
             direct: false,
             relayed: false,
@@ -176,6 +179,7 @@ impl Link {
         self.connecting_since = Some(now);
         self.retry_direct_at = None;
         self.glare_token = None;
+        self.offering = false;
     }
 
     /// What is due now, if anything; call again until `None`.

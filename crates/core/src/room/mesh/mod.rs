@@ -90,6 +90,7 @@ impl Mesh {
         if from != self.peer_id && !self.knows(&from) && self.has_room() {
             let mut link = Link::connecting(now);
             link.glare_token = Some(glare_token(&mut self.rng, now));
+            link.offering = true;
             self.links.insert(from.clone(), link);
             out.effect(Effect::Connect {
                 peer: from,
@@ -108,6 +109,7 @@ impl Mesh {
             if link.direct && link.chunks.is_some() {
                 link.restart(now);
                 link.glare_token = Some(glare_token(&mut self.rng, now));
+                link.offering = true;
                 out.effect(Effect::Connect {
                     peer: peer.clone(),
                     initiator: true,
@@ -158,9 +160,24 @@ impl Mesh {
                     {
                         return;
                     }
+                    if link.offering {
+                        // Our offer lost: we answer theirs on a connection of our own rather
+                        // than roll ours back. Chromium's implicit rollback sometimes left the
+                        // answer's ICE gathering stalled (no candidate ever, no path: 1 in 15
+                        // pairs opened at once ended on the server relay), and the offer still
+                        // being made could go out with a new token and win on their side too.
+                        link.on_connecting(now);
+                        out.effect(Effect::Connect {
+                            peer: from.clone(),
+                            initiator: false,
+                        });
+                    }
                     link.glare_token = None;
                 }
-                SignalData::Answer { .. } => link.glare_token = None,
+                SignalData::Answer { .. } => {
+                    link.glare_token = None;
+                    link.offering = false;
+                }
                 _ => {}
             }
         } else if self.has_room() {
@@ -338,6 +355,7 @@ impl Mesh {
                     LinkStep::StartRelay => {}
                     LinkStep::RetryDirect => {
                         link.glare_token = Some(glare_token(&mut self.rng, now));
+                        link.offering = true;
                         out.effect(Effect::Connect {
                             peer: id.clone(),
                             initiator: true,

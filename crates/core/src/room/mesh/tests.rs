@@ -60,9 +60,16 @@ fn glare_keeps_the_offer_with_the_larger_token() {
         Some(1 << 20),
         &mut out,
     );
+    // Theirs wins: answered on a new connection, ours (with its offer) replaced.
     assert!(matches!(
         &drain(&mut out)[..],
-        [Output::Effect(Effect::Signal { .. })]
+        [
+            Output::Effect(Effect::Connect {
+                initiator: false,
+                ..
+            }),
+            Output::Effect(Effect::Signal { .. })
+        ]
     ));
 }
 
@@ -81,7 +88,7 @@ fn peers_offering_at_once_take_exactly_one_offer_even_before_either_is_out() {
     let (ta, tb) = (token(&a, "b"), token(&b, "a"));
     assert!(ta.is_some() && tb.is_some() && ta != tb, "{ta:?} {tb:?}");
     let offer = SignalData::Offer { sdp: "v=0".into() };
-    let mut took = |mesh: &mut Mesh, from: &str, token| {
+    let mut take = |mesh: &mut Mesh, from: &str, token| {
         mesh.on_remote_signal(
             101,
             from.into(),
@@ -90,12 +97,26 @@ fn peers_offering_at_once_take_exactly_one_offer_even_before_either_is_out() {
             Some(1 << 20),
             &mut out,
         );
-        !drain(&mut out).is_empty()
+        drain(&mut out)
     };
-    let (a_took, b_took) = (took(&mut a, "b", tb), took(&mut b, "a", ta));
+    let (by_a, by_b) = (take(&mut a, "b", tb), take(&mut b, "a", ta));
     assert!(
-        a_took != b_took,
-        "a took b's offer: {a_took}, b took a's: {b_took}"
+        by_a.is_empty() != by_b.is_empty(),
+        "a took b's offer: {by_a:?}, b took a's: {by_b:?}"
+    );
+    // The side that takes the other's offer answers on a new connection: its own, which may
+    // still be making its offer, is replaced, not rolled back.
+    let (taken, from) = if by_a.is_empty() {
+        (by_b, "a")
+    } else {
+        (by_a, "b")
+    };
+    assert!(
+        matches!(
+            &taken[..],
+            [Output::Effect(Effect::Connect { peer, initiator: false }), Output::Effect(Effect::Signal { .. })] if peer == from
+        ),
+        "{taken:?}"
     );
 }
 
