@@ -328,7 +328,10 @@ export function watchPage(page, { name = 'user', ignoreConsole = null } = {}) {
   });
   page.on('console', (msg) => {
     if (ignoreConsole?.test(msg.text()) && !verbose) return;
-    if (msg.type() === 'error' || verbose) log(`[${name}] console.${msg.type()}: ${msg.text()}`);
+    // Warnings too: the app warns of what it recovers from (a failed offer, a refused candidate),
+    // which is what a failure's log needs. Chromium's note on preload integrity, and Playwright's on blocked service workers, are noise.
+    const shown = msg.type() === 'error' || (msg.type() === 'warning' && !/integrity|blocked by Playwright/.test(msg.text()));
+    if (shown || verbose) log(`[${name}] console.${msg.type()}: ${msg.text()}`);
   });
   page.on('crash', () => {
     errors.push(new Error('page crashed'));
