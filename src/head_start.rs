@@ -1,6 +1,6 @@
 //! What index.html's inline script began before the app ran (`window.commonplaceHeadStart`):
-//! the signaling socket (subscribed and announced, once the key was there), the `/config`
-//! request, the room key's derivation and the read of the room's IndexedDB
+//! the signaling socket (subscribed and announced, once the key was there), a peer connection
+//! made while the page was idle, the `/config` request, the room key's derivation and the read of the room's IndexedDB
 //! (`store::Store::open_and_read`), for the room in
 //! the link the page was opened with. Each is taken at most once, and only by a session of
 //! that same room and secret (the script parses the link its own way; anything that does not
@@ -103,4 +103,9 @@ pub fn store(room: &str) -> Option<Promise> {
     let start = start()?;
     let same = string(&start, "room").as_deref() == Some(room);
     take(&start, "store").filter(|_| same)?.dyn_into().ok()
+}
+
+/// The peer connection the head start made (no ICE servers yet), for the app's first connection.
+pub fn peer_connection() -> Option<web_sys::RtcPeerConnection> {
+    take(&start()?, "peerConnection")?.dyn_into().ok()
 }

@@ -66,7 +66,16 @@ impl PeerConnection {
     ) -> Result<PeerConnection, JsValue> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(ice_servers);
-        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        let pc = match crate::head_start::peer_connection() {
+            // Made as the page started: WebRTC's set-up and the certificate are done by now.
+            Some(pc)
+                if pc.signaling_state() == RtcSignalingState::Stable
+                    && pc.set_configuration_with_configuration(&config).is_ok() =>
+            {
+                pc
+            }
+            _ => RtcPeerConnection::new_with_configuration(&config)?,
+        };
         let shared = Rc::new(Shared {
             on_event: Rc::new(on_event),
             channel: RefCell::new(None),
