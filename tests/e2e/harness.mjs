@@ -250,9 +250,18 @@ const pageErrorLists = new WeakMap();
 export async function onlyRelayCandidates(context, { turn = false } = {}) {
   await context.addInitScript((keepServers) => {
     const Native = window.RTCPeerConnection;
+    const restrict = (config) => ({
+      ...(config || {}),
+      iceServers: keepServers ? (config?.iceServers ?? []) : [],
+      iceTransportPolicy: 'relay',
+    });
+    // The app's first connection is made by index.html's head start without ICE servers, which
+    // the app sets later with setConfiguration: restricted the same way.
     function Restricted(config, ...rest) {
-      const servers = keepServers ? (config?.iceServers ?? []) : [];
-      return new Native({ ...(config || {}), iceServers: servers, iceTransportPolicy: 'relay' }, ...rest);
+      const pc = new Native(restrict(config), ...rest);
+      const set = pc.setConfiguration.bind(pc);
+      pc.setConfiguration = (next) => set(restrict(next));
+      return pc;
     }
     Restricted.prototype = Native.prototype;
     Object.setPrototypeOf(Restricted, Native);
