@@ -1,10 +1,9 @@
 //! What index.html's inline script began before the app ran (`window.commonplaceHeadStart`):
 //! the signaling socket (subscribed and announced, once the key was there), a peer connection
-//! made while the page was idle, the `/config` request, the room key's derivation and the read of the room's IndexedDB
-//! (`store::Store::open_and_read`), for the room in
-//! the link the page was opened with. Each is taken at most once, and only by a session of
-//! that same room and secret (the script parses the link its own way; anything that does not
-//! match is left to the app).
+//! made while the page waited, the `/config` request, the room key's derivation and the read of
+//! the room's IndexedDB (`store::Store::open_and_read`), for the room in the link the page was
+//! opened with. Each is taken at most once, and only by a session of that same room and secret
+//! (the script parses the link its own way; anything that does not match is left to the app).
 
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
