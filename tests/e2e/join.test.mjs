@@ -1,5 +1,5 @@
-// Joining a room while the app still loads (and two people joining at once, last test): index.html's head start subscribes and announces the
-// newcomer (encrypted as y-webrtc's announce is, with the key it derived), so the peers already in
+// Joining a room while the app still loads (and, last, two people joining at once): index.html's
+// head start subscribes and announces the newcomer (encrypted as y-webrtc's announce is, with the key it derived), so the peers already in
 // the room offer a connection before the wasm has run; the app then goes on with that peer id and
 // answers what it was sent meanwhile.
 //
