@@ -1,7 +1,7 @@
 // Joining a room while the app still loads (and, last, two people joining at once): index.html's
-// head start subscribes and announces the newcomer (encrypted as y-webrtc's announce is, with the key it derived), so the peers already in
-// the room offer a connection before the wasm has run; the app then goes on with that peer id and
-// answers what it was sent meanwhile.
+// head start subscribes and announces the newcomer (encrypted as y-webrtc's announce is, with the
+// key it derived), so the peers already in the room offer a connection before the wasm has run;
+// the app then goes on with that peer id and answers what it was sent meanwhile.
 //
 // The newcomer's wasm is held back by the test until the offer has been seen on the signaling
 // server (by a spy subscribed to the room), so "before the app ran" is not a race.
