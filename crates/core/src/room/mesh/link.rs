@@ -182,6 +182,14 @@ impl Link {
         self.offering = false;
     }
 
+    /// This side decided to offer (the shell is told to connect as initiator), with `token` as
+    /// its glare token: taken now, not when the offer is out, so that glare is decided even
+    /// when the other's offer comes while ours is being made.
+    pub fn begin_offer(&mut self, token: f64) {
+        self.glare_token = Some(token);
+        self.offering = true;
+    }
+
     /// What is due now, if anything; call again until `None`.
     pub fn poll(&mut self, now: u64) -> Option<LinkStep> {
         if self.relayed && !self.direct && now >= self.relay_heard_at + RELAY_SILENCE_MS {

@@ -89,8 +89,7 @@ impl Mesh {
     pub fn on_announce(&mut self, now: u64, from: PeerId, out: &mut Outputs) {
         if from != self.peer_id && !self.knows(&from) && self.has_room() {
             let mut link = Link::connecting(now);
-            link.glare_token = Some(glare_token(&mut self.rng, now));
-            link.offering = true;
+            link.begin_offer(glare_token(&mut self.rng, now));
             self.links.insert(from.clone(), link);
             out.effect(Effect::Connect {
                 peer: from,
@@ -108,8 +107,7 @@ impl Mesh {
         for (peer, link) in &mut self.links {
             if link.direct && link.chunks.is_some() {
                 link.restart(now);
-                link.glare_token = Some(glare_token(&mut self.rng, now));
-                link.offering = true;
+                link.begin_offer(glare_token(&mut self.rng, now));
                 out.effect(Effect::Connect {
                     peer: peer.clone(),
                     initiator: true,
@@ -354,8 +352,7 @@ impl Mesh {
                     }
                     LinkStep::StartRelay => {}
                     LinkStep::RetryDirect => {
-                        link.glare_token = Some(glare_token(&mut self.rng, now));
-                        link.offering = true;
+                        link.begin_offer(glare_token(&mut self.rng, now));
                         out.effect(Effect::Connect {
                             peer: id.clone(),
                             initiator: true,
