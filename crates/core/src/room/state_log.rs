@@ -219,13 +219,19 @@ mod tests {
         log.log_since(mark, [update]);
     }
 
-    #[test]
-    fn typing_is_logged_merged_and_replays_to_the_same_document() {
+    /// A document and its log after `keys` logged keystrokes.
+    fn typed(keys: u32) -> (Doc, StateLog) {
         let doc = Doc::with_client_id(1);
         let mut log = StateLog::new(&doc);
-        for i in 0..1_000 {
+        for i in 0..keys {
             type_one(&doc, &mut log, i);
         }
+        (doc, log)
+    }
+
+    #[test]
+    fn typing_is_logged_merged_and_replays_to_the_same_document() {
+        let (doc, log) = typed(1_000);
         let updates = log.updates().expect("every change logged");
         assert!(updates.len() < 100, "{} entries", updates.len());
         assert_eq!(text(&replay(updates)), text(&doc));
@@ -236,11 +242,7 @@ mod tests {
     /// regression: each merge went into the one growing entry before it).
     #[test]
     fn typing_merges_as_a_counter_carries() {
-        let doc = Doc::with_client_id(1);
-        let mut log = StateLog::new(&doc);
-        for i in 0..6_400 {
-            type_one(&doc, &mut log, i);
-        }
+        let (doc, log) = typed(6_400);
         // The tail is merged each time it passes MERGE_AFTER small entries: so many updates a
         // merge, and the merged entries' weights are those merges' count in base FAN_IN.
         let chunk = MERGE_AFTER as u64 + 1;
