@@ -14,6 +14,7 @@
 
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fail, replaceOnce } from './hook.mjs';
 
 const PLACEHOLDER = '/__commonplace_wasm__';
 
@@ -24,22 +25,11 @@ if (wasms.length !== 1) fail(`expected one *_bg.wasm in ${dir}, found ${wasms.le
 const wasmPath = `/${wasms[0]}`;
 const indexPath = path.join(dir, 'index.html');
 let index = readFileSync(indexPath, 'utf8');
-index = replaceOnce(index, PLACEHOLDER, wasmPath, "the head start's placeholder");
+index = replaceOnce(index, PLACEHOLDER, wasmPath, "index.html, the head start's placeholder");
 index = replaceOnce(index, `module_or_path: '${wasmPath}'`, `module_or_path: window.commonplaceWasm || '${wasmPath}'`,
-  "Trunk's loader call");
+  "index.html, Trunk's loader call");
 const preloads = index.match(/<link\b[^>]*>/g).filter((tag) => /\brel="?preload\b/.test(tag) && tag.includes(wasmPath));
 if (preloads.length !== 1) fail(`index.html: ${preloads.length} preload links of ${wasmPath}, not one`);
-index = replaceOnce(index, preloads[0], '', 'the preload of the wasm');
+index = replaceOnce(index, preloads[0], '', 'index.html, the preload of the wasm');
 writeFileSync(indexPath, index);
 console.log(`early-wasm: the head start compiles ${wasmPath}`);
-
-function replaceOnce(text, from, to, what) {
-  const parts = text.split(from);
-  if (parts.length !== 2) fail(`index.html: ${what} (${from}) found ${parts.length - 1} times, not once`);
-  return parts.join(to);
-}
-
-function fail(message) {
-  console.error(`early-wasm: ${message}`);
-  process.exit(1);
-}

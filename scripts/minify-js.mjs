@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { transformSync } from 'esbuild';
+import { fail } from './hook.mjs';
 
 const dir = process.env.TRUNK_STAGING_DIR;
 if (!dir) fail('TRUNK_STAGING_DIR is not set (trunk sets it for a post_build hook)');
@@ -61,8 +62,3 @@ try {
 }
 writeFileSync(swPath, `${stamp[0]}\n${swCode}`);
 console.log(`minify-js: sw.js ${sw.length} -> ${stamp[0].length + 1 + swCode.length} bytes`);
-
-function fail(message) {
-  console.error(`minify-js: ${message}`);
-  process.exit(1);
-}

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fail, replaceOnce } from './hook.mjs';
 
 const MODULE = './commonplace_bg.js';
 const SHORT_MODULE = 'a';
@@ -41,8 +42,8 @@ function main() {
   const jsBefore = readFileSync(jsPath);
   const { wasm, names } = renameImports(wasmBefore);
   let js = jsBefore.toString('utf8');
-  for (const [long, short] of names) js = replaceOnce(js, `${long}:`, `${short}:`, long);
-  js = replaceOnce(js, `${JSON.stringify(MODULE)}:`, `${SHORT_MODULE}:`, MODULE);
+  for (const [long, short] of names) js = replaceOnce(js, `${long}:`, `${short}:`, `${jsName}, the key for ${long}`);
+  js = replaceOnce(js, `${JSON.stringify(MODULE)}:`, `${SHORT_MODULE}:`, `${jsName}, the key for ${MODULE}`);
 
   let index = readFileSync(indexPath, 'utf8');
   const jsAfter = Buffer.from(js, 'utf8');
@@ -172,12 +173,6 @@ function nameBytes(s) {
   return Buffer.concat([leb(bytes.length), bytes]);
 }
 
-function replaceOnce(text, from, to, what) {
-  const count = text.split(from).length - 1;
-  if (count !== 1) fail(`${jsName} has ${count} \`${from}\` keys for ${what}, expected 1`);
-  return text.replace(from, () => to);
-}
-
 function one(list, what) {
   if (list.length !== 1) fail(`expected one ${what} in ${dir}, found ${list.length}`);
   return list[0];
@@ -185,11 +180,6 @@ function one(list, what) {
 
 function sri(bytes) {
   return `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
-}
-
-function fail(message) {
-  console.error(`short-imports: ${message}`);
-  process.exit(1);
 }
 
 main();

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fail } from './hook.mjs';
 
 const dir = process.env.TRUNK_STAGING_DIR;
 if (!dir) fail('TRUNK_STAGING_DIR is not set (trunk sets it for a post_build hook)');
@@ -40,8 +41,3 @@ if (!line.test(sw)) fail(`${swPath} has no "const BUILD = …" line to stamp`);
 sw = sw.replace(line, () => `const BUILD = ${JSON.stringify({ version, files })}; // stamped by scripts/sw-stamp.mjs`);
 writeFileSync(swPath, sw);
 console.log(`sw-stamp: sw.js version ${version}, ${files.length} files to precache`);
-
-function fail(message) {
-  console.error(`sw-stamp: ${message}`);
-  process.exit(1);
-}
