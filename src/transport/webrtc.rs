@@ -188,11 +188,7 @@ impl Drop for PeerConnection {
 }
 
 async fn offer(pc: &RtcPeerConnection, shared: &Shared) -> Result<(), JsValue> {
-    let offer = JsFuture::from(pc.create_offer()).await?;
-    let sdp = sdp_of(&offer)?;
-    let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-    description.set_sdp(&sdp);
-    JsFuture::from(pc.set_local_description(&description)).await?;
+    let sdp = set_local_description(pc).await?;
     (shared.on_event)(PeerEvent::Signal(SignalData::Offer { sdp }));
     Ok(())
 }
@@ -208,64 +204,75 @@ fn apply_signal(
         SignalData::Answer { sdp } => Some((RtcSdpType::Answer, sdp)),
         _ => None,
     };
+    // What follows the remote description goes into the connection's operations chain now,
+    // behind it: the browser makes and sets the answer, and adds the candidates that came
+    // before it, without a round trip through this main thread between the steps (while the
+    // app starts, each such round trip waited 10-30 ms for a task of the first render).
     let described = description.map(|(kind, sdp)| {
         let description = RtcSessionDescriptionInit::new(kind);
         description.set_sdp(sdp);
         let described = JsFuture::from(pc.set_remote_description(&description));
-        (kind, described)
+        let answered = (kind == RtcSdpType::Offer).then(|| set_local_description(&pc));
+        shared.remote_described.set(true);
+        let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
+        let added: Vec<JsFuture> = pending.iter().map(|c| add_candidate(&pc, c)).collect();
+        (described, answered, added)
     });
+    let added = match (&signal, &described) {
+        (SignalData::Candidate { candidate }, None) if shared.remote_described.get() => {
+            Some(add_candidate(&pc, candidate))
+        }
+        (SignalData::Candidate { candidate }, None) => {
+            shared
+                .pending_candidates
+                .borrow_mut()
+                .push(candidate.clone());
+            None
+        }
+        _ => None,
+    };
     async move {
-        match (signal, described) {
-            (_, Some((kind, described))) => finish_description(&pc, &shared, kind, described).await,
-            (SignalData::Candidate { candidate }, _) if shared.remote_described.get() => {
-                add_candidate(&pc, &candidate).await
-            }
-            (SignalData::Candidate { candidate }, _) => {
-                shared.pending_candidates.borrow_mut().push(candidate);
-                Ok(())
-            }
-            _ => Ok(()),
+        if let Some(added) = added {
+            added.await?;
         }
+        let Some((described, answered, candidates)) = described else {
+            return Ok(());
+        };
+        described.await?;
+        if let Some(answered) = answered {
+            let sdp = answered.await?;
+            (shared.on_event)(PeerEvent::Signal(SignalData::Answer { sdp }));
+        }
+        for added in candidates {
+            // One gathered for an offer that glare made moot fails; the others still count.
+            if let Err(error) = added.await {
+                gloo::console::warn!("webrtc: candidate refused", error);
+            }
+        }
+        Ok(())
     }
 }
 
-/// Once the remote description is set: the answer to an offer, then the candidates that came
-/// before it.
-async fn finish_description(
-    pc: &RtcPeerConnection,
-    shared: &Shared,
-    kind: RtcSdpType,
-    described: JsFuture,
-) -> Result<(), JsValue> {
-    described.await?;
-    shared.remote_described.set(true);
-    // The answer before the candidates that came with the offer: each of those is a round trip
-    // through the main thread, which is busiest while the app starts, and the offerer can do
-    // nothing until it has the answer.
-    if kind == RtcSdpType::Offer {
-        let answer = JsFuture::from(pc.create_answer()).await?;
-        let sdp = sdp_of(&answer)?;
-        let description = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        description.set_sdp(&sdp);
-        JsFuture::from(pc.set_local_description(&description)).await?;
-        (shared.on_event)(PeerEvent::Signal(SignalData::Answer { sdp }));
+/// `setLocalDescription()` without a description: the browser makes the offer or answer the
+/// connection's state calls for, in the same step. Settles with its SDP.
+fn set_local_description(pc: &RtcPeerConnection) -> impl Future<Output = Result<String, JsValue>> {
+    let set = Reflect::get(pc, &"setLocalDescription".into())
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
+        .and_then(|f| f.call0(pc))
+        .and_then(|p| p.dyn_into::<js_sys::Promise>());
+    let pc = pc.clone();
+    async move {
+        JsFuture::from(set?).await?;
+        sdp_of(&Reflect::get(&pc, &"localDescription".into())?)
     }
-    let pending = std::mem::take(&mut *shared.pending_candidates.borrow_mut());
-    for candidate in &pending {
-        // One gathered for an offer that glare made moot fails; the others still count.
-        if let Err(error) = add_candidate(pc, candidate).await {
-            gloo::console::warn!("webrtc: candidate refused", error);
-        }
-    }
-    Ok(())
 }
 
-async fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate) -> Result<(), JsValue> {
+/// Adds `candidate` now (in the operations chain); the future says how that went.
+fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate) -> JsFuture {
     let init = RtcIceCandidateInit::new(&candidate.candidate);
     init.set_sdp_mid(candidate.sdp_mid.as_deref());
     init.set_sdp_m_line_index(candidate.sdp_m_line_index);
-    JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await?;
-    Ok(())
+    JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
 }
 
 fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
