@@ -174,19 +174,17 @@ fn a_small_notebook_goes_with_the_greeting_a_big_one_when_asked() {
     let mut small = test_room();
     small.edit(0, HOME, &[insert(0, "already here")], None);
     let frames = greeting(&mut small);
+    // The text first (what the newcomer waits to see), then the question.
+    let Message::Sync(SyncMessage::SyncStep2(state)) = &frames[0] else {
+        panic!("the notebook first in the greeting: {frames:?}");
+    };
     assert!(matches!(
-        frames[0],
+        frames[1],
         Message::Sync(SyncMessage::SyncStep1(_))
     ));
-    let state = frames.iter().find_map(|message| match message {
-        Message::Sync(SyncMessage::SyncStep2(update)) => Some(update.clone()),
-        _ => None,
-    });
     assert_newcomer_gets_all(
         &small,
-        vec![Message::Sync(SyncMessage::SyncStep2(
-            state.expect("the notebook with the greeting"),
-        ))],
+        vec![Message::Sync(SyncMessage::SyncStep2(state.clone()))],
     );
 
     let mut big = test_room();

@@ -152,10 +152,9 @@ impl Room {
             let step1 = Message::Sync(SyncMessage::SyncStep1(state_vector));
             match nudge {
                 Nudge::Greet => {
-                    self.reply(to, &step1);
-                    if let Some(update) = self.presence.everyone(&self.awareness) {
-                        self.reply(to, &Message::Awareness(update));
-                    }
+                    // The state first: the newcomer handles each frame in a task of its own
+                    // (the first ones slowed by compiling what they call), and the text is
+                    // what they are waiting to see.
                     let small =
                         self.log.updates().is_some() && self.log.bytes() < GREET_WITH_STATE_BELOW;
                     let state = if small {
@@ -165,6 +164,10 @@ impl Room {
                     };
                     if small && state != EMPTY_UPDATE {
                         self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
+                    }
+                    self.reply(to, &step1);
+                    if let Some(update) = self.presence.everyone(&self.awareness) {
+                        self.reply(to, &Message::Awareness(update));
                     }
                 }
                 Nudge::AskAgain => {
