@@ -288,6 +288,8 @@ impl Inner {
     fn start(&self, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
+        let stored_anything =
+            matches!(&stored, Stored::Notebook(_, updates) if !updates.is_empty());
         let applying = perf::span("store.apply");
         if let Stored::Notebook(store, updates) = stored {
             self.room.borrow_mut().load(now(), &updates);
@@ -318,8 +320,15 @@ impl Inner {
         self.loaded.set(true);
         perf::mark(perf::STORE);
         self.open_server_store();
-        let active = self.active.borrow().clone();
-        self.open_first_page(&active);
+        // A notebook new to this browser changed nothing the open page shows (what peers
+        // brought meanwhile came as changes): showing it again would redo the editor, the
+        // preview and the page list just when a peer's first frames are arriving.
+        if stored_anything {
+            let active = self.active.borrow().clone();
+            self.open_first_page(&active);
+        } else {
+            self.keep_links_then_backlinks();
+        }
         self.mark_editor_ready();
         self.report_status();
     }

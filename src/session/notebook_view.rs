@@ -159,7 +159,7 @@ impl Inner {
         self.keep_links_then_backlinks();
     }
 
-    fn keep_links_then_backlinks(&self) {
+    pub(super) fn keep_links_then_backlinks(&self) {
         let me = self.me.clone();
         after_paint(move || {
             let Some(inner) = me.upgrade() else { return };
