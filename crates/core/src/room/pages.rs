@@ -348,7 +348,7 @@ impl Room {
     pub fn import_update(&mut self, now: u64, bytes: &[u8]) -> Result<(), String> {
         self.set_time(now);
         let update = Update::decode_v1(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
-        let mark = self.log.mark();
+        let mark = self.log.mark_before(bytes.len());
         let result = {
             let mut txn = self.doc().transact_mut_with(IMPORTED);
             txn.apply_update(update).map(|()| txn.encode_update_v1())
@@ -361,7 +361,7 @@ impl Room {
                 return Err(format!("cannot apply the update: {error}"));
             }
         };
-        self.log.log_since(mark, [&update]);
+        self.log.log_since(mark, &[&update]);
         self.send_update(update);
         Ok(())
     }
@@ -376,7 +376,7 @@ impl Room {
             txn.encode_update_v1()
         };
         self.take_changes();
-        self.log.log_since(mark, [&update]);
+        self.log.log_since(mark, &[&update]);
         self.send_update(update);
     }
 
@@ -421,7 +421,7 @@ impl Room {
             manager.redo_blocking()
         };
         let updates = self.take_changes();
-        self.log.log_since(mark, updates);
+        self.log.log_since(mark, &updates);
         changed
     }
 
