@@ -181,7 +181,7 @@ impl Room {
         [
             self.signaling.poll_timeout(),
             self.mesh.poll_timeout(),
-            self.presence.poll_timeout(&self.awareness),
+            self.presence.poll_timeout(),
             self.server_store
                 .as_ref()
                 .and_then(ServerStore::poll_timeout),
