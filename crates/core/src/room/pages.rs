@@ -27,7 +27,6 @@ use yrs::{
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{link_keys, Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
-use yrs::sync::{Message, SyncMessage};
 
 /// Edits closer together than this undo as one step, as in Yjs.
 const UNDO_CAPTURE_MS: u64 = 500;
@@ -383,7 +382,7 @@ impl Room {
     /// Sends a new update of ours to everyone and has it stored.
     fn send_update(&mut self, update: Vec<u8>) {
         if update != EMPTY_UPDATE {
-            self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
+            self.broadcast_update(&update, None);
             self.store_local(&update);
             self.out.effect(Effect::Store(update));
         }

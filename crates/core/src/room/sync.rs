@@ -290,10 +290,7 @@ impl Room {
         }
         self.take_changes();
         for update in received.new {
-            self.broadcast(
-                &Message::Sync(SyncMessage::Update(update.clone())),
-                Some(from),
-            );
+            self.broadcast_update(&update, Some(from));
             self.out.effect(Effect::Store(update));
         }
     }
