@@ -432,6 +432,56 @@ mod tests {
         assert_eq!(text(&replay(updates)), text(&doc));
     }
 
+    /// Two people editing anywhere (deleting each other's text too), the log's span encoded
+    /// often and at joins along the way: what it holds always replays to the document.
+    #[test]
+    fn scattered_edits_from_two_sides_replay_at_every_join() {
+        let doc = Doc::with_client_id(1);
+        let other = Doc::with_client_id(2);
+        let mut log = StateLog::new(&doc);
+        log.span_max = 300;
+        let mut seed = 7u64;
+        let mut next = |below: u32| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((seed >> 33) as u32) % below.max(1)
+        };
+        for step in 0..3_000u32 {
+            let len = text(&doc).len() as u32;
+            let at = next(len + 1);
+            let delete = next(4).min(len - at);
+            if step % 3 == 0 {
+                // The other person's edit, received as the room receives it.
+                let t = other.get_or_insert_text("t");
+                let update = {
+                    let mut txn = other.transact_mut();
+                    t.remove_range(&mut txn, at, delete);
+                    t.insert(&mut txn, at, "o");
+                    txn.encode_update_v1()
+                };
+                receive(&doc, &mut log, &[update]);
+            } else {
+                edit(&doc, &mut log, at, delete, "m");
+            }
+            let mine = doc
+                .transact()
+                .encode_state_as_update_v1(&Default::default());
+            other
+                .transact_mut()
+                .apply_update(Update::decode_v1(&mine).unwrap())
+                .unwrap();
+            if step % 500 == 499 {
+                let updates = log.updates().expect("every change logged");
+                assert_eq!(text(&replay(updates)), text(&doc), "step {step}");
+            }
+        }
+        assert!(log.weights.iter().sum::<u64>() > FAN_IN as u64, "carried");
+        let updates = log.updates().expect("every change logged");
+        assert!(updates.len() < 3 * FAN_IN, "{} entries", updates.len());
+        assert_eq!(text(&replay(updates)), text(&doc));
+    }
+
     #[test]
     fn a_change_nobody_logged_drops_trust_until_a_restart() {
         let doc = Doc::with_client_id(1);
