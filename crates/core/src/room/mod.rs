@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use commonplace_protocol::crypto::RoomKey;
+use commonplace_protocol::frame::Frame;
 use commonplace_protocol::signaling::RoomSignal;
 use commonplace_protocol::store_crypto::StoreKeys;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -181,7 +182,7 @@ impl Room {
         [
             self.signaling.poll_timeout(),
             self.mesh.poll_timeout(),
-            self.presence.poll_timeout(&self.awareness),
+            self.presence.poll_timeout(),
             self.server_store
                 .as_ref()
                 .and_then(ServerStore::poll_timeout),
@@ -412,13 +413,28 @@ impl Room {
 
     /// Sends to every open peer and to the other tabs, except where it came from.
     fn broadcast(&mut self, message: &Message, except: Option<Source<'_>>) {
-        let bytes = peer_message::encode(message);
+        self.broadcast_with(|| peer_message::encode(message), except);
+    }
+
+    /// [`Room::broadcast`] of an update of the document, framed from where it lies.
+    fn broadcast_update(&mut self, update: &[u8], except: Option<Source<'_>>) {
+        self.broadcast_with(|| Frame::Update(update).encode(), except);
+    }
+
+    /// Encodes the frame only if someone is there to get it: a peer relays every update it
+    /// receives, to nobody when it has no other peer or tab.
+    fn broadcast_with(&mut self, encode: impl FnOnce() -> Vec<u8>, except: Option<Source<'_>>) {
         let except_peer = match except {
             Some(Source::Peer(peer)) => Some(peer),
             _ => None,
         };
+        let tabs = except != Some(Source::Broadcast) && self.tabs.count() > 0;
+        if !tabs && !self.mesh.reaches_any_but(except_peer) {
+            return;
+        }
+        let bytes = encode();
         self.mesh.broadcast(&bytes, except_peer, &mut self.out);
-        if except != Some(Source::Broadcast) {
+        if tabs {
             self.tabs.post_to_known(bytes, &mut self.out);
         }
     }

@@ -27,7 +27,6 @@ use yrs::{
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{link_keys, Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
-use yrs::sync::{Message, SyncMessage};
 
 /// Edits closer together than this undo as one step, as in Yjs.
 const UNDO_CAPTURE_MS: u64 = 500;
@@ -348,7 +347,7 @@ impl Room {
     pub fn import_update(&mut self, now: u64, bytes: &[u8]) -> Result<(), String> {
         self.set_time(now);
         let update = Update::decode_v1(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
-        let mark = self.log.mark();
+        let mark = self.log.mark_before(bytes.len());
         let result = {
             let mut txn = self.doc().transact_mut_with(IMPORTED);
             txn.apply_update(update).map(|()| txn.encode_update_v1())
@@ -361,7 +360,7 @@ impl Room {
                 return Err(format!("cannot apply the update: {error}"));
             }
         };
-        self.log.log_since(mark, [&update]);
+        self.log.log_since(mark, &[&update]);
         self.send_update(update);
         Ok(())
     }
@@ -376,14 +375,14 @@ impl Room {
             txn.encode_update_v1()
         };
         self.take_changes();
-        self.log.log_since(mark, [&update]);
+        self.log.log_since(mark, &[&update]);
         self.send_update(update);
     }
 
     /// Sends a new update of ours to everyone and has it stored.
     fn send_update(&mut self, update: Vec<u8>) {
         if update != EMPTY_UPDATE {
-            self.broadcast(&Message::Sync(SyncMessage::Update(update.clone())), None);
+            self.broadcast_update(&update, None);
             self.store_local(&update);
             self.out.effect(Effect::Store(update));
         }
@@ -421,7 +420,7 @@ impl Room {
             manager.redo_blocking()
         };
         let updates = self.take_changes();
-        self.log.log_since(mark, updates);
+        self.log.log_since(mark, &updates);
         changed
     }
 

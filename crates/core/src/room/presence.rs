@@ -30,6 +30,13 @@ fn others_present(awareness: &Awareness) -> impl Iterator<Item = (ClientID, u64)
         .map(|(id, state)| (id, state.last_updated))
 }
 
+/// When the first of the others present is to be forgotten, unless heard from before.
+fn others_expire(awareness: &Awareness) -> Option<u64> {
+    others_present(awareness)
+        .map(|(_, seen)| seen + AWARENESS_TIMEOUT_MS)
+        .min()
+}
+
 /// Someone in the room, this person included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Person {
@@ -72,6 +79,10 @@ pub(super) struct Presence {
     /// The peer whose frame last brought each person a newer state (not another tab's): for Yjs apps, which do
     /// not say their peer id, the connection that reaches them.
     heard_from: HashMap<ClientID, String>,
+    /// When the first of the others present is to be forgotten (`None`: nobody else is here),
+    /// kept as their states change: reading it from awareness locks every shard of its map,
+    /// and the room is asked for its timeout after every keystroke.
+    others_expire: Option<u64>,
 }
 
 impl Presence {
@@ -85,6 +96,7 @@ impl Presence {
             shared: None,
             last_renewal: now,
             heard_from: HashMap::new(),
+            others_expire: None,
         }
     }
 
@@ -185,10 +197,12 @@ impl Presence {
             self.heard_from
                 .retain(|client, _| awareness.meta(*client).is_some());
         }
-        awareness
+        let applied = awareness
             .apply_update_summary(update)
             .map(|summary| summary.is_some())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        self.others_expire = others_expire(awareness);
+        applied
     }
 
     /// Renews this person's state when due; forgets others who went quiet. Returns the renewal
@@ -210,15 +224,13 @@ impl Presence {
         for &id in &outdated {
             awareness.remove_state(id);
         }
+        self.others_expire = others_expire(awareness);
         (renewal, !outdated.is_empty())
     }
 
-    pub fn poll_timeout(&self, awareness: &Awareness) -> Option<u64> {
-        let expiry = others_present(awareness)
-            .map(|(_, seen)| seen + AWARENESS_TIMEOUT_MS)
-            .min();
+    pub fn poll_timeout(&self) -> Option<u64> {
         let renewal = self.last_renewal + AWARENESS_RENEW_MS;
-        Some(expiry.map_or(renewal, |e| e.min(renewal)))
+        Some(self.others_expire.map_or(renewal, |e| e.min(renewal)))
     }
 
     fn to_json(&self) -> String {

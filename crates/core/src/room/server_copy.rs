@@ -4,7 +4,6 @@
 //! browser's copy). The machine itself is [`super::server_store`].
 
 use commonplace_protocol::store_crypto::{StoreKeys, WriterId};
-use yrs::sync::{Message, SyncMessage};
 
 use rand_chacha::rand_core::RngCore;
 
@@ -83,7 +82,7 @@ impl Room {
             }
             self.take_changes();
             for new in received.new {
-                self.broadcast(&Message::Sync(SyncMessage::Update(new.clone())), None);
+                self.broadcast_update(&new, None);
                 self.out.effect(Effect::Store(new));
             }
         }

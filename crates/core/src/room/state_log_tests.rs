@@ -130,6 +130,10 @@ fn a_small_notebook_goes_as_one_encoding() {
     let mut room = test_room();
     for i in 0..20 {
         room.edit(i, HOME, &[insert(i as u32, "x")], None);
+        if i == 10 {
+            // Someone joining has the log encode what it holds so far: a second entry follows.
+            answer_to_newcomer(&mut room);
+        }
     }
     assert!(room.log.updates().is_some_and(|updates| updates.len() > 1));
     let answer = answer_to_newcomer(&mut room);

@@ -106,7 +106,9 @@ impl Room {
         let listeners = self.mesh.paths().next().is_some() || self.tabs.count() > 0;
         let before = listeners.then(|| self.doc().transact().state_vector());
         let mut dropped = Vec::new();
-        let mark = self.log.mark();
+        let mark = self
+            .log
+            .mark_before(updates.iter().map(Vec::len).sum::<usize>());
         let (added, missing) = {
             let mut txn = self.doc().transact_mut_with(STORED);
             for (i, bytes) in updates.iter().enumerate() {
@@ -155,8 +157,7 @@ impl Room {
                     // The state first: the newcomer handles each frame in a task of its own
                     // (the first ones slowed by compiling what they call), and the text is
                     // what they are waiting to see.
-                    let small =
-                        self.log.updates().is_some() && self.log.bytes() < GREET_WITH_STATE_BELOW;
+                    let small = self.log.trusted() && self.log.bytes() < GREET_WITH_STATE_BELOW;
                     let state = if small {
                         self.encode_state()
                     } else {
@@ -244,8 +245,11 @@ impl Room {
     /// the log is not to be trusted, the document encoded (which the log then starts again
     /// from, if it was not trusted).
     fn send_whole_state(&mut self, to: Source<'_>) {
-        let big = self.log.bytes() >= LOG_AT_LEAST;
-        if let Some(updates) = self.log.updates().filter(|_| big) {
+        let log = self
+            .log
+            .updates()
+            .filter(|updates| updates.iter().map(Vec::len).sum::<usize>() >= LOG_AT_LEAST);
+        if let Some(updates) = log {
             let frames: Vec<Vec<u8>> = updates
                 .iter()
                 .enumerate()
@@ -260,7 +264,7 @@ impl Room {
             return;
         }
         let state = self.encode_state();
-        if self.log.updates().is_none() {
+        if !self.log.trusted() {
             self.log.restart(state.clone());
         }
         self.reply(to, &Message::Sync(SyncMessage::SyncStep2(state)));
@@ -269,7 +273,7 @@ impl Room {
     /// Applies an update from someone else (a peer, a tab, the server's store) and logs what
     /// it added.
     pub(super) fn receive(&mut self, bytes: &[u8]) -> Received {
-        let mark = self.log.mark();
+        let mark = self.log.mark_before(bytes.len());
         let received = self.sync.receive(self.awareness.doc(), bytes);
         if received.dropped.is_empty() {
             self.log.log_since(mark, &received.new);
@@ -289,10 +293,7 @@ impl Room {
         }
         self.take_changes();
         for update in received.new {
-            self.broadcast(
-                &Message::Sync(SyncMessage::Update(update.clone())),
-                Some(from),
-            );
+            self.broadcast_update(&update, Some(from));
             self.out.effect(Effect::Store(update));
         }
     }

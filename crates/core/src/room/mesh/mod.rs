@@ -321,6 +321,11 @@ impl Mesh {
     }
 
     /// Sends a frame to every reachable peer but `except`.
+    /// Whether a frame to every open peer but `except` would reach anyone.
+    pub fn reaches_any_but(&self, except: Option<&str>) -> bool {
+        self.paths().any(|(id, _)| Some(id.as_str()) != except)
+    }
+
     pub fn broadcast(&mut self, bytes: &[u8], except: Option<&str>, out: &mut Outputs) {
         let to: Vec<PeerId> = self
             .paths()
