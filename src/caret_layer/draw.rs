@@ -55,7 +55,7 @@ impl Inner {
     pub(super) fn draw(&self) {
         let remote = self.remote.borrow();
         let mut mirror = self.mirror.borrow_mut();
-        if remote.is_empty() || mirror.len() > MAX_DRAWN_UNITS {
+        if remote.is_empty() || self.deferred.get() || mirror.len() > MAX_DRAWN_UNITS {
             mirror.hide();
             self.paint(None, &[], &[]);
             return;
