@@ -320,19 +320,21 @@ impl Mesh {
         }
     }
 
-    /// Sends a frame to every reachable peer but `except`.
-    /// Whether a frame to every open peer but `except` would reach anyone.
-    pub fn reaches_any_but(&self, except: Option<&str>) -> bool {
-        self.paths().any(|(id, _)| Some(id.as_str()) != except)
+    /// Every reachable peer but `except`.
+    fn reachable_but<'a>(&'a self, except: Option<&'a str>) -> impl Iterator<Item = &'a PeerId> {
+        self.paths()
+            .map(|(id, _)| id)
+            .filter(move |id| Some(id.as_str()) != except)
     }
 
+    /// Whether a frame to every reachable peer but `except` would reach anyone.
+    pub fn reaches_any_but(&self, except: Option<&str>) -> bool {
+        self.reachable_but(except).next().is_some()
+    }
+
+    /// Sends a frame to every reachable peer but `except`.
     pub fn broadcast(&mut self, bytes: &[u8], except: Option<&str>, out: &mut Outputs) {
-        let to: Vec<PeerId> = self
-            .paths()
-            .map(|(id, _)| id)
-            .filter(|id| Some(id.as_str()) != except)
-            .cloned()
-            .collect();
+        let to: Vec<PeerId> = self.reachable_but(except).cloned().collect();
         for peer in to {
             self.send(&peer, bytes.to_vec(), out);
         }
