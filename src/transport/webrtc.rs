@@ -218,11 +218,11 @@ fn apply_signal(
         let added: Vec<JsFuture> = pending.iter().map(|c| add_candidate(&pc, c)).collect();
         (described, answered, added)
     });
-    let added = match (&signal, &described) {
-        (SignalData::Candidate { candidate }, None) if shared.remote_described.get() => {
+    let added = match &signal {
+        SignalData::Candidate { candidate } if shared.remote_described.get() => {
             Some(add_candidate(&pc, candidate))
         }
-        (SignalData::Candidate { candidate }, None) => {
+        SignalData::Candidate { candidate } => {
             shared
                 .pending_candidates
                 .borrow_mut()
@@ -263,7 +263,9 @@ fn set_local_description(pc: &RtcPeerConnection) -> impl Future<Output = Result<
     let pc = pc.clone();
     async move {
         JsFuture::from(set?).await?;
-        sdp_of(&Reflect::get(&pc, &"localDescription".into())?)
+        pc.local_description()
+            .map(|description| description.sdp())
+            .ok_or_else(|| JsValue::from_str("no local description once it was set"))
     }
 }
 
@@ -273,12 +275,6 @@ fn add_candidate(pc: &RtcPeerConnection, candidate: &IceCandidate) -> JsFuture {
     init.set_sdp_mid(candidate.sdp_mid.as_deref());
     init.set_sdp_m_line_index(candidate.sdp_m_line_index);
     JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
-}
-
-fn sdp_of(description: &JsValue) -> Result<String, JsValue> {
-    Reflect::get(description, &"sdp".into())?
-        .as_string()
-        .ok_or_else(|| JsValue::from_str("session description without sdp"))
 }
 
 /// Sends queued frames while the channel has room. A frame the channel refuses stays first in
