@@ -24,9 +24,15 @@ impl Inner {
     /// Uses the ICE servers this browser last heard of, asks the server for current ones, and
     /// starts watching the paths.
     pub(super) fn start_reach(&self) {
-        // The head start's answer, when it is already here, is used at once: a socket that
-        // is open already then subscribes in the same turn (see `reach_out`).
-        if let Some(fetched) = config::answered(now()) {
+        // The page's config (written by the server), or the head start's answer when it is
+        // already here, is used at once: a socket that is open already then subscribes in the
+        // same turn (see `reach_out`).
+        if let Some((fetched, fresh)) = config::served(now()) {
+            self.use_config(&fetched);
+            if !fresh {
+                self.fetch_config();
+            }
+        } else if let Some(fetched) = config::answered(now()) {
             self.use_config(&fetched);
         } else {
             if let Some(fetched) = config::cached() {

@@ -1,8 +1,9 @@
 //! The app's own server says how to reach peers across networks (`GET /config`: ICE servers,
-//! short-lived TURN credentials). The last answer is kept in this browser, so an offline start
-//! still knows the way once the network is back.
+//! short-lived TURN credentials), and writes the same answer into the page it serves. The last
+//! answer is kept in this browser, so an offline start still knows the way once the network is
+//! back.
 
-use commonplace_protocol::config::ClientConfig;
+use commonplace_protocol::config::{ClientConfig, ServedConfig};
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -31,6 +32,26 @@ fn remember((config, fetched_at): &Fetched) {
     };
     let value = json!({ "fetchedAt": fetched_at, "config": config });
     let _ = storage.set_item(KEY, &value.to_string());
+}
+
+/// The config the server wrote into the page (`None`: another server, or none written), and
+/// whether it is fresh: a page from the service worker's cache carries an old one.
+pub fn served(now: u64) -> Option<(Fetched, bool)> {
+    let element = gloo::utils::document().get_element_by_id("commonplace-config")?;
+    let text = element.text_content().filter(|text| !text.is_empty())?;
+    let served = match ServedConfig::parse(&text) {
+        Ok(served) => served,
+        Err(why) => {
+            gloo::console::warn!("the page's ICE configuration is unreadable:", why);
+            return None;
+        }
+    };
+    let fresh = served.fresh_at(now);
+    let fetched = (served.config, served.served_at);
+    if fresh {
+        remember(&fetched);
+    }
+    Some((fetched, fresh))
 }
 
 /// The head start's answer, if it has arrived already (and parses); kept as `fetch` keeps it.

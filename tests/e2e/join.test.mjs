@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import {
   setUpFile, server, browser, openPerson, newRoomName, newRoomKey, keyedRoomUrl, waitForReady,
   waitForPeers, typeText, waitForValue, assertNoPageErrors, signalingSpy, decryptSignal, watchPage,
-  waitFor, sleep, waitForPath, closeUsers, APP_LOAD_TIMEOUT_MS,
+  waitFor, sleep, waitForPath, closeUsers, until, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -102,4 +102,38 @@ test('two people opening the link at the same moment meet directly, ten pairs in
     assertNoPageErrors(a, b);
     await closeUsers(a, b);
   }
+});
+
+/** How many times the page asked the server for `/config` (its fetches are resource entries). */
+function configRequests(page) {
+  return page.evaluate(() => performance.getEntriesByType('resource')
+    .filter((entry) => new URL(entry.name).pathname === '/config').length);
+}
+
+// The server writes its /config answer into the page it serves, so the app knows how to reach
+// peers the moment it starts and asks nothing more. A page kept from long ago (the service
+// worker's offline copy) carries an old answer: the app uses it and asks for a fresh one.
+test('the page brings the ICE configuration; an old copy of the page asks for a fresh one', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const url = keyedRoomUrl(server, newRoomName('config'), newRoomKey());
+  const a = await openPerson(t, url, 'A', { ready: true });
+  // The page as it was served, its config made long ago (rewritten as the parser inserts it,
+  // before the head start runs: a routed, rewritten document would lose its loopback origin).
+  const oldPage = (context) => context.addInitScript(() => {
+    const observer = new MutationObserver(() => {
+      const element = document.getElementById('commonplace-config');
+      if (!element?.textContent) return;
+      window.__configWas = element.textContent;
+      element.textContent = element.textContent.replace(/"servedAt":\d+/, '"servedAt":1');
+      observer.disconnect();
+    });
+    observer.observe(document, { childList: true, subtree: true, characterData: true });
+  });
+  const b = await openPerson(t, url, 'B', { setup: oldPage });
+  assert.match(await b.evaluate(() => window.__configWas), /^\{"servedAt":\d+,"config":\{/, 'the served page carries no config');
+  await Promise.all([waitForPeers(a, 1), waitForPeers(b, 1)]);
+  await typeText(a, 'reached');
+  await waitForValue(b, 'reached', { name: 'B' });
+  assert.equal(await configRequests(a), 0, 'A asked for /config though its page brought it');
+  await until('B, with an old page, asking for a fresh /config once', () => configRequests(b), (n) => n === 1);
+  assertNoPageErrors(a, b);
 });

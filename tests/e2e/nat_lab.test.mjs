@@ -218,11 +218,17 @@ test('symmetric NATs with STUN only: the server relays, and sees only ciphertext
 
 test('symmetric NATs with TURN: a path through coturn', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   if (needsLab(t)) return;
-  const { ice, statusA, statusB } = await meetThroughTheLab(t, {
+  const { a, b, ice, statusA, statusB } = await meetThroughTheLab(t, {
     nat: 'symmetric',
     serverArgs: ['--stun', STUN_URL, '--turn', TURN_URL, '--turn-secret', TURN_SECRET],
     expectPath: 'turn',
   });
+  // The credentials came written into the page (the server's app_page), not from /config.
+  for (const [name, page] of [['A', a], ['B', b]]) {
+    const asked = await page.evaluate(() => performance.getEntriesByType('resource')
+      .filter((entry) => new URL(entry.name).pathname === '/config').length);
+    assert.equal(asked, 0, `[${name}] asked for /config though the page brought the TURN credentials`);
+  }
   for (const [name, report] of [['A', ice[0]], ['B', ice[1]]]) {
     const pair = selectedPair(report, name);
     const relay = [pair.local, pair.remote].find((c) => c.type === 'relay');

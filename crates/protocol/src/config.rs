@@ -38,14 +38,19 @@ impl ClientConfig {
     /// Parses a `/config` body; anything malformed is an error, not a half-read config.
     pub fn parse(json: &str) -> Result<ClientConfig, String> {
         let config: ClientConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        for server in &config.ice_servers {
+        config.check_urls()?;
+        Ok(config)
+    }
+
+    fn check_urls(&self) -> Result<(), String> {
+        for server in &self.ice_servers {
             for url in &server.urls {
                 if !is_ice_url(url) {
                     return Err(format!("not a STUN or TURN URL: {url}"));
                 }
             }
         }
-        Ok(config)
+        Ok(())
     }
 
     /// When to fetch a fresh config, given when this one was fetched (ms since the Unix epoch):
@@ -56,6 +61,45 @@ impl ClientConfig {
         let life = expires.saturating_sub(fetched_at);
         let at = (fetched_at + life / 4 * 3).min(expires.saturating_sub(3_600_000));
         Some(at.max(fetched_at + 60_000))
+    }
+}
+
+/// The config as the server writes it into the app's page (`<script type="application/json"
+/// id="commonplace-config">`), so the app has it when it starts, without asking: with the time
+/// it was made, since a page can come from the service worker's cache long after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedConfig {
+    /// When the server made it (ms since the Unix epoch, the server's clock).
+    pub served_at: u64,
+    pub config: ClientConfig,
+}
+
+/// A page's config older than this (the service worker's offline copy of the page) is used,
+/// and a fresh one fetched as well.
+pub const SERVED_FRESH_MS: u64 = 10 * 60 * 1000;
+
+impl ServedConfig {
+    /// JSON that is safe as the text of a `<script>` element: no `<` in it at all (so no
+    /// `</script>` or `<!--`), written as `\u003c` inside strings, which JSON reads back as `<`.
+    pub fn to_script_text(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+    }
+
+    /// Reads a page's config; its ICE URLs are checked as `ClientConfig::parse` checks them.
+    pub fn parse(json: &str) -> Result<ServedConfig, String> {
+        let served: ServedConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        served.config.check_urls()?;
+        Ok(served)
+    }
+
+    /// Whether it was made recently enough, at `now` (ms since the Unix epoch), that nothing
+    /// needs fetching: a page served just now rather than a cached one (a clock behind the
+    /// server's counts as now).
+    pub fn fresh_at(&self, now: u64) -> bool {
+        now.saturating_sub(self.served_at) < SERVED_FRESH_MS
     }
 }
 
@@ -126,5 +170,31 @@ mod tests {
             "an hour or less: soon, not at once"
         );
         assert_eq!(ClientConfig::default().renew_at(0), None);
+    }
+
+    #[test]
+    fn a_pages_config_is_safe_script_text_and_reads_back() {
+        let served = ServedConfig {
+            served_at: 1_700_000_000_000,
+            config: ClientConfig {
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:x</script><script>alert(1)<!--".into()],
+                    username: Some("1700000000:ab".into()),
+                    credential: Some("c2Vj</SCRIPT>".into()),
+                }],
+                expires_at: Some(1_700_043_200_000),
+                store: true,
+            },
+        };
+        let text = served.to_script_text();
+        assert!(!text.contains('<'), "{text}");
+        assert_eq!(ServedConfig::parse(&text), Ok(served.clone()));
+        assert!(served.fresh_at(served.served_at + SERVED_FRESH_MS - 1));
+        assert!(!served.fresh_at(served.served_at + SERVED_FRESH_MS));
+        assert!(served.fresh_at(0), "a clock behind the server's");
+        let bad = text.replace("turn:x", "http:x");
+        assert!(ServedConfig::parse(&bad).is_err());
+        assert!(ServedConfig::parse("").is_err());
+        assert!(ServedConfig::parse(r#"{"config":{}}"#).is_err());
     }
 }

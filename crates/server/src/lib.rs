@@ -5,7 +5,9 @@
 //! keeps an end-to-end encrypted store under `/store/` (`store/`): ciphertext it cannot read.
 
 mod accepted;
+mod app_page;
 mod budget;
+mod client_config;
 pub mod fanout;
 pub mod ice;
 pub mod listen;
@@ -17,20 +19,19 @@ mod static_files;
 pub mod store;
 mod throttled_log;
 
-use axum::http::header::CACHE_CONTROL;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use commonplace_protocol::hub::Limits;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use client_config::ConfigSource;
 use fanout::RedisFanout;
 use ice::IceConfig;
 use listen::ConnectionLimits;
@@ -120,22 +121,24 @@ pub async fn serve(
             }),
         );
     }
-    let ice = Arc::new(options.ice);
     let backend = options.store.as_ref().map(|store| store.backend.clone());
-    let keeps_store = backend.is_some();
+    let config = Arc::new(ConfigSource {
+        ice: options.ice,
+        keeps_store: backend.is_some(),
+    });
     if let Some(backend) = backend.clone() {
         metrics.watch_redis(RedisUse::Store, Box::new(move || backend.redis_up()));
     }
     let app = Router::new()
         .route("/signal", get(signal::upgrade))
         .with_state(signaling.clone())
-        .route(
-            "/config",
-            get(move || client_config(ice.clone(), keeps_store)),
-        )
+        .route("/config", {
+            let config = config.clone();
+            get(move || client_config::answer(config.clone()))
+        })
         .merge(store::routes(options.store, metrics.clone()))
         .merge(metrics::routes(metrics.clone(), options.metrics))
-        .fallback_service(static_files::service(options.dist))
+        .fallback_service(static_files::service(options.dist, config))
         // A 5xx is no news by itself (a full store answers 507 to every append); the handlers
         // log real failures.
         .layer(
@@ -151,18 +154,4 @@ pub async fn serve(
         let _ = backend.close().await;
     }
     Ok(())
-}
-
-/// `GET /config`: fresh (and, with a TURN secret, newly made) each time, never cached. It
-/// also says whether this server keeps a store (`store`: not started with `--no-store`).
-async fn client_config(ice: Arc<IceConfig>, keeps_store: bool) -> impl IntoResponse {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let mut id = [0u8; 9];
-    let _ = getrandom::fill(&mut id);
-    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let mut config = ice.client_config(now, &id);
-    config.store = keeps_store;
-    ([(CACHE_CONTROL, "no-store")], Json(config))
 }

@@ -1,5 +1,6 @@
 //! The built app, served from `dist` with cache headers, compressed in advance
-//! (`precompressed`): nothing is compressed per request.
+//! (`precompressed`) — but for the app's page, which carries a config made per request
+//! (`app_page`) and is compressed as it is served.
 //!
 //! Only files inside `dist` are served. tower-http's `ServeDir` refuses `..` and the like in
 //! every spelling (percent-escaped, backslashes, NUL bytes: `tests/hostile_http.rs`), but it
@@ -19,10 +20,16 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 
+use crate::app_page::{self, AppPage};
+use crate::client_config::ConfigSource;
 use crate::precompressed::{self, Precompressed};
 
-pub fn service(dist: PathBuf) -> Router {
+pub fn service(dist: PathBuf, config: Arc<ConfigSource>) -> Router {
     let precompressed = Precompressed::start(dist.clone());
+    let page = Arc::new(AppPage {
+        index: dist.join("index.html"),
+        config,
+    });
     let index = dist.join("index.html");
     // Checked per request, so the app can be built while the server runs.
     let missing = get(move || async move {
@@ -39,6 +46,7 @@ pub fn service(dist: PathBuf) -> Router {
             precompressed,
             precompressed::serve,
         ))
+        .layer(middleware::from_fn_with_state(page, app_page::serve))
         // Before the compressed copies: they are made on demand of the file a path names.
         .layer(middleware::from_fn_with_state(Arc::new(dist), inside_dist))
         .layer(middleware::from_fn(cache_control))
@@ -107,9 +115,11 @@ async fn cache_control(mut request: Request, next: Next) -> Response {
     }
     let status = response.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        // The app's page, made per request, says so itself (`no-store`).
         response
             .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(policy));
     }
     response
 }
