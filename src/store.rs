@@ -2,6 +2,7 @@
 //! Commonplace wrote and the reverse: one database per room (named after the room), an
 //! auto-increment `updates` store of Yjs v1 updates (`Uint8Array`s) and a `custom` store.
 
+use commonplace_core::app::compaction::StoredUpdates;
 use commonplace_core::app::status::SaveState;
 use idb::{
     Database, DatabaseEvent, Error, Factory, KeyRange, ObjectStoreParams, Query, TransactionMode,
@@ -21,9 +22,6 @@ const UPDATES: &str = "updates";
 const CUSTOM: &str = "custom";
 /// In `custom`: which key the notebook was stored under (`RoomKey::fingerprint`, or "none").
 const KEY_CHECK: &str = "commonplace:key";
-
-/// y-indexeddb's `PREFERRED_TRIM_SIZE`: past this many records, they are merged into one.
-pub const COMPACT_AT: u32 = 500;
 
 pub struct Store {
     db: Database,
@@ -177,12 +175,13 @@ impl Drop for Store {
 type Merge = dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>;
 
 /// Appends updates as they come, batched per event-loop turn (an edit is durable within
-/// milliseconds), and compacts past [`COMPACT_AT`] records as y-indexeddb does.
+/// milliseconds), and compacts when `StoredUpdates` says so: past y-indexeddb's 500 records, or
+/// once the store has doubled.
 pub struct Saver {
     store: Rc<Store>,
     pending: RefCell<Vec<Vec<u8>>>,
     writing: Cell<bool>,
-    records: Cell<u32>,
+    stored: Cell<StoredUpdates>,
     state: Cell<SaveState>,
     /// Merges stored records into the document and returns the whole of it, for compaction.
     merge: Box<Merge>,
@@ -190,9 +189,10 @@ pub struct Saver {
 }
 
 impl Saver {
+    /// `records`: what the store held when it was read.
     pub fn new(
         store: Store,
-        records: u32,
+        records: &[Vec<u8>],
         merge: impl Fn(&[Vec<u8>]) -> Option<Vec<u8>> + 'static,
         on_state: impl Fn(SaveState) + 'static,
     ) -> Rc<Saver> {
@@ -200,12 +200,15 @@ impl Saver {
             store: Rc::new(store),
             pending: RefCell::new(Vec::new()),
             writing: Cell::new(false),
-            records: Cell::new(records),
+            stored: Cell::new(StoredUpdates::opened(
+                records.len() as u32,
+                records.iter().map(|r| r.len() as u64).sum(),
+            )),
             state: Cell::new(SaveState::Saved),
             merge: Box::new(merge),
             on_state: Box::new(on_state),
         });
-        if records >= COMPACT_AT {
+        if saver.stored.get().due() {
             saver.clone().write();
         }
         saver
@@ -229,17 +232,30 @@ impl Saver {
         spawn_local(async move {
             loop {
                 let batch = std::mem::take(&mut *self.pending.borrow_mut());
+                let mut stored = self.stored.get();
                 let result = if !batch.is_empty() {
                     let appended = self.store.append(&batch).await;
-                    self.records.set(self.records.get() + batch.len() as u32);
+                    let bytes = batch.iter().map(|update| update.len() as u64).sum();
+                    stored.appended(batch.len() as u32, bytes);
                     appended
-                } else if self.records.get() >= COMPACT_AT {
-                    let compacted = self.store.compact(|records| (self.merge)(records)).await;
-                    self.records.set(1);
+                } else if stored.due() {
+                    let mut state_bytes = None;
+                    let compacted = self
+                        .store
+                        .compact(|records| {
+                            let state = (self.merge)(records)?;
+                            state_bytes = Some(state.len() as u64);
+                            Some(state)
+                        })
+                        .await;
+                    // Not merged (the document is gone): nothing more to write.
+                    let Some(bytes) = state_bytes else { break };
+                    stored.compacted(bytes);
                     compacted
                 } else {
                     break;
                 };
+                self.stored.set(stored);
                 if let Err(error) = result {
                     gloo::console::error!("IndexedDB:", error.to_string());
                     self.pending.borrow_mut().clear();

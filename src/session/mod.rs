@@ -307,8 +307,7 @@ impl Inner {
                     inner.report_status();
                 }
             };
-            let records = updates.len() as u32;
-            let saver = Saver::new(store, records, merge, on_state);
+            let saver = Saver::new(store, &updates, merge, on_state);
             for update in self.unsaved.take() {
                 saver.save(update);
             }

@@ -350,6 +350,47 @@ test('after 2,000 edits the store is compacted and a reload shows the same text'
   assertNoPageErrors(page);
 });
 
+// A few big records are compacted too (core app::compaction): pasting a chapter and cutting it
+// again, four times, leaves 1.6 MB in 9 records; y-indexeddb's rule (500 records) alone never
+// compacts them. (400 kB: under the size from
+// which a page is shown windowed, so setting the textarea's value replaces the whole page.)
+test('a few big pastes and cuts compact the store by size', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const server = await serverFor(t);
+  const room = newRoomName('compact-bytes');
+  const page = await openPerson(t, roomUrl(server, room), 'A', { ready: true });
+  const set = (value, inputType) => page.evaluate(({ value, inputType }) => {
+    const el = document.querySelector('#editor');
+    el.focus();
+    el.value = value;
+    el.setSelectionRange(value.length, value.length);
+    el.dispatchEvent(new InputEvent('input', { bubbles: true, inputType }));
+  }, { value, inputType });
+  const chapter = (n) => Array.from({ length: 12_000 }, (_, i) => `chapter ${n} line ${i} of the pasted text`).join('\n').slice(0, 400_000);
+  const counts = [];
+  for (const n of [1, 2, 3, 4]) {
+    await set(chapter(n), 'insertFromPaste');
+    await waitForSaved(page, { name: 'A' });
+    await set('', 'deleteByCut');
+    await waitForSaved(page, { name: 'A' });
+    counts.push((await idbUpdates(page, room)).count);
+  }
+  await set('what stays', 'insertFromPaste');
+  await sleep(DURABLE_AFTER_MS);
+  await waitForSaved(page, { name: 'A' });
+  const stored = await idbUpdates(page, room);
+  log(`[compaction by size] records after each paste and cut: ${counts.join(', ')}; at the end: ${stored.count} (${stored.bytes} bytes)`);
+  // Without compaction by size: 2, 4, 6, 8 and 9 at the end. (The compacted record still holds
+  // the cut chapters: the session's undo history keeps them until the page is closed.)
+  assert.ok(counts.some((count, i) => i > 0 && count < counts[i - 1]),
+    `records after each paste and cut: ${counts.join(', ')}: never compacted by size`);
+  assert.ok(stored.count < 9, `${stored.count} records at the end: not compacted by size`);
+
+  await page.reload({ waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  await waitForReady(page, { name: 'A reloaded' });
+  assert.equal(await editorValue(page), 'what stays', 'the compacted store does not give back the text');
+  assertNoPageErrors(page);
+});
+
 // ---- 7. y-indexeddb reads what Commonplace wrote, and the reverse ---------------------------------------
 
 /** In `page`: opens database `room` with y-indexeddb, returns the page text, closes it. */

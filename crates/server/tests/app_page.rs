@@ -52,7 +52,10 @@ async fn the_page_carries_a_config_made_for_each_request() {
     let first = Http::once(server.addr, "GET", "/", &[], b"").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.header("cache-control"), Some("no-store"));
-    assert_eq!(first.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        first.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let html = String::from_utf8(first.body.clone()).unwrap();
     assert!(html.ends_with("</script><script>start()</script></head><body></body></html>"));
     let one = served(&html);
@@ -78,11 +81,13 @@ async fn the_page_carries_a_config_made_for_each_request() {
         .unwrap();
     let two = served(&html);
     assert_ne!(
-        two.config.ice_servers[1].username,
-        turn.username,
+        two.config.ice_servers[1].username, turn.username,
         "a TURN username per request"
     );
-    assert_eq!(two.config.expires_at.is_some(), one.config.expires_at.is_some());
+    assert_eq!(
+        two.config.expires_at.is_some(),
+        one.config.expires_at.is_some()
+    );
 
     let head = Http::once(server.addr, "HEAD", "/", &[], b"").await;
     assert_eq!(head.status, 200);

@@ -9,8 +9,10 @@
 //! - [`paths`] — how this browser reaches each person (direct, STUN, TURN, the server);
 //! - [`preview`] — whether and how the open page's markdown is rendered;
 //! - [`identity`] — the names and colours people show: ours, and how others' are read;
-//! - [`pacing`] — how much of the page list the first frame draws, when search runs.
+//! - [`pacing`] — how much of the page list the first frame draws, when search runs;
+//! - [`compaction`] — when the browser's store of updates is merged into one record.
 
+pub mod compaction;
 pub mod identity;
 pub mod import_export;
 pub mod navigation;
