@@ -2,8 +2,10 @@
 
 pub mod backlinks;
 pub mod files;
+pub mod notebook_title;
 pub mod page_list;
 pub mod people;
+pub mod rename_input;
 pub mod room_view;
 pub mod saved_badge;
 pub mod search;

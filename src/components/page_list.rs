@@ -3,9 +3,9 @@ use std::rc::Rc;
 
 use commonplace_core::app::pacing;
 use commonplace_core::notebook::{PageInfo, HOME};
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::rename_input::RenameInput;
 use crate::components::shown_title;
 use crate::frame::after_paint;
 use crate::hooks::use_session::SessionHandle;
@@ -111,6 +111,14 @@ fn PageItem(props: &PageItemProps) -> Html {
         let (renaming, id) = (renaming.clone(), id.clone());
         Callback::from(move |_| renaming.set(Some(id.clone())))
     };
+    let rename = {
+        let (session, id) = (session.clone(), id.clone());
+        Callback::from(move |title: String| session.with(|s| s.rename_page(&id, &title)))
+    };
+    let end_rename = {
+        let renaming = renaming.clone();
+        Callback::from(move |()| renaming.set(None))
+    };
     let move_to = |to: usize| {
         let (session, id) = (session.clone(), id.clone());
         Callback::from(move |_| session.with(|s| s.move_page(&id, to)))
@@ -142,8 +150,8 @@ fn PageItem(props: &PageItemProps) -> Html {
         <li class="page-item" data-page={id.clone()} draggable="true"
             aria-current={props.active.then_some("page")} {ondragstart} {ondragover} {ondrop}>
             if props.editing {
-                <RenameInput id={id.clone()} title={title.clone()}
-                    session={session.clone()} renaming={renaming.clone()} />
+                <RenameInput value={title.clone()} label="Page title" class="page-title-input"
+                    onrename={rename} ondone={end_rename} />
             } else {
                 <button type="button" class="page-link" onclick={open}
                     ondblclick={start_rename.clone()}>{ shown.clone() }</button>
@@ -163,74 +171,5 @@ fn PageItem(props: &PageItemProps) -> Html {
                 </span>
             }
         </li>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct RenameInputProps {
-    id: String,
-    title: String,
-    session: SessionHandle,
-    renaming: UseStateSetter<Option<String>>,
-}
-
-/// Enter or leaving the field renames (once: Enter ends the renaming, and the field's blur
-/// that follows must not rename again); Escape cancels.
-#[function_component]
-fn RenameInput(props: &RenameInputProps) -> Html {
-    let input = use_node_ref();
-    let done = use_mut_ref(|| false);
-    {
-        let input = input.clone();
-        use_effect_with((), move |_| {
-            if let Some(input) = input.cast::<HtmlInputElement>() {
-                let _ = input.focus();
-                input.select();
-            }
-        });
-    }
-    let commit = {
-        let (id, session, renaming, done) = (
-            props.id.clone(),
-            props.session.clone(),
-            props.renaming.clone(),
-            done.clone(),
-        );
-        let old = props.title.clone();
-        move |input: HtmlInputElement| {
-            if done.replace(true) {
-                return;
-            }
-            let title = input.value().trim().to_owned();
-            if title != old {
-                session.with(|s| s.rename_page(&id, &title));
-            }
-            renaming.set(None);
-        }
-    };
-    let onkeydown = {
-        let (commit, renaming, done) = (commit.clone(), props.renaming.clone(), done.clone());
-        Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
-            "Enter" => {
-                e.prevent_default();
-                if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
-                    commit(input);
-                }
-            }
-            "Escape" => {
-                *done.borrow_mut() = true;
-                renaming.set(None);
-            }
-            _ => {}
-        })
-    };
-    let onblur = Callback::from(move |e: FocusEvent| {
-        if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
-            commit(input);
-        }
-    });
-    html! {
-        <input ref={input} class="page-title-input" value={props.title.clone()}
-            aria-label="Page title" {onkeydown} {onblur} />
     }
 }

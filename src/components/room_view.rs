@@ -2,6 +2,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::backlinks::Backlinks;
+use crate::components::notebook_title::NotebookTitle;
 use crate::components::saved_badge::SavedBadge;
 use crate::components::server_copy_badge::ServerCopyBadge;
 use crate::components::share_link::ShareLink;
@@ -62,6 +63,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         <>
             <header class="bar">
                 <h1 class="brand">{ "Commonplace" }</h1>
+                <NotebookTitle title={notebook.title.clone()} session={session.clone()} />
                 <span class="room" title="Room">{ props.room.clone() }</span>
                 <StatusBadge status={status} />
                 <SavedBadge state={status.saving} />

@@ -28,6 +28,8 @@ const LINKS_PER_STEP: usize = 50;
 /// What the notebook's views show; a new value whenever any of it changes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NotebookState {
+    /// The notebook's name; `None` while untitled.
+    pub title: Option<String>,
     pub pages: Rc<Vec<PageInfo>>,
     /// The open page's id.
     pub active: String,
@@ -69,6 +71,12 @@ impl Session {
         self.inner.pump();
         self.inner.open_page(&id);
         id
+    }
+
+    /// Names the notebook for everyone (blank: untitled).
+    pub fn rename_notebook(&self, title: &str) {
+        self.inner.room.borrow_mut().rename_notebook(now(), title);
+        self.inner.pump();
     }
 
     pub fn rename_page(&self, id: &str, title: &str) {
@@ -191,8 +199,10 @@ impl Inner {
         self.on_presence_changed();
         self.render_preview();
         let pages = Rc::new(self.room.borrow().pages());
+        let title = self.room.borrow().notebook_title();
         let active = id.to_owned();
         self.update_view(|view| {
+            view.title = title;
             view.pages = pages;
             view.active = active;
         });
@@ -265,16 +275,21 @@ impl Inner {
         self.schedule_preview();
     }
 
-    /// The page list changed: the open page may be gone (then home opens).
+    /// The page list (or the notebook's title) changed: the open page may be gone (then home
+    /// opens).
     pub(super) fn on_pages_changed(&self) {
         let _span = crate::perf::span("pages changed");
         let pages = Rc::new(self.room.borrow().pages());
+        let title = self.room.borrow().notebook_title();
         let active = self.active.borrow().clone();
         let show = navigation::page_to_show(&pages, &active);
         if show != active {
             self.open_page(show);
         }
-        self.update_view(|view| view.pages = pages);
+        self.update_view(|view| {
+            view.title = title;
+            view.pages = pages;
+        });
         self.schedule_preview();
     }
 

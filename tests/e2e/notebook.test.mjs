@@ -224,6 +224,38 @@ test('pages: creating, renaming, moving, editing and deleting a page reach the o
 
 // ---- 2. wiki links -------------------------------------------------------------------------------
 
+// The notebook's name lives in the document (meta.title): anyone renames it, everyone sees it in
+// the header and the tab's title.
+test('the notebook is named by anyone in the room, in the header and the tab title', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nbtitle', ready: true });
+  const shown = (page) => page.evaluate(() => ({
+    header: document.querySelector('#notebook-title')?.textContent,
+    untitled: document.querySelector('#notebook-title')?.dataset.untitled,
+    tab: document.title,
+  }));
+  assert.deepEqual(await shown(b), { header: 'Untitled notebook', untitled: 'true', tab: 'Commonplace' });
+
+  await a.click('#notebook-title');
+  await a.fill('#notebook-title-input', '  Reading notes ');
+  await a.press('#notebook-title-input', 'Enter');
+  const named = { header: 'Reading notes', untitled: 'false', tab: 'Reading notes · Commonplace' };
+  for (const [page, name] of [[a, 'A'], [b, 'B']]) {
+    await until(`[${name}] the notebook's new name`, () => shown(page), (s) => s.header === named.header && s.tab === named.tab);
+    assert.deepEqual(await shown(page), named, `[${name}]`);
+  }
+
+  // B starts renaming and presses Escape: nothing changes.
+  await b.click('#notebook-title');
+  await b.fill('#notebook-title-input', 'Discarded');
+  await b.press('#notebook-title-input', 'Escape');
+  assert.deepEqual(await shown(b), named);
+
+  // Still named after a reload.
+  await a.reload({ waitUntil: 'load' });
+  await until('[A reloaded] the stored name', () => shown(a), (s) => s.header === named.header);
+  assertNoPageErrors(a, b);
+});
+
 test('a wiki link to a missing page creates it once and opens it for whoever follows it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nb', ready: true });
   const text = 'See [[Sourdough]]';

@@ -790,3 +790,28 @@ fn concurrent_first_rename_and_move_of_home_both_stick() {
         "the move was lost: {pages:?}"
     );
 }
+
+/// The notebook's title is in the document: a rename reaches the other tab, which is told (with
+/// the page list), and a blank name makes it untitled again.
+#[test]
+fn the_notebook_title_is_shared_and_reported() {
+    let mut tabs = two_tabs();
+    assert_eq!(tabs.net.room(1).notebook_title(), None);
+    let told = tabs.net.peers[1].pages_changed;
+    tabs.room(0).rename_notebook(100, "  Reading notes ");
+    tabs.drain(0);
+    tabs.settle();
+    assert!(
+        tabs.net.peers[1].pages_changed > told,
+        "the other tab was not told"
+    );
+    assert_eq!(
+        tabs.net.room(1).notebook_title().as_deref(),
+        Some("Reading notes")
+    );
+    tabs.room(1).rename_notebook(200, "   ");
+    tabs.drain(1);
+    tabs.settle();
+    assert_eq!(tabs.net.room(0).notebook_title(), None, "blank: untitled");
+    tabs.check_converged(3);
+}

@@ -7,7 +7,8 @@
 //!   notebook of schema 0, one page, is a valid notebook of schema 1, and no two peers ever race
 //!   to create a first page); its title and order are in the root `Y.Map "home"` (a root type,
 //!   so a first rename and a first move made at once both stick). It cannot be deleted;
-//! - root `Y.Map "meta"`: `version` = 1 (absent means 1), for later schemas to recognise this one.
+//! - root `Y.Map "meta"`: `version` = 1 (absent means 1), for later schemas to recognise this one;
+//!   `title`: the notebook's name (a string; absent or blank: untitled).
 //!
 //! Pages sort by `order`, then id. Titles need not be unique: a wiki link opens the first page,
 //! in that order, whose title matches ignoring case and surrounding spaces.
@@ -97,6 +98,30 @@ impl Notebook {
 
     pub fn home_fields(&self) -> &MapRef {
         &self.home_fields
+    }
+
+    pub fn meta(&self) -> &MapRef {
+        &self.meta
+    }
+
+    /// The notebook's name, trimmed; `None` while untitled.
+    pub fn title<T: ReadTxn>(&self, txn: &T) -> Option<String> {
+        match self.meta.get(txn, TITLE) {
+            Some(Out::Any(Any::String(title))) => {
+                Some(title.trim().to_owned()).filter(|t| !t.is_empty())
+            }
+            _ => None,
+        }
+    }
+
+    /// Names the notebook (trimmed); a blank name makes it untitled again.
+    pub fn set_title(&self, txn: &mut TransactionMut, title: &str) {
+        let title = title.trim();
+        if title.is_empty() {
+            self.meta.remove(txn, TITLE);
+        } else {
+            self.meta.insert(txn, TITLE, title);
+        }
     }
 
     /// Every page, in order; the home page is always among them.

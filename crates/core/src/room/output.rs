@@ -47,7 +47,8 @@ pub enum Effect {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The list of pages changed: one was added, removed, renamed or moved (by anyone).
+    /// The list of pages changed: one was added, removed, renamed or moved (by anyone); or the
+    /// notebook was renamed.
     PagesChanged,
     /// Someone else (a peer, a stored update, undo or redo) changed a page's text: apply these
     /// splices, in order, to what the editor shows of it. Local edits are not echoed.

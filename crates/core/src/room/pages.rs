@@ -110,6 +110,11 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
     notebook
         .home_fields()
         .observe(OBSERVER, move |_, _| sink.borrow_mut().pages = true);
+    // The notebook's title is reported with the page list.
+    let sink = changes.clone();
+    notebook
+        .meta()
+        .observe(OBSERVER, move |_, _| sink.borrow_mut().pages = true);
     let sink = changes.clone();
     let stale = links.clone();
     notebook
@@ -159,6 +164,16 @@ impl Room {
     /// Every page, in order.
     pub fn pages(&self) -> Vec<PageInfo> {
         self.pages.notebook.pages(&self.doc().transact())
+    }
+
+    /// The notebook's name; `None` while untitled.
+    pub fn notebook_title(&self) -> Option<String> {
+        self.pages.notebook.title(&self.doc().transact())
+    }
+
+    /// Names the notebook, for everyone (blank: untitled).
+    pub fn rename_notebook(&mut self, now: u64, title: &str) {
+        self.commit(now, |notebook, txn| notebook.set_title(txn, title));
     }
 
     /// A page's text, or `None` if there is no such page.

@@ -454,9 +454,8 @@ impl Net {
                 assert!(!self.strict, "peer {i} dropped honest input: {why}");
                 self.peers[i].drops.push((self.now, why));
             }
-            Output::Event(Event::Receiving { .. })
-            | Output::Event(Event::PagesChanged)
-            | Output::Event(Event::PresenceChanged) => {}
+            Output::Event(Event::PagesChanged) => self.peers[i].pages_changed += 1,
+            Output::Event(Event::Receiving { .. }) | Output::Event(Event::PresenceChanged) => {}
         }
     }
 

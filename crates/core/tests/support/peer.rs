@@ -35,6 +35,8 @@ pub struct Peer {
     /// `Event::Dropped`s, with when.
     pub drops: Vec<(u64, String)>,
     pub statuses: Vec<(u64, Status)>,
+    /// `Event::PagesChanged`s (the page list or the notebook's title).
+    pub pages_changed: u64,
     /// `Output::Effect(Effect::Connect)`s: (time, remote, initiator).
     pub connects: Vec<(u64, usize, bool)>,
     /// `Input::ChannelOpen`s given to the room: (time, remote).
@@ -69,6 +71,7 @@ impl Peer {
             group: None,
             drops: Vec::new(),
             statuses: Vec::new(),
+            pages_changed: 0,
             connects: Vec::new(),
             opens: Vec::new(),
             closes: Vec::new(),
