@@ -2,31 +2,24 @@ use commonplace_core::notebook::link::RoomLink;
 use gloo::events::EventListener;
 use yew::prelude::*;
 
+use crate::components::notebook_list::NotebookList;
 use crate::components::room_view::RoomView;
 use crate::random;
 
-/// Reads the room from the address bar; opening `<origin>/` creates a room and puts its link
-/// there, so the address bar always holds the link to share.
-fn room_from_location() -> Result<RoomLink, String> {
-    let location = gloo::utils::window().location();
-    let hash = location.hash().unwrap_or_default();
-    match RoomLink::parse(&hash) {
-        Ok(Some(link)) => Ok(link),
-        Ok(None) => {
-            let (mut name, mut secret) = ([0u8; 12], [0u8; 16]);
-            random::fill(&mut name);
-            random::fill(&mut secret);
-            let link = RoomLink::new_random(name, secret);
-            let history = gloo::utils::window().history().map_err(|_| "no history")?;
-            let _ = history.replace_state_with_url(
-                &wasm_bindgen::JsValue::NULL,
-                "",
-                Some(&link.fragment()),
-            );
-            Ok(link)
-        }
-        Err(error) => Err(error.to_string()),
-    }
+/// What the address bar opens: a room's link, or (`/` alone) the start screen.
+fn room_from_location() -> Result<Option<RoomLink>, String> {
+    let hash = gloo::utils::window().location().hash().unwrap_or_default();
+    RoomLink::parse(&hash).map_err(|error| error.to_string())
+}
+
+/// A new notebook: a random room and secret, put in the address bar (which then opens it and
+/// always holds the link to share).
+fn open_new_notebook() {
+    let (mut name, mut secret) = ([0u8; 12], [0u8; 16]);
+    random::fill(&mut name);
+    random::fill(&mut secret);
+    let link = RoomLink::new_random(name, secret);
+    let _ = gloo::utils::window().location().set_hash(&link.fragment());
 }
 
 #[function_component]
@@ -42,16 +35,17 @@ pub fn App() -> Html {
         });
     }
     match &*room {
-        Ok(link) => {
+        Ok(Some(link)) => {
             let secret = link.key.clone().map(AttrValue::from);
             let id = link.fragment();
             html! { <RoomView key={id} room={link.room.clone()} {secret} /> }
         }
+        Ok(None) => html! { <NotebookList onnew={Callback::from(|()| open_new_notebook())} /> },
         Err(error) => html! {
             <main class="error" role="alert">
                 <h1>{ "Commonplace" }</h1>
                 <p>{ format!("This link cannot be opened: {error}.") }</p>
-                <p><a href="/">{ "Start a new notebook" }</a></p>
+                <p><a href="/">{ "Your notebooks" }</a></p>
             </main>
         },
     }

@@ -9,6 +9,7 @@ mod frame;
 mod head_start;
 mod hooks;
 mod identity;
+mod notebooks;
 mod perf;
 mod random;
 mod room_key;

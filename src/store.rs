@@ -218,6 +218,11 @@ impl Saver {
         self.state.get()
     }
 
+    /// What the store's records take.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored.get().bytes()
+    }
+
     pub fn save(self: &Rc<Self>, update: Vec<u8>) {
         self.pending.borrow_mut().push(update);
         if !self.writing.get() {

@@ -2,6 +2,7 @@
 
 pub mod backlinks;
 pub mod files;
+pub mod notebook_list;
 pub mod notebook_title;
 pub mod page_list;
 pub mod people;

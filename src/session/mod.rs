@@ -22,6 +22,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
+mod listing;
 mod notebook_view;
 mod preview_dom;
 mod reach;
@@ -108,6 +109,8 @@ struct Inner {
     _on_pagehide: EventListener,
     /// The network is back: signaling and the server's store are tried again at once.
     _on_online: EventListener,
+    /// This notebook's entry in the browser's list of notebooks.
+    listing: listing::Listing,
 }
 
 struct Connection {
@@ -198,6 +201,7 @@ impl Session {
                     }
                 }
             }),
+            listing: listing::Listing::new(room_name, secret),
         });
         // How to reach peers across networks, fetched while the stored notebook opens; other
         // tabs and the network are reached at the same time.
@@ -318,6 +322,7 @@ impl Inner {
         drop(applying);
         self.loaded.set(true);
         perf::mark(perf::STORE);
+        self.list_notebook();
         self.open_server_store();
         // A notebook new to this browser changed nothing the open page shows (what peers
         // brought meanwhile came as changes): showing it again would redo the editor, the

@@ -230,6 +230,7 @@ impl Inner {
                 self.carets_dirty.set(true);
                 self.pump();
                 self.schedule_preview();
+                self.list_edit();
             }
             EditorEvent::Undo => self.undo_or_redo(true),
             EditorEvent::Redo => self.undo_or_redo(false),
@@ -291,6 +292,9 @@ impl Inner {
             view.pages = pages;
         });
         self.schedule_preview();
+        if self.loaded.get() {
+            self.list_notebook();
+        }
     }
 
     pub(super) fn on_presence_changed(&self) {

@@ -21,11 +21,13 @@ async function paste(page, text, { from = null } = {}) {
   }, [text, from]);
 }
 
-test('opening the site puts a room in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const page = await openPerson(t, server.url, 'A');
+test('a new notebook from the start screen puts a room in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const page = await openPerson(t, server.url, 'A', { shows: '#start' });
+  await page.click('#new-notebook');
 
   await page.waitForFunction(() => /#room=[^&]+/.test(location.hash), null, { timeout: 10_000 })
     .catch(() => assert.fail(`address bar has no #room=… after opening ${server.url}: ${page.url()}`));
+  await page.waitForSelector('#share-link');
   const room = page.url().match(/#room=([^&]+)/)[1];
   assert.ok(room.length >= 4, `room name ${JSON.stringify(room)} is too short to be unguessable`);
 

@@ -288,14 +288,14 @@ export async function openUser(browser, url, { name = 'user', contextOptions = {
 
 /**
  * A new page of `context` (another tab of the same person) opened at `url`, waiting until the app
- * has rendered #editor and, with `ready`, until the stored notebook is loaded and editing enabled
+ * has rendered #editor (or the element `shows`: '#start' for the start screen) and, with `ready`, until the stored notebook is loaded and editing enabled
  * (waitForReady). Watched as watchPage does (`ignoreConsole`: console lines not to print).
  */
-export async function openTab(context, url, { name = 'user', ready = false, ignoreConsole = null } = {}) {
+export async function openTab(context, url, { name = 'user', ready = false, ignoreConsole = null, shows = '#editor' } = {}) {
   const page = watchPage(await context.newPage(), { name, ignoreConsole });
   await waitFor(page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS }), `[${name}] could not load ${url}`);
-  await waitFor(page.waitForSelector('#editor', { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }),
-    `[${name}] the app did not render #editor within ${APP_LOAD_TIMEOUT_MS} ms of loading ${url}`);
+  await waitFor(page.waitForSelector(shows, { state: 'attached', timeout: APP_LOAD_TIMEOUT_MS }),
+    `[${name}] the app did not render ${shows} within ${APP_LOAD_TIMEOUT_MS} ms of loading ${url}`);
   if (ready) await waitForReady(page, { name });
   return page;
 }

@@ -256,6 +256,55 @@ test('the notebook is named by anyone in the room, in the header and the tab tit
   assertNoPageErrors(a, b);
 });
 
+// The start screen (`/` without a room) lists the notebooks this browser holds, most recently
+// opened first, with their names and pages; one can be forgotten (its IndexedDB copy deleted).
+test('the start screen lists this browser\'s notebooks, opens them, and forgets one', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const rooms = [newRoomName('list'), newRoomName('list'), newRoomName('list')];
+  const a = await openPerson(t, roomUrl(server, rooms[0]), 'A', { ready: true });
+  await a.click('#notebook-title');
+  await a.fill('#notebook-title-input', 'Quotes');
+  await a.press('#notebook-title-input', 'Enter');
+  await typeText(a, 'Kept here.');
+  const visit = async (room) => {
+    await a.goto(roomUrl(server, room), { waitUntil: 'load' });
+    await a.waitForSelector(`#editor[data-ready]`);
+  };
+  await visit(rooms[1]);
+  await createPage(a, 'Second', { name: 'A' });
+  await visit(rooms[2]);
+
+  await a.goto(server.url, { waitUntil: 'load' });
+  await a.waitForSelector('#start');
+  const listed = () => a.$$eval('#notebooks .notebook', (items) => items.map((li) => ({
+    room: li.dataset.room,
+    name: li.querySelector('.notebook-link').textContent,
+    href: li.querySelector('.notebook-link').getAttribute('href'),
+    facts: li.querySelector('.notebook-facts').textContent,
+  })));
+  const list = await listed();
+  assert.deepEqual(list.map((n) => n.room), [rooms[2], rooms[1], rooms[0]], `listed: ${JSON.stringify(list)}`);
+  assert.deepEqual(list.map((n) => n.name), ['Untitled notebook', 'Untitled notebook', 'Quotes']);
+  assert.match(list[1].facts, /2 pages/, list[1].facts);
+  assert.match(list[0].facts, /1 page\b/, list[0].facts);
+  assert.equal(list[2].href, `#room=${rooms[0]}`);
+
+  // Forgotten: gone from the list and this browser's copy deleted.
+  a.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /Forget “Quotes” on this browser\?/);
+    dialog.accept();
+  });
+  await a.click(`#notebooks .notebook[data-room="${rooms[0]}"] .forget-notebook`);
+  await until('the forgotten notebook gone from the list', listed, (l) => l.length === 2);
+  await until('its IndexedDB copy deleted', () => a.evaluate(async () => (await indexedDB.databases()).map((d) => d.name)),
+    (names) => !names.includes(rooms[0]) && names.includes(rooms[1]));
+
+  // A listed notebook opens from its link.
+  await a.click(`#notebooks .notebook[data-room="${rooms[1]}"] .notebook-link`);
+  await a.waitForSelector('#editor[data-ready]');
+  await until('the second notebook open', () => sidebar(a), (pages) => pages.some((p) => p.title === 'Second'));
+  assertNoPageErrors(a);
+});
+
 test('a wiki link to a missing page creates it once and opens it for whoever follows it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'nb', ready: true });
   const text = 'See [[Sourdough]]';

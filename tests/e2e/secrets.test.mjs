@@ -95,14 +95,16 @@ function leaks(frames, { room, forbidden }) {
 
 // ---- the link -------------------------------------------------------------------------------
 
-test('opening the site makes a room with a random key, in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+test('a new notebook gets a room with a random key, in the address bar and in the share link', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const pages = [];
   const links = [];
   for (const name of ['A', 'B']) {
-    const page = await openPerson(t, server.url, name);
+    const page = await openPerson(t, server.url, name, { shows: '#start' });
+    await page.click('#new-notebook');
     pages.push(page);
     await waitFor(page.waitForFunction(() => /#room=[^&]+.*&key=[^&]+/.test(location.hash) || /#key=[^&]+.*&room=[^&]+/.test(location.hash), null, { timeout: 10_000 }),
       `[${name}] the address bar has no #room=…&key=… after opening ${server.url}: ${page.url()}`);
+    await page.waitForSelector('#share-link');
     const params = new URLSearchParams(new URL(page.url()).hash.slice(1));
     const room = params.get('room');
     const key = params.get('key');

@@ -43,6 +43,11 @@ impl StoredUpdates {
         *self = StoredUpdates::opened(1, bytes);
     }
 
+    /// What the records take.
+    pub fn bytes(&self) -> u64 {
+        self.base.saturating_add(self.appended)
+    }
+
     pub fn due(&self) -> bool {
         self.records >= COMPACT_AT_RECORDS
             || (self.appended >= COMPACT_AT_GROWTH && self.appended >= self.base)

@@ -10,12 +10,14 @@
 //! - [`preview`] — whether and how the open page's markdown is rendered;
 //! - [`identity`] — the names and colours people show: ours, and how others' are read;
 //! - [`pacing`] — how much of the page list the first frame draws, when search runs;
-//! - [`compaction`] — when the browser's store of updates is merged into one record.
+//! - [`compaction`] — when the browser's store of updates is merged into one record;
+//! - [`notebooks`] — the notebooks this browser holds, as the start screen lists them.
 
 pub mod compaction;
 pub mod identity;
 pub mod import_export;
 pub mod navigation;
+pub mod notebooks;
 pub mod pacing;
 pub mod paths;
 pub mod preview;
