@@ -2,6 +2,7 @@
 
 pub mod backlinks;
 pub mod files;
+pub mod link_suggestions;
 pub mod page_list;
 pub mod people;
 pub mod room_view;
