@@ -6,11 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  setUpFile, openRoom, typeText, editorSelection, waitForValue, assertNoPageErrors, until, sidebar,
-  waitForOpen, createPage,
+  setUpFile, openRoom, typeText, editorSelection, editorValue, waitForValue, assertNoPageErrors, until, sidebar,
+  waitForOpen, createPage, sleep,
 } from './harness.mjs';
 
 const TEST_TIMEOUT_MS = 90_000;
+/** `room/pages.rs`'s UNDO_CAPTURE_MS. */
+const UNDO_CAPTURE_MS = 500;
 
 setUpFile();
 
@@ -87,5 +89,19 @@ test('typing [[ offers page titles, completes the link for everyone and creates 
   await waitForValue(a, 'See [[Apricot]] [[Cherry]] [[ba\n', { name: 'A' });
   assert.equal(await suggestions(a), null, 'the list opened again in the link Escape closed');
   await waitForValue(b, 'See [[Apricot]] [[Cherry]] [[ba\n', { name: 'B' });
+
+  // A completion is undone whole (with the typing before it, if undo grouped them), never
+  // leaving half a link.
+  const before = 'See [[Apricot]] [[Cherry]] [[ba\n';
+  // Edits closer together than half a second undo as one step: what came before stays.
+  await sleep(UNDO_CAPTURE_MS + 100);
+  await typeText(a, '[[apr');
+  await waitForSuggestions(a, [{ title: 'Apricot' }, { create: 'apr' }], 0, 'A');
+  await a.keyboard.press('Enter');
+  await waitForValue(a, `${before}[[Apricot]]`, { name: 'A' });
+  await a.keyboard.press('Control+z');
+  const undone = await until('[A] Ctrl+Z should undo the completion', () => editorValue(a),
+    (v) => v.startsWith(before) && `${before}[[apr`.startsWith(v));
+  await waitForValue(b, undone, { name: 'B' });
   assertNoPageErrors(a, b);
 });
