@@ -2,6 +2,7 @@
 
 pub mod backlinks;
 pub mod files;
+pub mod link_suggestions;
 pub mod notebook_list;
 pub mod notebook_title;
 pub mod page_list;

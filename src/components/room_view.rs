@@ -2,6 +2,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::backlinks::Backlinks;
+use crate::components::link_suggestions::{option_id, LinkSuggestions};
 use crate::components::notebook_title::NotebookTitle;
 use crate::components::saved_badge::SavedBadge;
 use crate::components::server_copy_badge::ServerCopyBadge;
@@ -59,6 +60,8 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             e.prevent_default();
         }
     });
+    let suggestions = notebook.link_suggestions.clone();
+    let active_suggestion = suggestions.as_ref().map(|s| option_id(s.active));
     html! {
         <>
             <header class="bar">
@@ -90,8 +93,14 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                             // (it starts after the room key is derived); the session lifts it.
                             <textarea id="editor" ref={elements.editor} spellcheck="false" readonly=true
                                 aria-label={format!("Text of {title} (markdown)")}
+                                aria-autocomplete="list"
+                                aria-controls={suggestions.is_some().then_some("link-suggestions")}
+                                aria-activedescendant={active_suggestion}
                                 placeholder="Start writing. Everyone with the link sees it live. [[Page title]] links to a page." />
                             <div class="caret-overlay" ref={elements.overlay} aria-hidden="true" />
+                            if let Some(shown) = suggestions {
+                                <LinkSuggestions {shown} session={session.clone()} />
+                            }
                         </div>
                         <section id="preview" class="preview" ref={elements.preview}
                             aria-label="Preview" aria-live="off" {onclick} {onkeydown} />

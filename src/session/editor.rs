@@ -55,6 +55,11 @@ pub enum EditorEvent {
     Selection,
     /// The textarea scrolled (a big page's window may move).
     Scroll,
+    /// A key without Ctrl or Meta, before the textarea acts on it (the link suggestions may
+    /// take it: they prevent its default).
+    Key(KeyboardEvent),
+    /// The textarea lost focus.
+    Blur,
 }
 
 pub struct Editor {
@@ -119,7 +124,10 @@ impl Editor {
                 let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
                     return;
                 };
-                if !(e.ctrl_key() || e.meta_key()) || e.alt_key() {
+                if !(e.ctrl_key() || e.meta_key()) {
+                    return on_event(EditorEvent::Key(e.clone()));
+                }
+                if e.alt_key() {
                     return;
                 }
                 let key = e.key().to_lowercase();
@@ -146,6 +154,10 @@ impl Editor {
         let on_scroll = {
             let on_event = on_event.clone();
             EventListener::new(&element, "scroll", move |_| on_event(EditorEvent::Scroll))
+        };
+        let on_blur = {
+            let on_event = on_event.clone();
+            EventListener::new(&element, "blur", move |_| on_event(EditorEvent::Blur))
         };
         let on_input = {
             let writing = writing.clone();
@@ -176,6 +188,7 @@ impl Editor {
                 on_keydown,
                 on_select,
                 on_scroll,
+                on_blur,
                 on_input,
                 on_compose_start,
                 on_compose_end,
@@ -443,6 +456,38 @@ impl Editor {
             self.scrolled();
         }
         Some(splice)
+    }
+
+    /// The text just before the caret (at most `before` units, and only what the textarea holds)
+    /// and just after it (at most `after` units), with the caret's page offset; `None` when
+    /// text is selected.
+    pub fn around_caret(&self, before: u32, after: u32) -> Option<(String, u32, String)> {
+        let (start, end) = selection(&self.element)?;
+        if start != end {
+            return None;
+        }
+        let len = self.element.text_length();
+        let text_before = slice(&self.element, start.saturating_sub(before), start);
+        let text_after = match after {
+            0 => String::new(),
+            _ => slice(&self.element, start, start.saturating_add(after).min(len)),
+        };
+        let caret = match &self.big {
+            Some(big) => big.page.window().to_page(start),
+            None => start,
+        };
+        Some((text_before, caret, text_after))
+    }
+
+    /// Writes a splice of this person's that the app made (a completed link) as others' are
+    /// written, and puts the caret at `caret` (page offsets). The room is told by the caller.
+    pub fn insert(&mut self, splice: &Splice, caret: u32) {
+        self.apply(std::slice::from_ref(splice), true);
+        let caret = match &self.big {
+            Some(big) => big.page.window().to_local(caret),
+            None => caret,
+        };
+        let _ = self.element.set_selection_range(caret, caret);
     }
 
     /// Applies others' splices in place: the browser keeps the caret and selection where they

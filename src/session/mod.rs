@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use commonplace_core::app::link_completion::LinkCompletion;
 use commonplace_core::app::status::{SessionStatus, ShellFacts, StatusModel};
 use commonplace_core::notebook::{self, HOME};
 use commonplace_core::room::{Effect, Event, Input, Output, PeerId, Room, RoomConfig, Transmit};
@@ -22,6 +23,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
+mod link_suggestions;
 mod listing;
 mod notebook_view;
 mod preview_dom;
@@ -59,6 +61,8 @@ struct Inner {
     /// Others' carets need drawing again once the current outputs are carried out.
     carets_dirty: Cell<bool>,
     preview_timer: RefCell<Option<Timeout>>,
+    /// The titles offered while a `[[wiki link]]` is typed (`link_suggestions`).
+    link_completion: RefCell<LinkCompletion>,
     view: RefCell<NotebookState>,
     on_notebook: Box<dyn Fn(NotebookState)>,
     /// Set once the stored notebook is loaded; `None` while loading or if IndexedDB refused.
@@ -153,6 +157,7 @@ impl Session {
             undoing: Cell::new(false),
             carets_dirty: Cell::new(false),
             preview_timer: RefCell::new(None),
+            link_completion: RefCell::default(),
             view: RefCell::new(NotebookState::default()),
             on_notebook: Box::new(on_notebook),
             saver: RefCell::new(None),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use commonplace_core::app::import_export;
+use commonplace_core::app::link_completion;
 use commonplace_core::app::navigation::{self, Follow};
 use commonplace_core::app::paths::Reach;
 use commonplace_core::app::preview::{self, Preview};
@@ -39,6 +40,8 @@ pub struct NotebookState {
     pub backlinks: Option<Rc<Vec<PageInfo>>>,
     /// How each connected peer is reached, by peer id.
     pub reach: Rc<HashMap<String, Reach>>,
+    /// The titles offered for the `[[wiki link]]` the caret is in, while the list is open.
+    pub link_suggestions: Option<Rc<link_completion::Shown>>,
 }
 
 impl NotebookState {
@@ -195,6 +198,7 @@ impl Inner {
         if let Some(editor) = &mut *self.editor.borrow_mut() {
             editor.show(&text);
         }
+        self.close_link_suggestions();
         self.share_cursor();
         self.on_presence_changed();
         self.render_preview();
@@ -219,22 +223,17 @@ impl Inner {
                 let Some(splice) = splice else {
                     return self.share_cursor();
                 };
-                // One trip into the room: the edit, and the caret where it left it.
-                let page = self.active.borrow().clone();
-                let selection = Some(selection.unwrap_or((0, 0)));
-                self.room
-                    .borrow_mut()
-                    .edit(now(), &page, &[splice], selection);
-                // Others' carets sit on characters this edit may have moved. (Neither the edit
-                // nor this person's caret comes back from the room as an event.)
-                self.carets_dirty.set(true);
-                self.pump();
-                self.schedule_preview();
-                self.list_edit();
+                self.edit_locally(splice, selection.unwrap_or((0, 0)));
+                self.refresh_link_suggestions();
             }
             EditorEvent::Undo => self.undo_or_redo(true),
             EditorEvent::Redo => self.undo_or_redo(false),
-            EditorEvent::Selection => self.share_cursor(),
+            EditorEvent::Selection => {
+                self.share_cursor();
+                self.refresh_link_suggestions();
+            }
+            EditorEvent::Key(e) => self.on_editor_key(&e),
+            EditorEvent::Blur => self.close_link_suggestions(),
             EditorEvent::Scroll => {
                 let moved = match &mut *self.editor.borrow_mut() {
                     Some(editor) => editor.scrolled(),
@@ -246,6 +245,21 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// This person's splice of the open page, already in the editor, into the room: one trip,
+    /// the edit and the caret where it left it (`selection`: anchor and head).
+    pub(super) fn edit_locally(&self, splice: Splice, selection: (u32, u32)) {
+        let page = self.active.borrow().clone();
+        self.room
+            .borrow_mut()
+            .edit(now(), &page, &[splice], Some(selection));
+        // Others' carets sit on characters this edit may have moved. (Neither the edit nor this
+        // person's caret comes back from the room as an event.)
+        self.carets_dirty.set(true);
+        self.pump();
+        self.schedule_preview();
+        self.list_edit();
     }
 
     fn undo_or_redo(&self, undo: bool) {
@@ -272,6 +286,8 @@ impl Inner {
                 editor.apply(splices, self.undoing.get());
             }
             self.carets_dirty.set(true);
+            // The link being typed may have moved, or been closed by someone else.
+            self.refresh_link_suggestions();
         }
         self.schedule_preview();
     }

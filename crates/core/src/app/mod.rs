@@ -4,6 +4,7 @@
 //! - [`status`] — the connection and storage badges, from the room's status and what the shell
 //!   knows (the first connection attempt, the store);
 //! - [`navigation`] — following a wiki link, the page to show when the open one goes;
+//! - [`link_completion`] — the page titles offered while a `[[wiki link]]` is typed;
 //! - [`import_export`] — files out of and into the notebook, with the texts a person reads when
 //!   one cannot be imported;
 //! - [`paths`] — how this browser reaches each person (direct, STUN, TURN, the server);
@@ -16,6 +17,7 @@
 pub mod compaction;
 pub mod identity;
 pub mod import_export;
+pub mod link_completion;
 pub mod navigation;
 pub mod notebooks;
 pub mod pacing;
