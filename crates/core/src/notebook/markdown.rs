@@ -28,6 +28,9 @@
 //!   yet. `![[Title]]` is the same link (no embedding). Inside code they stay text. A title
 //!   that is blank or spans lines is no link and shows as typed. [`wiki_links`] runs the same
 //!   renderer, so it lists exactly the links `render` writes.
+//! - Task-list checkboxes are `<input type="checkbox" data-task="N">`, N counting the page's
+//!   task markers from 0, so the shell can toggle the N-th marker in the source
+//!   ([`super::tasks`]); they carry no handler of their own.
 //!
 //! Rendering streams the parser's events once, so it is linear in the input.
 
@@ -59,7 +62,7 @@ pub fn wiki_links(markdown: &str) -> Vec<String> {
         .collect()
 }
 
-fn options() -> Options {
+pub(super) fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_STRIKETHROUGH
@@ -151,6 +154,8 @@ struct Renderer<'a, 'p> {
     table: Option<Table>,
     /// Lines written so far in the current raw HTML block.
     html_block_lines: usize,
+    /// Task-list checkboxes written so far.
+    tasks: usize,
 }
 
 impl<'a, 'p> Renderer<'a, 'p> {
@@ -164,6 +169,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
             anchor_depth: 0,
             table: None,
             html_block_lines: 0,
+            tasks: 0,
         };
         renderer.write_all();
         renderer
@@ -188,11 +194,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
                 Event::SoftBreak => self.out.push('\n'),
                 Event::HardBreak => self.out.push_str("<br>"),
                 Event::Rule => self.out.push_str("<hr>"),
-                Event::TaskListMarker(checked) => self.out.push_str(if checked {
-                    "<input type=\"checkbox\" disabled checked> "
-                } else {
-                    "<input type=\"checkbox\" disabled> "
-                }),
+                Event::TaskListMarker(checked) => self.task(checked),
             }
         }
     }
@@ -288,6 +290,16 @@ impl<'a, 'p> Renderer<'a, 'p> {
             | TagEnd::Subscript
             | TagEnd::MetadataBlock(_) => {}
         }
+    }
+
+    /// A task's checkbox, numbered in the page's order: the shell finds its marker in the
+    /// source again with [`super::tasks::toggle`].
+    fn task(&mut self, checked: bool) {
+        self.out.push_str("<input type=\"checkbox\" data-task=\"");
+        self.out.push_str(&self.tasks.to_string());
+        self.out
+            .push_str(if checked { "\" checked> " } else { "\"> " });
+        self.tasks += 1;
     }
 
     fn tagged(&mut self, name: &str, text: &str) {

@@ -24,6 +24,7 @@ pub mod link;
 pub mod markdown;
 pub mod qr;
 mod search;
+pub mod tasks;
 
 /// The home page's id, and the root text holding its body.
 pub const HOME: &str = "home";
