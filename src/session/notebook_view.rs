@@ -71,8 +71,13 @@ impl Session {
         id
     }
 
+    /// Renames a page and the links to it; undo in the open page takes both back.
     pub fn rename_page(&self, id: &str, title: &str) {
-        self.inner.room.borrow_mut().rename_page(now(), id, title);
+        let open = self.inner.active.borrow().clone();
+        self.inner
+            .room
+            .borrow_mut()
+            .rename_page_from(now(), id, title, &open);
         self.inner.pump();
     }
 

@@ -1,5 +1,6 @@
-// Links that keep up, end to end: a task's checkbox in the preview toggles its `[ ]` in the
-// source, for everyone. Two people per room; each test uses a fresh room.
+// Links that keep up, end to end: renaming a page rewrites the links to it in every page, for
+// everyone, and one undo takes it all back; a task's checkbox in the preview toggles its `[ ]`
+// in the source, for everyone. Two people per room; each test uses a fresh room.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +34,45 @@ function wikiLinks(page) {
     missing: a.classList.contains('missing'),
   })));
 }
+
+test('renaming a page rewrites the links to it for the other person, and one undo takes it back', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'links', ready: true });
+  const alpha = await createPage(a, 'Alpha', { name: 'A' });
+  const beta = await createPage(a, 'Beta', { name: 'A' });
+  const text = 'see [[Alpha]] and [[Alpha|the first]]';
+  await typeText(a, text);
+  await waitForTitles(b, ['Home', 'Alpha', 'Beta'], 'B');
+  await openPage(b, beta, 'Beta', 'B');
+  await waitForValue(b, text, { name: 'B' });
+
+  // A, on Beta, renames Alpha from the page list.
+  await item(a, alpha).locator('button.rename-page').click();
+  const input = item(a, alpha).locator('input.page-title-input');
+  await input.fill('Gamma');
+  await a.keyboard.press('Enter');
+  const renamed = 'see [[Gamma]] and [[Gamma|the first]]';
+  await waitForTitles(b, ['Home', 'Gamma', 'Beta'], 'B');
+  await waitForValue(b, renamed, { name: 'B' });
+  await waitForValue(a, renamed, { name: 'A' });
+  const found = [{ title: 'Gamma', text: 'Gamma', missing: false }, { title: 'Gamma', text: 'the first', missing: false }];
+  await until('[B] the preview should link to Gamma, found', () => wikiLinks(b), (l) => same(l, found));
+
+  // One Ctrl+Z in A's editor (on Beta, where A renamed) takes the title and both links back.
+  await a.click('#editor');
+  await a.keyboard.press('Control+z');
+  await waitForTitles(b, ['Home', 'Alpha', 'Beta'], 'B');
+  await waitForValue(b, text, { name: 'B' });
+  await waitForValue(a, text, { name: 'A' });
+  await a.keyboard.press('Control+y');
+  await waitForValue(b, renamed, { name: 'B' });
+
+  // B's link still leads to the page.
+  await until('[B] the preview should link to Gamma again', () => wikiLinks(b), (l) => same(l, found));
+  await b.locator('#preview a.wikilink').nth(1).click();
+  await waitForOpen(b, alpha, 'Gamma', 'B');
+  assert.deepEqual((await sidebar(b)).map((i) => i.title), ['Home', 'Gamma', 'Beta']);
+  assertNoPageErrors(a, b);
+});
 
 test('a task checkbox in the preview toggles its marker in the source for both people', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const { pages: [a, b] } = await openRoom(t, ['A', 'B'], { prefix: 'tasks', ready: true });

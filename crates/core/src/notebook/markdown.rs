@@ -35,8 +35,11 @@
 //! Rendering streams the parser's events once, so it is linear in the input.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    Alignment, CodeBlockKind, Event, LinkType, OffsetIter, Options, Parser, Tag, TagEnd,
+};
 
 /// Schemes a link may have.
 const LINK_SCHEMES: &[&str] = &["http", "https", "mailto"];
@@ -60,6 +63,12 @@ pub fn wiki_links(markdown: &str) -> Vec<String> {
         .into_iter()
         .filter(|title| seen.insert(title.clone()))
         .collect()
+}
+
+/// Where each wiki link `render` writes is in the source: its title (trimmed, as linked) and
+/// the byte range of the whole link (`[[Title|label]]`), in order of appearance.
+pub fn wiki_link_spans(markdown: &str) -> Vec<(String, Range<usize>)> {
+    Renderer::run(markdown, &|_| true).wiki_spans
 }
 
 pub(super) fn options() -> Options {
@@ -142,10 +151,14 @@ struct Table {
 }
 
 struct Renderer<'a, 'p> {
-    events: Parser<'a>,
+    events: OffsetIter<'a>,
+    /// The source range of the event being written.
+    range: Range<usize>,
     out: String,
     /// Every wiki link written, in order.
     wiki_titles: Vec<String>,
+    /// The same links with their source ranges.
+    wiki_spans: Vec<(String, Range<usize>)>,
     page_exists: &'p dyn Fn(&str) -> bool,
     /// One entry per open link or wiki image, innermost last.
     links: Vec<LinkClose>,
@@ -161,9 +174,11 @@ struct Renderer<'a, 'p> {
 impl<'a, 'p> Renderer<'a, 'p> {
     fn run(markdown: &'a str, page_exists: &'p dyn Fn(&str) -> bool) -> Self {
         let mut renderer = Renderer {
-            events: Parser::new_ext(markdown, options()),
+            events: Parser::new_ext(markdown, options()).into_offset_iter(),
+            range: 0..0,
             out: String::with_capacity(markdown.len() + markdown.len() / 2),
             wiki_titles: Vec::new(),
+            wiki_spans: Vec::new(),
             page_exists,
             links: Vec::new(),
             anchor_depth: 0,
@@ -176,7 +191,8 @@ impl<'a, 'p> Renderer<'a, 'p> {
     }
 
     fn write_all(&mut self) {
-        while let Some(event) = self.events.next() {
+        while let Some((event, range)) = self.events.next() {
+            self.range = range;
             match event {
                 Event::Start(tag) => self.start(tag),
                 Event::End(tag) => self.end(tag),
@@ -411,6 +427,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
         self.out.push_str("\" role=\"link\" tabindex=\"0\">");
         self.anchor_depth += 1;
         self.wiki_titles.push(title.to_owned());
+        self.wiki_spans.push((title.to_owned(), self.range.clone()));
         let label_start = self.out.len();
         self.links.push(LinkClose::Wiki {
             label_start,
@@ -440,7 +457,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
         if matches!(link_type, LinkType::WikiLink { .. }) {
             return self.wiki_link(link_type, dest, true);
         }
-        let alt = plain_text_until_end(&mut self.events);
+        let alt = plain_text_until_end(&mut (&mut self.events).map(|(event, _)| event));
         let Some(src) = safe_url(dest, IMAGE_SCHEMES) else {
             escape(&mut self.out, &alt);
             return;
