@@ -299,7 +299,7 @@ impl Room {
     /// open one), so unlike typing it is reported to this person's editor as others' changes
     /// are.
     pub fn rename_page_from(&mut self, now: u64, page: &str, title: &str, open: &str) {
-        let (relinks, fields, open_body) = {
+        let (relinks, bodies, fields, open_body) = {
             let txn = self.doc().transact();
             let notebook = &self.pages.notebook;
             let relinks = notebook.relinks(&txn, page, title);
@@ -307,13 +307,9 @@ impl Room {
                 .iter()
                 .filter_map(|(id, _)| notebook.body(&txn, id))
                 .collect();
-            (
-                (relinks, bodies),
-                notebook.fields(&txn, page),
-                notebook.body(&txn, open),
-            )
+            let fields = notebook.fields(&txn, page);
+            (relinks, bodies, fields, notebook.body(&txn, open))
         };
-        let (relinks, bodies) = relinks;
         let Some(fields) = fields else {
             return;
         };
