@@ -47,11 +47,31 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             false
         }
     };
+    // A task's checkbox toggles its `[ ]` in the source; one the text no longer has as shown
+    // stays as it was.
     let onclick = {
         let follow = follow.clone();
+        let session = session.clone();
         Callback::from(move |e: MouseEvent| {
             if follow(e.target()) {
-                e.prevent_default();
+                return e.prevent_default();
+            }
+            let task = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .filter(|e| e.matches("input[data-task]").unwrap_or(false));
+            if let Some(task) = task {
+                let number = task.get_attribute("data-task").and_then(|n| n.parse().ok());
+                // As rendered (the attribute), not as the click just left it (the property).
+                let checked = task.has_attribute("checked");
+                let toggled = number.is_some_and(|n| {
+                    let mut toggled = false;
+                    session.with(|s| toggled = s.toggle_task(n, checked));
+                    toggled
+                });
+                if !toggled {
+                    e.prevent_default();
+                }
             }
         })
     };

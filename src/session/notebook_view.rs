@@ -10,7 +10,7 @@ use commonplace_core::app::link_completion;
 use commonplace_core::app::navigation::{self, Follow};
 use commonplace_core::app::paths::Reach;
 use commonplace_core::app::preview::{self, Preview};
-use commonplace_core::notebook::{PageInfo, SearchHit};
+use commonplace_core::notebook::{tasks, PageInfo, SearchHit};
 use commonplace_core::room::Person;
 use commonplace_core::text::diff::Splice;
 use gloo::timers::callback::Timeout;
@@ -82,9 +82,38 @@ impl Session {
         self.inner.pump();
     }
 
+    /// Renames a page and the links to it; undo in the open page takes both back.
     pub fn rename_page(&self, id: &str, title: &str) {
-        self.inner.room.borrow_mut().rename_page(now(), id, title);
+        let open = self.inner.active.borrow().clone();
+        self.inner
+            .room
+            .borrow_mut()
+            .rename_page_from(now(), id, title, &open);
         self.inner.pump();
+    }
+
+    /// A task checkbox in the preview was clicked: toggles its marker in the open page's source
+    /// as this person's edit (peers get it, undo takes it back). False if the text changed
+    /// since the preview showed it (`tasks::toggle` refused): nothing is done.
+    pub fn toggle_task(&self, task: usize, checked: bool) -> bool {
+        let page = self.inner.active.borrow().clone();
+        let text = self.inner.room.borrow().page_text(&page);
+        let Some(splice) = text.and_then(|text| tasks::toggle(&text, task, checked)) else {
+            return false;
+        };
+        // The editor shows the page: it takes the splice as it takes others', the room as ours.
+        if let Some(editor) = &mut *self.inner.editor.borrow_mut() {
+            editor.apply(std::slice::from_ref(&splice), false);
+        }
+        self.inner
+            .room
+            .borrow_mut()
+            .edit(now(), &page, &[splice], None);
+        self.inner.carets_dirty.set(true);
+        self.inner.pump();
+        self.inner.share_cursor();
+        self.inner.schedule_preview();
+        true
     }
 
     pub fn delete_page(&self, id: &str) {

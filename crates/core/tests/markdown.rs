@@ -42,10 +42,13 @@ fn checker_catches_unsafe_html() {
         "<p title='x'>",
         "<p title=\"a\"b\">",
         "<p",
+        "<input type=\"checkbox\" data-task=\"x\">",
+        "<input type=\"checkbox\" disabled onclick=\"x\">",
     ] {
         assert!(check_safe(unsafe_html).is_err(), "{unsafe_html}");
     }
     check_safe("<p class=\"align-left\" title=\"&amp;&#39;\">a &lt; b</p><br>").unwrap();
+    check_safe("<input type=\"checkbox\" data-task=\"12\" checked>").unwrap();
 }
 
 // --- Ordinary rendering. ---
@@ -76,8 +79,8 @@ fn lists_and_tasks() {
     assert_renders("7. a", "<ol start=\"7\"><li>a</li></ol>");
     assert_renders(
         "- [x] done\n- [ ] todo",
-        "<ul><li><input type=\"checkbox\" disabled checked> done</li>\
-         <li><input type=\"checkbox\" disabled> todo</li></ul>",
+        "<ul><li><input type=\"checkbox\" data-task=\"0\" checked> done</li>\
+         <li><input type=\"checkbox\" data-task=\"1\"> todo</li></ul>",
     );
 }
 

@@ -815,3 +815,86 @@ fn the_notebook_title_is_shared_and_reported() {
     assert_eq!(tabs.net.room(0).notebook_title(), None, "blank: untitled");
     tabs.check_converged(3);
 }
+
+#[test]
+fn renaming_rewrites_the_links_to_the_page_everywhere_and_undoes_as_one_step() {
+    let mut tabs = two_tabs();
+    let alpha = tabs.room(0).create_page(100, "Alpha", "");
+    let beta_text = "see [[Alpha]] and [[Alpha|the first]]";
+    let beta = tabs.room(0).create_page(100, "Beta", beta_text);
+    // Not links to Alpha: code, a longer title; a link whatever its case and spaces.
+    let other_text = "`[[Alpha]]`, [[Alphabet]], [[ ALPHA ]]\n```\n[[Alpha]]\n```\n";
+    let other = tabs.room(0).create_page(100, "Alphabet", other_text);
+    tabs.drain(0);
+    tabs.settle();
+    tabs.open(0, &alpha);
+    tabs.open(1, &beta);
+    // A types in Alpha just before renaming it: two steps, not one.
+    tabs.edit_at(0, 1_000, &alpha, &[splice(0, "self: [[alpha]]")]);
+    // B types in Beta while A renames; neither has the other's change yet.
+    tabs.net.now = 1_100;
+    tabs.net.edit(1, &beta, &[splice(0, "B: ")]);
+    tabs.act(0, |room| {
+        room.rename_page_from(1_200, &alpha, "Gamma", &alpha)
+    });
+    tabs.settle();
+    for i in 0..2 {
+        assert_eq!(tabs.net.room(i).pages()[1].title, "Gamma");
+        assert_eq!(tabs.text(i, &alpha), "self: [[Gamma]]");
+        assert_eq!(
+            tabs.text(i, &beta),
+            "B: see [[Gamma]] and [[Gamma|the first]]"
+        );
+        assert_eq!(
+            tabs.text(i, &other),
+            "`[[Alpha]]`, [[Alphabet]], [[ Gamma ]]\n```\n[[Alpha]]\n```\n"
+        );
+    }
+    // A types elsewhere afterwards: that is Beta's to undo, not Alpha's.
+    tabs.edit_at(0, 1_300, &beta, &[splice(0, "A ")]);
+    // One undo in Alpha takes the title and every link back, and leaves B's and A's typing.
+    assert!(tabs.undo(0, 2_000, &alpha));
+    for i in 0..2 {
+        assert_eq!(tabs.net.room(i).pages()[1].title, "Alpha");
+        assert_eq!(tabs.text(i, &alpha), "self: [[alpha]]");
+        assert_eq!(tabs.text(i, &beta), format!("A B: {beta_text}"));
+        assert_eq!(tabs.text(i, &other), other_text);
+    }
+    assert!(tabs.undo(0, 2_100, &alpha));
+    assert_eq!(tabs.text(1, &alpha), "");
+    assert!(tabs.redo(0, 3_000, &alpha));
+    assert!(tabs.redo(0, 3_100, &alpha));
+    assert_eq!(tabs.net.room(1).pages()[1].title, "Gamma");
+    assert_eq!(
+        tabs.text(1, &beta),
+        "A B: see [[Gamma]] and [[Gamma|the first]]"
+    );
+    assert!(tabs.undo(0, 4_000, &beta));
+    assert_eq!(
+        tabs.text(1, &beta),
+        "B: see [[Gamma]] and [[Gamma|the first]]"
+    );
+    tabs.check_converged(7);
+}
+
+#[test]
+fn a_rename_leaves_links_that_lead_elsewhere() {
+    let mut tabs = two_tabs();
+    let first = tabs.room(0).create_page(100, "Twin", "");
+    let second = tabs.room(0).create_page(100, "Twin", "");
+    let linking = tabs.room(0).create_page(100, "Links", "[[Twin]] [[Other]]");
+    tabs.drain(0);
+    // [[Twin]] opens the first Twin: renaming the second leaves it.
+    tabs.act(0, |room| room.rename_page(200, &second, "Second"));
+    assert_eq!(tabs.text(0, &linking), "[[Twin]] [[Other]]");
+    // Renaming to a title an earlier page has would send the links there: they stay.
+    let other = tabs.room(0).create_page(300, "Other", "");
+    tabs.drain(0);
+    tabs.act(0, |room| room.rename_page(400, &other, "Twin"));
+    assert_eq!(tabs.text(0, &linking), "[[Twin]] [[Other]]");
+    tabs.act(0, |room| room.rename_page(500, &first, "First"));
+    assert_eq!(tabs.text(0, &linking), "[[First]] [[Other]]");
+    tabs.settle();
+    assert_eq!(tabs.text(1, &linking), "[[First]] [[Other]]");
+    tabs.check_converged(7);
+}

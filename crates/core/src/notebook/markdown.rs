@@ -28,12 +28,18 @@
 //!   yet. `![[Title]]` is the same link (no embedding). Inside code they stay text. A title
 //!   that is blank or spans lines is no link and shows as typed. [`wiki_links`] runs the same
 //!   renderer, so it lists exactly the links `render` writes.
+//! - Task-list checkboxes are `<input type="checkbox" data-task="N">`, N counting the page's
+//!   task markers from 0, so the shell can toggle the N-th marker in the source
+//!   ([`super::tasks`]); they carry no handler of their own.
 //!
 //! Rendering streams the parser's events once, so it is linear in the input.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    Alignment, CodeBlockKind, Event, LinkType, OffsetIter, Options, Parser, Tag, TagEnd,
+};
 
 /// Schemes a link may have.
 const LINK_SCHEMES: &[&str] = &["http", "https", "mailto"];
@@ -59,7 +65,13 @@ pub fn wiki_links(markdown: &str) -> Vec<String> {
         .collect()
 }
 
-fn options() -> Options {
+/// Where each wiki link `render` writes is in the source: its title (trimmed, as linked) and
+/// the byte range of the whole link (`[[Title|label]]`), in order of appearance.
+pub fn wiki_link_spans(markdown: &str) -> Vec<(String, Range<usize>)> {
+    Renderer::run(markdown, &|_| true).wiki_spans
+}
+
+pub(super) fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_STRIKETHROUGH
@@ -139,10 +151,14 @@ struct Table {
 }
 
 struct Renderer<'a, 'p> {
-    events: Parser<'a>,
+    events: OffsetIter<'a>,
+    /// The source range of the event being written.
+    range: Range<usize>,
     out: String,
     /// Every wiki link written, in order.
     wiki_titles: Vec<String>,
+    /// The same links with their source ranges.
+    wiki_spans: Vec<(String, Range<usize>)>,
     page_exists: &'p dyn Fn(&str) -> bool,
     /// One entry per open link or wiki image, innermost last.
     links: Vec<LinkClose>,
@@ -151,26 +167,32 @@ struct Renderer<'a, 'p> {
     table: Option<Table>,
     /// Lines written so far in the current raw HTML block.
     html_block_lines: usize,
+    /// Task-list checkboxes written so far.
+    tasks: usize,
 }
 
 impl<'a, 'p> Renderer<'a, 'p> {
     fn run(markdown: &'a str, page_exists: &'p dyn Fn(&str) -> bool) -> Self {
         let mut renderer = Renderer {
-            events: Parser::new_ext(markdown, options()),
+            events: Parser::new_ext(markdown, options()).into_offset_iter(),
+            range: 0..0,
             out: String::with_capacity(markdown.len() + markdown.len() / 2),
             wiki_titles: Vec::new(),
+            wiki_spans: Vec::new(),
             page_exists,
             links: Vec::new(),
             anchor_depth: 0,
             table: None,
             html_block_lines: 0,
+            tasks: 0,
         };
         renderer.write_all();
         renderer
     }
 
     fn write_all(&mut self) {
-        while let Some(event) = self.events.next() {
+        while let Some((event, range)) = self.events.next() {
+            self.range = range;
             match event {
                 Event::Start(tag) => self.start(tag),
                 Event::End(tag) => self.end(tag),
@@ -188,11 +210,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
                 Event::SoftBreak => self.out.push('\n'),
                 Event::HardBreak => self.out.push_str("<br>"),
                 Event::Rule => self.out.push_str("<hr>"),
-                Event::TaskListMarker(checked) => self.out.push_str(if checked {
-                    "<input type=\"checkbox\" disabled checked> "
-                } else {
-                    "<input type=\"checkbox\" disabled> "
-                }),
+                Event::TaskListMarker(checked) => self.task(checked),
             }
         }
     }
@@ -288,6 +306,16 @@ impl<'a, 'p> Renderer<'a, 'p> {
             | TagEnd::Subscript
             | TagEnd::MetadataBlock(_) => {}
         }
+    }
+
+    /// A task's checkbox, numbered in the page's order: the shell finds its marker in the
+    /// source again with [`super::tasks::toggle`].
+    fn task(&mut self, checked: bool) {
+        self.out.push_str("<input type=\"checkbox\" data-task=\"");
+        self.out.push_str(&self.tasks.to_string());
+        self.out
+            .push_str(if checked { "\" checked> " } else { "\"> " });
+        self.tasks += 1;
     }
 
     fn tagged(&mut self, name: &str, text: &str) {
@@ -399,6 +427,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
         self.out.push_str("\" role=\"link\" tabindex=\"0\">");
         self.anchor_depth += 1;
         self.wiki_titles.push(title.to_owned());
+        self.wiki_spans.push((title.to_owned(), self.range.clone()));
         let label_start = self.out.len();
         self.links.push(LinkClose::Wiki {
             label_start,
@@ -428,7 +457,7 @@ impl<'a, 'p> Renderer<'a, 'p> {
         if matches!(link_type, LinkType::WikiLink { .. }) {
             return self.wiki_link(link_type, dest, true);
         }
-        let alt = plain_text_until_end(&mut self.events);
+        let alt = plain_text_until_end(&mut (&mut self.events).map(|(event, _)| event));
         let Some(src) = safe_url(dest, IMAGE_SCHEMES) else {
             escape(&mut self.out, &alt);
             return;

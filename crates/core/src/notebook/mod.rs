@@ -17,14 +17,18 @@ use std::rc::Rc;
 
 use yrs::{
     Any, ClientID, Doc, GetString, Map, MapPrelim, MapRef, Number, OffsetKind, Options, Out,
-    ReadTxn, TextPrelim, TextRef, TransactionMut,
+    ReadTxn, Text, TextPrelim, TextRef, TransactionMut,
 };
+
+use crate::text::diff::Splice;
 
 pub mod files;
 pub mod link;
 pub mod markdown;
 pub mod qr;
+pub mod relink;
 mod search;
+pub mod tasks;
 
 /// The home page's id, and the root text holding its body.
 pub const HOME: &str = "home";
@@ -187,6 +191,76 @@ impl Notebook {
 
     pub fn rename(&self, txn: &mut TransactionMut, id: &str, title: &str) {
         self.set(txn, id, TITLE, Any::from(title));
+    }
+
+    /// What renaming page `id` to `title` does to the links that lead to it: each page's
+    /// splices ([`relink::rewrite`]), in page order. None when `[[old title]]` does not open
+    /// this page (an earlier page has the same title) or `[[title]]` would not once renamed.
+    pub fn relinks<T: ReadTxn>(
+        &self,
+        txn: &T,
+        id: &str,
+        title: &str,
+    ) -> Vec<(String, Vec<Splice>)> {
+        let mut pages = self.pages(txn);
+        let Some(old) = pages
+            .iter()
+            .find(|page| page.id == id)
+            .map(|p| p.title.clone())
+        else {
+            return Vec::new();
+        };
+        let leads_to_page = |pages: &[PageInfo], title: &str| {
+            let wanted = title_key(title);
+            pages
+                .iter()
+                .find(|page| title_key(&page.title) == wanted)
+                .map(|p| p.id.as_str())
+                == Some(id)
+        };
+        if !leads_to_page(&pages, &old) {
+            return Vec::new();
+        }
+        for page in pages.iter_mut().filter(|page| page.id == id) {
+            page.title = title.to_owned();
+        }
+        if !leads_to_page(&pages, title) {
+            return Vec::new();
+        }
+        pages
+            .iter()
+            .filter_map(|page| {
+                let text = self.text(txn, &page.id)?;
+                let splices = relink::rewrite(&text, &old, title);
+                (!splices.is_empty()).then(|| (page.id.clone(), splices))
+            })
+            .collect()
+    }
+
+    /// Applies splices (UTF-16, one after another) to a page's body, clamped to its text.
+    pub fn splice(&self, txn: &mut TransactionMut, id: &str, splices: &[Splice]) {
+        let Some(body) = self.body(txn, id) else {
+            return;
+        };
+        for splice in splices {
+            let len = body.len(txn);
+            let index = splice.index.min(len);
+            let delete = splice.delete.min(len - index);
+            if delete > 0 {
+                body.remove_range(txn, index, delete);
+            }
+            if !splice.insert.is_empty() {
+                body.insert(txn, index, &splice.insert);
+            }
+        }
+    }
+
+    /// The map holding a page's title and order (the home page's is a root map).
+    pub fn fields<T: ReadTxn>(&self, txn: &T, id: &str) -> Option<MapRef> {
+        if id == HOME {
+            return Some(self.home_fields.clone());
+        }
+        self.entry(txn, id)
     }
 
     pub fn set_order(&self, txn: &mut TransactionMut, id: &str, order: f64) {

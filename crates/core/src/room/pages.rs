@@ -15,6 +15,7 @@ use std::sync::Arc;
 use base64::Engine;
 use rand_chacha::rand_core::RngCore;
 use rand_chacha::ChaCha20Rng;
+use yrs::branch::BranchPtr;
 use yrs::types::text::TextEvent;
 use yrs::types::{Delta, Event as YEvent, PathSegment};
 use yrs::undo::{Options as UndoOptions, UndoManager};
@@ -33,6 +34,8 @@ const UNDO_CAPTURE_MS: u64 = 500;
 const OBSERVER: &str = "room";
 /// Origin of a Yjs update imported from a file.
 const IMPORTED: &str = "imported";
+/// Origins of renames, followed by the id of the page whose undo takes them back.
+const RENAMED: &str = "renamed:";
 
 /// The notebook's state in the room: its schema, what changed, and undo.
 pub(super) struct Pages {
@@ -147,9 +150,10 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
     // undo's are wanted.
     let _ = doc.observe_transaction_cleanup(OBSERVER, move |txn, event| {
         let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
-        if super::state_log::changed(event)
-            && !txn.origin().is_some_and(|origin| ours.contains(origin))
-        {
+        let ours = |origin: &Origin| {
+            ours.contains(origin) || origin.as_ref().starts_with(RENAMED.as_bytes())
+        };
+        if super::state_log::changed(event) && !txn.origin().is_some_and(ours) {
             sink.borrow_mut().undo_updates.push(txn.encode_update_v1());
         }
     });
@@ -298,8 +302,55 @@ impl Room {
         ids
     }
 
+    /// Renames a page, and rewrites the wiki links that lead to it in every page so they
+    /// still do (`Notebook::relinks`), in one transaction. Undo on the page renamed takes it
+    /// all back as one step.
     pub fn rename_page(&mut self, now: u64, page: &str, title: &str) {
-        self.commit(now, |notebook, txn| notebook.rename(txn, page, title));
+        self.rename_page_from(now, page, title, page);
+    }
+
+    /// The same, done while `open` is the page the person has open: undo there takes the
+    /// rename back, title and links together. Renaming rewrites other pages (and maybe the
+    /// open one), so unlike typing it is reported to this person's editor as others' changes
+    /// are.
+    pub fn rename_page_from(&mut self, now: u64, page: &str, title: &str, open: &str) {
+        let (relinks, bodies, fields, open_body) = {
+            let txn = self.doc().transact();
+            let notebook = &self.pages.notebook;
+            let relinks = notebook.relinks(&txn, page, title);
+            let bodies: Vec<TextRef> = relinks
+                .iter()
+                .filter_map(|(id, _)| notebook.body(&txn, id))
+                .collect();
+            let fields = notebook.fields(&txn, page);
+            (relinks, bodies, fields, notebook.body(&txn, open))
+        };
+        let Some(fields) = fields else {
+            return;
+        };
+        self.set_time(now);
+        if let Some(open_body) = open_body {
+            self.track_undo(open, &open_body);
+            if let Some(manager) = self.pages.undo.get_mut(open) {
+                // What the rename changes, so that undo there can change it back; a step of
+                // its own, not merged with typing just before or after.
+                manager.expand_scope(self.awareness.doc(), &fields);
+                for body in &bodies {
+                    manager.expand_scope(self.awareness.doc(), body);
+                }
+                manager.reset();
+            }
+        }
+        let origin = format!("{RENAMED}{open}");
+        self.commit_with(now, origin.as_str(), |notebook, txn| {
+            for (id, splices) in &relinks {
+                notebook.splice(txn, id, splices);
+            }
+            notebook.rename(txn, page, title);
+        });
+        if let Some(manager) = self.pages.undo.get_mut(open) {
+            manager.reset();
+        }
     }
 
     /// Deletes a page (never the home page): false if there was none to delete.
@@ -382,10 +433,21 @@ impl Room {
 
     /// Runs one local transaction, then reports and sends what it changed.
     pub(super) fn commit(&mut self, now: u64, change: impl FnOnce(&Notebook, &mut TransactionMut)) {
+        self.commit_with(now, LOCAL, change);
+    }
+
+    /// The same with another origin than the person's typing: its text changes are reported
+    /// to the editor, and only the undo that tracks that origin captures it.
+    fn commit_with(
+        &mut self,
+        now: u64,
+        origin: &str,
+        change: impl FnOnce(&Notebook, &mut TransactionMut),
+    ) {
         self.set_time(now);
         let mark = self.log.mark();
         let update = {
-            let mut txn = self.awareness.doc().transact_mut_with(LOCAL);
+            let mut txn = self.awareness.doc().transact_mut_with(origin);
             change(&self.pages.notebook, &mut txn);
             txn.encode_update_v1()
         };
@@ -444,10 +506,19 @@ impl Room {
             return;
         }
         let clock = self.clock.clone();
+        let own_body = BranchPtr::from(AsRef::<yrs::branch::Branch>::as_ref(body));
+        let local = Origin::from(LOCAL);
         let mut manager = UndoManager::with_options(UndoOptions {
             capture_timeout_millis: UNDO_CAPTURE_MS,
-            tracked_origins: HashSet::from([Origin::from(LOCAL)]),
-            capture_transaction: None,
+            tracked_origins: HashSet::from([
+                local.clone(),
+                Origin::from(format!("{RENAMED}{page}")),
+            ]),
+            // A rename done here widens the scope to other pages' text: typing there is still
+            // theirs to undo, not this page's.
+            capture_transaction: Some(Arc::new(move |txn: &TransactionMut| {
+                txn.origin() != Some(&local) || txn.changed_parent_types().contains(&own_body)
+            })),
             timestamp: Arc::new(move || clock.load(Ordering::Relaxed)),
             init_undo_stack: Vec::new(),
             init_redo_stack: Vec::new(),

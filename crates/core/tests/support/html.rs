@@ -153,8 +153,8 @@ fn attribute_allowed(name: &str, value: Option<&str>) -> bool {
         ("type", Some(v)) => v == "checkbox",
         ("loading", Some(v)) => v == "lazy",
         ("referrerpolicy", Some(v)) => v == "no-referrer",
-        ("start", Some(v)) => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()),
-        ("checked" | "disabled", None) => true,
+        ("start" | "data-task", Some(v)) => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()),
+        ("checked", None) => true,
         _ => false,
     }
 }
