@@ -243,15 +243,7 @@ impl Notebook {
             return;
         };
         for splice in splices {
-            let len = body.len(txn);
-            let index = splice.index.min(len);
-            let delete = splice.delete.min(len - index);
-            if delete > 0 {
-                body.remove_range(txn, index, delete);
-            }
-            if !splice.insert.is_empty() {
-                body.insert(txn, index, &splice.insert);
-            }
+            splice_text(txn, &body, splice);
         }
     }
 
@@ -386,6 +378,21 @@ fn title_and_order<T: ReadTxn>(txn: &T, fields: &MapRef) -> (String, f64) {
 }
 
 /// A finite number, whichever way the peer encoded it.
+/// Applies one splice (UTF-16 units) to `body`, clamped to its text: where it went, what it
+/// deleted and what it inserted, in UTF-16 units.
+pub fn splice_text(txn: &mut TransactionMut, body: &TextRef, splice: &Splice) -> (u32, u32, u32) {
+    let len = body.len(txn);
+    let index = splice.index.min(len);
+    let delete = splice.delete.min(len - index);
+    if delete > 0 {
+        body.remove_range(txn, index, delete);
+    }
+    if !splice.insert.is_empty() {
+        body.insert(txn, index, &splice.insert);
+    }
+    (index, delete, body.len(txn) - (len - delete))
+}
+
 fn number(n: Number) -> Option<f64> {
     match n {
         Number::Int(i) => Some(i as f64),

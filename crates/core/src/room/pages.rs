@@ -21,12 +21,11 @@ use yrs::types::{Delta, Event as YEvent, PathSegment};
 use yrs::undo::{Options as UndoOptions, UndoManager};
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Any, DeepObservable, Doc, Observable, Origin, Out, Text, TextRef, Transact, TransactionMut,
-    Update,
+    Any, DeepObservable, Doc, Observable, Origin, Out, TextRef, Transact, TransactionMut, Update,
 };
 
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
-use crate::notebook::{link_keys, Notebook, PageInfo, SearchHit, HOME};
+use crate::notebook::{link_keys, splice_text, Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
 
 /// Edits closer together than this undo as one step, as in Yjs.
@@ -263,17 +262,7 @@ impl Room {
         let mut applied = Vec::with_capacity(splices.len());
         self.commit(now, |_, txn| {
             for splice in splices {
-                let len = body.len(txn);
-                let index = splice.index.min(len);
-                let delete = splice.delete.min(len - index);
-                if delete > 0 {
-                    body.remove_range(txn, index, delete);
-                }
-                if !splice.insert.is_empty() {
-                    body.insert(txn, index, &splice.insert);
-                }
-                let inserted = body.len(txn) - (len - delete);
-                applied.push((index, delete, inserted));
+                applied.push(splice_text(txn, &body, splice));
             }
         });
         if let Some((anchor, head)) = selection {
