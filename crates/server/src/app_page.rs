@@ -12,9 +12,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
-};
+use axum::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::client_config::ConfigSource;
+use crate::precompressed::{accept_encoding, accepts};
 
 /// What fills the page: where it lies and what `/config` answers.
 pub struct AppPage {
@@ -48,12 +47,7 @@ pub async fn serve(State(page): State<Arc<AppPage>>, request: Request, next: Nex
     let Some(filled) = fill(&html, &page.config.page_json()) else {
         return next.run(request).await;
     };
-    let gzip = request
-        .headers()
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(accepts_gzip);
+    let gzip = accepts(&accept_encoding(&request), "gzip");
     let (body, encoding) = match gzip.then(|| gzipped(&filled)).flatten() {
         Some(zipped) => (zipped, Some("gzip")),
         None => (filled, None),
@@ -78,20 +72,6 @@ pub async fn serve(State(page): State<Arc<AppPage>>, request: Request, next: Nex
     // Made per request: no cache may keep or reuse it (the cache-control layer leaves this).
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// `gzip` listed in an Accept-Encoding value with a quality above 0.
-fn accepts_gzip(value: &str) -> bool {
-    value.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-    })
 }
 
 fn gzipped(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -150,6 +130,7 @@ mod tests {
 
     #[test]
     fn gzip_unless_refused() {
+        let accepts_gzip = |value| accepts(value, "gzip");
         assert!(accepts_gzip("gzip, deflate, br"));
         assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
         assert!(accepts_gzip("*"));

@@ -233,13 +233,7 @@ struct Asked {
 impl Asked {
     fn from(request: &Request) -> Self {
         let head = request.method() == Method::HEAD;
-        let accept_encoding = request
-            .headers()
-            .get_all(ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
+        let accept_encoding = accept_encoding(request);
         Asked {
             plain_get: (head || request.method() == Method::GET)
                 && !request.headers().contains_key(RANGE),
@@ -329,8 +323,19 @@ impl Accepted {
     }
 }
 
+/// A request's `Accept-Encoding` values as one list.
+pub(crate) fn accept_encoding(request: &Request) -> String {
+    request
+        .headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Whether `Accept-Encoding` allows `coding`: named (or `*`) with a quality above zero.
-fn accepts(accept_encoding: &str, coding: &str) -> bool {
+pub(crate) fn accepts(accept_encoding: &str, coding: &str) -> bool {
     let mut wildcard = false;
     for item in accept_encoding.split(',') {
         let mut parts = item.split(';');
