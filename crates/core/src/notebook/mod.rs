@@ -211,12 +211,7 @@ impl Notebook {
             return Vec::new();
         };
         let leads_to_page = |pages: &[PageInfo], title: &str| {
-            let wanted = title_key(title);
-            pages
-                .iter()
-                .find(|page| title_key(&page.title) == wanted)
-                .map(|p| p.id.as_str())
-                == Some(id)
+            first_titled(pages, title).map(|p| p.id.as_str()) == Some(id)
         };
         if !leads_to_page(&pages, &old) {
             return Vec::new();
@@ -266,11 +261,7 @@ impl Notebook {
 
     /// The first page, in order, titled `title` (ignoring case and surrounding spaces).
     pub fn find_by_title<T: ReadTxn>(&self, txn: &T, title: &str) -> Option<String> {
-        let wanted = title_key(title);
-        self.pages(txn)
-            .into_iter()
-            .find(|page| title_key(&page.title) == wanted)
-            .map(|page| page.id)
+        first_titled(&self.pages(txn), title).map(|page| page.id.clone())
     }
 
     /// The pages whose bodies link to `id` by its title.
@@ -378,6 +369,13 @@ fn title_and_order<T: ReadTxn>(txn: &T, fields: &MapRef) -> (String, f64) {
 }
 
 /// A finite number, whichever way the peer encoded it.
+/// The page a wiki link to `title` opens: the first, in `pages`' order, whose title matches
+/// ignoring case and surrounding spaces.
+pub fn first_titled<'a>(pages: &'a [PageInfo], title: &str) -> Option<&'a PageInfo> {
+    let wanted = title_key(title);
+    pages.iter().find(|page| title_key(&page.title) == wanted)
+}
+
 /// Applies one splice (UTF-16 units) to `body`, clamped to its text: where it went, what it
 /// deleted and what it inserted, in UTF-16 units.
 pub fn splice_text(txn: &mut TransactionMut, body: &TextRef, splice: &Splice) -> (u32, u32, u32) {
