@@ -1,4 +1,4 @@
-use commonplace_core::app::notebooks::{describe_age, describe_bytes, NotebookEntry};
+use commonplace_core::app::notebooks::{describe_age, describe_bytes, shown_name, NotebookEntry};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
@@ -39,7 +39,7 @@ pub fn NotebookList(props: &NotebookListProps) -> Html {
         };
         html! {
             <li class="notebook" data-room={entry.room.clone()}>
-                <a class="notebook-link" href={entry.fragment()}>{ shown_name(entry) }</a>
+                <a class="notebook-link" href={entry.fragment()}>{ shown_name(entry.title.as_deref()) }</a>
                 <span class="notebook-facts">{ facts(entry, now) }</span>
                 <button type="button" class="forget-notebook" onclick={forget}>
                     { "Forget on this browser" }
@@ -62,13 +62,6 @@ pub fn NotebookList(props: &NotebookListProps) -> Html {
             <button type="button" id="new-notebook" onclick={onnew}>{ "+ New notebook" }</button>
         </main>
     }
-}
-
-fn shown_name(entry: &NotebookEntry) -> String {
-    entry
-        .title
-        .clone()
-        .unwrap_or_else(|| "Untitled notebook".to_owned())
 }
 
 fn facts(entry: &NotebookEntry, now: u64) -> String {

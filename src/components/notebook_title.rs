@@ -1,3 +1,4 @@
+use commonplace_core::app::notebooks::shown_name;
 use yew::prelude::*;
 
 use crate::components::rename_input::RenameInput;
@@ -37,12 +38,11 @@ pub fn NotebookTitle(props: &NotebookTitleProps) -> Html {
         };
     }
     let start = Callback::from(move |_| renaming.set(true));
-    let (shown, untitled) = match &props.title {
-        Some(title) => (title.clone(), false),
-        None => ("Untitled notebook".to_owned(), true),
-    };
+    let untitled = props.title.is_none();
     html! {
         <button type="button" id="notebook-title" class="notebook-title" title="Rename the notebook"
-            data-untitled={untitled.to_string()} onclick={start}>{ shown }</button>
+            data-untitled={untitled.to_string()} onclick={start}>
+            { shown_name(props.title.as_deref()) }
+        </button>
     }
 }

@@ -85,7 +85,7 @@ impl Inner {
         if let Some(editor) = &mut *self.editor.borrow_mut() {
             editor.insert(&done.splice, done.caret);
         }
-        self.edit_locally(done.splice, (done.caret, done.caret));
+        self.edit_locally(done.splice, Some((done.caret, done.caret)));
         if let Suggestion::Create(title) = chosen {
             self.room.borrow_mut().create_page(now(), title, "");
             self.pump();

@@ -32,8 +32,9 @@ impl Listing {
 }
 
 impl Inner {
-    /// The entry's name, pages, size and server copy, as they are now.
-    pub(super) fn list_notebook(&self) {
+    /// The entry's name, pages, size and server copy, as they are now (and, with `edited_at`,
+    /// when this person last edited it).
+    pub(super) fn list_notebook(&self, edited_at: Option<u64>) {
         let listing = &self.listing;
         let room = self.room.borrow();
         let (title, pages) = (room.notebook_title(), room.pages().len());
@@ -54,6 +55,9 @@ impl Inner {
             if let Some(bytes) = bytes {
                 entry.bytes = bytes;
             }
+            if edited_at.is_some() {
+                entry.edited_at = edited_at;
+            }
         });
     }
 
@@ -66,12 +70,7 @@ impl Inner {
         let timer = Timeout::new(EDITED_AFTER_MS, move || {
             let Some(inner) = me.upgrade() else { return };
             inner.listing.edited.borrow_mut().take();
-            let edited = now();
-            let listing = &inner.listing;
-            notebooks::update(&listing.room, listing.secret.as_deref(), |entry| {
-                entry.edited_at = Some(edited);
-            });
-            inner.list_notebook();
+            inner.list_notebook(Some(now()));
         });
         *self.listing.edited.borrow_mut() = Some(timer);
     }

@@ -327,7 +327,7 @@ impl Inner {
         drop(applying);
         self.loaded.set(true);
         perf::mark(perf::STORE);
-        self.list_notebook();
+        self.list_notebook(None);
         self.open_server_store();
         // A notebook new to this browser changed nothing the open page shows (what peers
         // brought meanwhile came as changes): showing it again would redo the editor, the

@@ -105,14 +105,8 @@ impl Session {
         if let Some(editor) = &mut *self.inner.editor.borrow_mut() {
             editor.apply(std::slice::from_ref(&splice), false);
         }
-        self.inner
-            .room
-            .borrow_mut()
-            .edit(now(), &page, &[splice], None);
-        self.inner.carets_dirty.set(true);
-        self.inner.pump();
+        self.inner.edit_locally(splice, None);
         self.inner.share_cursor();
-        self.inner.schedule_preview();
         true
     }
 
@@ -252,7 +246,7 @@ impl Inner {
                 let Some(splice) = splice else {
                     return self.share_cursor();
                 };
-                self.edit_locally(splice, selection.unwrap_or((0, 0)));
+                self.edit_locally(splice, Some(selection.unwrap_or((0, 0))));
                 self.refresh_link_suggestions();
             }
             EditorEvent::Undo => self.undo_or_redo(true),
@@ -277,12 +271,13 @@ impl Inner {
     }
 
     /// This person's splice of the open page, already in the editor, into the room: one trip,
-    /// the edit and the caret where it left it (`selection`: anchor and head).
-    pub(super) fn edit_locally(&self, splice: Splice, selection: (u32, u32)) {
+    /// the edit and the caret where it left it (`selection`: anchor and head; `None`: the caret
+    /// did not move with it).
+    pub(super) fn edit_locally(&self, splice: Splice, selection: Option<(u32, u32)>) {
         let page = self.active.borrow().clone();
         self.room
             .borrow_mut()
-            .edit(now(), &page, &[splice], Some(selection));
+            .edit(now(), &page, &[splice], selection);
         // Others' carets sit on characters this edit may have moved. (Neither the edit nor this
         // person's caret comes back from the room as an event.)
         self.carets_dirty.set(true);
@@ -338,7 +333,7 @@ impl Inner {
         });
         self.schedule_preview();
         if self.loaded.get() {
-            self.list_notebook();
+            self.list_notebook(None);
         }
     }
 

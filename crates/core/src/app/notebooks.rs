@@ -61,7 +61,7 @@ impl NotebookEntry {
 
     /// What "Forget on this browser" asks before it deletes this browser's copy.
     pub fn forget_question(&self) -> String {
-        let name = self.title.as_deref().unwrap_or("Untitled notebook");
+        let name = shown_name(self.title.as_deref());
         let elsewhere = if self.server_copy {
             "The server keeps an encrypted copy, and others in the room may still have theirs: \
              the link opens it again."
@@ -71,6 +71,11 @@ impl NotebookEntry {
         };
         format!("Forget “{name}” on this browser? {elsewhere}")
     }
+}
+
+/// A notebook's name as shown: its title, or what an untitled one is called.
+pub fn shown_name(title: Option<&str>) -> &str {
+    title.unwrap_or("Untitled notebook")
 }
 
 /// The list, most recently used first.
