@@ -5,6 +5,7 @@
 pub mod big_page;
 pub mod diff;
 pub mod editor;
+pub mod line_diff;
 pub mod lines;
 mod prefix_sums;
 pub mod utf16;
