@@ -229,6 +229,9 @@ mod tests {
     fn restored(now: &str, target: &str) -> String {
         let mut text: Vec<u16> = now.encode_utf16().collect();
         for splice in splices_to(now, target) {
+            // `apply` clamps; the document would not.
+            let end = (splice.index + splice.delete) as usize;
+            assert!(end <= text.len() && (splice.delete > 0 || !splice.insert.is_empty()));
             apply(&mut text, &splice);
         }
         String::from_utf16(&text).unwrap()
