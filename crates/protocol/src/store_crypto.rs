@@ -32,6 +32,9 @@ use crate::crypto::RoomKey;
 
 const VERSION: u8 = 1;
 const SALT: &[u8] = b"commonplace store v1";
+/// The version history's store (`docs/history.md`): another id, key and token from the same
+/// room key, so it is a store of its own, unrelated to the notebook's on the server.
+const HISTORY_SALT: &[u8] = b"commonplace history v1";
 const KIND_SNAPSHOT: u8 = 1;
 const KIND_UPDATE: u8 = 2;
 /// Version, kind, nonce.
@@ -106,7 +109,16 @@ impl fmt::Debug for StoreKeys {
 
 impl StoreKeys {
     pub fn derive(room: &RoomKey) -> StoreKeys {
-        let hkdf = Hkdf::<Sha256>::new(Some(SALT), &room.to_bytes());
+        Self::derive_salted(room, SALT)
+    }
+
+    /// The keys of the room's version history store.
+    pub fn derive_history(room: &RoomKey) -> StoreKeys {
+        Self::derive_salted(room, HISTORY_SALT)
+    }
+
+    fn derive_salted(room: &RoomKey, salt: &[u8]) -> StoreKeys {
+        let hkdf = Hkdf::<Sha256>::new(Some(salt), &room.to_bytes());
         let mut id = [0; 16];
         let mut key = [0; 32];
         let mut token = [0; 32];
@@ -295,6 +307,13 @@ mod tests {
         // Fixed for a fixed room key: a browser finds its store again.
         assert_eq!(a.id(), keys(1).id());
         assert_eq!(format!("{a:?}"), format!("StoreKeys({})", a.id()));
+        // The history's store is another store, sealed with another key.
+        let history = StoreKeys::derive_history(&RoomKey::from_bytes([1; 32]));
+        assert_ne!(history.id(), a.id());
+        assert_ne!(history.key, a.key);
+        assert_ne!(history.token, a.token);
+        let sealed = history.seal_update(&update(0), [3; 12]);
+        assert!(a.open_update(&sealed).is_err());
     }
 
     #[test]

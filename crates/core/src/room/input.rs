@@ -31,6 +31,8 @@ pub enum Input<'a> {
     Timeout,
     /// The server's store answered the request in flight.
     StoreReply(StoreReply),
+    /// The history's store answered the request in flight.
+    HistoryStoreReply(StoreReply),
     /// The network is back (`online` event): the store is tried again at once, and each
     /// Commonplace peer's connection is made anew (see `Mesh::restart_direct`).
     Online,

@@ -33,6 +33,7 @@ use rand_chacha::ChaCha20Rng;
 use yrs::sync::{Awareness, Message};
 use yrs::Doc;
 
+mod history;
 mod input;
 mod mesh;
 mod output;
@@ -50,6 +51,9 @@ mod store_http;
 mod sync;
 mod tabs;
 
+pub use history::{
+    ChangedLine, VersionEntry, VersionTiming, VersionView, AUTO_EVERY_MS, AUTO_PAUSE_MS,
+};
 pub use input::Input;
 pub use mesh::{Path, CONNECT_TIMEOUT_MS, DIRECT_RETRY_MS, RELAY_AFTER_MS, RELAY_SILENCE_MS};
 pub use output::{Effect, Event, Output, Status, Transmit};
@@ -110,6 +114,7 @@ pub struct Room {
     pages: Pages,
     presence: Presence,
     server_store: Option<ServerStore>,
+    versions: history::Versions,
     /// A keyed room's store keys and its nonces' CSPRNG stream, until the shell opens the
     /// server store ([`Room::open_server_store`]).
     unopened_store: Option<(StoreKeys, ChaCha20Rng)>,
@@ -137,6 +142,9 @@ impl Room {
             name, peer_id, key, ..
         } = config;
         let unopened_store = key.as_ref().map(|key| (StoreKeys::derive(key), rng(5)));
+        let history_store = key
+            .as_ref()
+            .map(|key| (StoreKeys::derive_history(key), rng(6)));
         Room {
             signaling: SignalingClient::new(name, key.clone(), rng(1)),
             mesh: Mesh::new(peer_id.clone(), config.max_conns, rng(2)),
@@ -145,6 +153,7 @@ impl Room {
             presence: Presence::new(now, peer_id.clone()),
             server_store: None,
             unopened_store,
+            versions: history::Versions::new(config.client_id, history_store, rng(7)),
             sync: DocSync::default(),
             log: StateLog::new(awareness.doc()),
             peer_id,
@@ -173,6 +182,7 @@ impl Room {
     pub fn poll_output(&mut self) -> Option<Output> {
         self.flush_relay();
         self.flush_server_store();
+        self.flush_history_store();
         self.out.pop()
     }
 
@@ -186,6 +196,7 @@ impl Room {
             self.server_store
                 .as_ref()
                 .and_then(ServerStore::poll_timeout),
+            self.versions.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -203,6 +214,7 @@ impl Room {
                 if let Some(store) = &mut self.server_store {
                     store.on_online(now);
                 }
+                self.history_store_online(now);
             }
             Input::SignalingClosed => self.signaling.on_closed(),
             Input::SignalingFrame(text) => match self.signaling.on_frame(now, text) {
@@ -235,11 +247,13 @@ impl Room {
             Input::BroadcastFrame(bytes) => self.on_broadcast_frame(bytes),
             Input::Timeout => self.on_timeout(),
             Input::StoreReply(reply) => self.on_store_reply(reply),
+            Input::HistoryStoreReply(reply) => self.on_history_store_reply(reply),
             Input::Online => {
                 self.mesh.restart_direct(now, &mut self.out);
                 if let Some(store) = &mut self.server_store {
                     store.on_online(now);
                 }
+                self.history_store_online(now);
             }
         }
         self.update_status();
@@ -398,6 +412,7 @@ impl Room {
         if expired {
             self.out.event(Event::PresenceChanged);
         }
+        self.on_history_timeout();
     }
 
     fn reply(&mut self, to: Source<'_>, message: &Message) {

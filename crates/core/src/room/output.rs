@@ -29,6 +29,10 @@ pub enum Transmit {
     /// A request for the server's encrypted store (`docs/store.md`), addressed with
     /// [`super::Room::store_keys`]; its answer comes back as [`super::Input::StoreReply`].
     Store(StoreRequest),
+    /// A request for the version history's store, addressed with
+    /// [`super::Room::history_store_keys`]; its answer comes back as
+    /// [`super::Input::HistoryStoreReply`].
+    HistoryStore(StoreRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +47,8 @@ pub enum Effect {
     Disconnect { peer: PeerId },
     /// Store this update (a Yjs v1 update) durably: it changed the document.
     Store(Vec<u8>),
+    /// Store this update of the version history durably (this browser's history database).
+    StoreHistory(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +62,8 @@ pub enum Event {
         page: String,
         splices: Vec<Splice>,
     },
+    /// Versions were made, thinned, or arrived from the server's store.
+    HistoryChanged,
     /// Someone else's presence (name, colour, page, caret) changed, or someone came or went.
     /// This person's own changes are not echoed.
     PresenceChanged,

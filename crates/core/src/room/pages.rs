@@ -33,8 +33,9 @@ const UNDO_CAPTURE_MS: u64 = 500;
 const OBSERVER: &str = "room";
 /// Origin of a Yjs update imported from a file.
 const IMPORTED: &str = "imported";
-/// Origins of renames, followed by the id of the page whose undo takes them back.
-const RENAMED: &str = "renamed:";
+/// Origins of changes across pages (renames, restores), followed by the id of the page whose
+/// undo takes them back.
+const FROM_PAGE: &str = "from-page:";
 
 /// The notebook's state in the room: its schema, what changed, and undo.
 pub(super) struct Pages {
@@ -150,7 +151,7 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
     let _ = doc.observe_transaction_cleanup(OBSERVER, move |txn, event| {
         let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
         let ours = |origin: &Origin| {
-            ours.contains(origin) || origin.as_ref().starts_with(RENAMED.as_bytes())
+            ours.contains(origin) || origin.as_ref().starts_with(FROM_PAGE.as_bytes())
         };
         if super::state_log::changed(event) && !txn.origin().is_some_and(ours) {
             sink.borrow_mut().undo_updates.push(txn.encode_update_v1());
@@ -303,40 +304,55 @@ impl Room {
     /// open one), so unlike typing it is reported to this person's editor as others' changes
     /// are.
     pub fn rename_page_from(&mut self, now: u64, page: &str, title: &str, open: &str) {
-        let (relinks, bodies, fields, open_body) = {
+        let (relinks, mut scope) = {
             let txn = self.doc().transact();
             let notebook = &self.pages.notebook;
             let relinks = notebook.relinks(&txn, page, title);
-            let bodies: Vec<TextRef> = relinks
-                .iter()
-                .filter_map(|(id, _)| notebook.body(&txn, id))
-                .collect();
-            let fields = notebook.fields(&txn, page);
-            (relinks, bodies, fields, notebook.body(&txn, open))
+            let Some(fields) = notebook.fields(&txn, page) else {
+                return;
+            };
+            let mut scope = vec![branch(&fields)];
+            scope.extend(
+                relinks
+                    .iter()
+                    .filter_map(|(id, _)| notebook.body(&txn, id))
+                    .map(|body| branch(&body)),
+            );
+            (relinks, scope)
         };
-        let Some(fields) = fields else {
-            return;
-        };
-        self.set_time(now);
-        if let Some(open_body) = open_body {
-            self.track_undo(open, &open_body);
-            if let Some(manager) = self.pages.undo.get_mut(open) {
-                // What the rename changes, so that undo there can change it back; a step of
-                // its own, not merged with typing just before or after.
-                manager.expand_scope(self.awareness.doc(), &fields);
-                for body in &bodies {
-                    manager.expand_scope(self.awareness.doc(), body);
-                }
-                manager.reset();
-            }
-        }
-        let origin = format!("{RENAMED}{open}");
-        self.commit_with(now, origin.as_str(), |notebook, txn| {
+        scope.dedup();
+        self.commit_from_page(now, open, &scope, |notebook, txn| {
             for (id, splices) in &relinks {
                 notebook.splice(txn, id, splices);
             }
             notebook.rename(txn, page, title);
         });
+    }
+
+    /// A change across pages (a rename and its links, a restore) made while `open` is the page
+    /// the person has open: undo there takes it back as one step of its own, not merged with
+    /// typing just before or after. `scope`: the types it changes. It is reported to this
+    /// person's editor as others' changes are, since it may change the open page too.
+    pub(super) fn commit_from_page(
+        &mut self,
+        now: u64,
+        open: &str,
+        scope: &[BranchPtr],
+        change: impl FnOnce(&Notebook, &mut TransactionMut),
+    ) {
+        self.set_time(now);
+        let open_body = self.pages.notebook.body(&self.doc().transact(), open);
+        if let Some(open_body) = open_body {
+            self.track_undo(open, &open_body);
+            if let Some(manager) = self.pages.undo.get_mut(open) {
+                for branch in scope {
+                    manager.expand_scope(self.awareness.doc(), branch);
+                }
+                manager.reset();
+            }
+        }
+        let origin = format!("{FROM_PAGE}{open}");
+        self.commit_with(now, origin.as_str(), change);
         if let Some(manager) = self.pages.undo.get_mut(open) {
             manager.reset();
         }
@@ -448,6 +464,7 @@ impl Room {
     /// Sends a new update of ours to everyone and has it stored.
     fn send_update(&mut self, update: Vec<u8>) {
         if update != EMPTY_UPDATE {
+            self.note_change_for_history(self.now);
             self.broadcast_update(&update, None);
             self.store_local(&update);
             self.out.effect(Effect::Store(update));
@@ -495,15 +512,15 @@ impl Room {
             return;
         }
         let clock = self.clock.clone();
-        let own_body = BranchPtr::from(AsRef::<yrs::branch::Branch>::as_ref(body));
+        let own_body = branch(body);
         let local = Origin::from(LOCAL);
         let mut manager = UndoManager::with_options(UndoOptions {
             capture_timeout_millis: UNDO_CAPTURE_MS,
             tracked_origins: HashSet::from([
                 local.clone(),
-                Origin::from(format!("{RENAMED}{page}")),
+                Origin::from(format!("{FROM_PAGE}{page}")),
             ]),
-            // A rename done here widens the scope to other pages' text: typing there is still
+            // A change across pages done here widens the scope to other pages' text: typing there is still
             // theirs to undo, not this page's.
             capture_transaction: Some(Arc::new(move |txn: &TransactionMut| {
                 txn.origin() != Some(&local) || txn.changed_parent_types().contains(&own_body)
@@ -515,6 +532,11 @@ impl Room {
         manager.expand_scope(self.awareness.doc(), body);
         self.pages.undo.insert(page.to_owned(), manager);
     }
+}
+
+/// A shared type as undo's scope takes it.
+pub(super) fn branch<T: AsRef<yrs::branch::Branch>>(shared: &T) -> BranchPtr {
+    BranchPtr::from(shared.as_ref())
 }
 
 /// A text event as splices in UTF-16 units, applied one after another.

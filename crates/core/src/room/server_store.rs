@@ -639,4 +639,4 @@ pub struct Applied {
 
 #[cfg(test)]
 #[path = "server_store_tests.rs"]
-mod tests;
+pub(super) mod tests;

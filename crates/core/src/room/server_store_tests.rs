@@ -8,7 +8,7 @@ use super::*;
 
 /// The server's side, as `docs/store.md` describes it.
 #[derive(Default)]
-struct Store {
+pub(crate) struct Store {
     records: Vec<(u64, Vec<u8>)>,
     snapshot: Option<(u64, Vec<u8>)>,
     last_seq: u64,
@@ -23,7 +23,7 @@ struct Store {
 const SERVER_MAX_RECORD: usize = 256 * 1024;
 
 impl Store {
-    fn serve(&mut self, request: StoreRequest) -> StoreReply {
+    pub(crate) fn serve(&mut self, request: StoreRequest) -> StoreReply {
         if self.down {
             return StoreReply::Failed {
                 why: "offline".into(),
@@ -556,7 +556,7 @@ fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<E
     panic!("the room never stops asking the store");
 }
 
-fn keyed_room(writer: u8) -> crate::room::Room {
+pub(crate) fn keyed_room(writer: u8) -> crate::room::Room {
     use crate::room::{Room, RoomConfig};
     let config = RoomConfig {
         name: "stored".into(),

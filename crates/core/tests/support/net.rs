@@ -434,9 +434,12 @@ impl Net {
             Output::Effect(Effect::Store(update)) => self.peers[i].stored.push(update),
             // The net's rooms keep no server copy (`RoomConfig::store` is `None`): the server
             // store's machine has its own tests, against a store that keeps records.
-            Output::Transmit(Transmit::Store(request)) => {
+            Output::Transmit(Transmit::Store(request) | Transmit::HistoryStore(request)) => {
                 panic!("peer {i} asked a server store the net does not run: {request:?}")
             }
+            // Versions are made only once a room has read its history, which the net's never
+            // do: the history has its own tests (`room/history/tests.rs`).
+            Output::Effect(Effect::StoreHistory(_)) | Output::Event(Event::HistoryChanged) => {}
             Output::Event(Event::PageChanged { page, splices }) => {
                 self.stats.page_changes += 1;
                 let peer = &mut self.peers[i];
