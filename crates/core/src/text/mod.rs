@@ -1,4 +1,4 @@
-//! Text as the editor holds it: UTF-16 splices (`diff`), the mirror of what the `<textarea>`
+//! Text as the editor holds it: UTF-16 splices (`diff`, and by line `line_diff`), the mirror of what the `<textarea>`
 //! shows (`editor`, kept in `utf16_chunks`), the text's lines (`lines`), and the window of a big
 //! page an editor holds (`window`, and `big_page` the page with it), all in UTF-16 units as the browser counts.
 
