@@ -26,14 +26,15 @@ pub fn update(room: &str, secret: Option<&str>, change: impl FnOnce(&mut Noteboo
 }
 
 /// Forgets `room`: its entry goes now; the returned request deletes this browser's copy, once
-/// no tab has its database open (IndexedDB waits for them).
+/// no tab has its database open (IndexedDB waits for them). Its version history's database
+/// goes too (the request is not waited for: nothing shows it without the notebook).
 pub fn forget(room: &str) -> Result<DeleteDatabaseRequest, String> {
     let mut list = load();
     list.forget(room);
     if let Some(storage) = storage() {
         let _ = storage.set_item(KEY, &list.to_json());
     }
-    Factory::new()
-        .and_then(|factory| factory.delete(room))
-        .map_err(|e| e.to_string())
+    let factory = Factory::new().map_err(|e| e.to_string())?;
+    let _ = factory.delete(&crate::store::history_database(room));
+    factory.delete(room).map_err(|e| e.to_string())
 }

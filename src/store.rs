@@ -27,6 +27,14 @@ pub struct Store {
     db: Database,
 }
 
+/// The database of a room's version history (`docs/history.md`): beside the notebook's, in the
+/// same layout, so the notebook's database stays exactly y-indexeddb's.
+pub fn history_database(room: &str) -> String {
+    format!("{room}{HISTORY_SUFFIX}")
+}
+
+const HISTORY_SUFFIX: &str = " (commonplace history)";
+
 impl Store {
     pub async fn open(room: &str) -> Result<Store, Error> {
         let mut request = Factory::new()?.open(room, Some(1))?;
@@ -53,6 +61,20 @@ impl Store {
         Self::read_here(room)
             .await
             .map_err(|error| error.to_string())
+    }
+
+    /// Opens another database of this layout (the version history's: [`history_database`])
+    /// and reads every record.
+    pub async fn open_and_read_all(name: &str) -> Result<(Store, Vec<Vec<u8>>), String> {
+        let read = async {
+            let store = Store::open(name).await?;
+            let txn = store
+                .db
+                .transaction(&[UPDATES], TransactionMode::ReadOnly)?;
+            let records = txn.object_store(UPDATES)?.get_all(None, None)?.await?;
+            Ok::<_, Error>((store, byte_arrays(records)))
+        };
+        read.await.map_err(|error| error.to_string())
     }
 
     /// One read-only transaction over both stores: the key check and every record.

@@ -2,6 +2,7 @@
 
 pub mod backlinks;
 pub mod files;
+pub mod history_panel;
 pub mod link_suggestions;
 pub mod notebook_list;
 pub mod notebook_title;

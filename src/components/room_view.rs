@@ -2,6 +2,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::backlinks::Backlinks;
+use crate::components::history_panel::HistoryPanel;
 use crate::components::link_suggestions::{option_id, LinkSuggestions};
 use crate::components::notebook_title::NotebookTitle;
 use crate::components::saved_badge::SavedBadge;
@@ -80,6 +81,11 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             e.prevent_default();
         }
     });
+    let history_open = use_state_eq(|| false);
+    let toggle_history = {
+        let history_open = history_open.clone();
+        Callback::from(move |_| history_open.set(!*history_open))
+    };
     let suggestions = notebook.link_suggestions.clone();
     let active_suggestion = suggestions.as_ref().map(|s| option_id(s.active));
     html! {
@@ -91,6 +97,10 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <StatusBadge status={status} />
                 <SavedBadge state={status.saving} />
                 <ServerCopyBadge state={status.server_copy} />
+                <button type="button" id="history-button" aria-controls="history"
+                    aria-expanded={history_open.to_string()} onclick={toggle_history}>
+                    { "History" }
+                </button>
                 <ShareLink />
             </header>
             if status.cannot_decrypt {
@@ -127,6 +137,9 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                     </div>
                     <Backlinks notebook={notebook.clone()} session={session.clone()} />
                 </main>
+                if *history_open {
+                    <HistoryPanel notebook={notebook.clone()} session={session.clone()} />
+                }
             </div>
         </>
     }

@@ -23,6 +23,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
+mod history;
 mod link_suggestions;
 mod listing;
 mod notebook_view;
@@ -67,6 +68,8 @@ struct Inner {
     on_notebook: Box<dyn Fn(NotebookState)>,
     /// Set once the stored notebook is loaded; `None` while loading or if IndexedDB refused.
     saver: RefCell<Option<Rc<Saver>>>,
+    /// This browser's copy of the version history, once read.
+    history_saver: RefCell<Option<Rc<Saver>>>,
     /// Updates to store that came before the store was open (from peers met while it loaded).
     unsaved: RefCell<Vec<Vec<u8>>>,
     loaded: Cell<bool>,
@@ -161,6 +164,7 @@ impl Session {
             view: RefCell::new(NotebookState::default()),
             on_notebook: Box::new(on_notebook),
             saver: RefCell::new(None),
+            history_saver: RefCell::new(None),
             unsaved: RefCell::new(Vec::new()),
             loaded: Cell::new(false),
             broadcast: RefCell::new(None),
@@ -219,6 +223,7 @@ impl Session {
             let stored = open_store(&room_name, &key_check).await;
             if let Some(inner) = me.upgrade() {
                 inner.start(stored);
+                inner.load_history_after_paint(&room_name);
             }
         });
         inner.report_status();
@@ -441,7 +446,8 @@ impl Inner {
                     broadcast.send(&bytes);
                 }
             }
-            Transmit::Store(request) => self.send_to_store(request),
+            Transmit::Store(request) => self.send_to_store(request, false),
+            Transmit::HistoryStore(request) => self.send_to_store(request, true),
         }
     }
 
@@ -466,6 +472,7 @@ impl Inner {
                     self.unsaved.borrow_mut().push(update);
                 }
             }
+            Effect::StoreHistory(update) => self.store_history(update),
         }
     }
 
@@ -474,6 +481,7 @@ impl Inner {
             Event::PageChanged { page, splices } => self.on_page_changed(&page, &splices),
             Event::PagesChanged => self.on_pages_changed(),
             Event::PresenceChanged => self.on_presence_changed(),
+            Event::HistoryChanged => self.on_history_changed(),
             Event::Receiving {
                 received, total, ..
             } => {

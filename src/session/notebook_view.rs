@@ -42,6 +42,8 @@ pub struct NotebookState {
     pub reach: Rc<HashMap<String, Reach>>,
     /// The titles offered for the `[[wiki link]]` the caret is in, while the list is open.
     pub link_suggestions: Option<Rc<link_completion::Shown>>,
+    /// Counts changes of the version history: the History panel reads it again on each.
+    pub history: u32,
 }
 
 impl NotebookState {
@@ -286,7 +288,7 @@ impl Inner {
         self.list_edit();
     }
 
-    fn undo_or_redo(&self, undo: bool) {
+    pub(super) fn undo_or_redo(&self, undo: bool) {
         let page = self.active.borrow().clone();
         self.undoing.set(true);
         {

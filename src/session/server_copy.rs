@@ -37,15 +37,21 @@ impl Inner {
         random::fill(&mut writer);
         self.room.borrow_mut().open_server_store(now(), writer);
         self.pump();
+        self.open_history_store();
     }
 
-    pub(super) fn send_to_store(&self, request: StoreRequest) {
-        let Some(http) = self
-            .room
-            .borrow()
-            .store_keys()
-            .map(|keys| request.http(keys))
-        else {
+    /// Carries a request of the notebook's store, or of the version history's.
+    pub(super) fn send_to_store(&self, request: StoreRequest, history: bool) {
+        let http = {
+            let room = self.room.borrow();
+            let keys = if history {
+                room.history_store_keys()
+            } else {
+                room.store_keys()
+            };
+            keys.map(|keys| request.http(keys))
+        };
+        let Some(http) = http else {
             return;
         };
         let me = self.me.clone();
@@ -55,7 +61,11 @@ impl Inner {
                 Err(why) => StoreReply::Failed { why },
             };
             if let Some(inner) = me.upgrade() {
-                inner.handle(Input::StoreReply(reply));
+                inner.handle(if history {
+                    Input::HistoryStoreReply(reply)
+                } else {
+                    Input::StoreReply(reply)
+                });
             }
         });
     }

@@ -15,6 +15,7 @@
 //! - [`notebooks`] — the notebooks this browser holds, as the start screen lists them.
 
 pub mod compaction;
+pub mod history;
 pub mod identity;
 pub mod import_export;
 pub mod link_completion;

@@ -14,7 +14,7 @@ use yrs::Transact;
 
 use super::output::{Effect, Event, Transmit};
 use super::pages::branch;
-use super::server_store::{ServerStore, StoreReply};
+use super::server_store::{ServerCopy, ServerStore, StoreReply};
 use super::Room;
 use crate::history::{self, History, NewVersion, NotebookNow, Version};
 use crate::notebook::{PageInfo, HOME};
@@ -37,6 +37,18 @@ impl Default for VersionTiming {
             pause_ms: AUTO_PAUSE_MS,
             every_ms: AUTO_EVERY_MS,
         }
+    }
+}
+
+impl VersionTiming {
+    /// `"PAUSE_MS,EVERY_MS"`, as a test or a person setting it by hand writes it; `None` for
+    /// anything else.
+    pub fn parse(text: &str) -> Option<VersionTiming> {
+        let (pause, every) = text.split_once(',')?;
+        Some(VersionTiming {
+            pause_ms: pause.trim().parse().ok()?,
+            every_ms: every.trim().parse().ok()?,
+        })
     }
 }
 
@@ -161,6 +173,10 @@ impl Room {
     /// once this browser's copy is read. `writer` names this session's records.
     pub fn open_history_store(&mut self, now: u64, writer: WriterId) {
         self.set_time(now);
+        // Removed with the notebook's copy: the history is not put back either.
+        if self.status().server_copy == ServerCopy::Removed {
+            self.versions.unopened = None;
+        }
         let Some((keys, mut nonces)) = self.versions.unopened.take() else {
             return;
         };
@@ -266,13 +282,16 @@ impl Room {
     }
 
     /// Restores the whole notebook as version `id` held it: every page's title, order and text,
-    /// pages deleted since back, pages added since deleted, the notebook's title. One step of
-    /// the open page's undo.
-    pub fn restore_notebook(&mut self, now: u64, id: &str, open: &str) -> bool {
-        let Some(version) = self.versions.history.version(id) else {
-            return false;
-        };
-        self.restore(now, &version, None, open)
+    /// pages deleted since back, pages added since deleted, the notebook's title. Returns the
+    /// page to show after it: `open`, or the home page if `open` was added since (and so is
+    /// gone); one step of that page's undo takes the restore back. `None` if the version or a
+    /// text of it is gone.
+    pub fn restore_notebook(&mut self, now: u64, id: &str, open: &str) -> Option<String> {
+        let version = self.versions.history.version(id)?;
+        let stays = open == HOME || version.pages.iter().any(|p| p.id == open);
+        let shown = if stays { open } else { HOME };
+        self.restore(now, &version, None, shown)
+            .then(|| shown.to_owned())
     }
 
     fn restore(&mut self, now: u64, version: &Version, only: Option<&str>, open: &str) -> bool {
@@ -433,6 +452,15 @@ impl Room {
             store.on_local_update(self.now, update.clone());
         }
         self.out.effect(Effect::StoreHistory(update));
+    }
+
+    /// The server's copy is removed: the history's goes with it.
+    pub(super) fn remove_history_store(&mut self) {
+        self.versions.unopened = None;
+        if let Some(store) = &mut self.versions.server {
+            let request = store.delete_request();
+            self.out.transmit(Transmit::HistoryStore(request));
+        }
     }
 
     /// The history store's next request, when one is due.

@@ -42,6 +42,7 @@ impl Room {
             let request = store.delete_request();
             self.out.transmit(Transmit::Store(request));
         }
+        self.remove_history_store();
         self.update_status();
     }
 

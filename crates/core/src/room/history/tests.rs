@@ -1,6 +1,7 @@
 use super::*;
 use crate::notebook::HOME;
 use crate::room::server_store::tests::{keyed_room, Store};
+use crate::room::server_store::StoreRequest;
 use crate::room::{test_room, Input, Output};
 use crate::text::Splice;
 
@@ -162,7 +163,11 @@ fn restoring_the_notebook_brings_pages_back_and_removes_later_ones_in_one_undo_s
             .collect::<Vec<_>>()
     };
     assert_eq!(titles(&room), vec!["Home", "New"]);
-    assert!(room.restore_notebook(20_000, &id, HOME));
+    // Restored from the page added since: it goes, so the home page holds the undo step.
+    assert_eq!(
+        room.restore_notebook(20_000, &id, &new).as_deref(),
+        Some(HOME)
+    );
     assert_eq!(titles(&room), vec!["Home", "Old"]);
     assert_eq!(room.page_text(&old).as_deref(), Some("old page"));
     assert_eq!(room.page_text(HOME).as_deref(), Some(""));
@@ -237,4 +242,37 @@ fn a_damaged_history_record_is_dropped_not_applied() {
     assert!(dropped);
     assert!(room.history_loaded());
     assert!(room.versions().is_empty());
+}
+
+#[test]
+fn timing_reads_as_written_or_not_at_all() {
+    assert_eq!(
+        VersionTiming::parse("1000, 60000"),
+        Some(VersionTiming {
+            pause_ms: 1_000,
+            every_ms: 60_000
+        })
+    );
+    for bad in ["", "1000", "a,b", "-1,5", "1,2,3"] {
+        assert_eq!(VersionTiming::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn removing_the_server_copy_removes_the_history_there_too() {
+    let mut store = Store::default();
+    let mut a = keyed_room(1);
+    a.load_history(0, &[]);
+    a.open_history_store(0, [1; 16]);
+    a.save_version(10, Some("kept")).unwrap();
+    pump(&mut a, 10, &mut store);
+    a.handle(10 + crate::room::server_store::FLUSH_MS, Input::Timeout);
+    pump(&mut a, 1_000, &mut store);
+    assert!(store.serve(StoreRequest::Read { after: 0 }) != StoreReply::NotFound);
+    a.remove_server_copy(2_000);
+    pump(&mut a, 2_000, &mut store);
+    assert_eq!(
+        store.serve(StoreRequest::Read { after: 0 }),
+        StoreReply::Gone
+    );
 }
