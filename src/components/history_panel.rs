@@ -21,8 +21,16 @@ pub fn HistoryPanel(props: &HistoryPanelProps) -> Html {
     let selected = use_state_eq(|| None::<String>);
     let restored = use_state_eq(|| false);
     let name = use_node_ref();
-    let mut versions = Vec::new();
-    props.session.with(|s| versions = s.versions());
+    // Read again only when the history changed: the panel renders on every change of the
+    // notebook's views (someone's caret moving), and reading parses every version.
+    let versions = {
+        let session = props.session.clone();
+        use_memo(props.notebook.history, move |_| {
+            let mut versions = Vec::new();
+            session.with(|s| versions = s.versions());
+            versions
+        })
+    };
     let onsave = {
         let (session, name) = (props.session.clone(), name.clone());
         Callback::from(move |e: SubmitEvent| {
