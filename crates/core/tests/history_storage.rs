@@ -46,7 +46,7 @@ fn run(patches: &[Patch], other_pages: usize) -> Figures {
     let mut text = String::new();
     for (i, patch) in patches.iter().enumerate() {
         if i > 0 && i % SITTING == 0 {
-            now += if (i / SITTING) % 2 == 0 {
+            now += if (i / SITTING).is_multiple_of(2) {
                 DAY_MS
             } else {
                 BREAK_MS
