@@ -206,23 +206,9 @@ fn raw_yrs(keystrokes: &[Keystroke], sync: bool) -> (Duration, String) {
 
 #[test]
 fn seph_blog1_edit_path_against_raw_yrs() {
-    let Some(trace) = trace::load("seph-blog1.json.gz") else {
+    let Some(patches) = trace::seph_blog1_patches("EDIT_PATH_FULL", 20_000) else {
         return;
     };
-    let full = std::env::var_os("EDIT_PATH_FULL").is_some();
-    let limit = if full {
-        usize::MAX
-    } else if cfg!(debug_assertions) {
-        2_000
-    } else {
-        20_000
-    };
-    let patches: Vec<Patch> = trace
-        .txns
-        .iter()
-        .flat_map(|t| t.patches.iter().cloned())
-        .take(limit)
-        .collect();
     let (mut keystrokes, end) = keystrokes(&patches);
     // Twice each, alternating: the machine is shared, the faster run is the less disturbed.
     let (mut path, mut raw, mut local) = (Duration::MAX, Duration::MAX, Duration::MAX);
@@ -240,7 +226,7 @@ fn seph_blog1_edit_path_against_raw_yrs() {
         "seph-blog1, {} patches{}: app path {:.0} ms ({:.1} µs/keystroke), raw yrs {:.0} ms \
          ({:.1} µs; its edits alone {:.0} ms): {:.2}x raw yrs",
         patches.len(),
-        if full {
+        if std::env::var_os("EDIT_PATH_FULL").is_some() {
             ""
         } else {
             " (EDIT_PATH_FULL=1 for all)"

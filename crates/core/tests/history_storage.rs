@@ -110,24 +110,9 @@ fn advance(room: &mut Room, to: u64, appended: &mut usize, naive: &mut usize) {
 
 #[test]
 fn history_storage_per_10k_edits() {
-    let Some(trace) = trace::load("seph-blog1.json.gz") else {
-        eprintln!("history_storage: the traces are absent; skipped");
+    let Some(patches) = trace::seph_blog1_patches("HISTORY_FULL", 10_000) else {
         return;
     };
-    let full = std::env::var_os("HISTORY_FULL").is_some();
-    let limit = if full {
-        usize::MAX
-    } else if cfg!(debug_assertions) {
-        2_000
-    } else {
-        10_000
-    };
-    let patches: Vec<Patch> = trace
-        .txns
-        .iter()
-        .flat_map(|t| t.patches.iter().cloned())
-        .take(limit)
-        .collect();
     println!(
         "history storage, {} edits of seph-blog1 in sittings of {SITTING} (a version after each pause, thinned):",
         patches.len()

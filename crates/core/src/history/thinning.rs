@@ -65,19 +65,23 @@ mod tests {
         (0..n).map(|i| format!("v{i:05}")).collect()
     }
 
-    #[test]
-    fn the_last_hour_is_kept_whole() {
-        let now = 100 * DAY_MS;
-        let ids = ids(12);
-        let versions: Vec<Aged> = ids
-            .iter()
+    /// A version every 5 minutes back from `now`, one per id.
+    fn every_5_minutes(ids: &[String], now: u64) -> Vec<Aged<'_>> {
+        ids.iter()
             .enumerate()
             .map(|(i, id)| Aged {
                 id,
                 at: now - i as u64 * 5 * MINUTE_MS,
                 named: false,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_last_hour_is_kept_whole() {
+        let now = 100 * DAY_MS;
+        let ids = ids(12);
+        let versions = every_5_minutes(&ids, now);
         assert!(to_drop(&versions, now).is_empty());
     }
 
@@ -87,15 +91,7 @@ mod tests {
         let now = 1_000 * DAY_MS;
         let count = (90 * DAY_MS / (5 * MINUTE_MS)) as usize;
         let ids = ids(count);
-        let versions: Vec<Aged> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Aged {
-                id,
-                at: now - i as u64 * 5 * MINUTE_MS,
-                named: false,
-            })
-            .collect();
+        let versions = every_5_minutes(&ids, now);
         let dropped = to_drop(&versions, now);
         let kept = count - dropped.len();
         // 12 in the last hour, ~23 hours, ~29 days, ~9 weeks (bucket edges add one or two).

@@ -535,13 +535,29 @@ fn a_read_cut_at_its_size_bound_goes_on_at_once() {
 
 /// A room wired to the store as the shell wires it: requests out, replies in.
 fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<Effect> {
+    pump_store(room, now, store, false)
+}
+
+/// The same for the notebook's store or (`history`) the version history's; the other's
+/// requests go unanswered. Returns the effects.
+pub(crate) fn pump_store(
+    room: &mut crate::room::Room,
+    now: u64,
+    store: &mut Store,
+    history: bool,
+) -> Vec<Effect> {
     use crate::room::{Input, Output, Transmit};
     let mut effects = Vec::new();
     for _ in 0..100 {
         let mut replies = Vec::new();
         while let Some(output) = room.poll_output() {
             match output {
-                Output::Transmit(Transmit::Store(request)) => replies.push(store.serve(request)),
+                Output::Transmit(Transmit::Store(request)) if !history => {
+                    replies.push(store.serve(request))
+                }
+                Output::Transmit(Transmit::HistoryStore(request)) if history => {
+                    replies.push(store.serve(request))
+                }
                 Output::Effect(effect) => effects.push(effect),
                 _ => {}
             }
@@ -550,7 +566,14 @@ fn pump_room(room: &mut crate::room::Room, now: u64, store: &mut Store) -> Vec<E
             return effects;
         }
         for reply in replies {
-            room.handle(now, Input::StoreReply(reply));
+            room.handle(
+                now,
+                if history {
+                    Input::HistoryStoreReply(reply)
+                } else {
+                    Input::StoreReply(reply)
+                },
+            );
         }
     }
     panic!("the room never stops asking the store");

@@ -79,6 +79,29 @@ pub fn load(name: &str) -> Option<Trace> {
     Some(serde_json::from_str(&json).expect("trace matches the documented format"))
 }
 
+/// seph-blog1's first patches for a benchmark: `release` of them in an optimized build, 2,000
+/// in a debug one, all of them when the environment variable `full` is set; `None` when the
+/// traces are absent.
+#[allow(dead_code)]
+pub fn seph_blog1_patches(full: &str, release: usize) -> Option<Vec<Patch>> {
+    let trace = load("seph-blog1.json.gz")?;
+    let limit = if std::env::var_os(full).is_some() {
+        usize::MAX
+    } else if cfg!(debug_assertions) {
+        2_000
+    } else {
+        release
+    };
+    Some(
+        trace
+            .txns
+            .iter()
+            .flat_map(|t| t.patches.iter().cloned())
+            .take(limit)
+            .collect(),
+    )
+}
+
 /// The UTF-16 offset of code point `cp` in `text` (clamped to its end).
 pub fn utf16_offset(text: &str, cp: usize) -> usize {
     text.chars().take(cp).map(char::len_utf16).sum()

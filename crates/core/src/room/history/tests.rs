@@ -1,6 +1,6 @@
 use super::*;
 use crate::notebook::HOME;
-use crate::room::server_store::tests::{keyed_room, Store};
+use crate::room::server_store::tests::{keyed_room, pump_store, Store};
 use crate::room::server_store::StoreRequest;
 use crate::room::{test_room, Input, Output};
 use crate::text::Splice;
@@ -179,42 +179,38 @@ fn restoring_the_notebook_brings_pages_back_and_removes_later_ones_in_one_undo_s
     assert_eq!(room.notebook_title().as_deref(), Some("Renamed"));
 }
 
-/// A room and the server's store, wired as the shell wires them.
+/// A room and the server's history store, wired as the shell wires them: what the room stored
+/// of the history in this browser.
 fn pump(room: &mut Room, now: u64, store: &mut Store) -> Vec<Vec<u8>> {
-    let mut stored = Vec::new();
-    for _ in 0..100 {
-        let mut replies = Vec::new();
-        while let Some(output) = room.poll_output() {
-            match output {
-                Output::Transmit(Transmit::HistoryStore(request)) => {
-                    replies.push(store.serve(request))
-                }
-                Output::Effect(Effect::StoreHistory(update)) => stored.push(update),
-                _ => {}
-            }
-        }
-        if replies.is_empty() {
-            return stored;
-        }
-        for reply in replies {
-            room.handle(now, Input::HistoryStoreReply(reply));
-        }
-    }
-    panic!("the room never stops asking the history store");
+    pump_store(room, now, store, true)
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::StoreHistory(update) => Some(update),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A keyed room (writer `writer`) whose history is read and kept in `store`, with a version
+/// named `name` saved at `at` and sent up.
+fn room_with_a_version_in(store: &mut Store, writer: u8, at: u64, name: &str) -> Room {
+    let mut room = keyed_room(writer);
+    room.load_history(0, &[]);
+    room.open_history_store(0, [writer; 16]);
+    pump(&mut room, 0, store);
+    typed(&mut room, at, HOME, "written in a");
+    room.save_version(at, Some(name)).unwrap();
+    pump(&mut room, at, store);
+    let flushed = at + crate::room::server_store::FLUSH_MS;
+    room.handle(flushed, Input::Timeout);
+    pump(&mut room, flushed, store);
+    room
 }
 
 #[test]
 fn a_new_browser_reads_the_history_from_the_server_store() {
     let mut store = Store::default();
-    let mut a = keyed_room(1);
-    a.load_history(0, &[]);
-    a.open_history_store(0, [1; 16]);
-    pump(&mut a, 0, &mut store);
-    typed(&mut a, 1_000, HOME, "written in a");
-    a.save_version(2_000, Some("from a")).unwrap();
-    pump(&mut a, 2_000, &mut store);
-    a.handle(2_000 + crate::room::server_store::FLUSH_MS, Input::Timeout);
-    pump(&mut a, 3_000, &mut store);
+    let a = room_with_a_version_in(&mut store, 1, 2_000, "from a");
     // Another browser, with an empty history of its own.
     let mut b = keyed_room(2);
     b.load_history(5_000, &[]);
@@ -261,13 +257,7 @@ fn timing_reads_as_written_or_not_at_all() {
 #[test]
 fn removing_the_server_copy_removes_the_history_there_too() {
     let mut store = Store::default();
-    let mut a = keyed_room(1);
-    a.load_history(0, &[]);
-    a.open_history_store(0, [1; 16]);
-    a.save_version(10, Some("kept")).unwrap();
-    pump(&mut a, 10, &mut store);
-    a.handle(10 + crate::room::server_store::FLUSH_MS, Input::Timeout);
-    pump(&mut a, 1_000, &mut store);
+    let mut a = room_with_a_version_in(&mut store, 1, 10, "kept");
     assert!(store.serve(StoreRequest::Read { after: 0 }) != StoreReply::NotFound);
     a.remove_server_copy(2_000);
     pump(&mut a, 2_000, &mut store);
