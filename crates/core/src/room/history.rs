@@ -271,8 +271,9 @@ impl Room {
         })
     }
 
-    /// Restores page `page` as version `id` held it (title and text; a page deleted since comes
-    /// back), as a change of this person's made while `open` is open: undo there takes it back.
+    /// Restores page `page` as version `id` held it (its text; a page deleted since comes back,
+    /// titled as it was), as a change of this person's made while `open` is open: undo there
+    /// takes it back.
     /// False if the version or its text is gone.
     pub fn restore_page(&mut self, now: u64, id: &str, page: &str, open: &str) -> bool {
         let Some(version) = self.versions.history.version(id) else {
@@ -347,11 +348,14 @@ impl Room {
                 match notebook.text(txn, &page.id) {
                     Some(current) => {
                         notebook.splice(txn, &page.id, &line_diff::splices_to(&current, text));
-                        let info = listed.get(&page.id);
+                        // A page alone keeps its title: the links to it in other pages, rewritten
+                        // when it was renamed, keep leading to it. The whole notebook comes
+                        // back with its links as they were, so with its titles too.
+                        let info = listed.get(&page.id).filter(|_| whole);
                         if info.is_some_and(|p| p.title != page.title) {
                             notebook.rename(txn, &page.id, &page.title);
                         }
-                        if whole && info.is_some_and(|p| p.order != page.order) {
+                        if info.is_some_and(|p| p.order != page.order) {
                             notebook.set_order(txn, &page.id, page.order);
                         }
                     }

@@ -128,10 +128,13 @@ fn restoring_a_page_is_an_edit_that_undo_takes_back() {
     let state = room.encode_state();
     peer.import_update(2_000, &state).unwrap();
     typed(&mut room, 10_000, HOME, " and later");
+    room.rename_page(10_000, HOME, "Renamed since");
     let before = room.page_text(HOME).unwrap();
     drain(&mut room);
     assert!(room.restore_page(20_000, &id, HOME, HOME));
     assert_eq!(room.page_text(HOME).as_deref(), Some("kept\nfirst"));
+    // Its title stays: links to it elsewhere were rewritten when it was renamed.
+    assert_eq!(room.pages()[0].title, "Renamed since");
     // An ordinary change: it goes to peers and the store as updates.
     let mut updates = Vec::new();
     while let Some(output) = room.poll_output() {
