@@ -21,6 +21,10 @@ pub fn HistoryPanel(props: &HistoryPanelProps) -> Html {
     let selected = use_state_eq(|| None::<String>);
     let restored = use_state_eq(|| false);
     let name = use_node_ref();
+    {
+        let session = props.session.clone();
+        use_effect_with((), move |_| session.with(|s| s.read_history()));
+    }
     // Read again only when the history changed: the panel renders on every change of the
     // notebook's views (someone's caret moving), and reading parses every version.
     let versions = {

@@ -1,21 +1,29 @@
 //! The session's side of the version history (`docs/history.md`): this browser's copy, a
-//! database of its own in y-indexeddb's layout, read once the first page is painted (versions
-//! are made only after it is: the room needs the one before); the server's sealed copy, opened
-//! with the notebook's; and what the History panel asks. What a version is, when one is made
+//! database of its own in y-indexeddb's layout, read a few seconds after the notebook or when
+//! the History panel opens (versions are made only after it is: the room needs the one
+//! before); the server's sealed copy, opened with the notebook's; and what the panel asks. What a version is, when one is made
 //! and what restoring does are the core's (`room::history`).
 
 use commonplace_core::room::{VersionEntry, VersionTiming, VersionView};
 use wasm_bindgen_futures::spawn_local;
 
 use super::{now, Inner, Session};
-use crate::frame::after_paint;
-use crate::random;
-use crate::store::{history_database, Saver, Store};
+use gloo::timers::callback::Timeout;
 
+use crate::random;
+use crate::store::{Saver, Store};
+
+/// How long after the notebook is loaded its history is read (see `read_history_later`).
+const READ_AFTER_MS: u32 = 5_000;
 /// localStorage: when automatic versions are made, `"PAUSE_MS,EVERY_MS"` (tests shorten them).
 const TIMING_KEY: &str = "commonplace.versionTiming";
 
 impl Session {
+    /// The History panel opened: its versions are wanted now.
+    pub fn read_history(&self) {
+        self.inner.read_history();
+    }
+
     /// Every version, newest first; empty while the history is read.
     pub fn versions(&self) -> Vec<VersionEntry> {
         self.inner.room.borrow().versions()
@@ -73,17 +81,32 @@ impl Session {
 }
 
 impl Inner {
-    /// Reads this browser's history once the first page is on screen and the browser idle.
-    pub(super) fn load_history_after_paint(&self, room: &str) {
+    /// Reads this browser's history a few seconds after the notebook loaded (or when the History
+    /// panel opens, if sooner): never during a join, whose first second is the newcomer's
+    /// busiest, and nothing needs it sooner (a version follows a pause of many seconds).
+    pub(super) fn read_history_later(&self) {
         let me = self.me.clone();
-        let name = history_database(room);
-        after_paint(move || {
-            spawn_local(async move {
-                let read = Store::open_and_read_all(&name).await;
-                if let Some(inner) = me.upgrade() {
-                    inner.history_read(read);
-                }
-            });
+        let timer = Timeout::new(READ_AFTER_MS, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.read_history();
+            }
+        });
+        *self.history_timer.borrow_mut() = Some(timer);
+    }
+
+    /// Reads this browser's history, once.
+    pub(super) fn read_history(&self) {
+        if self.history_asked.replace(true) {
+            return;
+        }
+        self.history_timer.borrow_mut().take();
+        let me = self.me.clone();
+        let name = self.history_db.clone();
+        spawn_local(async move {
+            let read = Store::open_and_read_all(&name).await;
+            if let Some(inner) = me.upgrade() {
+                inner.history_read(read);
+            }
         });
     }
 

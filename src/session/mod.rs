@@ -70,6 +70,11 @@ struct Inner {
     saver: RefCell<Option<Rc<Saver>>>,
     /// This browser's copy of the version history, once read.
     history_saver: RefCell<Option<Rc<Saver>>>,
+    /// The version history's database (`store::history_database`).
+    history_db: String,
+    /// Its reading has begun (`read_history`).
+    history_asked: Cell<bool>,
+    history_timer: RefCell<Option<Timeout>>,
     /// Updates to store that came before the store was open (from peers met while it loaded).
     unsaved: RefCell<Vec<Vec<u8>>>,
     loaded: Cell<bool>,
@@ -165,6 +170,9 @@ impl Session {
             on_notebook: Box::new(on_notebook),
             saver: RefCell::new(None),
             history_saver: RefCell::new(None),
+            history_db: crate::store::history_database(room_name),
+            history_asked: Cell::new(false),
+            history_timer: RefCell::new(None),
             unsaved: RefCell::new(Vec::new()),
             loaded: Cell::new(false),
             broadcast: RefCell::new(None),
@@ -223,7 +231,7 @@ impl Session {
             let stored = open_store(&room_name, &key_check).await;
             if let Some(inner) = me.upgrade() {
                 inner.start(stored);
-                inner.load_history_after_paint(&room_name);
+                inner.read_history_later();
             }
         });
         inner.report_status();
@@ -257,6 +265,7 @@ impl Drop for Session {
         self.inner.wake.borrow_mut().take();
         self.inner.sweep.borrow_mut().take();
         self.inner.config_timer.borrow_mut().take();
+        self.inner.history_timer.borrow_mut().take();
         self.inner.paths_timer.borrow_mut().take();
         self.inner.broadcast.borrow_mut().take();
         self.inner.signaling.borrow_mut().take();

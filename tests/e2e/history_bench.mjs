@@ -1,10 +1,11 @@
 // Prints how fast the History panel opens with many versions; asserts nothing about speed.
 //   node tests/e2e/history_bench.mjs [--versions N] [--pages N] [--runs N]
 // One person in a fresh room makes a notebook of N pages (a few kB each), then N versions, each
-// after an edit (the Save version button), and — once after a reload, which reads the history
-// from IndexedDB — opens the panel RUNS times: from the click on #history-button to all
-// versions listed (a 1 ms poll in the page) and to the frame after, by the page's clock. The
-// history's size in this browser's database is printed too. Results also go to
+// after an edit (the Save version button), reloads, and opens the panel RUNS times: from the
+// click on #history-button to all versions listed (a 1 ms poll in the page) and to the frame
+// after, by the page's clock. The first open after the reload also reads the history from
+// IndexedDB (it is read 5 s after the notebook, or when the panel opens: here, at once); it is
+// printed apart. The history's size in this browser's database is printed too. Results also go to
 // tests/e2e/.artifacts/history_bench.json.
 
 import { parseArgs } from 'node:util';
@@ -15,7 +16,7 @@ const { values: opts } = parseArgs({
   options: {
     versions: { type: 'string', default: '200' },
     pages: { type: 'string', default: '20' },
-    runs: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '6' },
   },
 });
 const VERSIONS = Number(opts.versions);
@@ -58,8 +59,6 @@ await withServerAndBrowser(async ({ server, browser }) => {
     await page.click('#history-button');
     await page.reload();
     await waitForReady(page, { name: 'A' });
-    // The history is read once the first page is painted and the browser idle.
-    await page.waitForTimeout(2_000);
     const stored = await idbUpdates(page, `${room} (commonplace history)`);
     results.stored = { records: stored.count, bytes: stored.bytes };
     const runs = { listed: [], painted: [] };
@@ -71,8 +70,9 @@ await withServerAndBrowser(async ({ server, browser }) => {
       await page.waitForTimeout(200);
     }
     const summary = (xs) => ({ runs: xs.map(round1), median: round1(quantile(xs, 0.5)) });
-    results.listed = summary(runs.listed);
-    results.painted = summary(runs.painted);
+    results.first = { listed: round1(runs.listed[0]), painted: round1(runs.painted[0]) };
+    results.listed = summary(runs.listed.slice(1));
+    results.painted = summary(runs.painted.slice(1));
   } catch (err) {
     problems.push(err.message.split('\n')[0]);
   } finally {
@@ -80,8 +80,9 @@ await withServerAndBrowser(async ({ server, browser }) => {
   }
 });
 
-const lines = [`Commonplace History panel benchmark (${VERSIONS} versions of a notebook of ${PAGES} pages; median of ${RUNS} opens)`, ''];
+const lines = [`Commonplace History panel benchmark (${VERSIONS} versions of a notebook of ${PAGES} pages; median of ${RUNS - 1} opens after the first)`, ''];
 if (results.listed) {
+  lines.push(`  first open after a reload (reads IndexedDB) → all listed   ${results.first.listed} ms   (frame after: ${results.first.painted} ms)`);
   lines.push(`  click History → all ${VERSIONS} versions listed   ${results.listed.median} ms   (runs: ${results.listed.runs.join(', ')})`);
   lines.push(`  click History → the frame after           ${results.painted.median} ms`);
   lines.push(`  the history in IndexedDB: ${results.stored.records} records, ${results.stored.bytes} bytes`);
