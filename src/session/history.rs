@@ -1,14 +1,15 @@
 //! The session's side of the version history (`docs/history.md`): this browser's copy, a
 //! database of its own in y-indexeddb's layout, read a few seconds after the notebook or when
 //! the History panel opens (versions are made only after it is: the room needs the one
-//! before); the server's sealed copy, opened with the notebook's; and what the panel asks. What a version is, when one is made
-//! and what restoring does are the core's (`room::history`).
+//! before); the server's sealed copy, opened with the notebook's; and what the panel asks.
+//! What a version is, when one is made and what restoring does are the core's
+//! (`room::history`).
 
 use commonplace_core::room::{VersionEntry, VersionTiming, VersionView};
+use gloo::timers::callback::Timeout;
 use wasm_bindgen_futures::spawn_local;
 
 use super::{now, Inner, Session};
-use gloo::timers::callback::Timeout;
 
 use crate::random;
 use crate::store::{Saver, Store};

@@ -136,6 +136,18 @@ impl History {
         versions
     }
 
+    /// The newest version (the first [`History::versions`] lists), without sorting them all.
+    pub fn newest(&self) -> Option<Version> {
+        let txn = self.doc.transact();
+        self.versions
+            .iter(&txn)
+            .filter_map(|(id, value)| match value {
+                Out::Any(Any::Map(fields)) => read_version(id, &fields),
+                _ => None,
+            })
+            .max_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)))
+    }
+
     pub fn version(&self, id: &str) -> Option<Version> {
         match self.versions.get(&self.doc.transact(), id)? {
             Out::Any(Any::Map(fields)) => read_version(id, &fields),
@@ -162,7 +174,7 @@ impl History {
 
     /// True if `now` holds what the newest version holds (titles, order, texts).
     pub fn unchanged_since_newest(&self, now: &NotebookNow) -> bool {
-        let Some(newest) = self.versions().into_iter().next() else {
+        let Some(newest) = self.newest() else {
             return false;
         };
         newest.title == now.title
@@ -268,9 +280,7 @@ impl History {
             return Vec::new();
         };
         let before = self
-            .versions()
-            .into_iter()
-            .next()
+            .newest()
             .and_then(|v| StateVector::decode_v1(&v.state).ok())
             .unwrap_or_default();
         let editors: BTreeSet<u64> = now

@@ -92,8 +92,8 @@ pub(super) struct Versions {
     /// would not know the one before it).
     loaded: bool,
     timing: VersionTiming,
-    /// This person's first change since the last version, and their last.
-    changed: Option<(u64, u64)>,
+    /// This person's last change since the last version.
+    changed: Option<u64>,
     last_made: u64,
     server: Option<ServerStore>,
     unopened: Option<(StoreKeys, ChaCha20Rng)>,
@@ -122,15 +122,8 @@ impl Versions {
     }
 
     fn auto_due(&self) -> Option<u64> {
-        let (_, last) = self.changed.filter(|_| self.loaded)?;
+        let last = self.changed.filter(|_| self.loaded)?;
         Some((last + self.timing.pause_ms).max(self.last_made + self.timing.every_ms))
-    }
-
-    fn new_id(&mut self) -> String {
-        let mut bytes = [0u8; 9];
-        self.ids.fill_bytes(&mut bytes);
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 }
 
@@ -150,12 +143,7 @@ impl Room {
             }
         }
         self.versions.loaded = true;
-        self.versions.last_made = self
-            .versions
-            .history
-            .versions()
-            .first()
-            .map_or(0, |v| v.at.min(now));
+        self.versions.last_made = self.versions.history.newest().map_or(0, |v| v.at.min(now));
         self.thin_history(now);
         self.out.event(Event::HistoryChanged);
     }
@@ -377,11 +365,7 @@ impl Room {
 
     /// This person changed the notebook: an automatic version will follow a pause.
     pub(super) fn note_change_for_history(&mut self, now: u64) {
-        let versions = &mut self.versions;
-        versions.changed = Some(match versions.changed {
-            Some((first, _)) => (first, now),
-            None => (now, now),
-        });
+        self.versions.changed = Some(now);
     }
 
     /// Makes the automatic version when one is due.
@@ -427,7 +411,7 @@ impl Room {
                 Some((client, person.name.clone())).filter(|(_, name)| !name.is_empty())
             })
             .collect();
-        let id = self.versions.new_id();
+        let id = super::random_id(&mut self.versions.ids);
         let update = self.versions.history.record(
             NewVersion {
                 id: &id,

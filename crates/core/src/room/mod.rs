@@ -460,6 +460,15 @@ impl Room {
     }
 }
 
+/// 72 random bits, base64url: ids (of pages, of versions) that never collide in practice, short
+/// enough for links.
+pub(crate) fn random_id(rng: &mut ChaCha20Rng) -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 9];
+    rng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 pub(crate) fn next_iv(rng: &mut ChaCha20Rng) -> [u8; 12] {
     let mut iv = [0; 12];
     rng.fill_bytes(&mut iv);

@@ -12,8 +12,6 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use base64::Engine;
-use rand_chacha::rand_core::RngCore;
 use rand_chacha::ChaCha20Rng;
 use yrs::branch::BranchPtr;
 use yrs::types::text::TextEvent;
@@ -68,13 +66,6 @@ impl Pages {
 
     pub fn notebook(&self) -> &Notebook {
         &self.notebook
-    }
-
-    /// 72 random bits, base64url: ids that never collide in practice, short enough for links.
-    fn new_page_id(&mut self) -> String {
-        let mut bytes = [0u8; 9];
-        self.rng.fill_bytes(&mut bytes);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 }
 
@@ -283,7 +274,10 @@ impl Room {
     /// Adds pages at the end, in one transaction, and returns their ids.
     pub fn import_pages(&mut self, now: u64, pages: &[(&str, &str)]) -> Vec<String> {
         let last = self.pages().last().map_or(0.0, |page| page.order);
-        let ids: Vec<String> = pages.iter().map(|_| self.pages.new_page_id()).collect();
+        let ids: Vec<String> = pages
+            .iter()
+            .map(|_| super::random_id(&mut self.pages.rng))
+            .collect();
         self.commit(now, |notebook, txn| {
             for (i, ((title, body), id)) in pages.iter().zip(&ids).enumerate() {
                 notebook.create(txn, id, title, last + 1.0 + i as f64, body);
@@ -304,7 +298,7 @@ impl Room {
     /// open one), so unlike typing it is reported to this person's editor as others' changes
     /// are.
     pub fn rename_page_from(&mut self, now: u64, page: &str, title: &str, open: &str) {
-        let (relinks, mut scope) = {
+        let (relinks, scope) = {
             let txn = self.doc().transact();
             let notebook = &self.pages.notebook;
             let relinks = notebook.relinks(&txn, page, title);
@@ -320,7 +314,6 @@ impl Room {
             );
             (relinks, scope)
         };
-        scope.dedup();
         self.commit_from_page(now, open, &scope, |notebook, txn| {
             for (id, splices) in &relinks {
                 notebook.splice(txn, id, splices);
