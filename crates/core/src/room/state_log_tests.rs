@@ -107,6 +107,31 @@ fn every_way_the_document_changes_is_in_what_a_newcomer_gets() {
     assert_newcomer_gets_all(&room, answer);
 }
 
+/// A store that was never compacted: a big record (a paste), then a keystroke per record. The
+/// keystrokes are merged in runs (one merge of them all took minutes for a long trace), and the
+/// log stays a handful of entries.
+#[test]
+fn a_big_record_then_thousands_of_keystrokes_load_into_a_few_entries() {
+    let mut typist = room(7);
+    typist.create_page(0, "Pasted", &big_text());
+    for i in 0..5_000 {
+        typist.edit(i, HOME, &[insert(i as u32, "k")], None);
+    }
+    let records = stored(&mut typist);
+    assert!(records.len() > 5_000);
+
+    let mut room = test_room();
+    room.load(0, &records);
+    let entries = room.log.updates().expect("every record logged").len();
+    assert!(
+        entries < 40,
+        "{entries} entries for {} records",
+        records.len()
+    );
+    let answer = answer_to_newcomer(&mut room);
+    assert_newcomer_gets_all(&room, answer);
+}
+
 #[test]
 fn an_update_that_failed_sends_the_encoding_and_the_log_starts_again() {
     let mut room = test_room();
