@@ -112,7 +112,13 @@ impl Store {
     }
 
     /// Appends updates in one transaction; resolves once they are durable.
-    pub async fn append(&self, updates: &[Vec<u8>]) -> Result<(), Error> {
+    /// Appends `updates` in one transaction, created now: the future is its commit. IndexedDB runs
+    /// read-write transactions on a store in the order they were created, so appends issued
+    /// while others are in flight still land in order, and after a compaction created before.
+    pub fn append(
+        &self,
+        updates: &[Vec<u8>],
+    ) -> Result<impl std::future::Future<Output = Result<(), Error>>, Error> {
         let txn = self
             .db
             .transaction(&[UPDATES], TransactionMode::ReadWrite)?;
@@ -123,8 +129,11 @@ impl Store {
                 store.add(&Uint8Array::from(update.as_slice()).into(), None)?;
             }
         }
-        txn.commit()?.await?;
-        Ok(())
+        let commit = txn.commit()?;
+        Ok(async move {
+            commit.await?;
+            Ok(())
+        })
     }
 
     /// Replaces every record with one holding the whole document, atomically: a crash leaves
@@ -196,13 +205,19 @@ impl Drop for Store {
 /// Applies stored records to the document and returns all of it; `None` if it is gone.
 type Merge = dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>;
 
-/// Appends updates as they come, batched per event-loop turn (an edit is durable within
-/// milliseconds), and compacts when `StoredUpdates` says so: past y-indexeddb's 500 records, or
-/// once the store has doubled.
+/// Appends updates as they come, batched per event-loop turn, each batch at once rather than
+/// after the one before has committed (an edit is durable one commit after it was made: under
+/// load, waiting for the previous commit and then a turn of a busy main thread lost keys typed
+/// 150 ms before a crash); compacts when `StoredUpdates` says so (past y-indexeddb's 500
+/// records, or once the store has doubled) and nothing else is being written.
 pub struct Saver {
     store: Rc<Store>,
+    /// Updates of this event-loop turn, appended together at its end.
     pending: RefCell<Vec<Vec<u8>>>,
-    writing: Cell<bool>,
+    /// Appends and compactions issued and not yet committed.
+    in_flight: Cell<u32>,
+    /// An append failed since the store was last settled.
+    failed: Cell<bool>,
     stored: Cell<StoredUpdates>,
     state: Cell<SaveState>,
     /// Merges stored records into the document and returns the whole of it, for compaction.
@@ -221,7 +236,8 @@ impl Saver {
         let saver = Rc::new(Saver {
             store: Rc::new(store),
             pending: RefCell::new(Vec::new()),
-            writing: Cell::new(false),
+            in_flight: Cell::new(0),
+            failed: Cell::new(false),
             stored: Cell::new(StoredUpdates::opened(
                 records.len() as u32,
                 records.iter().map(|r| r.len() as u64).sum(),
@@ -231,7 +247,7 @@ impl Saver {
             on_state: Box::new(on_state),
         });
         if saver.stored.get().due() {
-            saver.clone().write();
+            spawn_local(saver.clone().settle());
         }
         saver
     }
@@ -246,53 +262,83 @@ impl Saver {
     }
 
     pub fn save(self: &Rc<Self>, update: Vec<u8>) {
-        self.pending.borrow_mut().push(update);
-        if !self.writing.get() {
-            self.clone().write();
+        let first = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(update);
+            pending.len() == 1
+        };
+        if first {
+            // spawn_local runs at the end of this turn: the turn's updates go as one batch.
+            spawn_local(self.clone().append_pending());
         }
     }
 
-    /// One writer at a time, so appends and compactions never interleave.
-    fn write(self: Rc<Self>) {
-        self.writing.set(true);
+    async fn append_pending(self: Rc<Self>) {
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        if batch.is_empty() {
+            return;
+        }
+        let bytes = batch.iter().map(|update| update.len() as u64).sum();
+        self.in_flight.set(self.in_flight.get() + 1);
         self.set_state(SaveState::Saving);
-        spawn_local(async move {
-            loop {
-                let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        let result = match self.store.append(&batch) {
+            Ok(commit) => commit.await,
+            Err(error) => Err(error),
+        };
+        self.in_flight.set(self.in_flight.get() - 1);
+        match result {
+            Ok(()) => {
                 let mut stored = self.stored.get();
-                let result = if !batch.is_empty() {
-                    let appended = self.store.append(&batch).await;
-                    let bytes = batch.iter().map(|update| update.len() as u64).sum();
-                    stored.appended(batch.len() as u32, bytes);
-                    appended
-                } else if stored.due() {
-                    let mut state_bytes = None;
-                    let compacted = self
-                        .store
-                        .compact(|records| {
-                            let state = (self.merge)(records)?;
-                            state_bytes = Some(state.len() as u64);
-                            Some(state)
-                        })
-                        .await;
-                    // Not merged (the document is gone): nothing more to write.
-                    let Some(bytes) = state_bytes else { break };
-                    stored.compacted(bytes);
-                    compacted
-                } else {
-                    break;
-                };
+                stored.appended(batch.len() as u32, bytes);
                 self.stored.set(stored);
-                if let Err(error) = result {
+            }
+            Err(error) => {
+                gloo::console::error!("IndexedDB:", error.to_string());
+                self.failed.set(true);
+            }
+        }
+        self.settle().await;
+    }
+
+    /// Once nothing is in flight: compacts if due, then says saved (or failed).
+    async fn settle(self: Rc<Self>) {
+        if self.in_flight.get() > 0 || !self.pending.borrow().is_empty() {
+            return; // the last write to finish settles
+        }
+        if self.failed.replace(false) {
+            return self.set_state(SaveState::Failed);
+        }
+        if self.stored.get().due() {
+            self.in_flight.set(self.in_flight.get() + 1);
+            self.set_state(SaveState::Saving);
+            let mut state_bytes = None;
+            let compacted = self
+                .store
+                .compact(|records| {
+                    let state = (self.merge)(records)?;
+                    state_bytes = Some(state.len() as u64);
+                    Some(state)
+                })
+                .await;
+            self.in_flight.set(self.in_flight.get() - 1);
+            match (compacted, state_bytes) {
+                (Ok(()), Some(bytes)) => {
+                    let mut stored = self.stored.get();
+                    stored.compacted(bytes);
+                    self.stored.set(stored);
+                }
+                // Not merged (the document is gone): nothing more to write.
+                (Ok(()), None) => {}
+                (Err(error), _) => {
                     gloo::console::error!("IndexedDB:", error.to_string());
-                    self.pending.borrow_mut().clear();
-                    self.writing.set(false);
                     return self.set_state(SaveState::Failed);
                 }
             }
-            self.writing.set(false);
-            self.set_state(SaveState::Saved);
-        });
+            if self.in_flight.get() > 0 || !self.pending.borrow().is_empty() {
+                return; // appends issued meanwhile settle
+            }
+        }
+        self.set_state(SaveState::Saved);
     }
 
     fn set_state(&self, state: SaveState) {

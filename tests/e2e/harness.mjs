@@ -762,6 +762,35 @@ export function chromiumPid(userDataDir) {
   throw new Error(`no Chromium child process of ${process.pid} runs with --user-data-dir=${userDataDir}`);
 }
 
+/**
+ * A Chromium with its profile on disk (launchPersistentBrowser): { context, page, killed, kill(),
+ * waitGone() }. kill() is SIGKILL of its process group: no unload, nothing flushed.
+ */
+export async function launchProfile(userDataDir, name) {
+  const context = await launchPersistentBrowser(userDataDir);
+  const pid = chromiumPid(userDataDir);
+  const page = watchPage(context.pages()[0] ?? await context.newPage(), { name });
+  let killed = false;
+  return {
+    context,
+    page,
+    get killed() { return killed; },
+    kill() {
+      killed = true;
+      // The whole process group: the browser and its renderers and utility processes at once.
+      try { process.kill(-pid, 'SIGKILL'); } catch { process.kill(pid, 'SIGKILL'); }
+    },
+    async waitGone() {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        try { process.kill(pid, 0); } catch { return; }
+        if (Date.now() > deadline) throw new Error(`Chromium ${pid} still runs 5 s after SIGKILL`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
 // ---- keyed rooms, a stock Yjs + y-webrtc peer, the signaling wire --------------------------------
 
 /** A fresh room secret as the app makes them: 16 random bytes (128 bits), base64url (22 chars). */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import {
   setUpFile, browser, startServer, serverFor, openPerson, openTab, newRoomName, roomUrl, waitForPeers, typeText,
   editorValue, waitForValue, waitForConvergence, assertNoPageErrors, watchPage, status, waitForReady, waitForSaved,
-  savedState, idbUpdates, yjsIdbBundle, chromiumPid, launchPersistentBrowser, waitForController,
+  savedState, idbUpdates, yjsIdbBundle, launchProfile, waitForController,
   waitForSignalingState, sleep, APP_LOAD_TIMEOUT_MS,
 } from './harness.mjs';
 
@@ -93,32 +93,6 @@ test('typed text is there after the server stops and the page reloads offline', 
 });
 
 // ---- 2. durability across a browser crash ------------------------------------------------------
-
-/** A Chromium with its profile on disk: { context, page, kill() } (kill = SIGKILL, no unload). */
-async function launchProfile(userDataDir, name) {
-  const context = await launchPersistentBrowser(userDataDir);
-  const pid = chromiumPid(userDataDir);
-  const page = watchPage(context.pages()[0] ?? await context.newPage(), { name });
-  let killed = false;
-  return {
-    context,
-    page,
-    get killed() { return killed; },
-    kill() {
-      killed = true;
-      // The whole process group: the browser and its renderers and utility processes at once.
-      try { process.kill(-pid, 'SIGKILL'); } catch { process.kill(pid, 'SIGKILL'); }
-    },
-    async waitGone() {
-      const deadline = Date.now() + 5_000;
-      for (;;) {
-        try { process.kill(pid, 0); } catch { return; }
-        if (Date.now() > deadline) throw new Error(`Chromium ${pid} still runs 5 s after SIGKILL`);
-        await sleep(20);
-      }
-    },
-  };
-}
 
 test('what was typed survives the browser being killed (no unload), and the loss is at most the last moment', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const server = await serverFor(t);
