@@ -102,6 +102,34 @@ impl Inner {
         self.paint(Some(&area), &boxes, &marks);
     }
 
+    /// Where the caret at `offset` stands, relative to the overlay: its x and the bottom of its
+    /// row; `None` if that row is out of view, the page is too long to lay out, or its layout
+    /// would take longer than `budget_ms`. Lays the mirror out if nobody's carets had (the next
+    /// drawing puts it away again).
+    pub(super) fn point(&self, offset: u32, budget_ms: f64) -> Option<(f64, f64)> {
+        let mut mirror = self.mirror.borrow_mut();
+        if mirror.len() > MAX_DRAWN_UNITS {
+            return None;
+        }
+        mirror.show(&self.textarea);
+        let (area, measure) = self.read_area(&mut mirror);
+        let laid_out = mirror.reveal(budget_ms);
+        let position = mirror.locate(offset.min(mirror.len()));
+        let at = laid_out
+            .then(|| measure.caret(&mirror.line_at(position.slot), position.column))
+            .flatten();
+        drop(mirror);
+        self.schedule();
+        let at = at?;
+        let bottom = at.y + at.h;
+        (bottom > 0.0 && at.y < area.height).then(|| {
+            (
+                area.left + at.x.clamp(0.0, area.width),
+                area.top + bottom.min(area.height),
+            )
+        })
+    }
+
     /// Where the textarea's client area is, and how to measure the mirror in its coordinates
     /// (the mirror's width is set first if the textarea's changed).
     fn read_area(&self, mirror: &mut Mirror) -> (Area, Measure) {

@@ -37,6 +37,10 @@ use dom::{new_div, set_styles};
 use mirror::Mirror;
 use paint::Drawn;
 
+/// How long placing a popup may spend laying out the mirror of a page nobody's carets were on,
+/// ms: past it the popup goes to its default place.
+const POINT_BUDGET_MS: f64 = 30.0;
+
 /// One other person's caret (`head`) and selection (`anchor`..`head`, either way round), in
 /// UTF-16 units of the textarea's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +186,12 @@ impl CaretLayer {
     pub fn restyle(&self) {
         self.inner.mirror.borrow_mut().restyle();
         self.inner.schedule();
+    }
+
+    /// Where the caret at textarea offset `offset` stands, relative to the overlay: x and the
+    /// bottom of its row (see `draw`'s `point`), for a popup placed under it.
+    pub fn point_below(&self, offset: u32) -> Option<(f64, f64)> {
+        self.inner.point(offset, POINT_BUDGET_MS)
     }
 
     /// Who is where now (replaces the previous set). Offsets beyond the text are clamped.

@@ -8,6 +8,8 @@ use crate::hooks::use_session::SessionHandle;
 #[derive(Properties, PartialEq)]
 pub struct LinkSuggestionsProps {
     pub shown: Rc<Shown>,
+    /// Under the link's `[[` (px in the editor's box), or the stylesheet's place.
+    pub at: Option<(i32, i32)>,
     pub session: SessionHandle,
 }
 
@@ -45,9 +47,13 @@ pub fn LinkSuggestions(props: &LinkSuggestionsProps) -> Html {
     });
     // Pressing on an item must not move the focus (and the caret) out of the editor.
     let onmousedown = Callback::from(|e: MouseEvent| e.prevent_default());
+    let style = props
+        .at
+        // Kept inside the editor's box on the right (the list is at least 12rem wide).
+        .map(|(x, y)| format!("left: max(0px, min({x}px, calc(100% - 13rem))); top: {y}px"));
     html! {
         <ul id="link-suggestions" role="listbox" aria-label="Link to a page"
-            aria-activedescendant={option_id(shown.active)} {onmousedown}>
+            aria-activedescendant={option_id(shown.active)} {style} {onmousedown}>
             { for items }
         </ul>
     }

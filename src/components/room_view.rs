@@ -129,7 +129,8 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                                 placeholder="Start writing. Everyone with the link sees it live. [[Page title]] links to a page." />
                             <div class="caret-overlay" ref={elements.overlay} aria-hidden="true" />
                             if let Some(shown) = suggestions {
-                                <LinkSuggestions {shown} session={session.clone()} />
+                                <LinkSuggestions {shown} at={notebook.link_suggestions_at}
+                                    session={session.clone()} />
                             }
                         </div>
                         <section id="preview" class="preview" ref={elements.preview}

@@ -458,6 +458,19 @@ impl Editor {
         Some(splice)
     }
 
+    /// Where page offset `offset` stands in the editor, relative to the caret overlay: x and the
+    /// bottom of its row; `None` if it is not in the textarea's window or out of view.
+    pub fn point_below(&self, offset: u32) -> Option<(f64, f64)> {
+        let local = match &self.big {
+            Some(big) => {
+                let window = big.page.window();
+                window.contains(offset).then(|| window.to_local(offset))?
+            }
+            None => offset,
+        };
+        self.carets.point_below(local)
+    }
+
     /// The text just before the caret (at most `before` units, and only what the textarea holds)
     /// and just after it (at most `after` units), with the caret's page offset; `None` when
     /// text is selected.

@@ -96,6 +96,31 @@ impl Inner {
     /// Hands the list as it is now to the view.
     fn show_link_suggestions(&self) {
         let shown = self.link_completion.borrow().shown().cloned().map(Rc::new);
-        self.update_view(|view| view.link_suggestions = shown);
+        let placed = {
+            let view = self.view.borrow();
+            let start = view.link_suggestions.as_ref().map(|s| s.link.start);
+            (start, view.link_suggestions_at)
+        };
+        // Measured once per link (typing its query does not move its `[[`): measuring lays the
+        // mirror out, which nobody's carets may have needed.
+        let at = match (&shown, placed) {
+            (Some(shown), (Some(start), at)) if start == shown.link.start => at,
+            (Some(shown), _) => self.place_link_suggestions(shown.link.start),
+            (None, _) => None,
+        };
+        self.update_view(|view| {
+            view.link_suggestions = shown;
+            view.link_suggestions_at = at;
+        });
+    }
+
+    /// Under the `[[` of the link whose query starts at `start`.
+    fn place_link_suggestions(&self, start: u32) -> Option<(i32, i32)> {
+        let (x, y) = self
+            .editor
+            .borrow()
+            .as_ref()?
+            .point_below(start.checked_sub(2)?)?;
+        Some((x.round() as i32, y.round() as i32))
     }
 }

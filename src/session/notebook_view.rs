@@ -42,6 +42,9 @@ pub struct NotebookState {
     pub reach: Rc<HashMap<String, Reach>>,
     /// The titles offered for the `[[wiki link]]` the caret is in, while the list is open.
     pub link_suggestions: Option<Rc<link_completion::Shown>>,
+    /// Where the list goes in the editor (px from the caret overlay's top left: under the link's
+    /// `[[`); `None`: its default place, over the editor's top.
+    pub link_suggestions_at: Option<(i32, i32)>,
     /// Counts changes of the version history: the History panel reads it again on each.
     pub history: u32,
 }

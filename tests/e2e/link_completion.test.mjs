@@ -38,6 +38,15 @@ function suggestions(page) {
   });
 }
 
+/** Where the list is: its left and top edges in the page, and the editor's line height. */
+function listPlace(page) {
+  return page.evaluate(() => {
+    const list = document.querySelector('#link-suggestions').getBoundingClientRect();
+    const line = parseFloat(getComputedStyle(document.querySelector('#editor')).lineHeight);
+    return { left: list.left, top: list.top, line };
+  });
+}
+
 function waitForSuggestions(page, items, selected, name) {
   return until(`[${name}] the link suggestions should be ${JSON.stringify(items)} with item ${selected} selected`,
     () => suggestions(page), (s) => s && same(s.items, items) && s.selected === selected && s.named && s.role === 'listbox');
@@ -82,6 +91,7 @@ test('typing [[ offers page titles, completes the link for everyone and creates 
   // the editor's again.
   await typeText(a, ' [[b');
   await waitForSuggestions(a, [{ title: 'Banana' }, { create: 'b' }], 0, 'A');
+  const afterText = await listPlace(a);
   await a.keyboard.press('Escape');
   await waitForClosed(a, 'A');
   await a.keyboard.type('a');
@@ -97,6 +107,13 @@ test('typing [[ offers page titles, completes the link for everyone and creates 
   await sleep(UNDO_CAPTURE_MS + 100);
   await typeText(a, '[[apr');
   await waitForSuggestions(a, [{ title: 'Apricot' }, { create: 'apr' }], 0, 'A');
+  // The list opens under the link's `[[`: this one starts the next line, the one before came
+  // after 27 characters of the line above.
+  const lineStart = await listPlace(a);
+  assert.ok(lineStart.left < afterText.left - 50,
+    `the list of a link at a line's start (left ${lineStart.left}) is not left of one after 27 characters (${afterText.left})`);
+  assert.ok(Math.abs(lineStart.top - afterText.top - lineStart.line) < 2,
+    `the list of a link one line down (top ${lineStart.top}) is not one line (${lineStart.line}px) below the one before (${afterText.top})`);
   await a.keyboard.press('Enter');
   await waitForValue(a, `${before}[[Apricot]]`, { name: 'A' });
   await a.keyboard.press('Control+z');
