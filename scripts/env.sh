@@ -6,8 +6,11 @@ export PATH="$REPO_ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Where the e2e tests find the browser (override to use another Chromium build).
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
+# Each line says how long the script has run (bash's SECONDS): where CI's time goes.
 say() {
-  if [[ -t 2 ]]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+  local at
+  at=$(printf '%d:%02d' $((SECONDS / 60)) $((SECONDS % 60)))
+  if [[ -t 2 ]]; then printf '\033[1m==> [%s] %s\033[0m\n' "$at" "$*" >&2; else printf '==> [%s] %s\n' "$at" "$*" >&2; fi
 }
 
 # The exact wasm-bindgen version pinned in Cargo.toml (`wasm-bindgen = "=X.Y.Z"`).
