@@ -20,6 +20,8 @@ pub struct HistoryPanelProps {
 pub fn HistoryPanel(props: &HistoryPanelProps) -> Html {
     let selected = use_state_eq(|| None::<String>);
     let restored = use_state_eq(|| false);
+    // The unchanged stretches of the selected version's page, shown instead of folded.
+    let whole = use_state_eq(|| false);
     let name = use_node_ref();
     {
         let session = props.session.clone();
@@ -52,9 +54,10 @@ pub fn HistoryPanel(props: &HistoryPanelProps) -> Html {
         let id = version.id.clone();
         let pressed = selected.as_deref() == Some(id.as_str());
         let onclick = {
-            let (selected, restored) = (selected.clone(), restored.clone());
+            let (selected, restored, whole) = (selected.clone(), restored.clone(), whole.clone());
             Callback::from(move |_| {
                 restored.set(false);
+                whole.set(false);
                 selected.set((!pressed).then(|| id.clone()));
             })
         };
@@ -74,7 +77,7 @@ pub fn HistoryPanel(props: &HistoryPanelProps) -> Html {
     let view = selected
         .as_deref()
         .and_then(|id| versions.iter().find(|v| v.id == id))
-        .map(|version| version_view(props, version, &restored));
+        .map(|version| version_view(props, version, &restored, &whole));
     html! {
         <aside id="history" class="history" aria-labelledby="history-title">
             <h2 id="history-title">{ "History" }</h2>
@@ -98,6 +101,7 @@ fn version_view(
     props: &HistoryPanelProps,
     version: &VersionEntry,
     restored: &UseStateHandle<bool>,
+    whole: &UseStateHandle<bool>,
 ) -> Html {
     let mut view = None;
     props.session.with(|s| view = s.version_view(&version.id));
@@ -145,14 +149,22 @@ fn version_view(
         }
         (Some(_), None) => html! { <p class="muted">{ "This page's text was not kept." }</p> },
         (Some(_), Some(lines)) => {
-            let rows = fold_unchanged(lines, CONTEXT)
+            let context = if **whole { usize::MAX } else { CONTEXT };
+            let unfold = {
+                let whole = whole.clone();
+                Callback::from(move |_| whole.set(true))
+            };
+            let rows = fold_unchanged(lines, context)
                 .into_iter()
                 .map(|row| match row {
                     DiffRow::Line(ChangedLine::Same(l)) => diff_line("same", l),
                     DiffRow::Line(ChangedLine::Removed(l)) => diff_line("removed", l),
                     DiffRow::Line(ChangedLine::Added(l)) => diff_line("added", l),
                     DiffRow::Folded(n) => html! {
-                        <div class="diff-fold">{ format!("… {n} unchanged lines") }</div>
+                        <button type="button" class="diff-fold" title="Show the whole page"
+                            onclick={unfold.clone()}>
+                            { format!("… {n} unchanged lines") }
+                        </button>
                     },
                 });
             html! { <div id="version-diff" class="diff" role="list">{ for rows }</div> }

@@ -73,6 +73,24 @@ test('versions appear after edits; a past one shows what changed since; restorin
   await a.click('#undo-restore');
   await waitForValue(a, later, { name: 'A' });
   await waitForValue(b, later, { name: 'B' });
+
+  // A long stretch nobody changed is folded to a line, which shows the whole page when pressed.
+  const body = Array.from({ length: 12 }, (_, i) => `line ${i + 4}`).join('\n');
+  await typeText(a, `\n${body}`, { at: 'end' });
+  const versionsBefore = (await versions(a)).length;
+  const [long] = await waitForVersions(a, (v) => v.length === versionsBefore + 1, 'a version of the long page', 'A');
+  await typeText(a, ' changed', { at: 'end' });
+  await waitForVersions(a, (v) => v.length === versionsBefore + 2, 'a version after the change', 'A');
+  await a.click(`.version[data-version="${long.id}"]`);
+  await until('[A] the unchanged lines should be folded', () => a.$$eval('#version-diff .diff-fold', (f) => f.map((e) => e.textContent)),
+    (folds) => folds.length === 1 && /unchanged lines/.test(folds[0]));
+  const folded = (await diffRows(a)).length;
+  await a.click('#version-diff .diff-fold');
+  const whole = await until('[A] pressing the fold should show the whole page', () => diffRows(a),
+    (rows) => rows.length > folded);
+  assert.equal(await a.$$eval('#version-diff .diff-fold', (f) => f.length), 0, 'a fold is left');
+  assert.deepEqual(whole.filter(([kind]) => kind !== 'added').map(([, text]) => text),
+    `${later}\n${body}`.split('\n'), 'the whole page of that version is not shown');
   assertNoPageErrors(a, b);
 });
 
