@@ -877,6 +877,58 @@ fn renaming_rewrites_the_links_to_the_page_everywhere_and_undoes_as_one_step() {
     tabs.check_converged(7);
 }
 
+/// Two people rename the same page at once: the title keeps one of the two, and so do the
+/// links (each rewrite inserted its own title where the old one was; the one whose title lost
+/// takes its insertion out once it sees the other's).
+#[test]
+fn concurrent_renames_of_a_page_leave_its_links_with_the_title_that_won() {
+    let mut tabs = two_tabs();
+    let alpha = tabs.room(0).create_page(100, "Alpha", "");
+    let links = "see [[Alpha]], [[ Alpha |the first]] and [[Alpha]]";
+    let beta = tabs.room(0).create_page(100, "Beta", links);
+    tabs.drain(0);
+    tabs.settle();
+    tabs.open(0, &beta);
+    tabs.open(1, &beta);
+    // Neither has the other's rename when making their own.
+    tabs.act(0, |room| room.rename_page(1_000, &alpha, "Gamma"));
+    tabs.act(1, |room| room.rename_page(1_000, &alpha, "Delta"));
+    tabs.settle();
+    let won = tabs.net.room(0).pages()[1].title.clone();
+    assert_eq!(tabs.net.room(1).pages()[1].title, won);
+    // The merge holds both insertions until the loser's repair (a timer of the room's).
+    assert_ne!(
+        tabs.text(0, &beta),
+        links.replace("Alpha", &won),
+        "the test no longer makes both rewrites merge"
+    );
+    for i in 0..2 {
+        tabs.net.now = 2_000;
+        tabs.net.feed(i, Input::Timeout);
+    }
+    tabs.settle();
+    for i in 0..2 {
+        assert_eq!(tabs.text(i, &beta), links.replace("Alpha", &won), "tab {i}");
+    }
+    tabs.check_converged(7);
+
+    // A later rename (no longer concurrent) is left alone by the repair.
+    tabs.act(0, |room| room.rename_page(3_000, &alpha, "Epsilon"));
+    tabs.settle();
+    for i in 0..2 {
+        tabs.net.now = 4_000;
+        tabs.net.feed(i, Input::Timeout);
+    }
+    tabs.settle();
+    for i in 0..2 {
+        assert_eq!(
+            tabs.text(i, &beta),
+            links.replace("Alpha", "Epsilon"),
+            "tab {i}"
+        );
+    }
+}
+
 #[test]
 fn a_rename_leaves_links_that_lead_elsewhere() {
     let mut tabs = two_tabs();

@@ -41,6 +41,7 @@ mod pages;
 mod peer_sync;
 mod presence;
 mod relay;
+mod rename_repair;
 mod server_copy;
 pub mod server_store;
 mod signaling;
@@ -197,6 +198,7 @@ impl Room {
                 .as_ref()
                 .and_then(ServerStore::poll_timeout),
             self.versions.poll_timeout(),
+            self.pages.own_renames.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -413,6 +415,7 @@ impl Room {
             self.out.event(Event::PresenceChanged);
         }
         self.on_history_timeout();
+        self.repair_lost_renames(self.now);
     }
 
     fn reply(&mut self, to: Source<'_>, message: &Message) {

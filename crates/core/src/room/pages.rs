@@ -22,6 +22,7 @@ use yrs::{
     Any, DeepObservable, Doc, Observable, Origin, Out, TextRef, Transact, TransactionMut, Update,
 };
 
+use super::rename_repair::OwnRenames;
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{link_keys, splice_text, Notebook, PageInfo, SearchHit, HOME};
 use crate::text::diff::Splice;
@@ -34,6 +35,9 @@ const IMPORTED: &str = "imported";
 /// Origins of changes across pages (renames, restores), followed by the id of the page whose
 /// undo takes them back.
 const FROM_PAGE: &str = "from-page:";
+/// Origin of this peer taking its title out of links after a concurrent rename won
+/// ([`super::rename_repair`]): no undo captures it.
+pub(super) const REPAIR: &str = "repair-rename";
 
 /// The notebook's state in the room: its schema, what changed, and undo.
 pub(super) struct Pages {
@@ -48,6 +52,8 @@ pub(super) struct Pages {
     undo: HashMap<String, UndoManager<()>>,
     /// Draws page ids.
     rng: ChaCha20Rng,
+    /// This person's recent renames, in case a concurrent one wins.
+    pub(super) own_renames: OwnRenames,
 }
 
 impl Pages {
@@ -61,6 +67,7 @@ impl Pages {
             links,
             undo: HashMap::new(),
             rng,
+            own_renames: OwnRenames::default(),
         }
     }
 
@@ -140,7 +147,7 @@ fn observe(doc: &Doc, notebook: &Notebook, links: &Links) -> Rc<RefCell<Changes>
     // that observer (each keystroke a second time, a late joiner's 10 MB once more), and only
     // undo's are wanted.
     let _ = doc.observe_transaction_cleanup(OBSERVER, move |txn, event| {
-        let ours = [LOCAL, REMOTE, STORED, IMPORTED].map(Origin::from);
+        let ours = [LOCAL, REMOTE, STORED, IMPORTED, REPAIR].map(Origin::from);
         let ours = |origin: &Origin| {
             ours.contains(origin) || origin.as_ref().starts_with(FROM_PAGE.as_bytes())
         };
@@ -320,6 +327,7 @@ impl Room {
             }
             notebook.rename(txn, page, title);
         });
+        self.remember_rename(page, title, &relinks);
     }
 
     /// A change across pages (a rename and its links, a restore) made while `open` is the page
@@ -436,7 +444,7 @@ impl Room {
 
     /// The same with another origin than the person's typing: its text changes are reported
     /// to the editor, and only the undo that tracks that origin captures it.
-    fn commit_with(
+    pub(super) fn commit_with(
         &mut self,
         now: u64,
         origin: &str,
@@ -474,6 +482,7 @@ impl Room {
         }
         if changes.pages {
             self.out.event(Event::PagesChanged);
+            self.pages.own_renames.titles_may_have_changed(self.now);
         }
         for (page, splices) in changes.splices {
             self.out.event(Event::PageChanged { page, splices });
