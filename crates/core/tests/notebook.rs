@@ -463,6 +463,15 @@ impl Tabs {
         self.settle();
     }
 
+    /// Both tabs' room timers fire at `now` (these tabs run none of their own).
+    fn fire_timers(&mut self, now: u64) {
+        self.net.now = self.net.now.max(now);
+        for i in 0..self.net.peers.len() {
+            self.net.feed(i, Input::Timeout);
+        }
+        self.settle();
+    }
+
     fn text(&self, i: usize, page: &str) -> String {
         self.net.room(i).page_text(page).expect("the page is there")
     }
@@ -902,11 +911,7 @@ fn concurrent_renames_of_a_page_leave_its_links_with_the_title_that_won() {
         links.replace("Alpha", &won),
         "the test no longer makes both rewrites merge"
     );
-    for i in 0..2 {
-        tabs.net.now = 2_000;
-        tabs.net.feed(i, Input::Timeout);
-    }
-    tabs.settle();
+    tabs.fire_timers(2_000);
     for i in 0..2 {
         assert_eq!(tabs.text(i, &beta), links.replace("Alpha", &won), "tab {i}");
     }
@@ -915,11 +920,7 @@ fn concurrent_renames_of_a_page_leave_its_links_with_the_title_that_won() {
     // A later rename (no longer concurrent) is left alone by the repair.
     tabs.act(0, |room| room.rename_page(3_000, &alpha, "Epsilon"));
     tabs.settle();
-    for i in 0..2 {
-        tabs.net.now = 4_000;
-        tabs.net.feed(i, Input::Timeout);
-    }
-    tabs.settle();
+    tabs.fire_timers(4_000);
     for i in 0..2 {
         assert_eq!(
             tabs.text(i, &beta),
