@@ -23,6 +23,7 @@ use yrs::{
 use crate::text::diff::Splice;
 
 pub mod files;
+pub mod html_check;
 pub mod link;
 pub mod markdown;
 pub mod qr;
