@@ -204,7 +204,9 @@ fn read_any(decoder: &mut Decoder<'_>, depth: usize) -> Result<Value, CryptoErro
     }
     Ok(match decoder.read_u8().map_err(malformed)? {
         127 | 126 => Value::Null,
-        125 => Value::from(decoder.read_var_int().map_err(malformed)?),
+        // A JavaScript number, as lib0 reads it: past 2^53 it is rounded, as every other
+        // number here (an exact i64 would not survive being written and read again).
+        125 => number(decoder.read_var_int().map_err(malformed)? as f64),
         124 => number(decoder.read_float32().map_err(malformed)? as f64),
         123 => number(decoder.read_float64().map_err(malformed)?),
         122 => number(decoder.read_big_int64().map_err(malformed)? as f64),
@@ -336,5 +338,16 @@ mod tests {
         }
         let deep = [117, 1].repeat(100_000);
         assert!(decode_any(&deep).is_err());
+    }
+
+    /// Found by fuzz/fuzz_targets/lib0_any.rs: an integer past 2^53 read as an exact i64, where
+    /// lib0 in JavaScript reads a rounded number; written again it was a float, and read back
+    /// another value.
+    #[test]
+    fn integers_past_2_pow_53_read_as_javascript_numbers() {
+        let bytes = [0x7d, 0xf7, 0xf7, 0xf7, 0xff, 0xff, 0xf7, 0xf7, 0x6b, 0x8b];
+        let value = decode_any(&bytes).unwrap();
+        assert_eq!(decode_any(&encode_any(&value)).unwrap(), value);
+        assert_eq!(decode_any(&[125, 0x2a]).unwrap(), serde_json::json!(42));
     }
 }
