@@ -6,6 +6,7 @@
 //! stay bytes; the room decodes them when it applies them.
 
 use commonplace_protocol::frame::{Frame, FrameError};
+use commonplace_protocol::lib0::Decoder;
 use yrs::sync::{AwarenessUpdate, Message};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
@@ -24,18 +25,45 @@ pub enum DecodeError {
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     let payload = |e: yrs::encoding::read::Error| DecodeError::Payload(e.to_string());
     Ok(match Frame::decode(bytes).map_err(DecodeError::Frame)? {
-        Frame::SyncStep1(sv) => Message::Sync(SyncMessage::SyncStep1(
-            StateVector::decode_v1(sv).map_err(payload)?,
-        )),
+        Frame::SyncStep1(sv) => {
+            claims_at_most(sv, SV_ENTRY_MIN)?;
+            Message::Sync(SyncMessage::SyncStep1(
+                StateVector::decode_v1(sv).map_err(payload)?,
+            ))
+        }
         Frame::SyncStep2(update) => Message::Sync(SyncMessage::SyncStep2(update.to_vec())),
         Frame::Update(update) => Message::Sync(SyncMessage::Update(update.to_vec())),
         Frame::Awareness(update) => {
+            claims_at_most(update, AWARENESS_ENTRY_MIN)?;
             Message::Awareness(AwarenessUpdate::decode_v1(update).map_err(payload)?)
         }
         Frame::QueryAwareness => Message::AwarenessQuery,
         Frame::Auth(denied) => Message::Auth(denied.map(str::to_owned)),
         Frame::Other { tag, payload } => Message::Custom(tag, payload.to_vec()),
     })
+}
+
+/// The fewest bytes an entry of a state vector takes (client id and clock, a varUint each),
+/// and of an awareness update (the same and its JSON's length).
+const SV_ENTRY_MIN: usize = 2;
+const AWARENESS_ENTRY_MIN: usize = 3;
+
+/// Refuses a payload whose entry count (its first varUint) is more than its bytes can hold.
+/// yrs reserves room for the count it reads before reading the entries: ten bytes claiming
+/// 10^9 entries had it reserve gigabytes (found by `fuzz/fuzz_targets/peer_message.rs`), and
+/// in wasm, what a reservation grows memory by is never given back.
+fn claims_at_most(payload: &[u8], entry_min: usize) -> Result<(), DecodeError> {
+    let mut decoder = Decoder::new(payload);
+    let count = decoder
+        .read_var_uint()
+        .map_err(|e| DecodeError::Payload(e.to_string()))?;
+    if count > (decoder.rest().len() / entry_min) as u64 {
+        return Err(DecodeError::Payload(format!(
+            "{count} entries claimed in {} bytes",
+            payload.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The frame of `message`, byte for byte as yrs's `encode_v1` writes it (but for a `Custom`
@@ -90,5 +118,32 @@ mod tests {
             decode(&[1, 2, 1, 9]),
             Err(DecodeError::Payload(_))
         ));
+    }
+
+    /// Found by the fuzz targets peer_message and awareness (fuzz/corpus/*/regression-*): a
+    /// few bytes declaring hundreds of millions of entries, which yrs reserved room for before
+    /// finding the bytes were not there. Refused before yrs reads them.
+    #[test]
+    fn counts_past_what_the_bytes_hold_are_refused_before_yrs_reserves_them() {
+        let claims = |frame: &[u8]| match decode(frame) {
+            Err(DecodeError::Payload(why)) => why.contains("entries claimed"),
+            _ => false,
+        };
+        // A sync step 1 whose state vector claims ~2^31 entries in 4 bytes.
+        assert!(claims(&[
+            0x00, 0x00, 0x05, 0xd2, 0x94, 0xd2, 0xd2, 0x01, 0xd2, 0x40
+        ]));
+        // An awareness update claiming ~2^27 entries in 1 byte.
+        assert!(claims(&[0x01, 0x05, 0xac, 0xac, 0xac, 0x65, 0x72]));
+        // As many as the bytes can hold is for yrs to read.
+        assert_eq!(
+            decode(&[0, 0, 5, 2, 1, 1, 2, 2]),
+            Ok(Message::Sync(SyncMessage::SyncStep1(
+                StateVector::from_iter([
+                    (yrs::block::ClientID::new(1), 1),
+                    (yrs::block::ClientID::new(2), 2)
+                ])
+            )))
+        );
     }
 }
