@@ -10,7 +10,7 @@ use commonplace_protocol::lib0::Decoder;
 use yrs::sync::{AwarenessUpdate, Message};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::StateVector;
+use yrs::{StateVector, Update};
 
 pub use yrs::sync::{Message as PeerMessage, SyncMessage};
 
@@ -56,14 +56,29 @@ fn claims_at_most(payload: &[u8], entry_min: usize) -> Result<(), DecodeError> {
     let mut decoder = Decoder::new(payload);
     let count = decoder
         .read_var_uint()
-        .map_err(|e| DecodeError::Payload(e.to_string()))?;
+        .map_err(|e| DecodeError::Payload(format!("the entry count: {e}")))?;
     if count > (decoder.rest().len() / entry_min) as u64 {
         return Err(DecodeError::Payload(format!(
-            "{count} entries claimed in {} bytes",
+            "the entry count, {count}, is more than {} bytes hold",
             payload.len()
         )));
     }
     Ok(())
+}
+
+/// The fewest bytes a client's part of an update takes (its block count, client id and first
+/// clock, a varUint each).
+const UPDATE_CLIENT_MIN: usize = 3;
+
+/// `Update::decode_v1`, for updates from outside (peers, the stores, files): one claiming more
+/// clients than its bytes hold is refused before yrs reserves a map for them (found by the
+/// fuzz targets peer_message, relay and room: 20 bytes had it reserve 350 GB).
+pub fn decode_update(bytes: &[u8]) -> Result<Update, String> {
+    claims_at_most(bytes, UPDATE_CLIENT_MIN).map_err(|e| match e {
+        DecodeError::Payload(why) => why,
+        DecodeError::Frame(e) => e.to_string(),
+    })?;
+    Update::decode_v1(bytes).map_err(|e| e.to_string())
 }
 
 /// The frame of `message`, byte for byte as yrs's `encode_v1` writes it (but for a `Custom`
@@ -126,7 +141,7 @@ mod tests {
     #[test]
     fn counts_past_what_the_bytes_hold_are_refused_before_yrs_reserves_them() {
         let claims = |frame: &[u8]| match decode(frame) {
-            Err(DecodeError::Payload(why)) => why.contains("entries claimed"),
+            Err(DecodeError::Payload(why)) => why.starts_with("the entry count"),
             _ => false,
         };
         // A sync step 1 whose state vector claims ~2^31 entries in 4 bytes.
@@ -144,6 +159,34 @@ mod tests {
                     (yrs::block::ClientID::new(2), 2)
                 ])
             )))
+        );
+    }
+
+    /// Found by the fuzz targets peer_message, relay and room (fuzz/corpus/*/regression-*): an
+    /// update whose client count (a varUint of 11 bytes) yrs read as billions, reserving a map
+    /// for them before reading any.
+    #[test]
+    fn updates_claiming_more_clients_than_their_bytes_hold_are_refused() {
+        let update = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xf1, 0xff, 0xff,
+        ];
+        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the entry count")));
+        // 2^20 clients in 8 bytes.
+        let update = [0x80, 0x80, 0x40, 0, 0, 0, 0, 0];
+        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the entry count")));
+        // A real update decodes as yrs decodes it.
+        let doc = yrs::Doc::new();
+        let text = doc.get_or_insert_text("page");
+        let update = {
+            use yrs::{Text, Transact};
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 0, "hello");
+            txn.encode_update_v1()
+        };
+        assert_eq!(
+            decode_update(&update),
+            Ok(Update::decode_v1(&update).unwrap())
         );
     }
 }

@@ -25,7 +25,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Any, Doc, Map, MapRef, Number, Out, ReadTxn, StateVector, Transact, Update};
+use yrs::{Any, Doc, Map, MapRef, Number, Out, ReadTxn, StateVector, Transact};
 
 use crate::notebook::PageInfo;
 use thinning::Aged;
@@ -107,7 +107,8 @@ impl History {
 
     /// Merges an update (from this browser's store, the server's, or a file).
     pub fn apply(&mut self, update: &[u8]) -> Result<(), String> {
-        let update = Update::decode_v1(update).map_err(|e| format!("not a Yjs update: {e}"))?;
+        let update = crate::peer_message::decode_update(update)
+            .map_err(|e| format!("not a Yjs update: {e}"))?;
         self.doc
             .transact_mut()
             .apply_update(update)

@@ -17,14 +17,12 @@ use yrs::branch::BranchPtr;
 use yrs::types::text::TextEvent;
 use yrs::types::{Delta, Event as YEvent, PathSegment};
 use yrs::undo::{Options as UndoOptions, UndoManager};
-use yrs::updates::decoder::Decode;
-use yrs::{
-    Any, DeepObservable, Doc, Observable, Origin, Out, TextRef, Transact, TransactionMut, Update,
-};
+use yrs::{Any, DeepObservable, Doc, Observable, Origin, Out, TextRef, Transact, TransactionMut};
 
 use super::rename_repair::OwnRenames;
 use super::{Effect, Event, Room, EMPTY_UPDATE, LOCAL, REMOTE, STORED};
 use crate::notebook::{link_keys, splice_text, Notebook, PageInfo, SearchHit, HOME};
+use crate::peer_message;
 use crate::text::diff::Splice;
 
 /// Edits closer together than this undo as one step, as in Yjs.
@@ -418,7 +416,8 @@ impl Room {
     /// Merges a Yjs update (an exported notebook) into this one, as if a peer had sent it.
     pub fn import_update(&mut self, now: u64, bytes: &[u8]) -> Result<(), String> {
         self.set_time(now);
-        let update = Update::decode_v1(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
+        let update =
+            peer_message::decode_update(bytes).map_err(|e| format!("not a Yjs update: {e}"))?;
         let mark = self.log.mark_before(bytes.len());
         let result = {
             let mut txn = self.doc().transact_mut_with(IMPORTED);

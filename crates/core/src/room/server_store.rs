@@ -21,8 +21,9 @@
 use std::collections::BTreeMap;
 
 use commonplace_protocol::store_crypto::{self, StoreKeys, WriterId};
-use yrs::updates::decoder::Decode;
-use yrs::{IdSet, ReadTxn, StateVector, Transact, Update, ID};
+use yrs::{IdSet, ReadTxn, StateVector, Transact, ID};
+
+use crate::peer_message;
 
 /// Local changes wait at most this long before they go to the store together.
 pub const FLUSH_MS: u64 = 500;
@@ -559,7 +560,7 @@ impl ServerStore {
 
     /// What `update` adds to the store's known state.
     fn learn(&mut self, update: &[u8]) {
-        if let Ok(update) = Update::decode_v1(update) {
+        if let Ok(update) = peer_message::decode_update(update) {
             self.store_inserted.merge_with(update.insertions(true));
             self.store_deleted.merge_with(update.delete_set().clone());
         }
@@ -589,7 +590,7 @@ impl ServerStore {
     /// Whether `diff` (the document past the store's state vector) holds anything the store
     /// lacks: insertions, or deletions it has not recorded (a diff always carries every one).
     fn lacks(&self, diff: &[u8]) -> bool {
-        let Ok(update) = Update::decode_v1(diff) else {
+        let Ok(update) = peer_message::decode_update(diff) else {
             return true;
         };
         let inserted = update.insertions(true).diff(&self.store_inserted);

@@ -2,7 +2,8 @@
 //! (sequence numbers, one snapshot, compare-and-swap), with browsers that edit a real document.
 
 use commonplace_protocol::crypto::RoomKey;
-use yrs::{GetString, Text, TextRef};
+use yrs::updates::decoder::Decode;
+use yrs::{GetString, Text, TextRef, Update};
 
 use super::*;
 

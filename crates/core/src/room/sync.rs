@@ -10,12 +10,12 @@
 
 use commonplace_protocol::frame::Frame;
 use yrs::sync::{Message, SyncMessage};
-use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::output::{Effect, Event};
 use super::peer_sync::Nudge;
 use super::{Room, Source, EMPTY_UPDATE, REMOTE, STORED};
+use crate::peer_message;
 
 /// A document whose log is smaller than this is sent encoded: one frame, encoded in well under
 /// a millisecond, where the log could be dozens of frames, each a task for the newcomer.
@@ -57,10 +57,10 @@ impl DocSync {
 
     pub fn receive(&mut self, doc: &Doc, bytes: &[u8]) -> Received {
         let mut received = Received::default();
-        let update = match Update::decode_v1(bytes) {
+        let update = match peer_message::decode_update(bytes) {
             Ok(update) => update,
             Err(error) => {
-                received.dropped.push(error.to_string());
+                received.dropped.push(error);
                 return received;
             }
         };
@@ -112,8 +112,7 @@ impl Room {
         let (added, missing) = {
             let mut txn = self.doc().transact_mut_with(STORED);
             for (i, bytes) in updates.iter().enumerate() {
-                let applied = Update::decode_v1(bytes)
-                    .map_err(|e| e.to_string())
+                let applied = peer_message::decode_update(bytes)
                     .and_then(|update| txn.apply_update(update).map_err(|e| e.to_string()));
                 if let Err(error) = applied {
                     dropped.push(format!("stored update {i}: {error}"));
@@ -359,6 +358,7 @@ fn all_new(doc: &Doc, update: &Update) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use yrs::updates::decoder::Decode;
     use yrs::{GetString, Text, Transact};
 
     use super::*;
