@@ -1190,3 +1190,25 @@ fn hostile_relay_frames_are_dropped_whole() {
     assert_eq!(net.room(R).status().peers, 2, "the honest peer and Mallory");
     still_syncs(net, 0);
 }
+
+/// Found by fuzz/fuzz_targets/relay.rs (fuzz/corpus/relay/regression-unreadable-pending): an
+/// update of one odd block, which yrs could not integrate and kept waiting in a form it cannot
+/// read back; every later encoding of the document (a resync, a newcomer's state) panicked.
+#[test]
+fn an_update_whose_waiting_part_yrs_cannot_read_back_is_dropped() {
+    let mut net = target();
+    let frame = [
+        0x00, 0x02, 0x15, 0x01, 0x01, 0xde, 0x81, 0x03, 0x00, 0xf2, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xfd, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let input = Input::PeerFrame {
+        peer: MALLORY,
+        bytes: &frame,
+    };
+    attack(&mut net, input).unwrap_or_else(|panic| panic!("panicked ({panic})"));
+    for _ in 0..30 {
+        net.now += 5_000;
+        attack(&mut net, Input::Timeout).unwrap_or_else(|panic| panic!("panicked ({panic})"));
+    }
+    still_syncs(net, 0);
+}

@@ -10,7 +10,9 @@
 
 use commonplace_protocol::frame::Frame;
 use yrs::sync::{Message, SyncMessage};
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, TransactionMut, Update, WriteTxn};
 
 use super::output::{Effect, Event};
 use super::peer_sync::Nudge;
@@ -117,6 +119,9 @@ impl Room {
                 if let Err(error) = applied {
                     dropped.push(format!("stored update {i}: {error}"));
                 }
+            }
+            if drop_unreadable_pending(&mut txn) {
+                dropped.push("stored updates whose waiting part yrs cannot read back".into());
             }
             let added = before.map(|before| txn.encode_diff_v1(&before));
             (added, txn.has_missing_updates())
@@ -326,7 +331,13 @@ fn integrate(doc: &Doc, update: Update, bytes: Option<&[u8]>, received: &mut Rec
     let whole = bytes.filter(|_| all_new(doc, &update));
     let result = {
         let mut txn = doc.transact_mut_with(REMOTE);
-        txn.apply_update(update).map(|()| match whole {
+        let applied = txn.apply_update(update);
+        if drop_unreadable_pending(&mut txn) {
+            received
+                .dropped
+                .push("an update whose waiting part yrs cannot read back".into());
+        }
+        applied.map(|()| match whole {
             // Re-encoding a late joiner's 10 MB is ~40 ms (native); what came is what is new.
             Some(bytes) if !txn.has_missing_updates() => bytes.to_vec(),
             _ => txn.encode_update_v1(),
@@ -337,6 +348,26 @@ fn integrate(doc: &Doc, update: Update, bytes: Option<&[u8]>, received: &mut Rec
         Ok(_) => {}
         Err(error) => received.dropped.push(error.to_string()),
     }
+}
+
+/// yrs keeps the part of an update it cannot integrate yet (waiting for what it builds on) and
+/// merges it into every state it encodes afterwards, unwrapping that merge: a waiting part that
+/// yrs writes in a form it cannot read back made encoding the document panic (found by the
+/// fuzz target relay). Such a part is dropped; true if one was.
+pub(super) fn drop_unreadable_pending(txn: &mut TransactionMut) -> bool {
+    let store = txn.store();
+    let update = store
+        .pending_update()
+        .is_some_and(|pending| Update::decode_v1(&pending.update.encode_v1()).is_err());
+    let deletions = store.pending_ds().is_some_and(|ds| {
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&ds.encode_v1());
+        Update::decode_v1(&bytes).is_err()
+    });
+    if update || deletions {
+        txn.prune_pending();
+    }
+    update || deletions
 }
 
 /// Whether every block of `update` is new to `doc` and follows on what it has: each client's
