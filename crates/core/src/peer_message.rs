@@ -3,14 +3,16 @@
 //!
 //! A sync step 1 carries a state vector and an awareness frame an awareness update: both are
 //! decoded here, so a frame that is not what its type says is an error, never a panic. Updates
-//! stay bytes; the room decodes them when it applies them.
+//! stay bytes; the room decodes them when it applies them, with [`decode_update`], and
+//! [`drop_unreadable_pending`] after: the two guards yrs 0.28 needs against hostile updates
+//! (found by fuzzing, `docs/fuzzing.md`).
 
 use commonplace_protocol::frame::{Frame, FrameError};
 use commonplace_protocol::lib0::Decoder;
 use yrs::sync::{AwarenessUpdate, Message};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{StateVector, Update};
+use yrs::{ReadTxn, StateVector, TransactionMut, Update, WriteTxn};
 
 pub use yrs::sync::{Message as PeerMessage, SyncMessage};
 
@@ -79,6 +81,26 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, String> {
         DecodeError::Frame(e) => e.to_string(),
     })?;
     Update::decode_v1(bytes).map_err(|e| e.to_string())
+}
+
+/// yrs keeps the part of an update it cannot integrate yet (waiting for what it builds on) and
+/// merges it into every state it encodes afterwards, unwrapping that merge: a waiting part that
+/// yrs writes in a form it cannot read back made encoding the document panic (found by the
+/// fuzz target relay). Such a part is dropped; true if one was.
+pub fn drop_unreadable_pending(txn: &mut TransactionMut) -> bool {
+    let store = txn.store();
+    let update = store
+        .pending_update()
+        .is_some_and(|pending| Update::decode_v1(&pending.update.encode_v1()).is_err());
+    let deletions = store.pending_ds().is_some_and(|ds| {
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&ds.encode_v1());
+        Update::decode_v1(&bytes).is_err()
+    });
+    if update || deletions {
+        txn.prune_pending();
+    }
+    update || deletions
 }
 
 /// The frame of `message`, byte for byte as yrs's `encode_v1` writes it (but for a `Custom`

@@ -109,10 +109,10 @@ impl History {
     pub fn apply(&mut self, update: &[u8]) -> Result<(), String> {
         let update = crate::peer_message::decode_update(update)
             .map_err(|e| format!("not a Yjs update: {e}"))?;
-        self.doc
-            .transact_mut()
-            .apply_update(update)
-            .map_err(|e| format!("cannot apply it: {e}"))
+        let mut txn = self.doc.transact_mut();
+        let applied = txn.apply_update(update);
+        crate::peer_message::drop_unreadable_pending(&mut txn);
+        applied.map_err(|e| format!("cannot apply it: {e}"))
     }
 
     /// All of it, as one update.

@@ -421,7 +421,9 @@ impl Room {
         let mark = self.log.mark_before(bytes.len());
         let result = {
             let mut txn = self.doc().transact_mut_with(IMPORTED);
-            txn.apply_update(update).map(|()| txn.encode_update_v1())
+            let applied = txn.apply_update(update);
+            peer_message::drop_unreadable_pending(&mut txn);
+            applied.map(|()| txn.encode_update_v1())
         };
         self.take_changes();
         let update = match result {

@@ -10,9 +10,7 @@
 
 use commonplace_protocol::frame::Frame;
 use yrs::sync::{Message, SyncMessage};
-use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, TransactionMut, Update, WriteTxn};
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::output::{Effect, Event};
 use super::peer_sync::Nudge;
@@ -120,7 +118,7 @@ impl Room {
                     dropped.push(format!("stored update {i}: {error}"));
                 }
             }
-            if drop_unreadable_pending(&mut txn) {
+            if peer_message::drop_unreadable_pending(&mut txn) {
                 dropped.push("stored updates whose waiting part yrs cannot read back".into());
             }
             let added = before.map(|before| txn.encode_diff_v1(&before));
@@ -332,7 +330,7 @@ fn integrate(doc: &Doc, update: Update, bytes: Option<&[u8]>, received: &mut Rec
     let result = {
         let mut txn = doc.transact_mut_with(REMOTE);
         let applied = txn.apply_update(update);
-        if drop_unreadable_pending(&mut txn) {
+        if peer_message::drop_unreadable_pending(&mut txn) {
             received
                 .dropped
                 .push("an update whose waiting part yrs cannot read back".into());
@@ -348,26 +346,6 @@ fn integrate(doc: &Doc, update: Update, bytes: Option<&[u8]>, received: &mut Rec
         Ok(_) => {}
         Err(error) => received.dropped.push(error.to_string()),
     }
-}
-
-/// yrs keeps the part of an update it cannot integrate yet (waiting for what it builds on) and
-/// merges it into every state it encodes afterwards, unwrapping that merge: a waiting part that
-/// yrs writes in a form it cannot read back made encoding the document panic (found by the
-/// fuzz target relay). Such a part is dropped; true if one was.
-pub(super) fn drop_unreadable_pending(txn: &mut TransactionMut) -> bool {
-    let store = txn.store();
-    let update = store
-        .pending_update()
-        .is_some_and(|pending| Update::decode_v1(&pending.update.encode_v1()).is_err());
-    let deletions = store.pending_ds().is_some_and(|ds| {
-        let mut bytes = vec![0];
-        bytes.extend_from_slice(&ds.encode_v1());
-        Update::decode_v1(&bytes).is_err()
-    });
-    if update || deletions {
-        txn.prune_pending();
-    }
-    update || deletions
 }
 
 /// Whether every block of `update` is new to `doc` and follows on what it has: each client's
