@@ -21,6 +21,15 @@ use crate::app::identity;
 pub const AWARENESS_RENEW_MS: u64 = 15_000;
 pub const AWARENESS_TIMEOUT_MS: u64 = 30_000;
 
+/// The largest state kept from anyone else: Commonplace's own is a few hundred bytes and a Yjs
+/// editor binding's a few KiB. A bigger one (a hostile peer's megabyte) is refused, not cut:
+/// a state is JSON, and half of it is none.
+pub const MAX_STATE_BYTES: usize = 16 << 10;
+/// The most other people whose states are kept at once. A room's mesh connects at most ~35
+/// peers (y-webrtc's `maxConns`), a few tabs each; states for more newcomers than this are
+/// refused until some leave (a hostile peer could name ten thousand in one frame).
+pub const MAX_OTHERS: usize = 128;
+
 /// Others who have a state (a removed one stays known, with none), and when they last spoke.
 fn others_present(awareness: &Awareness) -> impl Iterator<Item = (ClientID, u64)> + '_ {
     let own = awareness.client_id();
@@ -28,6 +37,56 @@ fn others_present(awareness: &Awareness) -> impl Iterator<Item = (ClientID, u64)
         .iter()
         .filter(move |(id, state)| *id != own && state.data.is_some())
         .map(|(id, state)| (id, state.last_updated))
+}
+
+/// What applying others' states did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Applied {
+    /// Something someone shows changed.
+    pub changed: bool,
+    /// States refused by [`bound`].
+    pub refused: usize,
+}
+
+/// Takes out of `update` what is not kept: states over [`MAX_STATE_BYTES`] or not JSON (we
+/// would hand them on to newcomers, and y-protocols throws on them); states of people
+/// not known yet once [`MAX_OTHERS`] others are present (taken in client id order, so the
+/// same frame keeps the same ones everywhere); removals of people never known (each would
+/// otherwise be remembered; an honest peer sends one on leaving, so they do not count). Returns
+/// how many states were refused.
+fn bound(awareness: &Awareness, update: &mut AwarenessUpdate) -> usize {
+    let before = update.clients.len();
+    let mut ignored = 0;
+    update
+        .clients
+        .retain(|_, entry| entry.json.len() <= MAX_STATE_BYTES && is_json(&entry.json));
+    let mut newcomers: Vec<ClientID> = update
+        .clients
+        .keys()
+        .copied()
+        .filter(|client| awareness.meta(*client).is_none())
+        .collect();
+    newcomers.sort_unstable();
+    let mut room = MAX_OTHERS.saturating_sub(others_present(awareness).count());
+    for client in newcomers {
+        let removal = update
+            .clients
+            .get(&client)
+            .is_none_or(|e| &*e.json == "null");
+        if removal {
+            update.clients.remove(&client);
+            ignored += 1;
+        } else if room == 0 {
+            update.clients.remove(&client);
+        } else {
+            room -= 1;
+        }
+    }
+    before - update.clients.len() - ignored
+}
+
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// When the first of the others present is to be forgotten, unless heard from before.
@@ -174,16 +233,18 @@ impl Presence {
         awareness.update_with_clients(clients).ok()
     }
 
-    /// Applies others' states: true if anything someone shows changed.
+    /// Applies others' states: whether anything someone shows changed, and how many states
+    /// were refused (too big, or newcomers past [`MAX_OTHERS`]).
     pub fn on_update(
         &mut self,
         awareness: &mut Awareness,
         from: Option<&str>,
         mut update: AwarenessUpdate,
-    ) -> Result<bool, String> {
+    ) -> Result<Applied, String> {
         // Only this peer speaks for itself: a peer replaying our client id (with a higher
         // clock) would otherwise replace our name, and we would pass it on.
         update.clients.remove(&awareness.client_id());
+        let refused = bound(awareness, &mut update);
         // A person's own renewals are the newest; a peer passing them on repeats a clock seen.
         for (client, entry) in &update.clients {
             let newer = awareness
@@ -199,7 +260,10 @@ impl Presence {
         }
         let applied = awareness
             .apply_update_summary(update)
-            .map(|summary| summary.is_some())
+            .map(|summary| Applied {
+                changed: summary.is_some(),
+                refused,
+            })
             .map_err(|e| e.to_string());
         self.others_expire = others_expire(awareness);
         applied
@@ -408,7 +472,10 @@ mod tests {
         let first = ada_presence.share(0, &mut ada).unwrap();
         assert_eq!(
             bob_presence.on_update(&mut bob, Some("alice"), first),
-            Ok(true)
+            Ok(Applied {
+                changed: true,
+                refused: 0
+            })
         );
         // Ada does nothing for two minutes; her renewals reach Bob.
         for now in (1..=120).map(|s| s * 1_000) {
@@ -432,5 +499,101 @@ mod tests {
         }
         let last_renewal = 120_000 - 120_000 % AWARENESS_RENEW_MS;
         assert_eq!(forgotten_at, Some(last_renewal + AWARENESS_TIMEOUT_MS));
+    }
+
+    fn states(entries: impl IntoIterator<Item = (u64, String)>) -> AwarenessUpdate {
+        AwarenessUpdate {
+            clients: entries
+                .into_iter()
+                .map(|(client, json)| {
+                    let json = json.into();
+                    (
+                        ClientID::new(client),
+                        yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn others(awareness: &Awareness) -> usize {
+        others_present(awareness).count()
+    }
+
+    #[test]
+    fn a_state_too_big_or_not_json_is_refused_and_the_rest_kept() {
+        let time = Arc::new(AtomicU64::new(0));
+        let mut bob = awareness(2, &time);
+        let mut presence = Presence::new(0, "b".into());
+        let huge = format!(r#"{{"user":{{"name":"{}"}}}}"#, "M".repeat(1 << 20));
+        let fine = r#"{"user":{"name":"Ada"}}"#.to_owned();
+        let broken = "{not json".to_owned();
+        let update = states([(7, huge), (8, fine), (9, broken)]);
+        let applied = presence.on_update(&mut bob, Some("x"), update);
+        assert_eq!(
+            applied,
+            Ok(Applied {
+                changed: true,
+                refused: 2
+            })
+        );
+        assert!(
+            bob.meta(ClientID::new(7)).is_none(),
+            "the megabyte was kept"
+        );
+        assert!(
+            bob.meta(ClientID::new(9)).is_none(),
+            "a state that is no JSON was kept"
+        );
+        assert_eq!(others(&bob), 1);
+    }
+
+    #[test]
+    fn ten_thousand_newcomers_in_one_frame_are_bounded() {
+        let time = Arc::new(AtomicU64::new(0));
+        let mut bob = awareness(2, &time);
+        let mut presence = Presence::new(0, "b".into());
+        let crowd = (1_000..11_000).map(|c| (c, format!(r#"{{"user":{{"name":"M{c}"}}}}"#)));
+        let applied = presence
+            .on_update(&mut bob, Some("x"), states(crowd))
+            .unwrap();
+        assert_eq!(applied.refused, 10_000 - MAX_OTHERS);
+        assert_eq!(others(&bob), MAX_OTHERS);
+        assert!(
+            bob.iter().count() <= MAX_OTHERS + 1,
+            "refused ones remembered"
+        );
+        // The lowest client ids were kept: every peer keeps the same ones.
+        assert!(
+            bob.meta(ClientID::new(1_000)).is_some() && bob.meta(ClientID::new(10_999)).is_none()
+        );
+        // Full: another newcomer waits; a known person's new state still counts.
+        let applied = presence
+            .on_update(&mut bob, Some("x"), states([(5, "{}".to_owned())]))
+            .unwrap();
+        assert_eq!(applied.refused, 1);
+        let mut update = states([(1_000, r#"{"user":{"name":"Ada"}}"#.to_owned())]);
+        update.clients.values_mut().for_each(|e| e.clock = 2);
+        let applied = presence.on_update(&mut bob, Some("x"), update).unwrap();
+        assert_eq!(
+            applied,
+            Applied {
+                changed: true,
+                refused: 0
+            }
+        );
+    }
+
+    #[test]
+    fn removals_of_people_never_known_are_not_remembered() {
+        let time = Arc::new(AtomicU64::new(0));
+        let mut bob = awareness(2, &time);
+        let mut presence = Presence::new(0, "b".into());
+        let ghosts = (1_000..2_000).map(|c| (c, "null".to_owned()));
+        let applied = presence
+            .on_update(&mut bob, Some("x"), states(ghosts))
+            .unwrap();
+        assert_eq!(applied.refused, 0, "nothing worth a log line");
+        assert_eq!(bob.iter().count(), 1, "only Bob himself");
     }
 }

@@ -231,10 +231,18 @@ impl Room {
                     Source::Peer(peer) => Some(peer),
                     Source::Broadcast => None,
                 };
-                let applied = self.presence.on_update(&mut self.awareness, peer, update);
-                match applied {
-                    Ok(true) => self.out.event(Event::PresenceChanged),
-                    Ok(false) => {}
+                match self.presence.on_update(&mut self.awareness, peer, update) {
+                    Ok(applied) => {
+                        if applied.refused > 0 {
+                            self.out.dropped(format!(
+                                "awareness from {from}: {} states too big or past the people bound",
+                                applied.refused
+                            ));
+                        }
+                        if applied.changed {
+                            self.out.event(Event::PresenceChanged);
+                        }
+                    }
                     Err(error) => self.out.dropped(format!("awareness from {from}: {error}")),
                 }
             }
