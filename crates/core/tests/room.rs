@@ -164,9 +164,11 @@ fn what_a_tab_wrote_before_meeting_another_reaches_it() {
 #[test]
 fn every_change_is_stored_once_and_loads_back() {
     let mut writer = tab("a", 1);
+    // The shell carries out the outputs after each input (a batch's are merged into one record).
     writer.edit(0, HOME, &[splice(0, "héllo 👋")], None);
+    let mut stored = stored_updates(&mut writer);
     writer.edit(0, HOME, &[splice(0, "¡")], None);
-    let stored = stored_updates(&mut writer);
+    stored.extend(stored_updates(&mut writer));
     assert_eq!(stored.len(), 2);
 
     let mut reader = tab("b", 2);

@@ -12,6 +12,29 @@ pub struct Splice {
     pub insert: String,
 }
 
+impl Splice {
+    /// This splice and `next` (applied after it) as one, when `next` inserts right after what
+    /// this one inserted, or right before it: typing, as a flood of small updates brings it.
+    pub fn then(&self, next: &Splice) -> Option<Splice> {
+        if next.delete != 0 {
+            return None;
+        }
+        let end = self.index + super::utf16::len(&self.insert) as u32;
+        let insert = if next.index == end {
+            format!("{}{}", self.insert, next.insert)
+        } else if next.index == self.index {
+            format!("{}{}", next.insert, self.insert)
+        } else {
+            return None;
+        };
+        Some(Splice {
+            index: self.index,
+            delete: self.delete,
+            insert,
+        })
+    }
+}
+
 /// The splice turning `old` into `new`, or `None` when they are equal.
 ///
 /// `caret` is where the caret sits in `new` after the edit: the change must end at or after it,
