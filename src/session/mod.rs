@@ -24,6 +24,7 @@ use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 mod editor;
 mod history;
+mod inbox;
 mod link_suggestions;
 mod listing;
 mod notebook_view;
@@ -33,6 +34,7 @@ mod server_copy;
 mod windowed;
 
 use editor::Editor;
+use inbox::Inbox;
 pub use notebook_view::NotebookState;
 
 use crate::head_start::BegunSignaling;
@@ -83,6 +85,8 @@ struct Inner {
     peers: RefCell<HashMap<PeerId, Connection>>,
     /// Connections closed from inside their own callbacks, dropped right after.
     retired: RefCell<Vec<PeerConnection>>,
+    /// Frames that came while earlier ones still waited to be handled (`inbox`).
+    inbox: RefCell<Inbox>,
     next_connection: Cell<u64>,
     /// A first connection attempt ended (opened or failed): from then on, not being online
     /// means offline rather than still connecting.
@@ -179,6 +183,7 @@ impl Session {
             signaling: RefCell::new(None),
             peers: RefCell::new(HashMap::new()),
             retired: RefCell::new(Vec::new()),
+            inbox: RefCell::new(Inbox::default()),
             next_connection: Cell::new(0),
             attempted: Cell::new(false),
             receiving: Cell::new(None),
@@ -588,14 +593,70 @@ impl Inner {
                 // The people list names the new path now, not at the next periodic read.
                 self.read_paths();
             }
-            PeerEvent::Frame(bytes) => self.handle(Input::PeerFrame {
-                peer,
-                bytes: &bytes,
-            }),
+            PeerEvent::Frame(bytes) => self.on_frame(peer, id, bytes),
             PeerEvent::Closed => {
                 self.retire(peer);
                 self.handle(Input::PeerClosed { peer });
             }
+        }
+    }
+
+    /// A frame from `peer`'s connection `id`: handled now, or, while frames come faster than
+    /// that (a drain is due), with the others waiting (`inbox`).
+    fn on_frame(&self, peer: &str, id: u64, bytes: Vec<u8>) {
+        if self.inbox.borrow().busy() {
+            self.inbox.borrow_mut().push(peer, id, bytes);
+            return;
+        }
+        self.handle(Input::PeerFrame {
+            peer,
+            bytes: &bytes,
+        });
+        self.schedule_drain();
+    }
+
+    fn schedule_drain(&self) {
+        let me = self.me.clone();
+        let drain = Timeout::new(0, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.drain_inbox();
+            }
+        });
+        self.inbox.borrow_mut().set_drain(Some(drain));
+    }
+
+    /// Handles the frames that waited, for up to `DRAIN_BUDGET_MS`, then carries out what the
+    /// room asked for once; the rest wait for the next drain.
+    fn drain_inbox(&self) {
+        let started = perf::now();
+        let mut handled = false;
+        loop {
+            let Some((peer, id, bytes)) = self.inbox.borrow_mut().pop() else {
+                break;
+            };
+            // A frame of a connection since replaced would meet the new one's chunk stream.
+            if self.peers.borrow().get(&peer).is_none_or(|c| c.id != id) {
+                continue;
+            }
+            self.room.borrow_mut().handle(
+                now(),
+                Input::PeerFrame {
+                    peer: &peer,
+                    bytes: &bytes,
+                },
+            );
+            handled = true;
+            if perf::now() - started > inbox::DRAIN_BUDGET_MS {
+                break;
+            }
+        }
+        if handled {
+            self.pump();
+        }
+        if self.inbox.borrow().is_empty() {
+            self.inbox.borrow_mut().set_drain(None);
+        } else {
+            self.schedule_drain();
         }
     }
 
