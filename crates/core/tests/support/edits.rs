@@ -2,7 +2,8 @@
 //! recover the splice with `EditorText::input`, give it to `Room::edit`.
 //!
 //! Every random insert may carry a unique marker `⟦p<peer>.<n>⟧`; edits never cut into a
-//! marker, so a marker is in the final page exactly when nobody deleted it.
+//! marker, so a marker is in the final page exactly when nobody deleted it (undo and redo aside:
+//! [`Markers::touched`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,25 +19,51 @@ use super::net::Net;
 pub struct Markers {
     pub inserted: BTreeSet<String>,
     pub deleted: BTreeSet<String>,
+    /// Markers undo or redo removed or brought back: their fate is not followed (two people
+    /// undoing concurrent deletions of one marker bring it back twice, as Yjs does).
+    pub touched: BTreeSet<String>,
+    /// The page each marker was typed in, when not the home page.
+    pub page_of: BTreeMap<String, String>,
     next: BTreeMap<usize, u64>,
 }
 
-/// One random edit by peer `i` (sometimes two changes in one `edit` call); random edits delete
-/// more than they insert once the page is longer than `max_text` chars.
-pub fn random_edit(net: &mut Net, markers: &mut Markers, max_text: usize, i: usize) {
+impl Markers {
+    /// The page `marker` was typed in.
+    pub fn page(&self, marker: &str) -> &str {
+        self.page_of
+            .get(marker)
+            .map_or(notebook::HOME, String::as_str)
+    }
+}
+
+/// One random edit by peer `i` of the page it has open (sometimes two changes in one `edit`
+/// call); random edits delete more than they insert once the page is longer than `max_text`
+/// chars. With `caret`, the edit says where the caret is after it, as the app does (and the
+/// person's cursor moves with it).
+pub fn random_edit(net: &mut Net, markers: &mut Markers, max_text: usize, i: usize, caret: bool) {
     let parts = if net.rng().random_bool(0.15) { 2 } else { 1 };
+    let page = net.peers[i].page.clone();
     let mut splices: Vec<Splice> = Vec::new();
+    let mut at = 0;
+    let numbered = markers.next.get(&i).copied().unwrap_or(0);
     for _ in 0..parts {
         let text = net.peers[i].editor.text();
-        let (value, caret) = random_change(net.rng(), markers, max_text, i, &text);
-        if let Some(splice) = net.peers[i].editor.input(&value, Some(caret)) {
+        let (value, after) = random_change(net.rng(), markers, max_text, i, &text);
+        at = after;
+        if let Some(splice) = net.peers[i].editor.input(&value, Some(after)) {
             splices.push(splice);
         }
     }
+    if page != notebook::HOME {
+        for n in numbered + 1..=markers.next.get(&i).copied().unwrap_or(0) {
+            markers.page_of.insert(format!("⟦p{i}.{n}⟧"), page.clone());
+        }
+    }
     net.peers[i].edits += 1;
-    net.trace(|| format!("edit {i}: {splices:?}"));
+    net.trace(|| format!("edit {i} of {page}: {splices:?}"));
     let now = net.now;
-    net.act(i, |room| room.edit(now, notebook::HOME, &splices, None));
+    let selection = caret.then_some((at, at));
+    net.act(i, |room| room.edit(now, &page, &splices, selection));
     if net.check_mirrors {
         net.check_mirror(i);
     }

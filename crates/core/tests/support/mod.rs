@@ -16,11 +16,14 @@ pub mod html;
 pub mod net;
 pub mod peer;
 pub mod replay;
+pub mod restart;
 pub mod rtc;
 pub mod run;
 pub mod schedule;
 pub mod server;
 pub mod sim;
+pub mod soak;
+pub mod store;
 pub mod trace;
 
 use commonplace_core::notebook;

@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use super::peer::Peer;
 use super::rtc::{Conn, Link};
 use super::schedule::{Ev, Fifo, Queue, Schedule};
+use super::store::SimStore;
 
 /// What a peer's shell opens when it joins.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +74,10 @@ pub struct Stats {
     pub signaling_reconnects: u64,
     /// `Event::PageChanged`s, of any page.
     pub page_changes: u64,
+    /// Requests that reached the server's store.
+    pub store_requests: u64,
+    /// Browsers killed and started again.
+    pub restarts: u64,
 }
 
 pub struct Net {
@@ -110,6 +115,10 @@ pub struct Net {
     pub trace: bool,
     /// When `Some`, every output of every room, in order, as (peer, output).
     pub recorded: Option<Vec<(usize, Output)>>,
+    /// Keyed rooms keep a copy in the server's store ([`super::store`]) once loaded.
+    pub server_store: bool,
+    /// The server's stores, by id.
+    pub(super) stores: BTreeMap<String, SimStore>,
 }
 
 impl Net {
@@ -138,6 +147,8 @@ impl Net {
             strict: false,
             trace: std::env::var_os("SIM_TRACE").is_some(),
             recorded: None,
+            server_store: false,
+            stores: BTreeMap::new(),
         }
     }
 
@@ -288,6 +299,19 @@ impl Net {
             self.now,
         );
         self.join_with(i, room);
+        if self.peers[i].loaded {
+            self.open_server_copy(i);
+        }
+    }
+
+    /// Once a tab's own copy is loaded, as the app does: its room keeps a copy on the server
+    /// (if the net has a store and the room a key), under a writer id of this session's.
+    pub fn open_server_copy(&mut self, i: usize) {
+        if self.server_store {
+            let writer: [u8; 16] = self.rng.random();
+            let now = self.now;
+            self.act(i, |room| room.open_server_store(now, writer));
+        }
     }
 
     /// Peer `i` joins with `room`: its editor shows the page, its shell opens what
@@ -432,8 +456,12 @@ impl Net {
                 }
             }
             Output::Effect(Effect::Store(update)) => self.peers[i].stored.push(update),
-            // The net's rooms keep no server copy (`RoomConfig::store` is `None`): the server
-            // store's machine has its own tests, against a store that keeps records.
+            // Unless the net runs a store ([`Net::server_store`]), its rooms keep no server
+            // copy: the server store's machine has its own tests, against a store that keeps
+            // records.
+            Output::Transmit(Transmit::Store(request)) if self.server_store => {
+                self.send_to_store(i, request)
+            }
             Output::Transmit(Transmit::Store(request) | Transmit::HistoryStore(request)) => {
                 panic!("peer {i} asked a server store the net does not run: {request:?}")
             }
@@ -457,7 +485,16 @@ impl Net {
                 assert!(!self.strict, "peer {i} dropped honest input: {why}");
                 self.peers[i].drops.push((self.now, why));
             }
-            Output::Event(Event::PagesChanged) => self.peers[i].pages_changed += 1,
+            Output::Event(Event::PagesChanged) => {
+                self.peers[i].pages_changed += 1;
+                // The app shows the home page when the open one is gone (deleted by anyone).
+                let peer = &mut self.peers[i];
+                let open = peer.room().pages().iter().any(|p| p.id == peer.page);
+                if !open {
+                    self.trace(|| format!("peer {i}'s open page is gone: home"));
+                    self.peers[i].open(commonplace_core::notebook::HOME);
+                }
+            }
             Output::Event(Event::Receiving { .. }) | Output::Event(Event::PresenceChanged) => {}
         }
     }

@@ -53,6 +53,13 @@ pub struct Peer {
     /// Written on every frame this peer sends while its frames are held, for a replay to
     /// deliver "everything up to" some point of the sender's history.
     pub tag: u64,
+    /// Its stored updates are loaded (a restarted tab's editor waits for them, as the app's
+    /// stays read-only until then).
+    pub loaded: bool,
+    /// The tab that took this one's place when its browser restarted.
+    pub successor: Option<usize>,
+    /// What the person set as their name and colour, if anything.
+    pub user: Option<(String, String)>,
 }
 
 impl Peer {
@@ -80,6 +87,9 @@ impl Peer {
             wake: None,
             inbox: VecDeque::new(),
             tag: 0,
+            loaded: true,
+            successor: None,
+            user: None,
         }
     }
 

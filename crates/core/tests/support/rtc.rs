@@ -64,6 +64,14 @@ impl Net {
         }
     }
 
+    /// The data channel `a`'s connection to `b` holds, if it has one.
+    pub(super) fn link_of(&self, a: usize, b: usize) -> Option<u64> {
+        match self.conns.get(&(a, b))?.state {
+            ConnState::Linked { link } => Some(link),
+            _ => None,
+        }
+    }
+
     /// The room asked for a connection to `r`: the shell makes a new one (closing the old).
     pub(super) fn connect(&mut self, i: usize, r: usize, initiator: bool) {
         self.peers[i].connects.push((self.now, r, initiator));
@@ -117,6 +125,7 @@ impl Net {
         let Some(conn) = self.conns.get(&(i, r)) else {
             // The channel failed and the room has not heard yet.
             self.stats.frames_lost += 1;
+            self.trace(|| format!("{i} -> {r}: frame on no connection, lost"));
             return;
         };
         let (ConnState::Linked { link }, true) = (conn.state, conn.opened) else {
@@ -149,13 +158,29 @@ impl Net {
         let lose = self.schedule.lose_frames;
         if lossy && lose > 0.0 && self.rng().random_bool(lose) {
             self.stats.frames_lost += 1;
+            self.trace(|| format!("{i} -> {r}: frame lost"));
             return;
         }
         let ordered = !self.schedule.reorder_within_link;
         let wire = Fifo::Data(link, i);
         let at = self
             .queue
-            .fifo_time(wire, self.now, latency, not_before, ordered);
+            .fifo_time(wire.clone(), self.now, latency, not_before, ordered);
+        let twice = self.schedule.duplicate_frames;
+        if twice > 0.0 && self.rng().random_bool(twice) {
+            let Ev::Frame { bytes, .. } = &ev else {
+                unreachable!()
+            };
+            let copy = Ev::Frame {
+                to: r,
+                from: i,
+                link,
+                bytes: bytes.clone(),
+            };
+            let again = self.delay(self.schedule.link_latency);
+            let later = self.queue.fifo_time(wire, at, again, not_before, ordered);
+            self.queue.push(later, copy);
+        }
         self.queue.push(at, ev);
     }
 
@@ -170,9 +195,22 @@ impl Net {
             self.stats.frames += 1;
             self.stats.frame_bytes += bytes.len() as u64;
             let id = self.peers[from].id.clone();
+            if self.trace {
+                if let Ok(commonplace_core::peer_message::PeerMessage::Awareness(update)) =
+                    commonplace_core::peer_message::decode(bytes)
+                {
+                    let clients: Vec<_> = update
+                        .clients
+                        .iter()
+                        .map(|(c, e)| (c.get(), e.clock, e.json.len()))
+                        .collect();
+                    self.trace(|| format!("awareness {from} -> {to}: {clients:?}"));
+                }
+            }
             self.feed(to, Input::PeerFrame { peer: &id, bytes });
         } else {
             self.stats.frames_lost += 1;
+            self.trace(|| format!("{from} -> {to}: frame arrives on a dead channel, lost"));
         }
     }
 

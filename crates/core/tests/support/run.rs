@@ -122,6 +122,22 @@ impl Net {
             Ev::PartitionEnd { group } => self.partition_end(group),
             Ev::LinkFailure { all } => self.link_failure(all),
             Ev::BcDeliver { to, bytes } => self.feed(to, Input::BroadcastFrame(&bytes)),
+            Ev::Act(i) => panic!("peer {i}'s action: actions are made by whoever schedules them"),
+            Ev::Kill(i) => self.kill_browser(i),
+            Ev::Restart(i) => self.restart_browser(i),
+            Ev::Load(i) => self.load_stored(i),
+            Ev::Online(i) => self.feed(i, Input::Online),
+            Ev::StoreServe {
+                from,
+                request,
+                http,
+            } => self.store_serve(from, request, http),
+            Ev::StoreAnswer {
+                to,
+                request,
+                status,
+                body,
+            } => self.store_answer(to, request, status, &body),
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct Schedule {
     /// Probability that a data-channel frame silently vanishes: a broken transport, for checking
     /// that the simulator notices lost updates. Zero for every honest run.
     pub lose_frames: f64,
+    /// Probability that a data-channel frame arrives twice (the second copy a little later, in
+    /// order): nothing real does that either; a room must not be hurt by it.
+    pub duplicate_frames: f64,
     /// Only frames sent by this peer are lost (with probability `lose_frames`).
     pub lose_only_from: Option<usize>,
     /// Data-channel and BroadcastChannel frames wait in the receiver's inbox until the test
@@ -46,6 +49,13 @@ pub struct Schedule {
     /// browser's shell does. Off, time passes only as the test says, and a test that wants a
     /// room's timeouts gives it `Input::Timeout` itself.
     pub timers: bool,
+    /// One-way latency of a request to the server's store, ms.
+    pub store_latency: (u64, u64),
+    /// Probability that a store request fails on the way (a proxy's error, a dropped fetch).
+    pub store_failures: f64,
+    /// A store read's reply is cut at about this many bytes (the server's is 8 MiB): smaller,
+    /// the browser reads in several steps.
+    pub store_reply_limit: usize,
 }
 
 impl Schedule {
@@ -60,10 +70,14 @@ impl Schedule {
             candidates: true,
             announce_gap: (0, 30),
             lose_frames: 0.0,
+            duplicate_frames: 0.0,
             lose_only_from: None,
             hold_frames: false,
             direct_path: |_, _, _| true,
             timers: true,
+            store_latency: (5, 300),
+            store_failures: 0.0,
+            store_reply_limit: 8 << 20,
         }
     }
 
@@ -177,6 +191,32 @@ pub enum Ev {
         to: usize,
         bytes: Vec<u8>,
     },
+    /// A person does something other than typing (a page operation, undo, presence): the
+    /// simulator's random actions, made by whoever drives the net, like [`Ev::Edit`].
+    Act(usize),
+    /// The browser of this peer dies with all its tabs: no goodbye, no more writes.
+    Kill(usize),
+    /// A killed peer's browser starts again: each tab anew (new peer and client ids), from
+    /// what its store had persisted.
+    Restart(usize),
+    /// A restarted tab's stored updates are read and loaded (signaling may be up already).
+    Load(usize),
+    /// The browser's network is back (`online` event).
+    Online(usize),
+    /// A request to the server's store reaches it (`None`: the request never got there).
+    StoreServe {
+        from: usize,
+        request: commonplace_core::room::server_store::StoreRequest,
+        http: commonplace_core::room::HttpRequest,
+    },
+    /// The store's answer (HTTP status and body) reaches `to`; status 0: the request failed on
+    /// the way (no network).
+    StoreAnswer {
+        to: usize,
+        request: commonplace_core::room::server_store::StoreRequest,
+        status: u16,
+        body: Vec<u8>,
+    },
 }
 
 impl Ev {
@@ -186,6 +226,10 @@ impl Ev {
             self,
             Ev::Join(_)
                 | Ev::Edit(_)
+                | Ev::Act(_)
+                | Ev::Kill(_)
+                | Ev::Restart(_)
+                | Ev::Load(_)
                 | Ev::PartitionStart { .. }
                 | Ev::PartitionEnd { .. }
                 | Ev::LinkFailure { .. }
