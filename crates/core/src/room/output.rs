@@ -55,7 +55,9 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The list of pages changed: one was added, removed, renamed or moved (by anyone); or the
-    /// notebook was renamed.
+    /// notebook was renamed. Said once, after everything else the room has to say: a shell
+    /// that opens another page because of it (the open one is gone) reads that page as the room
+    /// has it, with every [`Event::PageChanged`] of it already in.
     PagesChanged,
     /// Someone else (a peer, a stored update, undo or redo) changed a page's text: apply these
     /// splices, in order, to what the editor shows of it. Local edits are not echoed.
@@ -121,8 +123,8 @@ pub(crate) struct Outputs {
     /// The last frame queued for each peer, and the last update to store (as output numbers).
     last_to: HashMap<PeerId, usize>,
     last_store: Option<usize>,
-    /// The last change of a page's text still queued, while no change of the page list came
-    /// after it: later changes of that page join it.
+    /// The last change of a page's text still queued: later changes of that page join it (the
+    /// page list's change is said after them all, see `pages_changed`).
     last_page_change: Option<usize>,
     /// Reasons for dropped input queued since the queue was last empty, and the one event that
     /// counts those past [`MAX_DROPS_QUEUED`].
@@ -130,11 +132,19 @@ pub(crate) struct Outputs {
     drops_summary: Option<usize>,
     /// Frames for peers reached through the server: the room turns them into publishes.
     relayed: Vec<(PeerId, Vec<u8>)>,
+    /// [`Event::PagesChanged`] is due, once the queue is empty. Queued in its place, a shell
+    /// that opened the home page because the open one was gone would show it with the splices
+    /// queued after in it already, then apply them again (issue 16's soak, seed 76: one frame
+    /// brought a page's deletion and, with an update it unblocked, text of the home page).
+    pages_changed: bool,
 }
 
 impl Outputs {
     pub fn pop(&mut self) -> Option<Output> {
-        let output = self.queue.pop_front()?;
+        let Some(output) = self.queue.pop_front() else {
+            return std::mem::take(&mut self.pages_changed)
+                .then_some(Output::Event(Event::PagesChanged));
+        };
         self.popped += 1;
         if self.queue.is_empty() {
             self.last_to.clear();
@@ -233,10 +243,9 @@ impl Outputs {
                 let at = self.push(Output::Event(Event::PageChanged { page, splices }));
                 self.last_page_change = Some(at);
             }
-            Event::PagesChanged => {
-                self.last_page_change = None;
-                self.push(Output::Event(event));
-            }
+            // Said once the queue is empty (see `pages_changed`): page changes queued before
+            // and after it may still join, as all come before it.
+            Event::PagesChanged => self.pages_changed = true,
             event => {
                 self.push(Output::Event(event));
             }
@@ -422,5 +431,39 @@ mod tests {
         }
         let frames: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
         assert_eq!(frames.len(), 2, "two of 12 KiB, not one of 24");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_list_changing_is_said_once_after_everything_else() {
+        let mut out = Outputs::default();
+        out.event(Event::PagesChanged);
+        let splice = Splice {
+            index: 0,
+            delete: 0,
+            insert: "a".into(),
+        };
+        out.event(Event::PageChanged {
+            page: "home".into(),
+            splices: vec![splice.clone()],
+        });
+        out.event(Event::PagesChanged);
+        out.effect(Effect::Store(vec![1]));
+        let all: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+        assert_eq!(
+            all,
+            [
+                Output::Event(Event::PageChanged {
+                    page: "home".into(),
+                    splices: vec![splice],
+                }),
+                Output::Effect(Effect::Store(vec![1])),
+                Output::Event(Event::PagesChanged),
+            ]
+        );
     }
 }
