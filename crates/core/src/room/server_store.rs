@@ -149,6 +149,8 @@ pub struct ServerStore {
     counters: BTreeMap<WriterId, u64>,
     /// Local updates not yet sent, oldest first.
     queued: Vec<Vec<u8>>,
+    /// The update in the record in flight: known to be in the store once appended.
+    uploading: Option<Vec<u8>>,
     /// Once the store has been read: send what it lacks of the document (changes made while it
     /// could not hear them, in this session or an earlier one, or by a peer that keeps none).
     diff_due: bool,
@@ -200,6 +202,7 @@ impl ServerStore {
             store_deleted: IdSet::default(),
             counters: BTreeMap::new(),
             queued: Vec::new(),
+            uploading: None,
             diff_due: false,
             read_once: false,
             in_flight: None,
@@ -365,6 +368,8 @@ impl ServerStore {
     /// document, as the store's) and what was dropped, with reasons.
     pub fn on_reply(&mut self, now: u64, reply: StoreReply) -> Applied {
         let mut applied = Applied::default();
+        // Sealed again if it must go again (as the next record of the writer's run).
+        let uploading = self.uploading.take();
         let Some(in_flight) = self.in_flight.take() else {
             applied
                 .dropped
@@ -410,6 +415,11 @@ impl ServerStore {
                 },
                 StoreReply::Appended { seq },
             ) => {
+                if let Some(update) = &uploading {
+                    self.learn(update);
+                }
+                let counter = self.next_counter;
+                self.next_counter += 1;
                 self.settle(now, batched, diff);
                 self.records_after += 1;
                 self.bytes_after += bytes as u64;
@@ -418,6 +428,11 @@ impl ServerStore {
                     self.read_at = self.read_at.min(now);
                 } else {
                     self.seen = seq;
+                    // Read as if from the store: a snapshot of ours says how far our own run
+                    // goes, or its readers would take our next record for one after a
+                    // withheld one (issue 16's soak).
+                    let last = self.counters.entry(self.writer).or_insert(counter);
+                    *last = (*last).max(counter);
                 }
             }
             (
@@ -600,15 +615,19 @@ impl ServerStore {
         any(&inserted) || any(&deleted)
     }
 
+    /// Seals `update` as this writer's next record. The counter moves on, and the store is
+    /// known to hold the update, only once the store says it appended it: a record that never
+    /// got there leaves no gap in the counters (readers would take it for one withheld), and
+    /// what it carried is still lacking (issue 16's soak).
     fn seal(&mut self, update: Vec<u8>) -> Vec<u8> {
-        self.learn(&update);
         let record = store_crypto::Update {
             writer: self.writer,
             counter: self.next_counter,
             update,
         };
-        self.next_counter += 1;
-        self.keys.seal_update(&record, (self.nonces)())
+        let sealed = self.keys.seal_update(&record, (self.nonces)());
+        self.uploading = Some(record.update);
+        sealed
     }
 
     fn send(&mut self, in_flight: InFlight, request: StoreRequest) -> Option<StoreRequest> {
