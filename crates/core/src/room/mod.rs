@@ -115,6 +115,8 @@ pub struct Room {
     pages: Pages,
     presence: Presence,
     server_store: Option<ServerStore>,
+    /// Updates of a store read cut at its size bound, until the rest has come.
+    store_read: Vec<Vec<u8>>,
     versions: history::Versions,
     /// A keyed room's store keys and its nonces' CSPRNG stream, until the shell opens the
     /// server store ([`Room::open_server_store`]).
@@ -153,6 +155,7 @@ impl Room {
             pages: Pages::new(awareness.doc(), rng(4)),
             presence: Presence::new(now, peer_id.clone()),
             server_store: None,
+            store_read: Vec::new(),
             unopened_store,
             versions: history::Versions::new(config.client_id, history_store, rng(7)),
             sync: DocSync::default(),

@@ -7,9 +7,12 @@ use commonplace_protocol::store_crypto::{StoreKeys, WriterId};
 
 use rand_chacha::rand_core::RngCore;
 
+use yrs::updates::decoder::Decode;
+use yrs::{ReadTxn, Transact, Update};
+
 use super::output::{Effect, Transmit};
 use super::server_store::{ServerStore, StoreReply};
-use super::Room;
+use super::{Room, EMPTY_UPDATE, REMOTE};
 
 impl Room {
     /// Keeps a copy in the server's store, once this browser's own copy is loaded: it is read,
@@ -75,14 +78,49 @@ impl Room {
         for why in applied.dropped {
             self.out.dropped(why);
         }
-        for update in applied.updates {
-            let received = self.receive(&update);
-            for why in received.dropped {
-                self.out
-                    .dropped(format!("update from the server store: {why}"));
+        self.store_read.extend(applied.updates);
+        if applied.more {
+            return;
+        }
+        let updates = std::mem::take(&mut self.store_read);
+        if updates.is_empty() {
+            return;
+        }
+        // All of a read in one transaction, as the browser's own copy is loaded: records come
+        // in the order they were written, not in the order of what they build on (a record may
+        // need another writer's, written later). Received one by one, an update that waits in
+        // yrs for a later record held back, for good, the next one of its own writer (issue
+        // 16's soak, seeds 656 and 1379: a browser opening the notebook from the server showed
+        // part of it).
+        let mark = self.log.mark_before(updates.iter().map(Vec::len).sum());
+        let (new, missing, dropped) = {
+            let mut txn = self.doc().transact_mut_with(REMOTE);
+            let mut dropped = Vec::new();
+            for (i, bytes) in updates.iter().enumerate() {
+                let applied = Update::decode_v1(bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|update| txn.apply_update(update).map_err(|e| e.to_string()));
+                if let Err(error) = applied {
+                    dropped.push(format!("update {i} from the server store: {error}"));
+                }
             }
-            self.take_changes();
-            for new in received.new {
+            (txn.encode_update_v1(), txn.has_missing_updates(), dropped)
+        };
+        if dropped.is_empty() && !missing {
+            self.log.log_since(mark, &[&new]);
+        } else {
+            self.log.distrust();
+        }
+        for why in dropped {
+            self.out.dropped(why);
+        }
+        // Updates from peers held back for a gap the store filled follow on now.
+        let mark = self.log.mark();
+        let received = self.sync.retry_held(self.awareness.doc());
+        self.log.log_since(mark, &received.new);
+        self.take_changes();
+        for new in std::iter::once(new).chain(received.new) {
+            if new != EMPTY_UPDATE {
                 self.broadcast_update(&new, None);
                 self.out.effect(Effect::Store(new));
             }

@@ -391,6 +391,7 @@ impl ServerStore {
                 },
             ) => {
                 self.on_read(snapshot, records, &mut applied);
+                applied.more = more;
                 if more {
                     self.read_at = now;
                 } else {
@@ -655,6 +656,8 @@ pub struct Applied {
     pub updates: Vec<Vec<u8>>,
     /// What was dropped, and why.
     pub dropped: Vec<String>,
+    /// A read cut at its size bound: the rest is asked for at once.
+    pub more: bool,
 }
 
 #[cfg(test)]

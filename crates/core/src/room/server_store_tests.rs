@@ -674,3 +674,52 @@ fn a_room_keeps_its_notebook_in_the_store_and_another_opens_it_with_nobody_onlin
     // An open room keeps no server copy.
     assert_eq!(Status::default().server_copy, ServerCopy::None);
 }
+
+/// Issue 16's soak (seeds 656 and 1379): records come in the order they were written, not in
+/// the order of what they build on. Here a's first record needs c's text, which reaches the
+/// store last, in one record with a's latest (a recovery diff, written by another session).
+/// Taken one by one, a's first waited in yrs for c's, a's second waited for a's first, and the
+/// last record for a's second: a browser opening the notebook from the store showed nothing.
+#[test]
+fn records_that_build_on_a_later_record_are_all_read() {
+    use crate::notebook::HOME;
+    use crate::text::Splice;
+    let insert = |room: &mut crate::room::Room, at: u32, text: &str| {
+        let before = room.doc().transact().state_vector();
+        let splice = Splice {
+            index: at,
+            delete: 0,
+            insert: text.into(),
+        };
+        room.edit(0, HOME, &[splice], None);
+        room.doc().transact().encode_diff_v1(&before)
+    };
+    let (mut a, mut c) = (keyed_room(1), keyed_room(3));
+    let from_c = insert(&mut c, 0, "c");
+    a.doc()
+        .transact_mut()
+        .apply_update(Update::decode_v1(&from_c).unwrap())
+        .unwrap();
+    let (first, second, third) = (
+        insert(&mut a, 1, "a"),
+        insert(&mut a, 2, "b"),
+        insert(&mut a, 3, "d"),
+    );
+    let mut store = Store::default();
+    let mut writer = Browser::new(7);
+    let mut now = 0;
+    for update in [first, second] {
+        writer.store.on_local_update(now, update);
+        now += FLUSH_MS;
+        writer.pump(now, &mut store);
+    }
+    let mut other = Browser::new(8);
+    other
+        .store
+        .on_local_update(now, yrs::merge_updates_v1([from_c, third]).unwrap());
+    other.pump(now + FLUSH_MS, &mut store);
+    assert_eq!(store.records.len(), 3);
+    let mut reader = keyed_room(4);
+    pump_room(&mut reader, 10_000, &mut store);
+    assert_eq!(reader.page_text(HOME).as_deref(), Some("cabd"));
+}

@@ -70,7 +70,20 @@ impl DocSync {
             return received;
         }
         integrate(doc, update, Some(bytes), &mut received);
-        // Each integration may fill the gap a held update was waiting for.
+        self.integrate_held(doc, &mut received);
+        received
+    }
+
+    /// Integrates what was held back and follows on now: after the document changed another
+    /// way (the server's store).
+    pub fn retry_held(&mut self, doc: &Doc) -> Received {
+        let mut received = Received::default();
+        self.integrate_held(doc, &mut received);
+        received
+    }
+
+    /// Each integration may fill the gap a held update was waiting for.
+    fn integrate_held(&mut self, doc: &Doc, received: &mut Received) {
         while let Some(i) = self
             .held
             .iter()
@@ -78,9 +91,8 @@ impl DocSync {
         {
             let (update, size) = self.held.remove(i);
             self.held_bytes -= size;
-            integrate(doc, update, None, &mut received);
+            integrate(doc, update, None, received);
         }
-        received
     }
 
     fn hold(&mut self, update: Update, size: usize, dropped: &mut Vec<String>) {
