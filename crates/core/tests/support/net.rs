@@ -117,6 +117,9 @@ pub struct Net {
     pub recorded: Option<Vec<(usize, Output)>>,
     /// Keyed rooms keep a copy in the server's store ([`super::store`]) once loaded.
     pub server_store: bool,
+    /// A peer whose open page is gone is shown the home page, as the app does when it hears
+    /// that the page list changed (the simulator's peers; other tests see to it themselves).
+    pub home_when_page_gone: bool,
     /// The server's stores, by id.
     pub(super) stores: BTreeMap<String, SimStore>,
 }
@@ -148,6 +151,7 @@ impl Net {
             trace: std::env::var_os("SIM_TRACE").is_some(),
             recorded: None,
             server_store: false,
+            home_when_page_gone: false,
             stores: BTreeMap::new(),
         }
     }
@@ -490,7 +494,7 @@ impl Net {
                 // The app shows the home page when the open one is gone (deleted by anyone).
                 let peer = &mut self.peers[i];
                 let open = peer.room().pages().iter().any(|p| p.id == peer.page);
-                if !open {
+                if !open && self.home_when_page_gone {
                     self.trace(|| format!("peer {i}'s open page is gone: home"));
                     self.peers[i].open(commonplace_core::notebook::HOME);
                 }

@@ -129,6 +129,7 @@ impl Sim {
         net.trace = cfg.trace;
         net.check_mirrors = cfg.check_mirrors;
         net.server_store = cfg.server_store;
+        net.home_when_page_gone = true;
         for peer in peers {
             net.add_peer(peer);
         }
@@ -485,68 +486,13 @@ impl Sim {
         let read = notebook_state(&reader);
         if &read != state {
             let keys = commonplace_protocol::store_crypto::StoreKeys::derive(&key);
-            // The records applied at once, as a reload of them would.
+            // What went wrong, for whoever reads this: the records applied at once (as a
+            // reload of them would), each record's clock ranges, and how far the reader got.
             let mut whole = super::new_room(&self.cfg.room, "whole", 3, 3, self.now);
             for store in self.stores().values() {
                 whole.load(self.now, &store.updates(&keys));
             }
             let whole_matches = notebook_state(&whole) == *state;
-            if std::env::var_os("SOAK_DEBUG_STORE").is_some() {
-                use yrs::updates::decoder::Decode;
-                use yrs::{ReadTxn, Transact};
-                let doc = commonplace_core::notebook::new_doc(9);
-                let mut held: Vec<(usize, yrs::Update)> = Vec::new();
-                let known = |doc: &yrs::Doc| {
-                    let txn = doc.transact();
-                    let mut known = txn.state_vector();
-                    if let Some(p) = txn.store().pending_update() {
-                        for (client, ranges) in p.update.insertions(true).iter() {
-                            let mut ranges: Vec<_> = ranges.iter().cloned().collect();
-                            ranges.sort_by_key(|r| r.start);
-                            let mut end = known.get(client);
-                            for r in ranges {
-                                if r.start > end {
-                                    break;
-                                }
-                                end = end.max(r.end);
-                            }
-                            known.set_max(*client, end);
-                        }
-                    }
-                    known
-                };
-                let follows = |doc: &yrs::Doc, u: &yrs::Update| {
-                    let k = known(doc);
-                    u.state_vector_lower().iter().all(|(c, x)| k.get(c) >= *x)
-                };
-                for store in self.stores().values() {
-                    for (n, bytes) in store.updates(&keys).iter().enumerate() {
-                        let u = yrs::Update::decode_v1(bytes).unwrap();
-                        if !follows(&doc, &u) {
-                            eprintln!("hold record {}", n + 1);
-                            held.push((n + 1, u));
-                            continue;
-                        }
-                        doc.transact_mut().apply_update(u).unwrap();
-                        while let Some(i) = held.iter().position(|(_, u)| follows(&doc, u)) {
-                            let (m, u) = held.remove(i);
-                            eprintln!("unhold record {m}");
-                            doc.transact_mut().apply_update(u).unwrap();
-                        }
-                        let txn = doc.transact();
-                        eprintln!(
-                            "after record {}: sv {:?} known {:?} pending missing {:?} pending {:?}",
-                            n + 1,
-                            txn.state_vector(),
-                            known(&doc),
-                            txn.store().pending_update().map(|p| p.missing.clone()),
-                            txn.store()
-                                .pending_update()
-                                .map(|p| format!("{:?}", p.update))
-                        );
-                    }
-                }
-            }
             let stores: Vec<String> = self
                 .stores()
                 .iter()
