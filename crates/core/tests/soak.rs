@@ -79,7 +79,7 @@ fn soak() {
                     }
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     let secs = start.elapsed().as_secs_f64();
                     println!("soak: {n} runs in {secs:.0} s");
                 }
