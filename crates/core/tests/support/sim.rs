@@ -85,9 +85,10 @@ pub struct Sim {
     /// Actions other than typing made ([`Sim::random_act`]).
     pub acts: u64,
     /// Pairs of peers that, once settled, see a third one's caret at different offsets of the
-    /// same notebook (from the same awareness state, as far as can be told): counted, not
-    /// failed. Issue 16's soak found a few (seeds 175 and 243: one to three characters apart);
-    /// the cause is not found yet.
+    /// same notebook: counted, not failed. Issue 16's soak found a few (seeds 175 and 243: one
+    /// to three characters apart), each from the same awareness state, with one of the two
+    /// peers the one that had undone something: yrs resolves a position through the `redone`
+    /// links its undo and redo leave, which only that peer's document has (as Yjs does).
     pub caret_disagreements: std::cell::Cell<u64>,
 }
 
