@@ -2,13 +2,16 @@
 //! `commonplace_protocol::frame`'s, this module only turns payloads into yrs types and back.
 //!
 //! A sync step 1 carries a state vector and an awareness frame an awareness update: both are
-//! decoded here, so a frame that is not what its type says is an error, never a panic. Updates
+//! decoded here (after `commonplace_protocol::yjs_update` has checked every count they claim is
+//! there), so a frame that is not what its type says is an error, never a panic. Updates
 //! stay bytes; the room decodes them when it applies them, with [`decode_update`], and
 //! [`drop_unreadable_pending`] after: the two guards yrs 0.28 needs against hostile updates
 //! (found by fuzzing, `docs/fuzzing.md`).
 
 use commonplace_protocol::frame::{Frame, FrameError};
-use commonplace_protocol::lib0::Decoder;
+use commonplace_protocol::yjs_update::{
+    check_awareness_v1, check_state_vector_v1, check_v1, UpdateCheckError,
+};
 use yrs::sync::{AwarenessUpdate, Message};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
@@ -26,9 +29,10 @@ pub enum DecodeError {
 /// Decodes one message from a data-channel frame.
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     let payload = |e: yrs::encoding::read::Error| DecodeError::Payload(e.to_string());
+    let checked = |e: UpdateCheckError| DecodeError::Payload(e.to_string());
     Ok(match Frame::decode(bytes).map_err(DecodeError::Frame)? {
         Frame::SyncStep1(sv) => {
-            claims_at_most(sv, SV_ENTRY_MIN)?;
+            check_state_vector_v1(sv).map_err(checked)?;
             Message::Sync(SyncMessage::SyncStep1(
                 StateVector::decode_v1(sv).map_err(payload)?,
             ))
@@ -36,7 +40,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         Frame::SyncStep2(update) => Message::Sync(SyncMessage::SyncStep2(update.to_vec())),
         Frame::Update(update) => Message::Sync(SyncMessage::Update(update.to_vec())),
         Frame::Awareness(update) => {
-            claims_at_most(update, AWARENESS_ENTRY_MIN)?;
+            check_awareness_v1(update).map_err(checked)?;
             Message::Awareness(AwarenessUpdate::decode_v1(update).map_err(payload)?)
         }
         Frame::QueryAwareness => Message::AwarenessQuery,
@@ -45,41 +49,13 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     })
 }
 
-/// The fewest bytes an entry of a state vector takes (client id and clock, a varUint each),
-/// and of an awareness update (the same and its JSON's length).
-const SV_ENTRY_MIN: usize = 2;
-const AWARENESS_ENTRY_MIN: usize = 3;
-
-/// Refuses a payload whose entry count (its first varUint) is more than its bytes can hold.
-/// yrs reserves room for the count it reads before reading the entries: ten bytes claiming
-/// 10^9 entries had it reserve gigabytes (found by `fuzz/fuzz_targets/peer_message.rs`), and
-/// in wasm, what a reservation grows memory by is never given back.
-fn claims_at_most(payload: &[u8], entry_min: usize) -> Result<(), DecodeError> {
-    let mut decoder = Decoder::new(payload);
-    let count = decoder
-        .read_var_uint()
-        .map_err(|e| DecodeError::Payload(format!("the entry count: {e}")))?;
-    if count > (decoder.rest().len() / entry_min) as u64 {
-        return Err(DecodeError::Payload(format!(
-            "the entry count, {count}, is more than {} bytes hold",
-            payload.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The fewest bytes a client's part of an update takes (its block count, client id and first
-/// clock, a varUint each).
-const UPDATE_CLIENT_MIN: usize = 3;
-
-/// `Update::decode_v1`, for updates from outside (peers, the stores, files): one claiming more
-/// clients than its bytes hold is refused before yrs reserves a map for them (found by the
-/// fuzz targets peer_message, relay and room: 20 bytes had it reserve 350 GB).
+/// `Update::decode_v1`, for updates from outside (peers, the stores, files), after
+/// [`check_v1`]: yrs reserves room for every count an update claims (clients, blocks, values)
+/// before reading what it counts, so an update whose counts its bytes cannot hold is refused
+/// first (found by the fuzz targets peer_message, relay and room: 20 bytes had yrs reserve
+/// 350 GB; in a browser tab, memory grown for good or the tab killed).
 pub fn decode_update(bytes: &[u8]) -> Result<Update, String> {
-    claims_at_most(bytes, UPDATE_CLIENT_MIN).map_err(|e| match e {
-        DecodeError::Payload(why) => why,
-        DecodeError::Frame(e) => e.to_string(),
-    })?;
+    check_v1(bytes).map_err(|e| e.to_string())?;
     Update::decode_v1(bytes).map_err(|e| e.to_string())
 }
 
@@ -163,7 +139,7 @@ mod tests {
     #[test]
     fn counts_past_what_the_bytes_hold_are_refused_before_yrs_reserves_them() {
         let claims = |frame: &[u8]| match decode(frame) {
-            Err(DecodeError::Payload(why)) => why.starts_with("the entry count"),
+            Err(DecodeError::Payload(why)) => why.starts_with("the count of"),
             _ => false,
         };
         // A sync step 1 whose state vector claims ~2^31 entries in 4 bytes.
@@ -193,10 +169,10 @@ mod tests {
             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
             0xff, 0xff, 0xff, 0xf1, 0xff, 0xff,
         ];
-        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the entry count")));
+        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the count of")));
         // 2^20 clients in 8 bytes.
         let update = [0x80, 0x80, 0x40, 0, 0, 0, 0, 0];
-        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the entry count")));
+        assert!(decode_update(&update).is_err_and(|why| why.starts_with("the count of")));
         // A real update decodes as yrs decodes it.
         let doc = yrs::Doc::new();
         let text = doc.get_or_insert_text("page");

@@ -36,3 +36,4 @@ pub mod lib0;
 pub mod signaling;
 pub mod store;
 pub mod store_crypto;
+pub mod yjs_update;
