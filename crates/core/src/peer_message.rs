@@ -59,6 +59,13 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, String> {
     Update::decode_v1(bytes).map_err(|e| e.to_string())
 }
 
+/// `StateVector::decode_v1`, for state vectors from outside (a version's, which any room
+/// member can write), after [`check_state_vector_v1`].
+pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, String> {
+    check_state_vector_v1(bytes).map_err(|e| e.to_string())?;
+    StateVector::decode_v1(bytes).map_err(|e| e.to_string())
+}
+
 /// yrs keeps the part of an update it cannot integrate yet (waiting for what it builds on) and
 /// merges it into every state it encodes afterwards, unwrapping that merge: a waiting part that
 /// yrs writes in a form it cannot read back made encoding the document panic (found by the

@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Any, Doc, Map, MapRef, Number, Out, ReadTxn, StateVector, Transact};
 
@@ -277,12 +276,12 @@ impl History {
     /// The clients whose changes `state` (a notebook state vector) has and the newest
     /// version's does not: who edited since it. Everyone in `state` when there is none.
     pub fn editors_since_newest(&self, state: &[u8]) -> Vec<u64> {
-        let Ok(now) = StateVector::decode_v1(state) else {
+        let Ok(now) = crate::peer_message::decode_state_vector(state) else {
             return Vec::new();
         };
         let before = self
             .newest()
-            .and_then(|v| StateVector::decode_v1(&v.state).ok())
+            .and_then(|v| crate::peer_message::decode_state_vector(&v.state).ok())
             .unwrap_or_default();
         let editors: BTreeSet<u64> = now
             .iter()
