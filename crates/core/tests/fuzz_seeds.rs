@@ -105,6 +105,51 @@ fn signals() -> Vec<serde_json::Value> {
     ]
 }
 
+/// Updates with every kind of content yrs writes (strings, formats, embeds, Any values of every
+/// type, XML, a subdocument, deletions), a diff, and a state vector.
+fn yjs_updates() -> Vec<Vec<u8>> {
+    use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+    use yrs::{Any, Array, Doc, Map};
+    let doc = Doc::new();
+    let text = doc.get_or_insert_text("page");
+    let map = doc.get_or_insert_map("map");
+    let array = doc.get_or_insert_array("array");
+    let xml = doc.get_or_insert_xml_fragment("xml");
+    {
+        let mut txn = doc.transact_mut();
+        text.insert(&mut txn, 0, "hello wörld");
+        text.format(&mut txn, 0, 5, [("bold".into(), Any::Bool(true))].into());
+        text.insert_embed(&mut txn, 3, Any::from(vec![Any::Null, Any::from(1.5)]));
+        map.insert(&mut txn, "n", Any::from(-7i64));
+        map.insert(&mut txn, "big", Any::from(1i64 << 40));
+        map.insert(&mut txn, "buf", Any::Buffer(vec![1u8, 2, 3].into()));
+        map.insert(&mut txn, "undefined", Any::Undefined);
+        map.insert(&mut txn, "sub", Doc::new());
+        array.insert_range(
+            &mut txn,
+            0,
+            [Any::from("a"), Any::from(vec![Any::from(true)])],
+        );
+        xml.insert(
+            &mut txn,
+            0,
+            XmlElementPrelim::new("p", [XmlTextPrelim::new("x").into()]),
+        );
+    }
+    let before = doc.transact().state_vector();
+    {
+        let mut txn = doc.transact_mut();
+        text.remove_range(&mut txn, 1, 4);
+        map.remove(&mut txn, "n");
+    }
+    let txn = doc.transact();
+    vec![
+        txn.encode_state_as_update_v1(&StateVector::default()),
+        txn.encode_state_as_update_v1(&before),
+        yrs::updates::encoder::Encode::encode_v1(&txn.state_vector()),
+    ]
+}
+
 fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     let mut seeds: BTreeMap<&'static str, Vec<Vec<u8>>> = BTreeMap::new();
     let frames = peer_frames();
@@ -167,6 +212,7 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
         json!({"nested": {"deeper": [[], {}]}}),
     ];
     seeds.insert("lib0_any", values.iter().map(encode_any).collect());
+    seeds.insert("yjs_update", yjs_updates());
 
     let chunked = chunk::split(3, step2, 32);
     let relayed: Vec<Vec<u8>> = frames
@@ -396,6 +442,10 @@ fn check(target: &str, seed: &[u8]) {
             assert!(ok);
         }
         "lib0_any" => assert!(decode_any(seed).is_ok()),
+        "yjs_update" => assert!(
+            commonplace_protocol::yjs_update::check_v1(seed).is_ok()
+                || commonplace_protocol::yjs_update::check_state_vector_v1(seed).is_ok()
+        ),
         "relay" => assert!(pieces().iter().any(|p| p.len() > 1)),
         "store_reply" => {
             let body = &seed[3..];
@@ -465,5 +515,5 @@ fn fuzz_seeds_mean_something_to_their_decoders() {
         }
     }
     // Every target but the room (whose input is `arbitrary`'s, not a message) has seeds.
-    assert_eq!(seeds.len(), 17);
+    assert_eq!(seeds.len(), 18);
 }
