@@ -9,16 +9,16 @@
 //! cargo test --release -p commonplace-core --test update_check -- --nocapture cost
 //! ```
 
+mod largest_allocation;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use commonplace_core::peer_message;
 use commonplace_protocol::yjs_update::{check_v1, CheckErrorKind, UpdateCheckError};
+use largest_allocation::largest_allocation;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
@@ -26,37 +26,6 @@ use yrs::updates::decoder::Decode;
 use yrs::{
     Any, Array, Doc, GetString, Map, ReadTxn, StateVector, Text, Transact, Update, XmlFragmentRef,
 };
-
-/// Records the largest single allocation each thread asks for, to show what yrs reserves.
-struct LargestAllocation;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(layout.size())));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(new_size)));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: LargestAllocation = LargestAllocation;
-
-/// The largest allocation `f` made on this thread.
-fn largest_allocation(f: impl FnOnce()) -> usize {
-    LARGEST.with(|largest| largest.set(0));
-    f();
-    LARGEST.with(Cell::get)
-}
 
 fn random_any(rng: &mut SmallRng, depth: usize) -> Any {
     match rng.random_range(0..if depth > 3 { 8 } else { 10 }) {
