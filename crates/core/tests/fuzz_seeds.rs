@@ -402,17 +402,7 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
 /// Each seed means something to the decoder its target fuzzes.
 fn check(target: &str, seed: &[u8]) {
     let text = || std::str::from_utf8(seed).unwrap();
-    let pieces = || {
-        let mut out = Vec::new();
-        let mut rest = seed;
-        while rest.len() >= 2 {
-            let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
-            let (piece, after) = rest[2..].split_at(len.min(rest.len() - 2));
-            out.push(piece.to_vec());
-            rest = after;
-        }
-        out
-    };
+    let pieces = || pieces_of(seed);
     match target {
         "signaling_client" => assert!(ServerMessage::parse(text()).is_some()),
         "signaling_server" => {
