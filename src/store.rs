@@ -53,8 +53,18 @@ impl Store {
     pub async fn open_and_read(room: &str) -> Result<Read, String> {
         if let Some(begun) = head_start::store(room) {
             let _span = crate::perf::span("store.head-start");
-            if let Some(read) = JsFuture::from(begun).await.ok().and_then(Read::from_js) {
-                return Ok(read);
+            match JsFuture::from(begun).await {
+                Ok(value) => {
+                    if let Some(read) = Read::from_js(value) {
+                        return Ok(read);
+                    }
+                }
+                // Said, as the browser may have lost or reset the database after this (a
+                // corrupt store it deleted): the read again below then finds it empty.
+                Err(error) => gloo::console::warn!(
+                    "IndexedDB: the first read failed; reading again:",
+                    error
+                ),
             }
         }
         let _span = crate::perf::span("store.read");

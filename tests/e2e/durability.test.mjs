@@ -12,7 +12,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -45,6 +45,32 @@ function keysFor(i) {
   let text = `[${i}:`;
   for (let k = 0; text.length < 600; k++) text += letters[k % letters.length];
   return text;
+}
+
+/**
+ * What the profile's IndexedDB directories hold on disk, and the end of each LevelDB's LOG (where
+ * LevelDB says what it recovered or found corrupt): for a failure's message.
+ */
+function idbFiles(userDataDir) {
+  const root = path.join(userDataDir, 'Default', 'IndexedDB');
+  const lines = [];
+  try {
+    for (const dir of readdirSync(root)) {
+      lines.push(`  ${dir}/`);
+      const full = path.join(root, dir);
+      if (!statSync(full).isDirectory()) continue;
+      for (const file of readdirSync(full)) lines.push(`    ${file} ${statSync(path.join(full, file)).size} B`);
+      for (const log of ['LOG.old', 'LOG', 'corruption_info.json']) {
+        try {
+          const text = readFileSync(path.join(full, log), 'utf8').trim().split('\n').slice(-12);
+          lines.push(`    ${log}:`, ...text.map((l) => `      ${l}`));
+        } catch { /* none */ }
+      }
+    }
+  } catch (err) {
+    lines.push(`  ${root}: ${err.message}`);
+  }
+  return lines.join('\n');
 }
 
 /** The page of `current` after `kind` of kill, opened on `url` and loaded from IndexedDB. */
@@ -120,10 +146,13 @@ test(`${KILLS} abrupt kills of a typing browser: every key older than ${DURABLE_
     if (kind === 'renderer') await crashedPage.close().catch(() => {});
 
     const after = await editorValue(page);
+    const stored = await idbUpdates(page, room).catch((err) => ({ error: err.message }));
+    const saved = await savedState(page);
     const durable = acked.filter((at) => at <= killedAt - DURABLE_MS).length;
     const sent = expected + keys;
     assert.ok(sent.startsWith(after) && after.length >= expected.length,
-      `kill ${i + 1} (${kind}): the notebook is not a prefix of what was typed:\n  typed ${JSON.stringify(sent)}\n  found ${JSON.stringify(after)}`);
+      `kill ${i + 1} (${kind}): the notebook is not a prefix of what was typed:\n  typed ${JSON.stringify(sent)}\n  found ${JSON.stringify(after)}` +
+      `\n  IndexedDB reads back ${JSON.stringify(stored)}; #saved says ${JSON.stringify(saved)}\n${idbFiles(userDataDir)}`);
     const kept = after.length - expected.length;
     assert.ok(kept >= durable,
       `kill ${i + 1} (${kind}): ${durable - kept} key(s) typed more than ${DURABLE_MS} ms before the kill are lost ` +
@@ -134,10 +163,8 @@ test(`${KILLS} abrupt kills of a typing browser: every key older than ${DURABLE_
       const lossMs = killedAt - acked[kept];
       worstLossMs = Math.max(worstLossMs ?? 0, lossMs);
     }
-    const stored = await idbUpdates(page, room);
     assert.ok(stored.exists && stored.count > 0 && stored.nonBytes === 0,
       `kill ${i + 1} (${kind}): IndexedDB reads back ${JSON.stringify(stored)}`);
-    const saved = await savedState(page);
     assert.notEqual(saved.state, 'error', `kill ${i + 1} (${kind}): #saved says ${JSON.stringify(saved)}`);
     expected = after;
   }
