@@ -61,10 +61,9 @@ impl Store {
                 }
                 // Said, as the browser may have lost or reset the database after this (a
                 // corrupt store it deleted): the read again below then finds it empty.
-                Err(error) => gloo::console::warn!(
-                    "IndexedDB: the first read failed; reading again:",
-                    error
-                ),
+                Err(error) => {
+                    gloo::console::warn!("IndexedDB: the first read failed; reading again:", error)
+                }
             }
         }
         let _span = crate::perf::span("store.read");
