@@ -44,6 +44,7 @@ impl Store {
             updates.auto_increment(true);
             let _ = db.create_object_store(UPDATES, updates);
             let _ = db.create_object_store(CUSTOM, ObjectStoreParams::new());
+            say_data_loss(&JsValue::from(event));
         });
         Ok(Store { db: request.await? })
     }
@@ -193,6 +194,23 @@ impl Read {
             check: field("check").and_then(|check| check.as_string()),
             records: byte_arrays(records.iter()),
         })
+    }
+}
+
+/// Chromium creates a database afresh when it found the old one corrupt, and says so on the
+/// upgrade (`IDBVersionChangeEvent.dataLoss`, not in other browsers): the notebook here then
+/// starts empty, and only peers or the server copy bring it back. Said, never silent.
+fn say_data_loss(event: &JsValue) {
+    let field = |name: &str| {
+        Reflect::get(event, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    if let Some(loss) = field("dataLoss").filter(|loss| loss != "none") {
+        let message = field("dataLossMessage").unwrap_or_default();
+        gloo::console::warn!(format!(
+            "IndexedDB: the browser lost what it stored of this notebook ({loss}: {message})"
+        ));
     }
 }
 

@@ -12,12 +12,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   serverFor, newRoomName, roomUrl, editorValue, waitForReady, savedState, idbUpdates,
   launchProfile, watchPage, setCaret, sleep, APP_LOAD_TIMEOUT_MS,
+  keyedRoomUrl, newRoomKey, typeText, waitForSaved, waitForServerSaved, waitForValue,
 } from './harness.mjs';
 
 const KILLS = Number(process.env.DURABILITY_KILLS || 50);
@@ -172,4 +173,51 @@ test(`${KILLS} abrupt kills of a typing browser: every key older than ${DURABLE_
     `${typedKeys} keys acknowledged before their kill, ${lostKeys} of them lost; worst loss: ` +
     `${worstLossMs === null ? 'none' : `a key typed ${worstLossMs.toFixed(0)} ms before its kill`} ` +
     `(allowed: under ${DURABLE_MS} ms); the notebook ended at ${expected.length} characters`);
+});
+
+// A browser may find its IndexedDB corrupt (a disk's fault, a crash at the wrong moment): Chromium
+// then deletes it and starts the database afresh, saying so only on the upgrade event
+// (`dataLoss`). The app says it, never silently shows an empty notebook as if nothing had been
+// there, and the server copy of a keyed room brings the notebook back.
+test('an IndexedDB the browser found corrupt and started afresh: the app says so, and the server copy brings the notebook back', async (t) => {
+  const server = await serverFor(t);
+  const room = newRoomName('idb-loss');
+  const url = keyedRoomUrl(server, room, newRoomKey());
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'commonplace-idb-loss-'));
+  let current = await launchProfile(userDataDir, 'A');
+  t.after(async () => {
+    await current.context.close().catch(() => {});
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  await current.page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  const text = 'kept by the server while this browser lost it';
+  await typeText(current.page, text, { at: 'end' });
+  await waitForSaved(current.page, { name: 'A' });
+  await waitForServerSaved(current.page, { name: 'A' });
+  await current.context.close();
+
+  // Garbage in the middle of the database's write-ahead log: a checksum mismatch LevelDB finds
+  // on opening it.
+  const idb = path.join(userDataDir, 'Default', 'IndexedDB');
+  const leveldb = path.join(idb, readdirSync(idb).find((dir) => dir.endsWith('.indexeddb.leveldb')));
+  const logs = readdirSync(leveldb).filter((file) => file.endsWith('.log'));
+  assert.ok(logs.length > 0, `no write-ahead log in ${leveldb}: ${readdirSync(leveldb).join(', ')}`);
+  for (const log of logs) {
+    const bytes = readFileSync(path.join(leveldb, log));
+    bytes.fill(0x55, 10, Math.min(bytes.length, 400));
+    writeFileSync(path.join(leveldb, log), bytes);
+  }
+
+  current = await launchProfile(userDataDir, 'A again');
+  const warnings = [];
+  current.page.on('console', (msg) => { if (msg.type() === 'warning') warnings.push(msg.text()); });
+  await current.page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  await waitForReady(current.page, { name: 'A again' });
+  await waitForValue(current.page, text, { name: 'A again' });
+  assert.ok(warnings.some((w) => w.includes('lost what it stored of this notebook') && w.includes('corrupt')),
+    `the app did not say the browser lost its stored notebook; its warnings: ${JSON.stringify(warnings)}`);
+  // And what came back is stored again here.
+  await waitForSaved(current.page, { name: 'A again' });
+  const stored = await idbUpdates(current.page, room);
+  assert.ok(stored.count > 0, `IndexedDB holds ${JSON.stringify(stored)} after the notebook came back`);
 });

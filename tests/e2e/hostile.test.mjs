@@ -103,10 +103,20 @@ async function waitForHonestText(a, b, texts, { timeout = 60_000 } = {}) {
 }
 
 /**
+ * Waits (up to `timeout` ms) until each victim has said it dropped at least `count` frames: the
+ * hostile peer's last frames may still be on their way when the honest text has settled.
+ */
+async function waitForDrops(drops, count, timeout) {
+  const deadline = Date.now() + timeout;
+  while (Object.values(drops).some((d) => d.count < count) && Date.now() < deadline) await sleep(50);
+}
+
+/**
  * One case: a fresh room of A, B and the hostile peer; A and B type, `attack(hostile, { a, b })`
  * runs while they type more, then `check({ a, b, hostile, drops, text })`; its figures are printed and kept in `results`.
+ * `dropsAtLeast`: the victims' main threads are measured until each has dropped that many frames.
  */
-function hostileCase(name, { dropped, attack, check, timeout = 60_000, keyed = false }) {
+function hostileCase(name, { dropped, attack, check, timeout = 60_000, keyed = false, dropsAtLeast = 0 }) {
   test(`hostile peer: ${name}`, { timeout: CASE_TIMEOUT_MS }, async (t) => {
     // In a keyed room the hostile peer has the secret too (a member): signaling is encrypted.
     const room = newRoomName('hostile');
@@ -143,6 +153,7 @@ function hostileCase(name, { dropped, attack, check, timeout = 60_000, keyed = f
     console.log(`[hostile] ${name}: sent in ${Date.now() - started} ms: ${JSON.stringify(sent)}`);
     const text = await waitForHonestText(a, b, Object.values(typed), { timeout });
     const settledMs = Date.now() - started;
+    await waitForDrops(drops, dropsAtLeast, timeout);
     const longest = await Promise.all([a, b].map((p) => p.evaluate(() => window.__longest)));
     const frameGap = await Promise.all([a, b].map((p) => p.evaluate(() => window.__frameGap)));
     const steps = await Promise.all([a, b].map((p) => p.evaluate(() => window.__longestSteps()).catch((err) => err.message)));
@@ -175,6 +186,7 @@ function hostileCase(name, { dropped, attack, check, timeout = 60_000, keyed = f
 
 const malformed = {
   dropped: true,
+  dropsAtLeast: 101,
   attack: (hostile) => hostile.run(async (h) => {
     const { frames, head, concat, Y } = h;
     const junk = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) % 256);
@@ -289,6 +301,7 @@ hostileCase('awareness with 10,000 entries', {
 
 hostileCase('a chunk stream claiming 4 GB', {
   dropped: true,
+  dropsAtLeast: 200,
   attack: (hostile) => hostile.run(async (h) => {
     const total = 4 * 2 ** 30;
     // Pieces small enough that the frame goes as one message (not chunked again by send).
