@@ -37,16 +37,28 @@ const HISTORY_SUFFIX: &str = " (commonplace history)";
 
 impl Store {
     pub async fn open(room: &str) -> Result<Store, Error> {
+        Ok(Self::open_saying_loss(room).await?.0)
+    }
+
+    /// Opens the room's store; and what the browser said it lost, if it started the database
+    /// afresh (`say_data_loss`).
+    async fn open_saying_loss(room: &str) -> Result<(Store, Option<String>), Error> {
+        let lost = Rc::new(RefCell::new(None));
         let mut request = Factory::new()?.open(room, Some(1))?;
-        request.on_upgrade_needed(|event| {
-            let Ok(db) = event.database() else { return };
-            let mut updates = ObjectStoreParams::new();
-            updates.auto_increment(true);
-            let _ = db.create_object_store(UPDATES, updates);
-            let _ = db.create_object_store(CUSTOM, ObjectStoreParams::new());
-            say_data_loss(&JsValue::from(event));
+        request.on_upgrade_needed({
+            let lost = lost.clone();
+            move |event| {
+                let Ok(db) = event.database() else { return };
+                let mut updates = ObjectStoreParams::new();
+                updates.auto_increment(true);
+                let _ = db.create_object_store(UPDATES, updates);
+                let _ = db.create_object_store(CUSTOM, ObjectStoreParams::new());
+                *lost.borrow_mut() = say_data_loss(&JsValue::from(event));
+            }
         });
-        Ok(Store { db: request.await? })
+        let store = Store { db: request.await? };
+        let lost = lost.borrow_mut().take();
+        Ok((store, lost))
     }
 
     /// Opens the room's store and reads all of it, or takes what index.html's head start read
@@ -89,7 +101,7 @@ impl Store {
 
     /// One read-only transaction over both stores: the key check and every record.
     async fn read_here(room: &str) -> Result<Read, Error> {
-        let store = Store::open(room).await?;
+        let (store, lost) = Store::open_saying_loss(room).await?;
         let txn = store
             .db
             .transaction(&[CUSTOM, UPDATES], TransactionMode::ReadOnly)?;
@@ -108,6 +120,7 @@ impl Store {
             store,
             check,
             records,
+            lost,
         })
     }
 
@@ -181,10 +194,12 @@ pub struct Read {
     pub check: Option<String>,
     /// Every stored update, oldest first.
     pub records: Vec<Vec<u8>>,
+    /// The browser found the database corrupt and started it afresh: what it said.
+    pub lost: Option<String>,
 }
 
 impl Read {
-    /// The head start's `{ db, check, records }`.
+    /// The head start's `{ db, check, records, lost }`.
     fn from_js(value: JsValue) -> Option<Read> {
         let field = |name: &str| Reflect::get(&value, &name.into()).ok();
         let db: IdbDatabase = field("db")?.dyn_into().ok()?;
@@ -193,25 +208,27 @@ impl Read {
             store: Store { db: db.into() },
             check: field("check").and_then(|check| check.as_string()),
             records: byte_arrays(records.iter()),
+            lost: field("lost").and_then(|lost| lost.as_string()),
         })
     }
 }
 
 /// Chromium creates a database afresh when it found the old one corrupt, and says so on the
 /// upgrade (`IDBVersionChangeEvent.dataLoss`, not in other browsers): the notebook here then
-/// starts empty, and only peers or the server copy bring it back. Said, never silent.
-fn say_data_loss(event: &JsValue) {
+/// starts empty, and only peers or the server copy bring it back. Said, never silent: warned,
+/// and returned (`dataLoss: dataLossMessage`) for the storage badge.
+fn say_data_loss(event: &JsValue) -> Option<String> {
     let field = |name: &str| {
         Reflect::get(event, &name.into())
             .ok()
             .and_then(|v| v.as_string())
     };
-    if let Some(loss) = field("dataLoss").filter(|loss| loss != "none") {
-        let message = field("dataLossMessage").unwrap_or_default();
-        gloo::console::warn!(format!(
-            "IndexedDB: the browser lost what it stored of this notebook ({loss}: {message})"
-        ));
-    }
+    let loss = field("dataLoss").filter(|loss| loss != "none")?;
+    let lost = format!("{loss}: {}", field("dataLossMessage").unwrap_or_default());
+    gloo::console::warn!(format!(
+        "IndexedDB: the browser lost what it stored of this notebook ({lost})"
+    ));
+    Some(lost)
 }
 
 /// Records that are byte arrays, copied out; anything else (not ours to read) is skipped.

@@ -95,7 +95,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <NotebookTitle title={notebook.title.clone()} session={session.clone()} />
                 <span class="room" title="Room">{ props.room.clone() }</span>
                 <StatusBadge status={status} />
-                <SavedBadge state={status.saving} />
+                <SavedBadge state={status.saving} lost={status.store_lost} />
                 <ServerCopyBadge state={status.server_copy} />
                 <button type="button" id="history-button" aria-controls="history"
                     aria-expanded={history_open.to_string()} onclick={toggle_history}>

@@ -95,6 +95,8 @@ struct Inner {
     status: RefCell<StatusModel>,
     /// This browser's copy of the notebook was stored under another key.
     store_of_other_key: Cell<bool>,
+    /// The browser found the room's database corrupt and started it afresh.
+    store_lost: Cell<bool>,
     /// The room has a key: only then can it keep a server copy.
     keyed: bool,
     /// The server keeps encrypted copies (`/config`); `None`: not heard yet.
@@ -189,6 +191,7 @@ impl Session {
             receiving: Cell::new(None),
             status: RefCell::new(StatusModel::default()),
             store_of_other_key: Cell::new(false),
+            store_lost: Cell::new(false),
             keyed: key.is_some(),
             server_keeps_copies: Cell::new(None),
             ice_servers: RefCell::new(js_sys::Array::new().into()),
@@ -281,7 +284,13 @@ impl Drop for Session {
 
 /// What opening the room's IndexedDB found.
 enum Stored {
-    Notebook(Store, Vec<Vec<u8>>),
+    /// The store and its records; `lost`: the browser had started it afresh, the old one
+    /// corrupt (`store::Read::lost`).
+    Notebook {
+        store: Store,
+        records: Vec<Vec<u8>>,
+        lost: bool,
+    },
     /// Written under another key (or without one): not ours to show or to add to.
     OtherKey,
     Unavailable,
@@ -300,7 +309,11 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
                 .await
                 .map_err(|e| e.to_string())?,
         }
-        Ok::<_, String>(Stored::Notebook(read.store, read.records))
+        Ok::<_, String>(Stored::Notebook {
+            store: read.store,
+            records: read.records,
+            lost: read.lost.is_some(),
+        })
     };
     opened.await.unwrap_or_else(|error| {
         gloo::console::error!(
@@ -316,10 +329,17 @@ impl Inner {
     fn start(&self, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
+        self.store_lost
+            .set(matches!(stored, Stored::Notebook { lost: true, .. }));
         let stored_anything =
-            matches!(&stored, Stored::Notebook(_, updates) if !updates.is_empty());
+            matches!(&stored, Stored::Notebook { records, .. } if !records.is_empty());
         let applying = perf::span("store.apply");
-        if let Stored::Notebook(store, updates) = stored {
+        if let Stored::Notebook {
+            store,
+            records: updates,
+            ..
+        } = stored
+        {
             self.room.borrow_mut().load(now(), &updates);
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
@@ -680,6 +700,7 @@ impl Inner {
             loaded: self.loaded.get(),
             store: self.saver.borrow().as_ref().map(|saver| saver.state()),
             store_of_other_key: self.store_of_other_key.get(),
+            store_lost: self.store_lost.get(),
             has_text: self.editor.borrow().as_ref().is_some_and(|e| !e.is_empty()),
             receiving: self.receiving.get(),
             paths: self.reach.borrow().values().map(|r| r.kind).collect(),

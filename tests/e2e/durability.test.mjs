@@ -179,7 +179,7 @@ test(`${KILLS} abrupt kills of a typing browser: every key older than ${DURABLE_
 // then deletes it and starts the database afresh, saying so only on the upgrade event
 // (`dataLoss`). The app says it, never silently shows an empty notebook as if nothing had been
 // there, and the server copy of a keyed room brings the notebook back.
-test('an IndexedDB the browser found corrupt and started afresh: the app says so, and the server copy brings the notebook back', async (t) => {
+test('an IndexedDB the browser found corrupt and started afresh: the app says so (console and storage badge), and the server copy brings the notebook back', async (t) => {
   const server = await serverFor(t);
   const room = newRoomName('idb-loss');
   const url = keyedRoomUrl(server, room, newRoomKey());
@@ -216,8 +216,11 @@ test('an IndexedDB the browser found corrupt and started afresh: the app says so
   await waitForValue(current.page, text, { name: 'A again' });
   assert.ok(warnings.some((w) => w.includes('lost what it stored of this notebook') && w.includes('corrupt')),
     `the app did not say the browser lost its stored notebook; its warnings: ${JSON.stringify(warnings)}`);
-  // And what came back is stored again here.
+  // And what came back is stored again here; the storage badge says the browser had lost it.
   await waitForSaved(current.page, { name: 'A again' });
+  const badge = await current.page.$eval('#saved', (el) => ({ lost: el.dataset.lost, text: el.textContent, title: el.title }));
+  assert.equal(badge.lost, 'true', `#saved does not say the browser lost its copy: ${JSON.stringify(badge)}`);
+  assert.match(badge.text, /lost its copy/);
   const stored = await idbUpdates(current.page, room);
   assert.ok(stored.count > 0, `IndexedDB holds ${JSON.stringify(stored)} after the notebook came back`);
 });

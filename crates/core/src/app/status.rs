@@ -59,6 +59,9 @@ pub struct SessionStatus {
     /// most likely this link's key is wrong.
     pub cannot_decrypt: bool,
     pub server_copy: ServerCopyState,
+    /// The browser found this notebook's database corrupt and started it afresh: what it had
+    /// stored came back only from peers or the server copy.
+    pub store_lost: bool,
 }
 
 /// What the shell knows that the room does not.
@@ -72,6 +75,8 @@ pub struct ShellFacts {
     pub store: Option<SaveState>,
     /// This browser's copy of the room was stored under another key.
     pub store_of_other_key: bool,
+    /// The browser started the room's database afresh, the old one corrupt.
+    pub store_lost: bool,
     /// The open page shows some text.
     pub has_text: bool,
     pub receiving: Option<(usize, usize)>,
@@ -123,6 +128,7 @@ impl StatusModel {
                 (ServerCopy::None, true, _) => ServerCopyState::Unknown,
                 (copy, true, _) => ServerCopyState::Copy(copy),
             },
+            store_lost: shell.store_lost,
         }
     }
 }
@@ -248,6 +254,20 @@ mod tests {
         let view = StatusModel::default().view(room(0, false), other_key);
         assert!(view.cannot_decrypt);
         assert_eq!(view.saving, SaveState::OtherKey);
+    }
+
+    #[test]
+    fn a_store_the_browser_lost_is_said_while_saving_goes_on() {
+        let lost = ShellFacts {
+            loaded: true,
+            store: Some(SaveState::Saved),
+            store_lost: true,
+            ..ShellFacts::default()
+        };
+        let view = StatusModel::default().view(room(0, false), lost);
+        assert!(view.store_lost);
+        assert_eq!(view.saving, SaveState::Saved);
+        assert!(!view.cannot_decrypt);
     }
 
     #[test]
