@@ -648,6 +648,7 @@ impl Inner {
     /// Handles the frames that waited, for up to `DRAIN_BUDGET_MS`, then carries out what the
     /// room asked for once; the rest wait for the next drain.
     fn drain_inbox(&self) {
+        let _span = perf::span("inbox drain");
         let started = perf::now();
         let mut handled = false;
         loop {
