@@ -157,31 +157,29 @@ impl<'a> Walk<'a> {
 
     /// yrs's `read_var_u64`: 7 bits a byte, the shift wrapping at 64, at most 11 bytes.
     fn var_u64(&mut self) -> Result<u64, UpdateCheckError> {
-        let mut num = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let byte = self.u8()?;
-            num |= u64::wrapping_shl(u64::from(byte & 0x7f), shift);
-            shift += 7;
-            if byte < 0x80 {
-                return Ok(num);
-            }
-            if shift > 70 {
-                return Err(self.error(CheckErrorKind::VarIntTooLong));
-            }
-        }
+        self.var_uint(u64::BITS)
     }
 
     /// yrs's `read_var_u32`: as [`Self::var_u64`], the shift wrapping at 32.
     fn var_u32(&mut self) -> Result<u32, UpdateCheckError> {
-        let mut num = 0u32;
+        Ok(self.var_uint(u32::BITS)? as u32)
+    }
+
+    /// A varint read into `width` bits as yrs reads it: each byte's 7 bits shifted by
+    /// (7 × its place) modulo `width` (Rust's `wrapping_shl`), bits past `width` dropped.
+    fn var_uint(&mut self, width: u32) -> Result<u64, UpdateCheckError> {
+        let mut num = 0u64;
         let mut shift = 0u32;
         loop {
             let byte = self.u8()?;
-            num |= u32::wrapping_shl(u32::from(byte & 0x7f), shift);
+            num |= u64::from(byte & 0x7f) << (shift % width);
             shift += 7;
             if byte < 0x80 {
-                return Ok(num);
+                return Ok(if width < u64::BITS {
+                    num & ((1 << width) - 1)
+                } else {
+                    num
+                });
             }
             if shift > 70 {
                 return Err(self.error(CheckErrorKind::VarIntTooLong));
