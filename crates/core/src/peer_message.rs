@@ -31,12 +31,9 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     let payload = |e: yrs::encoding::read::Error| DecodeError::Payload(e.to_string());
     let checked = |e: UpdateCheckError| DecodeError::Payload(e.to_string());
     Ok(match Frame::decode(bytes).map_err(DecodeError::Frame)? {
-        Frame::SyncStep1(sv) => {
-            check_state_vector_v1(sv).map_err(checked)?;
-            Message::Sync(SyncMessage::SyncStep1(
-                StateVector::decode_v1(sv).map_err(payload)?,
-            ))
-        }
+        Frame::SyncStep1(sv) => Message::Sync(SyncMessage::SyncStep1(
+            decode_state_vector(sv).map_err(DecodeError::Payload)?,
+        )),
         Frame::SyncStep2(update) => Message::Sync(SyncMessage::SyncStep2(update.to_vec())),
         Frame::Update(update) => Message::Sync(SyncMessage::Update(update.to_vec())),
         Frame::Awareness(update) => {
