@@ -21,33 +21,30 @@ fn bound(len: usize) -> usize {
     64 * 1024 + 256 * len
 }
 
+/// Asserts that yrs's `decode` of `data` (a `what` the check passed) reserves within [`bound`].
+fn assert_bounded(what: &str, data: &[u8], decode: impl FnOnce()) {
+    let reserved = largest_allocation(decode);
+    assert!(
+        reserved <= bound(data.len()),
+        "yrs reserved {reserved} bytes for a {}-byte {what} its check passed",
+        data.len()
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     if check_v1(data).is_ok() {
-        let reserved = largest_allocation(|| {
+        assert_bounded("update", data, || {
             let _ = Update::decode_v1(data);
         });
-        assert!(
-            reserved <= bound(data.len()),
-            "yrs reserved {reserved} bytes for a {}-byte update check_v1 passed",
-            data.len()
-        );
     }
     if check_state_vector_v1(data).is_ok() {
-        let reserved = largest_allocation(|| {
+        assert_bounded("state vector", data, || {
             let _ = StateVector::decode_v1(data);
         });
-        assert!(
-            reserved <= bound(data.len()),
-            "state vector: {reserved} bytes"
-        );
     }
     if check_awareness_v1(data).is_ok() {
-        let reserved = largest_allocation(|| {
+        assert_bounded("awareness update", data, || {
             let _ = AwarenessUpdate::decode_v1(data);
         });
-        assert!(
-            reserved <= bound(data.len()),
-            "awareness update: {reserved} bytes"
-        );
     }
 });
