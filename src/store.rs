@@ -37,12 +37,12 @@ const HISTORY_SUFFIX: &str = " (commonplace history)";
 
 impl Store {
     pub async fn open(room: &str) -> Result<Store, Error> {
-        Ok(Self::open_saying_loss(room).await?.0)
+        Ok(Self::open_noting_loss(room).await?.0)
     }
 
     /// Opens the room's store; and what the browser said it lost, if it started the database
-    /// afresh (`say_data_loss`).
-    async fn open_saying_loss(room: &str) -> Result<(Store, Option<String>), Error> {
+    /// afresh (`data_loss`).
+    async fn open_noting_loss(room: &str) -> Result<(Store, Option<String>), Error> {
         let lost = Rc::new(RefCell::new(None));
         let mut request = Factory::new()?.open(room, Some(1))?;
         request.on_upgrade_needed({
@@ -53,7 +53,7 @@ impl Store {
                 updates.auto_increment(true);
                 let _ = db.create_object_store(UPDATES, updates);
                 let _ = db.create_object_store(CUSTOM, ObjectStoreParams::new());
-                *lost.borrow_mut() = say_data_loss(&JsValue::from(event));
+                *lost.borrow_mut() = data_loss(&JsValue::from(event));
             }
         });
         let store = Store { db: request.await? };
@@ -101,7 +101,7 @@ impl Store {
 
     /// One read-only transaction over both stores: the key check and every record.
     async fn read_here(room: &str) -> Result<Read, Error> {
-        let (store, lost) = Store::open_saying_loss(room).await?;
+        let (store, lost) = Store::open_noting_loss(room).await?;
         let txn = store
             .db
             .transaction(&[CUSTOM, UPDATES], TransactionMode::ReadOnly)?;
@@ -215,20 +215,20 @@ impl Read {
 
 /// Chromium creates a database afresh when it found the old one corrupt, and says so on the
 /// upgrade (`IDBVersionChangeEvent.dataLoss`, not in other browsers): the notebook here then
-/// starts empty, and only peers or the server copy bring it back. Said, never silent: warned,
-/// and returned (`dataLoss: dataLossMessage`) for the storage badge.
-fn say_data_loss(event: &JsValue) -> Option<String> {
+/// starts empty, and only peers or the server copy bring it back. What it said
+/// (`dataLoss: dataLossMessage`), for the session to warn and show (index.html's head start
+/// notes it the same way).
+fn data_loss(event: &JsValue) -> Option<String> {
     let field = |name: &str| {
         Reflect::get(event, &name.into())
             .ok()
             .and_then(|v| v.as_string())
     };
     let loss = field("dataLoss").filter(|loss| loss != "none")?;
-    let lost = format!("{loss}: {}", field("dataLossMessage").unwrap_or_default());
-    gloo::console::warn!(format!(
-        "IndexedDB: the browser lost what it stored of this notebook ({lost})"
-    ));
-    Some(lost)
+    Some(format!(
+        "{loss}: {}",
+        field("dataLossMessage").unwrap_or_default()
+    ))
 }
 
 /// Records that are byte arrays, copied out; anything else (not ours to read) is skipped.

@@ -299,6 +299,12 @@ enum Stored {
 async fn open_store(room: &str, key_check: &str) -> Stored {
     let opened = async {
         let read = Store::open_and_read(room).await?;
+        // Said, never silent: the notebook shown is not what this browser had stored.
+        if let Some(lost) = &read.lost {
+            gloo::console::warn!(format!(
+                "IndexedDB: the browser lost what it stored of this notebook ({lost})"
+            ));
+        }
         match read.check.as_deref() {
             Some(check) if check != key_check => return Ok(Stored::OtherKey),
             Some(_) => {}
