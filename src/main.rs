@@ -9,6 +9,7 @@ mod frame;
 mod head_start;
 mod hooks;
 mod identity;
+mod journal;
 mod notebooks;
 mod perf;
 mod random;

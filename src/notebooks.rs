@@ -27,7 +27,8 @@ pub fn update(room: &str, secret: Option<&str>, change: impl FnOnce(&mut Noteboo
 
 /// Forgets `room`: its entry goes now; the returned request deletes this browser's copy, once
 /// no tab has its database open (IndexedDB waits for them). Its version history's database
-/// goes too (the request is not waited for: nothing shows it without the notebook).
+/// goes too, and its second copy (`journal`); neither is waited for: nothing shows them
+/// without the notebook.
 pub fn forget(room: &str) -> Result<DeleteDatabaseRequest, String> {
     let mut list = load();
     list.forget(room);
@@ -36,5 +37,6 @@ pub fn forget(room: &str) -> Result<DeleteDatabaseRequest, String> {
     }
     let factory = Factory::new().map_err(|e| e.to_string())?;
     let _ = factory.delete(&crate::store::history_database(room));
+    crate::journal::remove(room);
     factory.delete(room).map_err(|e| e.to_string())
 }

@@ -17,6 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::IdbDatabase;
 
 use crate::head_start;
+use crate::journal::JournalFile;
 
 const UPDATES: &str = "updates";
 const CUSTOM: &str = "custom";
@@ -256,6 +257,8 @@ type Merge = dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>;
 /// records, or once the store has doubled) and nothing else is being written.
 pub struct Saver {
     store: Rc<Store>,
+    /// The notebook's second copy: each batch and each compaction is written there too.
+    journal: Option<JournalFile>,
     /// Updates of this event-loop turn, appended together at its end.
     pending: RefCell<Vec<Vec<u8>>>,
     /// Appends and compactions issued and not yet committed.
@@ -274,11 +277,13 @@ impl Saver {
     pub fn new(
         store: Store,
         records: &[Vec<u8>],
+        journal: Option<JournalFile>,
         merge: impl Fn(&[Vec<u8>]) -> Option<Vec<u8>> + 'static,
         on_state: impl Fn(SaveState) + 'static,
     ) -> Rc<Saver> {
         let saver = Rc::new(Saver {
             store: Rc::new(store),
+            journal,
             pending: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
             failed: Cell::new(false),
@@ -325,7 +330,11 @@ impl Saver {
         let bytes = batch.iter().map(|update| update.len() as u64).sum();
         self.in_flight.set(self.in_flight.get() + 1);
         self.set_state(SaveState::Saving);
-        let result = match self.store.append(&batch) {
+        let appending = self.store.append(&batch);
+        if let Some(journal) = &self.journal {
+            journal.append(&batch);
+        }
+        let result = match appending {
             Ok(commit) => commit.await,
             Err(error) => Err(error),
         };
@@ -360,6 +369,9 @@ impl Saver {
                 .store
                 .compact(|records| {
                     let state = (self.merge)(records)?;
+                    if let Some(journal) = &self.journal {
+                        journal.compact(&state);
+                    }
                     state_bytes = Some(state.len() as u64);
                     Some(state)
                 })

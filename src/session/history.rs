@@ -125,7 +125,8 @@ impl Inner {
                     let state = inner.room.borrow().history_state();
                     Some(state)
                 };
-                *self.history_saver.borrow_mut() = Some(Saver::new(store, &records, merge, |_| {}));
+                *self.history_saver.borrow_mut() =
+                    Some(Saver::new(store, &records, None, merge, |_| {}));
                 records
             }
             Err(error) => {

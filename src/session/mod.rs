@@ -38,6 +38,7 @@ use inbox::Inbox;
 pub use notebook_view::NotebookState;
 
 use crate::head_start::BegunSignaling;
+use crate::journal::{self, JournalFile};
 use crate::store::{Saver, Store};
 use crate::transport::broadcast::Broadcast;
 use crate::transport::signaling::{Signaling, SignalingEvent};
@@ -290,6 +291,8 @@ enum Stored {
         store: Store,
         records: Vec<Vec<u8>>,
         lost: bool,
+        /// The notebook's second copy in this browser, where there is one.
+        journal: Option<journal::Opened>,
     },
     /// Written under another key (or without one): not ours to show or to add to.
     OtherKey,
@@ -297,6 +300,8 @@ enum Stored {
 }
 
 async fn open_store(room: &str, key_check: &str) -> Stored {
+    // Read at the same time as IndexedDB, by the journal's worker.
+    let journal = JournalFile::open(room, key_check);
     let opened = async {
         let read = Store::open_and_read(room).await?;
         // Said, never silent: the notebook shown is not what this browser had stored.
@@ -319,15 +324,31 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
             store: read.store,
             records: read.records,
             lost: read.lost.is_some(),
+            journal: None,
         })
     };
-    opened.await.unwrap_or_else(|error| {
+    let stored = opened.await.unwrap_or_else(|error| {
         gloo::console::error!(
             "IndexedDB unavailable; the notebook lives in memory:",
             error
         );
         Stored::Unavailable
-    })
+    });
+    let journal = journal.await;
+    match stored {
+        Stored::Notebook {
+            store,
+            records,
+            lost,
+            ..
+        } => Stored::Notebook {
+            store,
+            records,
+            lost,
+            journal,
+        },
+        other => other,
+    }
 }
 
 impl Inner {
@@ -335,18 +356,28 @@ impl Inner {
     fn start(&self, stored: Stored) {
         self.store_of_other_key
             .set(matches!(stored, Stored::OtherKey));
-        self.store_lost
-            .set(matches!(stored, Stored::Notebook { lost: true, .. }));
-        let stored_anything =
-            matches!(&stored, Stored::Notebook { records, .. } if !records.is_empty());
+        let lost = matches!(stored, Stored::Notebook { lost: true, .. });
+        self.store_lost.set(lost);
+        let stored_anything = matches!(&stored, Stored::Notebook { records, journal, .. }
+            if !records.is_empty() || journal.as_ref().is_some_and(|j| !j.read.records.is_empty()));
         let applying = perf::span("store.apply");
         if let Stored::Notebook {
             store,
             records: updates,
+            journal,
             ..
         } = stored
         {
             self.room.borrow_mut().load(now(), &updates);
+            let mut restored = None;
+            let journal = journal.map(|journal::Opened { file, read }| {
+                restored = self
+                    .room
+                    .borrow_mut()
+                    .load_second_copy(now(), &read.records);
+                file.start(&read, || self.room.borrow().encode_state());
+                file
+            });
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
                 let inner = me.upgrade()?;
@@ -361,7 +392,15 @@ impl Inner {
                     inner.report_status();
                 }
             };
-            let saver = Saver::new(store, &updates, merge, on_state);
+            let saver = Saver::new(store, &updates, journal, merge, on_state);
+            // What IndexedDB had lost and the second copy had: stored again, and said.
+            if let Some(restored) = restored {
+                gloo::console::warn!(
+                    "IndexedDB had lost part of this notebook; this browser's second copy brought it back"
+                );
+                self.store_lost.set(false);
+                saver.save(restored);
+            }
             for update in self.unsaved.take() {
                 saver.save(update);
             }

@@ -7,6 +7,7 @@
 //! [`peer_message`] is where its frames meet yrs's types.
 
 pub mod app;
+pub mod crc32;
 pub mod history;
 pub mod notebook;
 pub mod peer_message;

@@ -194,6 +194,37 @@ fn every_change_is_stored_once_and_loads_back() {
         .any(|o| matches!(o, Output::Event(Event::Dropped(_)))));
 }
 
+/// The browser's second copy (`app::journal`) is merged after the store: what the store had lost
+/// comes back, as one update to store again; a second copy that adds nothing asks for nothing.
+#[test]
+fn the_second_copy_brings_back_what_the_store_lost() {
+    let mut writer = tab("a", 1);
+    let mut stored = Vec::new();
+    for (at, text) in [(0, "kept, "), (6, "lost, "), (12, "later"), (12, "last ")] {
+        writer.edit(0, HOME, &[splice(at, text)], None);
+        stored.extend(stored_updates(&mut writer));
+    }
+    assert_eq!(writer.text(), "kept, lost, last later");
+
+    // The store kept only the first record (the browser wiped or cut the rest).
+    let mut reader = tab("b", 2);
+    reader.load(1, &stored[..1]);
+    let restored = reader
+        .load_second_copy(2, &stored)
+        .expect("the second copy adds what the store lost");
+    assert_eq!(reader.text(), writer.text());
+    assert!(!outputs(&mut reader)
+        .iter()
+        .any(|o| matches!(o, Output::Effect(Effect::Store(_)))));
+
+    // Stored again, what was restored is the whole notebook in the store alone.
+    let mut again = tab("c", 3);
+    again.load(1, &[stored[0].clone(), restored]);
+    assert_eq!(again.text(), writer.text());
+    assert_eq!(again.load_second_copy(2, &stored), None);
+    assert_eq!(reader.load_second_copy(3, &stored), None);
+}
+
 /// The shell connects while the store still loads (signaling and the tabs' channel open at
 /// once): what the store then adds reaches the peer and the tab it already synced with, and a
 /// store read before anyone listened sends nothing.

@@ -12,12 +12,14 @@
 //! - [`identity`] — the names and colours people show: ours, and how others' are read;
 //! - [`pacing`] — how much of the page list the first frame draws, when search runs;
 //! - [`compaction`] — when the browser's store of updates is merged into one record;
+//! - [`journal`] — the notebook's second copy in this browser, beside IndexedDB;
 //! - [`notebooks`] — the notebooks this browser holds, as the start screen lists them.
 
 pub mod compaction;
 pub mod history;
 pub mod identity;
 pub mod import_export;
+pub mod journal;
 pub mod link_completion;
 pub mod navigation;
 pub mod notebooks;

@@ -152,6 +152,16 @@ impl Room {
         }
     }
 
+    /// Applies the records of the notebook's second copy (`app::journal`) after the store's,
+    /// as [`Room::load`] does. What they held that the store had lost comes back as one update,
+    /// for the shell to store again (and say); `None` if the store lacked nothing they add.
+    pub fn load_second_copy(&mut self, now: u64, records: &[Vec<u8>]) -> Option<Vec<u8>> {
+        let before = self.doc().transact().state_vector();
+        self.load(now, records);
+        let txn = self.doc().transact();
+        (txn.state_vector() != before).then(|| txn.encode_diff_v1(&before))
+    }
+
     /// The whole document as one update: what a compacted store holds.
     pub fn encode_state(&self) -> Vec<u8> {
         let txn = self.doc().transact();

@@ -3,6 +3,7 @@
 //! compression would buy little. Reading is bounded: entry counts, overlapping entries and
 //! sizes are checked against the input, so a crafted archive cannot make it allocate more.
 
+use crate::crc32::crc32;
 use std::fmt;
 
 const LOCAL_HEADER: u32 = 0x0403_4b50;
@@ -83,33 +84,6 @@ fn put16(out: &mut Vec<u8>, value: u16) {
 fn put32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }
-
-/// CRC-32 (IEEE, as ZIP, gzip and PNG use it), one table lookup per byte.
-fn crc32(data: &[u8]) -> u32 {
-    !data.iter().fold(!0, |crc, &byte| {
-        CRC_TABLE[((crc ^ byte as u32) & 0xff) as usize] ^ (crc >> 8)
-    })
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                0xedb8_8320 ^ (crc >> 1)
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
 
 /// Most entries [`read_zip`] accepts: a notebook has far fewer, and each costs memory.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -344,12 +318,6 @@ pub(super) fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b""), 0);
-    }
 
     fn headers(zip: &[u8], signature: u32) -> Vec<usize> {
         (0..zip.len())
