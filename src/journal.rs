@@ -73,16 +73,21 @@ impl JournalFile {
         let resolve = resolve?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let resolve = resolve.clone();
+            let mut answered = false;
             move |event: MessageEvent| {
                 let data = event.data();
+                // The first answer is opening's (said where it is awaited); a failure after it
+                // is said here: the notebook is kept in IndexedDB alone from then on.
+                if !std::mem::replace(&mut answered, true) {
+                    let _ = resolve.call1(&JsValue::NULL, &data);
+                    return;
+                }
                 let op = Reflect::get(&data, &"op".into())
                     .ok()
                     .and_then(|op| op.as_string());
                 if op.as_deref() == Some("failed") {
                     gloo::console::warn!("Commonplace: the journal worker stopped:", &data);
                 }
-                // Only the first answer counts; later calls do nothing.
-                let _ = resolve.call1(&JsValue::NULL, &data);
             }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

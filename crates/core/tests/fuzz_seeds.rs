@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use commonplace_core::app::journal;
 use commonplace_core::app::notebooks::Notebooks;
 use commonplace_core::notebook::files::{import_files, notebook_zip, read_zip, ExportedPage};
 use commonplace_core::notebook::link::RoomLink;
@@ -276,6 +277,36 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
         ],
     );
 
+    // Journals as the browser leaves them: one slot; both, the second compacted from the first.
+    let slots = |a: &[u8], b: &[u8]| {
+        [
+            (a.len() as u16).to_le_bytes().to_vec(),
+            a.to_vec(),
+            b.to_vec(),
+        ]
+        .concat()
+    };
+    let mut files: [Vec<u8>; 2] = Default::default();
+    let mut in_use = 0;
+    let mut write = |write: journal::Write, files: &mut [Vec<u8>; 2]| match write {
+        journal::Write::Resume { slot, length } => {
+            in_use = slot;
+            files[slot].truncate(length as usize);
+        }
+        journal::Write::Start { slot, bytes } => {
+            in_use = slot;
+            files[slot] = bytes;
+        }
+        journal::Write::Append(bytes) => files[in_use].extend_from_slice(&bytes),
+    };
+    let state = yjs_updates()[0].clone();
+    let (mut opened, start) = journal::Journal::open(&journal::read([&[], &[]]), || state.clone());
+    write(start, &mut files);
+    write(opened.append(&yjs_updates()[1..]), &mut files);
+    let one_slot = slots(&files[0], &files[1]);
+    write(opened.start(&state), &mut files);
+    seeds.insert("journal", vec![one_slot, slots(&files[0], &files[1])]);
+
     // The plaintexts inside sealed records (the target seals its input), and records as sealed.
     let mut snapshot_plain = 4u64.to_be_bytes().to_vec();
     snapshot_plain.extend_from_slice(&1u32.to_be_bytes());
@@ -474,6 +505,11 @@ fn check(target: &str, seed: &[u8]) {
             assert!(peer_message::decode(&frame).is_ok());
         }
         "notebooks" => assert!(!Notebooks::parse(text()).entries().is_empty()),
+        "journal" => {
+            let (split, rest) = seed.split_at(2);
+            let (a, b) = rest.split_at(usize::from(u16::from_le_bytes([split[0], split[1]])));
+            assert!(!journal::read([a, b]).records.is_empty());
+        }
         other => panic!("no check for {other}"),
     }
 }
@@ -505,5 +541,5 @@ fn fuzz_seeds_mean_something_to_their_decoders() {
         }
     }
     // Every target but the room (whose input is `arbitrary`'s, not a message) has seeds.
-    assert_eq!(seeds.len(), 18);
+    assert_eq!(seeds.len(), 19);
 }

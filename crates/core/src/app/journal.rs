@@ -115,6 +115,10 @@ fn read_slot(bytes: &[u8]) -> Option<(u64, Vec<Vec<u8>>, u64)> {
         return None;
     }
     let generation = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    // Never written (the next would not be higher): a file made to look like a journal.
+    if generation == u64::MAX {
+        return None;
+    }
     let mut records = Vec::new();
     let mut at = HEADER_LEN;
     while let Some(record) = record_at(bytes, at) {
