@@ -1,8 +1,9 @@
 //! The notebook's second copy in this browser, beside IndexedDB (`commonplace_core::app::journal`
 //! says why and decides what goes where): a worker (static/journal_worker.js) holds the room's
 //! two slot files in the origin private file system and writes what this sends, in order.
-//! Where the worker cannot (no file system, or another tab of the room holds the files), the
-//! notebook is stored in IndexedDB alone, as before.
+//! A room's journal is one tab's at a time: another tab of the room waits and takes it over
+//! when that tab closes. Until then, or where the worker cannot (no file system), the notebook
+//! is stored in IndexedDB alone, as before.
 
 use commonplace_core::app::journal::{self, Journal, Write};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -21,6 +22,9 @@ const OPEN_TIMEOUT_MS: i32 = 3_000;
 /// The room's journal, open in its worker.
 pub struct JournalFile {
     worker: Worker,
+    /// The room, if it was forgotten and its journal opened afresh: no longer forgotten once
+    /// this one starts writing.
+    room: Option<String>,
     /// Where writing goes on; `None` until [`JournalFile::start`].
     journal: RefCell<Option<Journal>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -32,89 +36,120 @@ pub struct Opened {
     pub read: journal::Read,
 }
 
+/// What asking for the room's journal came to.
+pub enum Opening {
+    Opened(Box<Opened>),
+    /// Another tab of the room has the journal; this one takes it over when that tab lets go.
+    Held(Held),
+}
+
+/// The journal another tab has, asked for.
+pub struct Held {
+    file: JournalFile,
+    opened: Promise,
+}
+
+impl Held {
+    /// The journal once the other tab has let it go (never, while it stays open), with what it
+    /// wrote; `None` if it could not be opened then.
+    pub async fn opened(self) -> Option<Opened> {
+        let answer = JsFuture::from(self.opened).await.ok()?;
+        read_answer(self.file, answer)
+    }
+}
+
 impl JournalFile {
     /// Starts the worker reading the journal of `room` as stored under `key_check` at once; the
     /// future is what it read. `None` (said in the console) where there is no journal to keep.
-    pub fn open(room: &str, key_check: &str) -> impl Future<Output = Option<Opened>> {
+    /// A room forgotten on this browser (`notebooks::forgotten`) starts from empty files.
+    pub fn open(room: &str, key_check: &str) -> impl Future<Output = Option<Opening>> {
         let begun = Self::begin(room, key_check);
         async move {
-            let (file, answer) = begun?;
-            let answer = JsFuture::from(answer).await.ok()?;
-            let field = |name: &str| Reflect::get(&answer, &name.into()).ok();
-            if field("op").and_then(|op| op.as_string()).as_deref() != Some("opened") {
-                let why = field("message").and_then(|m| m.as_string());
-                gloo::console::warn!(format!(
-                    "Commonplace: no second copy of this notebook in this browser ({})",
-                    why.as_deref().unwrap_or("the file system did not answer")
-                ));
-                return None;
+            let (file, answers) = begun?;
+            let answer = JsFuture::from(answers.first).await.ok()?;
+            if op(&answer).as_deref() == Some("held") {
+                gloo::console::info!(
+                    "Commonplace: another tab keeps this notebook's second copy; this one takes it over when that tab closes"
+                );
+                let opened = answers.later;
+                return Some(Opening::Held(Held { file, opened }));
             }
-            let slots: Vec<Vec<u8>> = Array::from(&field("slots").unwrap_or_default())
-                .iter()
-                .filter_map(|slot| slot.dyn_into::<Uint8Array>().ok())
-                .map(|slot| slot.to_vec())
-                .collect();
-            let [a, b] = slots.as_slice() else {
-                return None;
-            };
-            let read = journal::read([a, b]);
-            Some(Opened { file, read })
+            read_answer(file, answer).map(|opened| Opening::Opened(Box::new(opened)))
         }
     }
 
-    /// The worker, asked to open the files; and a promise of its first answer (`undefined` if
-    /// it did not answer in time or could not run).
-    fn begin(room: &str, key_check: &str) -> Option<(JournalFile, Promise)> {
+    /// The worker, asked to open the files; and promises of its first answer (`undefined` if
+    /// it did not answer in time or could not run) and, if that was "held", of the next.
+    fn begin(room: &str, key_check: &str) -> Option<(JournalFile, Answers)> {
         let worker = Worker::new(SCRIPT)
             .map_err(|error| gloo::console::warn!("Commonplace: no journal worker:", error))
             .ok()?;
-        let mut resolve: Option<Function> = None;
-        let answer = Promise::new(&mut |ok, _| resolve = Some(ok));
-        let resolve = resolve?;
+        let (first, resolve_first) = promise()?;
+        let (later, resolve_later) = promise()?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let resolve = resolve.clone();
-            let mut answered = false;
+            let resolve_first = resolve_first.clone();
+            let mut answered = 0;
+            let mut held = false;
             move |event: MessageEvent| {
                 let data = event.data();
-                // The first answer is opening's (said where it is awaited); a failure after it
-                // is said here: the notebook is kept in IndexedDB alone from then on.
-                if !std::mem::replace(&mut answered, true) {
-                    let _ = resolve.call1(&JsValue::NULL, &data);
-                    return;
-                }
-                let op = Reflect::get(&data, &"op".into())
-                    .ok()
-                    .and_then(|op| op.as_string());
-                if op.as_deref() == Some("failed") {
+                answered += 1;
+                // Opening's answers are said where they are awaited; a failure after them is
+                // said here: the notebook is kept in IndexedDB alone from then on.
+                if answered == 1 {
+                    held = op(&data).as_deref() == Some("held");
+                    let _ = resolve_first.call1(&JsValue::NULL, &data);
+                } else if answered == 2 && held {
+                    let _ = resolve_later.call1(&JsValue::NULL, &data);
+                } else if op(&data).as_deref() == Some("failed") {
                     gloo::console::warn!("Commonplace: the journal worker stopped:", &data);
                 }
             }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // A script that did not load, or a timeout: the notebook opens without its journal.
-        worker.set_onerror(Some(&resolve));
+        worker.set_onerror(Some(&resolve_first));
         let _ = gloo::utils::window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, OPEN_TIMEOUT_MS);
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve_first, OPEN_TIMEOUT_MS);
         let (dir, files) = journal::location(room, key_check);
         let files: Array = files.iter().map(|name| JsValue::from_str(name)).collect();
+        let afresh = crate::notebooks::forgotten(room);
         let _ = worker.post_message(&message(
             "open",
-            &[("dir", dir.into()), ("files", files.into())],
+            &[
+                ("dir", dir.into()),
+                ("files", files.into()),
+                ("afresh", afresh.into()),
+            ],
         ));
         let file = JournalFile {
             worker,
+            room: afresh.then(|| room.to_owned()),
             journal: RefCell::new(None),
             _on_message: on_message,
         };
-        Some((file, answer))
+        Some((file, Answers { first, later }))
     }
 
     /// Goes on from what was read, or starts afresh from `state` (the whole notebook), as the
     /// core decides; appends are written from now on.
     pub fn start(&self, read: &journal::Read, state: impl FnOnce() -> Vec<u8>) {
         let (journal, write) = Journal::open(read, state);
+        self.begin_writing(journal, write);
+    }
+
+    /// Starts afresh from `state` (the whole notebook, with what `read` held merged into it):
+    /// the files were another tab's until now.
+    pub fn take_over(&self, read: &journal::Read, state: &[u8]) {
+        let (journal, write) = Journal::take_over(read, state);
+        self.begin_writing(journal, write);
+    }
+
+    fn begin_writing(&self, journal: Journal, write: Write) {
         self.send(write);
         *self.journal.borrow_mut() = Some(journal);
+        if let Some(room) = &self.room {
+            crate::notebooks::remembered(room);
+        }
     }
 
     /// Adds `records` (a batch the store appends) at the end.
@@ -184,13 +219,62 @@ impl Drop for JournalFile {
     }
 }
 
-/// Removes the journals of `room` (every key's): the notebook was forgotten.
+/// Removes the journals of `room` (every key's): the notebook was forgotten. Where another tab
+/// of the room has its journal, this waits for that tab to close; if this page closes first,
+/// the room stays marked forgotten and its journal is emptied when it is next opened.
 pub fn remove(room: &str) {
     let Ok(worker) = Worker::new(SCRIPT) else {
         return;
     };
-    let (dir, _) = journal::location(room, "");
+    let dir = journal::directory(room);
+    let room = room.to_owned();
+    let on_removed = Closure::once_into_js(move |event: MessageEvent| {
+        if op(&event.data()).as_deref() == Some("removed") {
+            crate::notebooks::remembered(&room);
+        }
+    });
+    worker.set_onmessage(Some(on_removed.unchecked_ref()));
     let _ = worker.post_message(&message("remove", &[("dir", dir.into())]));
+}
+
+struct Answers {
+    first: Promise,
+    later: Promise,
+}
+
+fn promise() -> Option<(Promise, Function)> {
+    let mut resolve: Option<Function> = None;
+    let promise = Promise::new(&mut |ok, _| resolve = Some(ok));
+    Some((promise, resolve?))
+}
+
+fn op(answer: &JsValue) -> Option<String> {
+    Reflect::get(answer, &"op".into()).ok()?.as_string()
+}
+
+/// The files as the worker's "opened" answer holds them; `None` (said) for any other answer.
+fn read_answer(file: JournalFile, answer: JsValue) -> Option<Opened> {
+    if op(&answer).as_deref() != Some("opened") {
+        let why = Reflect::get(&answer, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string());
+        gloo::console::warn!(format!(
+            "Commonplace: no second copy of this notebook in this browser ({})",
+            why.as_deref().unwrap_or("the file system did not answer")
+        ));
+        return None;
+    }
+    let slots = Reflect::get(&answer, &"slots".into()).unwrap_or_default();
+    let slots: Vec<Vec<u8>> = Array::from(&slots)
+        .iter()
+        .filter_map(|slot| slot.dyn_into::<Uint8Array>().ok())
+        .map(|slot| slot.to_vec())
+        .collect();
+    let [a, b] = slots.as_slice() else {
+        return None;
+    };
+    let read = journal::read([a, b]);
+    Some(Opened { file, read })
 }
 
 fn message(op: &str, fields: &[(&str, JsValue)]) -> Object {

@@ -6,6 +6,8 @@ use idb::request::DeleteDatabaseRequest;
 use idb::Factory;
 
 const KEY: &str = "commonplace.notebooks";
+/// Rooms forgotten whose second copy (`journal`) may not be removed yet: another tab had it.
+const FORGOTTEN_KEY: &str = "commonplace.forgotten";
 
 fn storage() -> Option<web_sys::Storage> {
     gloo::utils::window().local_storage().ok().flatten()
@@ -37,6 +39,35 @@ pub fn forget(room: &str) -> Result<DeleteDatabaseRequest, String> {
     }
     let factory = Factory::new().map_err(|e| e.to_string())?;
     let _ = factory.delete(&crate::store::history_database(room));
+    set_forgotten(room, true);
     crate::journal::remove(room);
     factory.delete(room).map_err(|e| e.to_string())
+}
+
+/// Whether `room` was forgotten and its second copy may still be there (removed once no tab
+/// has it, or emptied when the room is next opened: never brought back).
+pub fn forgotten(room: &str) -> bool {
+    forgotten_rooms().iter().any(|r| r == room)
+}
+
+/// `room`'s second copy is gone or started afresh: it is no longer forgotten.
+pub fn remembered(room: &str) {
+    set_forgotten(room, false);
+}
+
+fn forgotten_rooms() -> Vec<String> {
+    let text = storage().and_then(|s| s.get_item(FORGOTTEN_KEY).ok().flatten());
+    serde_json::from_str(text.as_deref().unwrap_or("[]")).unwrap_or_default()
+}
+
+fn set_forgotten(room: &str, forgotten: bool) {
+    let mut rooms = forgotten_rooms();
+    rooms.retain(|r| r != room);
+    if forgotten {
+        rooms.push(room.to_owned());
+    }
+    if let Some(storage) = storage() {
+        let json = serde_json::to_string(&rooms).unwrap_or_else(|_| "[]".to_owned());
+        let _ = storage.set_item(FORGOTTEN_KEY, &json);
+    }
 }

@@ -257,8 +257,9 @@ type Merge = dyn Fn(&[Vec<u8>]) -> Option<Vec<u8>>;
 /// records, or once the store has doubled) and nothing else is being written.
 pub struct Saver {
     store: Rc<Store>,
-    /// The notebook's second copy: each batch and each compaction is written there too.
-    journal: Option<JournalFile>,
+    /// The notebook's second copy: each batch and each compaction is written there too (none
+    /// until another tab of the room lets it go, where that tab had it).
+    journal: RefCell<Option<JournalFile>>,
     /// Updates of this event-loop turn, appended together at its end.
     pending: RefCell<Vec<Vec<u8>>>,
     /// Appends and compactions issued and not yet committed.
@@ -283,7 +284,7 @@ impl Saver {
     ) -> Rc<Saver> {
         let saver = Rc::new(Saver {
             store: Rc::new(store),
-            journal,
+            journal: RefCell::new(journal),
             pending: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
             failed: Cell::new(false),
@@ -303,6 +304,11 @@ impl Saver {
 
     pub fn state(&self) -> SaveState {
         self.state.get()
+    }
+
+    /// Writes the second copy from now on (started already: see `JournalFile::take_over`).
+    pub fn keep_journal(&self, journal: JournalFile) {
+        *self.journal.borrow_mut() = Some(journal);
     }
 
     /// What the store's records take.
@@ -331,7 +337,7 @@ impl Saver {
         self.in_flight.set(self.in_flight.get() + 1);
         self.set_state(SaveState::Saving);
         let appending = self.store.append(&batch);
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &*self.journal.borrow() {
             journal.append(&batch);
         }
         let result = match appending {
@@ -369,7 +375,7 @@ impl Saver {
                 .store
                 .compact(|records| {
                     let state = (self.merge)(records)?;
-                    if let Some(journal) = &self.journal {
+                    if let Some(journal) = &*self.journal.borrow() {
                         journal.compact(&state);
                     }
                     state_bytes = Some(state.len() as u64);

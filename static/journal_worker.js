@@ -6,15 +6,18 @@
 // written again. This file carries out what the app says, in the order it says it, and reads
 // nothing into it.
 //
-// Messages in:  { op: 'open', dir, files }             -> { op: 'opened', slots: [Uint8Array, Uint8Array] }
+// Messages in:  { op: 'open', dir, files, afresh }     -> { op: 'opened', slots: [Uint8Array, Uint8Array] }
+//                 (afresh: the room was forgotten; what its directory held goes first)
 //               { op: 'resume', slot, length }          (cut a torn tail off, go on from there)
 //               { op: 'start', slot, bytes }            (replace the slot's content, go on after it)
 //               { op: 'append', bytes }
 //               { op: 'close' }                         (and the worker ends)
 //               { op: 'remove', dir }                   -> { op: 'removed' } (a notebook forgotten)
+// A room's journal is one tab's at a time: the tab that has it holds a Web Lock named after the
+// room's directory until it closes. Another tab of the room gets { op: 'held' } at once and
+// 'opened' when the first lets go (it then takes the files over); a removal waits for it too.
 // Anything failing is said once ({ op: 'failed', message }) and the worker writes no more: the
-// app goes on with IndexedDB alone. The handles are exclusive: a second tab of the same room
-// gets 'failed' (its edits reach the first tab, which writes them).
+// app goes on with IndexedDB alone.
 
 const ROOT = 'commonplace-journal';
 
@@ -22,10 +25,18 @@ let handles = null;
 let inUse = 0;
 let end = 0;
 let failed = false;
+// Lets the room's lock go (set while this worker holds it).
+let release = null;
+// Waiting for another tab to let the room's journal go: nothing is held, nothing to flush.
+let waiting = false;
 // One operation at a time, in order: 'open' awaits, and what comes after it waits for it.
 let queue = Promise.resolve();
 
 self.onmessage = ({ data }) => {
+  if (data.op === 'close' && waiting) {
+    self.close(); // the lock request ends with the worker
+    return;
+  }
   queue = queue.then(() => (failed ? undefined : handle(data))).catch((err) => {
     failed = true;
     close();
@@ -36,6 +47,13 @@ self.onmessage = ({ data }) => {
 async function handle(message) {
   switch (message.op) {
     case 'open': {
+      if (!(await lock(message.dir, true))) {
+        self.postMessage({ op: 'held' });
+        waiting = true;
+        await lock(message.dir, false);
+        waiting = false;
+      }
+      if (message.afresh) await removeDirectory(message.dir);
       const root = await navigator.storage.getDirectory();
       const journals = await root.getDirectoryHandle(ROOT, { create: true });
       const dir = await journals.getDirectoryHandle(message.dir, { create: true });
@@ -74,11 +92,9 @@ async function handle(message) {
       self.close();
       return;
     case 'remove': {
-      const root = await navigator.storage.getDirectory();
-      const journals = await root.getDirectoryHandle(ROOT, { create: true });
-      await journals.removeEntry(message.dir, { recursive: true }).catch((err) => {
-        if (err?.name !== 'NotFoundError') throw err;
-      });
+      await lock(message.dir, false);
+      await removeDirectory(message.dir);
+      close();
       self.postMessage({ op: 'removed' });
       self.close();
       return;
@@ -86,6 +102,30 @@ async function handle(message) {
     default:
       throw new Error(`unknown operation ${message.op}`);
   }
+}
+
+// Takes the lock of the room whose journals are in `dir`: true once held, false if another tab
+// holds it and `ifAvailable`. Held until close(). Without Web Locks the sync access handles'
+// own exclusivity is all there is (a second tab's open fails).
+function lock(dir, ifAvailable) {
+  if (!navigator.locks) return Promise.resolve(true);
+  return new Promise((acquired, refused) => {
+    navigator.locks
+      .request(`${ROOT}/${dir}`, { ifAvailable }, (granted) => {
+        acquired(granted !== null);
+        if (granted === null) return undefined;
+        return new Promise((resolve) => (release = resolve));
+      })
+      .catch(refused);
+  });
+}
+
+async function removeDirectory(dir) {
+  const root = await navigator.storage.getDirectory();
+  const journals = await root.getDirectoryHandle(ROOT, { create: true });
+  await journals.removeEntry(dir, { recursive: true }).catch((err) => {
+    if (err?.name !== 'NotFoundError') throw err;
+  });
 }
 
 function write(h, bytes, at) {
@@ -103,4 +143,6 @@ function close() {
     }
   }
   handles = null;
+  release?.();
+  release = null;
 }

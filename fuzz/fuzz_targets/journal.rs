@@ -3,7 +3,7 @@
 //! read back as what it started from plus what it appended.
 #![no_main]
 
-use commonplace_core::app::journal::{self, Journal, Write};
+use commonplace_core::app::journal::{self, Journal, SlotFiles, Write};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,25 +13,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let (a, b) = rest.split_at(usize::from(u16::from_le_bytes(*split)).min(rest.len()));
     let read = journal::read([a, b]);
-    let mut slots = [a.to_vec(), b.to_vec()];
-    let mut in_use = 0;
-    let mut apply = |write: Write, slots: &mut [Vec<u8>; 2]| match write {
-        Write::Resume { slot, length } => {
-            in_use = slot;
-            assert!(length as usize <= slots[slot].len());
-            slots[slot].truncate(length as usize);
-        }
-        Write::Start { slot, bytes } => {
-            slots[slot] = bytes;
-            in_use = slot;
-        }
-        Write::Append(bytes) => slots[in_use].extend_from_slice(&bytes),
-    };
+    let mut files = SlotFiles::new([a.to_vec(), b.to_vec()]);
     let (mut journal, write) = Journal::open(&read, || b"state".to_vec());
     let started = matches!(write, Write::Start { .. });
-    apply(write, &mut slots);
-    apply(journal.append(&[b"appended".to_vec()]), &mut slots);
-    let again = journal::read([&slots[0], &slots[1]]);
+    if let Write::Resume { slot, length } = write {
+        assert!(length as usize <= files.slots[slot].len(), "resumes past the end");
+    }
+    files.write(&write);
+    files.write(&journal.append(&[b"appended".to_vec()]));
+    let again = files.read();
     let mut expected = if started {
         vec![b"state".to_vec()]
     } else {

@@ -292,7 +292,7 @@ enum Stored {
         records: Vec<Vec<u8>>,
         lost: bool,
         /// The notebook's second copy in this browser, where there is one.
-        journal: Option<journal::Opened>,
+        journal: Option<journal::Opening>,
     },
     /// Written under another key (or without one): not ours to show or to add to.
     OtherKey,
@@ -324,31 +324,16 @@ async fn open_store(room: &str, key_check: &str) -> Stored {
             store: read.store,
             records: read.records,
             lost: read.lost.is_some(),
-            journal: None,
+            journal: journal.await,
         })
     };
-    let stored = opened.await.unwrap_or_else(|error| {
+    opened.await.unwrap_or_else(|error| {
         gloo::console::error!(
             "IndexedDB unavailable; the notebook lives in memory:",
             error
         );
         Stored::Unavailable
-    });
-    let journal = journal.await;
-    match stored {
-        Stored::Notebook {
-            store,
-            records,
-            lost,
-            ..
-        } => Stored::Notebook {
-            store,
-            records,
-            lost,
-            journal,
-        },
-        other => other,
-    }
+    })
 }
 
 impl Inner {
@@ -359,7 +344,8 @@ impl Inner {
         let lost = matches!(stored, Stored::Notebook { lost: true, .. });
         self.store_lost.set(lost);
         let stored_anything = matches!(&stored, Stored::Notebook { records, journal, .. }
-            if !records.is_empty() || journal.as_ref().is_some_and(|j| !j.read.records.is_empty()));
+            if !records.is_empty()
+                || matches!(journal, Some(journal::Opening::Opened(j)) if !j.read.records.is_empty()));
         let applying = perf::span("store.apply");
         if let Stored::Notebook {
             store,
@@ -370,14 +356,23 @@ impl Inner {
         {
             self.room.borrow_mut().load(now(), &updates);
             let mut restored = None;
-            let journal = journal.map(|journal::Opened { file, read }| {
-                restored = self
-                    .room
-                    .borrow_mut()
-                    .load_second_copy(now(), &read.records);
-                file.start(&read, || self.room.borrow().encode_state());
-                file
-            });
+            let mut held = None;
+            let journal = match journal {
+                Some(journal::Opening::Opened(opened)) => {
+                    let journal::Opened { file, read } = *opened;
+                    restored = self
+                        .room
+                        .borrow_mut()
+                        .load_second_copy(now(), &read.records);
+                    file.start(&read, || self.room.borrow().encode_state());
+                    Some(file)
+                }
+                Some(journal::Opening::Held(other_tabs)) => {
+                    held = Some(other_tabs);
+                    None
+                }
+                None => None,
+            };
             let me = self.me.clone();
             let merge = move |records: &[Vec<u8>]| {
                 let inner = me.upgrade()?;
@@ -405,6 +400,9 @@ impl Inner {
                 saver.save(update);
             }
             *self.saver.borrow_mut() = Some(saver);
+            if let Some(held) = held {
+                self.take_journal_over(held);
+            }
         }
         self.unsaved.take();
         self.pump();
@@ -424,6 +422,36 @@ impl Inner {
         }
         self.mark_editor_ready();
         self.report_status();
+    }
+
+    /// Once the tab that has the room's journal lets it go, this one writes it: what that tab
+    /// wrote is merged (it had what this one had, from the tabs' channel, but may have had
+    /// more) and the journal starts afresh from the whole notebook. A session ended before
+    /// then lets the journal go as soon as it gets it.
+    fn take_journal_over(&self, held: journal::Held) {
+        let me = self.me.clone();
+        spawn_local(async move {
+            let Some(journal::Opened { file, read }) = held.opened().await else {
+                return;
+            };
+            let Some(inner) = me.upgrade() else {
+                return;
+            };
+            let Some(saver) = inner.saver.borrow().clone() else {
+                return;
+            };
+            let restored = inner
+                .room
+                .borrow_mut()
+                .load_second_copy(now(), &read.records);
+            file.take_over(&read, &inner.room.borrow().encode_state());
+            saver.keep_journal(file);
+            gloo::console::info!("Commonplace: this tab keeps this notebook's second copy now");
+            if let Some(restored) = restored {
+                saver.save(restored);
+                inner.pump();
+            }
+        });
     }
 
     /// Once the stored notebook is loaded, the editor takes input and says it is ready

@@ -286,26 +286,17 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
         ]
         .concat()
     };
-    let mut files: [Vec<u8>; 2] = Default::default();
-    let mut in_use = 0;
-    let mut write = |write: journal::Write, files: &mut [Vec<u8>; 2]| match write {
-        journal::Write::Resume { slot, length } => {
-            in_use = slot;
-            files[slot].truncate(length as usize);
-        }
-        journal::Write::Start { slot, bytes } => {
-            in_use = slot;
-            files[slot] = bytes;
-        }
-        journal::Write::Append(bytes) => files[in_use].extend_from_slice(&bytes),
-    };
+    let mut files = journal::SlotFiles::default();
     let state = yjs_updates()[0].clone();
-    let (mut opened, start) = journal::Journal::open(&journal::read([&[], &[]]), || state.clone());
-    write(start, &mut files);
-    write(opened.append(&yjs_updates()[1..]), &mut files);
-    let one_slot = slots(&files[0], &files[1]);
-    write(opened.start(&state), &mut files);
-    seeds.insert("journal", vec![one_slot, slots(&files[0], &files[1])]);
+    let (mut opened, start) = journal::Journal::open(&files.read(), || state.clone());
+    files.write(&start);
+    files.write(&opened.append(&yjs_updates()[1..]));
+    let one_slot = slots(&files.slots[0], &files.slots[1]);
+    files.write(&opened.start(&state));
+    seeds.insert(
+        "journal",
+        vec![one_slot, slots(&files.slots[0], &files.slots[1])],
+    );
 
     // The plaintexts inside sealed records (the target seals its input), and records as sealed.
     let mut snapshot_plain = 4u64.to_be_bytes().to_vec();

@@ -35,7 +35,12 @@ const SLACK_BYTES: u64 = 1 << 20;
 /// hold any character, file names may not).
 pub fn location(room: &str, key_check: &str) -> (String, [String; 2]) {
     let key = &hex_sha256(key_check)[..16];
-    (hex_sha256(room), [format!("{key}.a"), format!("{key}.b")])
+    (directory(room), [format!("{key}.a"), format!("{key}.b")])
+}
+
+/// The directory of every journal of `room` (each key's): what forgetting the room removes.
+pub fn directory(room: &str) -> String {
+    hex_sha256(room)
 }
 
 fn hex_sha256(text: &str) -> String {
@@ -166,19 +171,24 @@ impl Journal {
                     length: at.length,
                 },
             ),
-            _ => {
-                let mut journal = Journal {
-                    at: read.resume.unwrap_or(Position {
-                        slot: 1,
-                        generation: 0,
-                        length: 0,
-                        started_with: 0,
-                    }),
-                };
-                let write = journal.start(&state());
-                (journal, write)
-            }
+            _ => Self::take_over(read, &state()),
         }
+    }
+
+    /// Starts afresh from `state` whatever `read` found, in the slot it did not read from:
+    /// for a tab taking the files over from another that wrote them (what that tab wrote is
+    /// in `state` by now; what came between its leaving and now is not in the files).
+    pub fn take_over(read: &Read, state: &[u8]) -> (Journal, Write) {
+        let mut journal = Journal {
+            at: read.resume.unwrap_or(Position {
+                slot: 1,
+                generation: 0,
+                length: 0,
+                started_with: 0,
+            }),
+        };
+        let write = journal.start(state);
+        (journal, write)
     }
 
     /// The bytes that add `records` at the end of the slot in use.
@@ -208,6 +218,38 @@ impl Journal {
             started_with: state.len() as u64,
         };
         Write::Start { slot, bytes }
+    }
+}
+
+/// The two slot files as the worker keeps them (static/journal_worker.js does the same with
+/// each [`Write`]): the model the tests, the fuzz target and its seeds write through.
+#[derive(Debug, Default, Clone)]
+pub struct SlotFiles {
+    pub slots: [Vec<u8>; 2],
+    in_use: usize,
+}
+
+impl SlotFiles {
+    pub fn new(slots: [Vec<u8>; 2]) -> SlotFiles {
+        SlotFiles { slots, in_use: 0 }
+    }
+
+    pub fn write(&mut self, write: &Write) {
+        match write {
+            Write::Resume { slot, length } => {
+                self.in_use = *slot;
+                self.slots[*slot].truncate(*length as usize);
+            }
+            Write::Start { slot, bytes } => {
+                self.slots[*slot] = bytes.clone();
+                self.in_use = *slot;
+            }
+            Write::Append(bytes) => self.slots[self.in_use].extend_from_slice(bytes),
+        }
+    }
+
+    pub fn read(&self) -> Read {
+        read([&self.slots[0], &self.slots[1]])
     }
 }
 

@@ -1,39 +1,12 @@
 use super::*;
 
-/// The two slot files as the worker keeps them.
-#[derive(Default, Clone)]
-struct Files {
-    slots: [Vec<u8>; 2],
-    in_use: usize,
-}
-
-impl Files {
-    fn write(&mut self, write: &Write) {
-        match write {
-            Write::Resume { slot, length } => {
-                self.in_use = *slot;
-                self.slots[*slot].truncate(*length as usize);
-            }
-            Write::Start { slot, bytes } => {
-                self.slots[*slot] = bytes.clone();
-                self.in_use = *slot;
-            }
-            Write::Append(bytes) => self.slots[self.in_use].extend_from_slice(bytes),
-        }
-    }
-
-    fn read(&self) -> Read {
-        read([&self.slots[0], &self.slots[1]])
-    }
-}
-
 fn records(names: &[&str]) -> Vec<Vec<u8>> {
     names.iter().map(|name| name.as_bytes().to_vec()).collect()
 }
 
 /// A journal opened on empty files, started from `state`, with `appended` added.
-fn written(state: &str, appended: &[&str]) -> (Journal, Files) {
-    let mut files = Files::default();
+fn written(state: &str, appended: &[&str]) -> (Journal, SlotFiles) {
+    let mut files = SlotFiles::default();
     let (mut journal, write) = Journal::open(&files.read(), || state.as_bytes().to_vec());
     files.write(&write);
     files.write(&journal.append(&records(appended)));
@@ -42,7 +15,7 @@ fn written(state: &str, appended: &[&str]) -> (Journal, Files) {
 
 #[test]
 fn empty_files_start_the_first_slot_from_the_notebook() {
-    let files = Files::default();
+    let files = SlotFiles::default();
     assert_eq!(files.read(), Read::default());
     let (_, write) = Journal::open(&files.read(), || b"state".to_vec());
     let Write::Start { slot: 0, bytes } = write else {
@@ -71,6 +44,23 @@ fn reopening_goes_on_where_the_slot_ends() {
     files.write(&write);
     files.write(&journal.append(&records(&["two"])));
     assert_eq!(files.read().records, records(&["state", "one", "two"]));
+}
+
+#[test]
+fn a_tab_taking_the_files_over_starts_the_other_slot_from_its_notebook() {
+    // Another tab wrote the files; this one has all of it and more since.
+    let (_, mut files) = written("state", &["one"]);
+    let read = files.read();
+    let (mut journal, write) = Journal::take_over(&read, b"state one two");
+    let Write::Start { slot: 1, .. } = write else {
+        panic!("expected a start of the slot not read from, got {write:?}");
+    };
+    files.write(&write);
+    files.write(&journal.append(&records(&["three"])));
+    assert_eq!(files.read().records, records(&["state one two", "three"]));
+    // Nothing valid read: the first slot, as on empty files.
+    let (_, write) = Journal::take_over(&Read::default(), b"state");
+    assert!(matches!(write, Write::Start { slot: 0, .. }), "{write:?}");
 }
 
 /// The write Chromium's LevelDB got wrong: a kill cuts an append anywhere; what was whole before
@@ -196,5 +186,6 @@ fn locations_are_file_names_and_tell_rooms_and_keys_apart() {
     assert_ne!(files[0], files[1]);
     assert_ne!(dir, location("notes/of a room ", "none").0);
     assert_eq!(dir, location("notes/of a room", "Xy/9").0);
+    assert_eq!(dir, directory("notes/of a room"));
     assert_ne!(files, location("notes/of a room", "Xy/9").1);
 }
