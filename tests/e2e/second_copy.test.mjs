@@ -51,6 +51,33 @@ async function journalDirectories(page) {
   });
 }
 
+/** A notebook typed in and stored by one tab of a browser of its own; no server copy. */
+async function storedNotebook(t, prefix, text) {
+  const server = await serverFor(t, { args: ['--no-store'] });
+  const room = newRoomName(prefix);
+  const url = roomUrl(server, room);
+  const { context, page } = await browser(t, 'first tab');
+  await page.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  await waitForReady(page, { name: 'first tab' });
+  await typeText(page, text, { at: 'end' });
+  await waitForSaved(page, { name: 'first tab' });
+  return { server, room, url, context, page };
+}
+
+/** Forgets `room` on the start screen of a new tab; returns that tab. */
+async function forgetOnStartScreen(context, server, room) {
+  const start = watchPage(await context.newPage(), { name: 'start screen' });
+  await start.goto(server.url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
+  await start.waitForSelector(`#notebooks .notebook[data-room="${room}"]`);
+  assert.ok((await journalDirectories(start)).includes(directoryOf(room)), 'the notebook has no second copy to remove');
+  start.once('dialog', (dialog) => dialog.accept());
+  await start.click(`#notebooks .notebook[data-room="${room}"] .forget-notebook`);
+  await start.waitForSelector(`#notebooks .notebook[data-room="${room}"]`, { state: 'detached' });
+  return start;
+}
+
+const forgottenRooms = (page) => page.evaluate(() => localStorage.getItem('commonplace.forgotten'));
+
 const directoryOf = (room) => createHash('sha256').update(room).digest('hex');
 
 async function databases(page) {
@@ -58,15 +85,8 @@ async function databases(page) {
 }
 
 test('when the tab keeping the second copy closes, another tab of the notebook takes it over: what it typed afterwards comes back when IndexedDB has lost the notebook', async (t) => {
-  const server = await serverFor(t, { args: ['--no-store'] });
-  const room = newRoomName('takeover');
-  const url = roomUrl(server, room);
-  const { context, page: first } = await browser(t, 'first tab');
-  await first.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(first, { name: 'first tab' });
   const before = 'Typed in the first tab. ';
-  await typeText(first, before, { at: 'end' });
-  await waitForSaved(first, { name: 'first tab' });
+  const { server, url, room, context, page: first } = await storedNotebook(t, 'takeover', before);
 
   const second = await openTab(context, url, 'second tab');
   await waitForValue(second, before, { name: 'second tab' });
@@ -100,29 +120,15 @@ test('when the tab keeping the second copy closes, another tab of the notebook t
 });
 
 test('forgetting a notebook another tab has open removes its second copy once that tab closes; the link then opens it empty', async (t) => {
-  const server = await serverFor(t, { args: ['--no-store'] });
-  const room = newRoomName('forget-held');
-  const url = roomUrl(server, room);
-  const { context, page: open } = await browser(t, 'notebook tab');
-  await open.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(open, { name: 'notebook tab' });
-  await typeText(open, 'Not to be kept on this browser.', { at: 'end' });
-  await waitForSaved(open, { name: 'notebook tab' });
-
-  const start = watchPage(await context.newPage(), { name: 'start screen' });
-  await start.goto(server.url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await start.waitForSelector(`#notebooks .notebook[data-room="${room}"]`);
-  assert.ok((await journalDirectories(start)).includes(directoryOf(room)), 'the notebook has no second copy to remove');
-  start.once('dialog', (dialog) => dialog.accept());
-  await start.click(`#notebooks .notebook[data-room="${room}"] .forget-notebook`);
-  await start.waitForSelector(`#notebooks .notebook[data-room="${room}"]`, { state: 'detached' });
+  const { server, room, url, context, page: open } = await storedNotebook(t, 'forget-held', 'Not to be kept on this browser.');
+  const start = await forgetOnStartScreen(context, server, room);
 
   await open.close();
   await until('[start screen] the second copy removed once the tab closed', () => journalDirectories(start),
     (names) => !names.includes(directoryOf(room)));
   await until('[start screen] the IndexedDB copy deleted', () => databases(start), (names) => !names.includes(room));
   await until('[start screen] the room no longer marked forgotten (nothing left to remove)',
-    () => start.evaluate(() => localStorage.getItem('commonplace.forgotten')), (json) => json === '[]');
+    () => forgottenRooms(start), (json) => json === '[]');
 
   const again = await openTab(context, url, 'link opened again');
   await waitForSaved(again, { name: 'link opened again' });
@@ -131,27 +137,15 @@ test('forgetting a notebook another tab has open removes its second copy once th
 });
 
 test('a notebook forgotten while another tab had it, the start screen closed first: the link opens it empty all the same', async (t) => {
-  const server = await serverFor(t, { args: ['--no-store'] });
-  const room = newRoomName('forget-marked');
-  const url = roomUrl(server, room);
-  const { context, page: open } = await browser(t, 'notebook tab');
-  await open.goto(url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  await waitForReady(open, { name: 'notebook tab' });
-  await typeText(open, 'Not to be kept on this browser either.', { at: 'end' });
-  await waitForSaved(open, { name: 'notebook tab' });
-
-  const start = watchPage(await context.newPage(), { name: 'start screen' });
-  await start.goto(server.url, { waitUntil: 'load', timeout: APP_LOAD_TIMEOUT_MS });
-  start.once('dialog', (dialog) => dialog.accept());
-  await start.click(`#notebooks .notebook[data-room="${room}"] .forget-notebook`);
-  await start.waitForSelector(`#notebooks .notebook[data-room="${room}"]`, { state: 'detached' });
+  const { server, room, url, context, page: open } = await storedNotebook(t, 'forget-marked', 'Not to be kept on this browser either.');
+  const start = await forgetOnStartScreen(context, server, room);
   await start.close();
   await open.close();
 
   const again = await openTab(context, url, 'link opened again');
   await waitForSaved(again, { name: 'link opened again' });
   assert.equal(await editorValue(again), '', 'the forgotten notebook came back');
-  assert.equal(await again.evaluate(() => localStorage.getItem('commonplace.forgotten')), '[]',
+  assert.equal(await forgottenRooms(again), '[]',
     'the room is still marked forgotten after its second copy started afresh');
   assertNoPageErrors(again);
 });
